@@ -1,0 +1,211 @@
+"""What ClientCare pulls, and how Odoo's answers become typed DataFrames.
+
+Tables are declared once here (model, base domain, fields, and the "open set"
+whose changes do not always move ``write_date``); rules add fields through
+their declared needs.  Version differences are handled by :class:`ServerProfile`
+from ``version()`` and ``fields_get``, never by per-version copies of code.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable
+
+import numpy as np
+import pandas as pd
+
+from .errors import InvalidFieldError
+
+
+@dataclass(frozen=True)
+class OpenFilter:
+    """A condition ``field op values`` that is both an Odoo domain and a pandas mask.
+
+    Keeping the two in one object means the server-side re-read of the open set
+    and the local bookkeeping of which ids were open can never disagree.
+    """
+
+    terms: tuple[tuple[str, str, tuple], ...]
+
+    def domain(self) -> list:
+        return [(f, op, list(values)) for f, op, values in self.terms]
+
+    def mask(self, df: pd.DataFrame) -> pd.Series:
+        out = pd.Series(True, index=df.index)
+        for f, op, values in self.terms:
+            if f not in df.columns:
+                return pd.Series(False, index=df.index)
+            hit = df[f].isin(list(values))
+            out &= hit if op == "in" else ~hit
+        return out
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    name: str
+    model: str
+    domain: tuple = ()
+    #: Fields always pulled; missing ones are an error (the rules depend on them).
+    fields: tuple[str, ...] = ()
+    #: Pulled only when the server has them (version-dependent).
+    optional: tuple[str, ...] = ()
+    #: Records re-read on every incremental pull (see OpenFilter).
+    open_filter: OpenFilter | None = None
+    incremental: bool = True
+
+
+#: Customer invoice states that are still "moving": payment registration does
+#: not always touch ``write_date`` (measured live), so they are re-read each run.
+INVOICE_OPEN = OpenFilter((("state", "in", ("posted",)),
+                           ("payment_state", "in", ("not_paid", "partial", "in_payment"))))
+
+TABLES: dict[str, TableSpec] = {t.name: t for t in (
+    TableSpec(
+        "partners", "res.partner",
+        fields=("name", "commercial_partner_id", "parent_id", "is_company", "customer_rank", "user_id",
+                "country_id", "industry_id", "category_id", "company_id", "active", "email", "phone",
+                "lang", "create_date", "write_date"),
+    ),
+    TableSpec(
+        "users", "res.users", domain=(("share", "=", False),),
+        fields=("name", "login", "partner_id", "active", "company_id", "create_date", "write_date"),
+    ),
+    TableSpec(
+        "companies", "res.company",
+        fields=("name", "currency_id", "partner_id", "write_date"), incremental=False,
+    ),
+    TableSpec(
+        "projects", "project.project",
+        fields=("name", "partner_id", "user_id", "date_start", "date", "active", "company_id",
+                "create_date", "write_date"),
+        optional=("last_update_status", "stage_id", "rating_active", "allow_billable"),
+    ),
+    TableSpec(
+        "tasks", "project.task",
+        fields=("name", "project_id", "partner_id", "user_ids", "date_deadline", "stage_id", "active",
+                "company_id", "parent_id", "date_last_stage_update", "date_end", "create_date",
+                "write_date"),
+        optional=("state", "is_closed", "kanban_state"),
+    ),
+    TableSpec(
+        "moves", "account.move", domain=(("move_type", "in", ["out_invoice", "out_refund"]),),
+        fields=("name", "move_type", "state", "partner_id", "commercial_partner_id", "invoice_user_id",
+                "invoice_date", "invoice_date_due", "amount_total", "amount_residual",
+                "amount_total_signed", "amount_residual_signed", "currency_id", "company_id",
+                "company_currency_id", "payment_state", "invoice_origin", "create_date", "write_date"),
+        optional=("matched_payment_ids",),
+        open_filter=INVOICE_OPEN,
+    ),
+)}
+
+#: Payment states whose payment date ClientCare looks up.
+PAID_STATES = ("paid", "in_payment", "partial")
+
+
+@dataclass
+class ServerProfile:
+    """Facts about one server that the rest of the code adapts to."""
+
+    version_info: dict
+    fields: dict[str, dict[str, dict]] = field(default_factory=dict)  # model -> fields_get
+
+    @property
+    def major(self) -> int:
+        from .transports import server_major
+        return server_major(self.version_info)
+
+    @property
+    def version(self) -> str:
+        return str(self.version_info.get("server_version", "?"))
+
+    def has(self, model: str, fname: str) -> bool:
+        return fname in self.fields.get(model, {})
+
+    def ftype(self, model: str, fname: str) -> str | None:
+        return self.fields.get(model, {}).get(fname, {}).get("type")
+
+    def selection(self, model: str, fname: str) -> list[str]:
+        return [k for k, _ in self.fields.get(model, {}).get(fname, {}).get("selection", [])]
+
+    # -- adaptations ----------------------------------------------------------
+    def task_open_filter(self) -> OpenFilter | None:
+        """Open tasks: ``state`` from 17 on, else the stage's ``is_closed``/fold flag."""
+        if self.has("project.task", "state"):
+            return OpenFilter((("state", "not in", ("1_done", "1_canceled")),))
+        if self.has("project.task", "is_closed"):
+            return OpenFilter((("is_closed", "in", (False,)),))
+        return None
+
+    def open_filter(self, spec: TableSpec) -> OpenFilter | None:
+        if spec.name == "tasks":
+            return self.task_open_filter()
+        return spec.open_filter
+
+    def group_method(self) -> str:
+        """``read_group`` is public up to 18; 19 replaced it with ``formatted_read_group``."""
+        return "formatted_read_group" if self.major >= 19 else "read_group"
+
+    def field_list(self, spec: TableSpec, extra: Iterable[str] = ()) -> list[str]:
+        """The explicit field list for a table: required + extra + the optional ones present."""
+        model_fields = self.fields.get(spec.model, {})
+        wanted = list(dict.fromkeys(("id",) + spec.fields + tuple(extra)))
+        missing = [f for f in wanted if f != "id" and f not in model_fields]
+        if missing:
+            raise InvalidFieldError(
+                f"{spec.model} on Odoo {self.version} has no field(s) {', '.join(missing)}",
+                hint="a rule asks for a field this server does not have; check the modules installed")
+        wanted += [f for f in spec.optional if f in model_fields and f not in wanted]
+        if "write_date" not in wanted and "write_date" in model_fields:
+            wanted.append("write_date")
+        return wanted
+
+
+# -- typed frames ---------------------------------------------------------------
+def _many2one_id(v):
+    return v[0] if isinstance(v, (list, tuple)) and v else pd.NA
+
+
+def _many2one_name(v):
+    return v[1] if isinstance(v, (list, tuple)) and len(v) > 1 else pd.NA
+
+
+def to_frame(records: list[dict], field_types: dict[str, str]) -> pd.DataFrame:
+    """Records from ``search_read`` → a DataFrame with one dtype per Odoo type.
+
+    Odoo sends ``False`` for every empty value; here it becomes ``<NA>``/``NaT``
+    except on booleans.  Datetimes are naive UTC strings and become aware UTC;
+    dates stay calendar dates (naive, midnight) so no timezone can shift them a
+    day.  A many2one gives ``<f>`` (id) and ``<f>_name``; x2many fields are lists.
+    """
+    raw = pd.DataFrame.from_records(records, columns=list(field_types))
+    out = {}
+    for name, ftype in field_types.items():
+        col = raw[name] if name in raw else pd.Series([], dtype=object)
+        if name == "id":
+            out[name] = col.astype("int64")
+        elif ftype == "many2one":
+            out[name] = pd.array([_many2one_id(v) for v in col], dtype="Int64")
+            out[f"{name}_name"] = pd.array([_many2one_name(v) for v in col], dtype="string")
+        elif ftype in ("many2many", "one2many"):
+            out[name] = pd.Series([list(v) if isinstance(v, list) else [] for v in col], dtype=object,
+                                  index=raw.index)
+        elif ftype == "boolean":
+            out[name] = col.fillna(False).astype(bool)
+        elif ftype == "integer":
+            out[name] = pd.array([pd.NA if v is False or v is None else v for v in col], dtype="Int64")
+        elif ftype in ("float", "monetary"):
+            out[name] = pd.to_numeric(col.replace({False: np.nan}), errors="coerce").astype("float64")
+        elif ftype == "datetime":
+            out[name] = pd.to_datetime(col.where(col.astype(bool), None), utc=True,
+                                       format="%Y-%m-%d %H:%M:%S").astype("datetime64[ns, UTC]")
+        elif ftype == "date":
+            out[name] = pd.to_datetime(col.where(col.astype(bool), None),
+                                       format="%Y-%m-%d").astype("datetime64[ns]")
+        else:  # char, text, html, selection, reference
+            out[name] = pd.array([pd.NA if v is False or v is None else str(v) for v in col],
+                                 dtype="string")
+    frame = pd.DataFrame(out, index=raw.index)
+    return frame.reset_index(drop=True)
+
+
+def frame_types(columns: list[str], model_fields: dict[str, dict]) -> dict[str, str]:
+    return {c: ("integer" if c == "id" else model_fields[c]["type"]) for c in columns}

@@ -1,0 +1,154 @@
+"""The state store: one SQLite file per profile for cursors, the write-back
+ledger and run history.  Its schema is versioned; a file written by a newer
+ClientCare, or one that is not a ClientCare store, is an error, never silently
+reset (losing the ledger would duplicate activities in Odoo)."""
+from __future__ import annotations
+
+import json
+import sqlite3
+from contextlib import contextmanager
+from pathlib import Path
+
+import platformdirs
+
+from .errors import ConfigError
+
+SCHEMA_VERSION = 1
+_APP_ID = 0x43434152  # "CCAR": marks the file as ours
+
+_MIGRATIONS = {
+    1: """
+    CREATE TABLE cursors (
+        scope TEXT NOT NULL,          -- url + database
+        model TEXT NOT NULL,          -- snapshot table name
+        write_date TEXT,              -- newest server write_date seen (naive UTC)
+        open_ids TEXT,                -- JSON list: ids that were still open last pull
+        last_full TEXT,               -- ISO UTC time of the last full pass
+        last_deletion_check TEXT,
+        PRIMARY KEY (scope, model)
+    );
+    CREATE TABLE field_cache (
+        scope TEXT NOT NULL,
+        server_version TEXT NOT NULL,
+        model TEXT NOT NULL,
+        fields_json TEXT NOT NULL,
+        fetched_at TEXT NOT NULL,
+        PRIMARY KEY (scope, server_version, model)
+    );
+    CREATE TABLE runs (
+        run_id TEXT PRIMARY KEY,
+        profile TEXT,
+        command TEXT,
+        started_at TEXT,
+        finished_at TEXT,
+        status TEXT,
+        exit_code INTEGER,
+        summary_json TEXT
+    );
+    CREATE TABLE ledger (
+        finding_key TEXT NOT NULL,
+        scope TEXT NOT NULL,
+        res_model TEXT NOT NULL,
+        res_id INTEGER NOT NULL,
+        kind TEXT NOT NULL,           -- activity | note
+        odoo_id INTEGER,
+        run_id TEXT NOT NULL,
+        status TEXT NOT NULL,         -- open | done | removed
+        fingerprint TEXT,
+        updated_at TEXT,
+        PRIMARY KEY (scope, finding_key, kind)
+    );
+    """,
+}
+
+
+def default_state_path(profile: str = "default") -> Path:
+    return Path(platformdirs.user_data_dir("clientcare")) / f"{profile}.sqlite3"
+
+
+class StateStore:
+    """Thin wrapper over the SQLite file; opens, checks and migrates it."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise ConfigError(f"state file {self.path} is not a usable ClientCare state store ({exc}); "
+                              f"move it away to start afresh") from None
+
+    def _migrate(self):
+        app_id = self.db.execute("PRAGMA application_id").fetchone()[0]
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        tables = self.db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        if app_id not in (0, _APP_ID) or (app_id == 0 and tables):
+            raise ConfigError(f"state file {self.path} was not written by ClientCare; refusing to use it")
+        if version > SCHEMA_VERSION:
+            raise ConfigError(f"state file {self.path} has schema version {version}, newer than this "
+                              f"ClientCare understands ({SCHEMA_VERSION}); upgrade ClientCare")
+        for target in range(version + 1, SCHEMA_VERSION + 1):
+            with self.transaction():
+                for statement in _MIGRATIONS[target].split(";"):
+                    if statement.strip():
+                        self.db.execute(statement)
+                self.db.execute(f"PRAGMA application_id={_APP_ID}")
+                self.db.execute(f"PRAGMA user_version={target}")
+
+    @contextmanager
+    def transaction(self):
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        else:
+            self.db.execute("COMMIT")
+
+    # -- cursors --------------------------------------------------------------
+    def get_cursor(self, scope: str, model: str) -> dict | None:
+        row = self.db.execute(
+            "SELECT write_date, open_ids, last_full, last_deletion_check FROM cursors "
+            "WHERE scope=? AND model=?", (scope, model)).fetchone()
+        if row is None:
+            return None
+        return {"write_date": row[0], "open_ids": json.loads(row[1] or "[]"),
+                "last_full": row[2], "last_deletion_check": row[3]}
+
+    def set_cursors(self, scope: str, cursors: dict[str, dict]) -> None:
+        """Persist all tables' cursors in one transaction, after the snapshot is saved."""
+        with self.transaction() as db:
+            for model, c in cursors.items():
+                db.execute(
+                    "INSERT INTO cursors(scope, model, write_date, open_ids, last_full, last_deletion_check) "
+                    "VALUES (?,?,?,?,?,?) ON CONFLICT(scope, model) DO UPDATE SET "
+                    "write_date=excluded.write_date, open_ids=excluded.open_ids, "
+                    "last_full=excluded.last_full, last_deletion_check=excluded.last_deletion_check",
+                    (scope, model, c.get("write_date"), json.dumps(c.get("open_ids") or []),
+                     c.get("last_full"), c.get("last_deletion_check")))
+
+    def clear_cursors(self, scope: str) -> None:
+        with self.transaction() as db:
+            db.execute("DELETE FROM cursors WHERE scope=?", (scope,))
+
+    # -- fields_get cache -----------------------------------------------------
+    def get_fields(self, scope: str, server_version: str, model: str) -> dict | None:
+        row = self.db.execute(
+            "SELECT fields_json FROM field_cache WHERE scope=? AND server_version=? AND model=?",
+            (scope, server_version, model)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def set_fields(self, scope: str, server_version: str, model: str, fields: dict, now: str) -> None:
+        with self.transaction() as db:
+            db.execute("INSERT OR REPLACE INTO field_cache VALUES (?,?,?,?,?)",
+                       (scope, server_version, model, json.dumps(fields), now))
+
+    def clear_fields(self, scope: str) -> None:
+        with self.transaction() as db:
+            db.execute("DELETE FROM field_cache WHERE scope=?", (scope,))
+
+    def close(self):
+        self.db.close()

@@ -1,0 +1,462 @@
+"""Transports: one small interface over XML-RPC, JSON-RPC (odoorpc) and JSON-2.
+
+Everything above this module speaks only ``version()``, ``authenticate()`` and
+``execute_kw(model, method, args, kwargs)``.  Each transport maps its own
+failure shapes into :mod:`clientcare.connector.errors`; the base class adds the
+bounded, logged retries of retriable errors and counts every round-trip, which
+is how tests and benchmarks check the RPC budget.
+"""
+from __future__ import annotations
+
+import http.client
+import json
+import logging
+import socket
+import ssl
+import time
+import urllib.error
+import urllib.request
+import xmlrpc.client
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+import tenacity
+
+from . import errors as E
+from .settings import ConnectionSettings
+
+log = logging.getLogger(__name__)
+
+#: Positional parameter names of the ORM methods ClientCare calls, so that one
+#: ``execute_kw`` call shape works on JSON-2, which only takes named arguments.
+#: ``ids`` is JSON-2's own name for the records a method runs on.
+POSITIONAL_NAMES = {
+    "search_read": ("domain", "fields", "offset", "limit", "order"),
+    "search": ("domain", "offset", "limit", "order"),
+    "search_count": ("domain", "limit"),
+    "read": ("ids", "fields"),
+    "write": ("ids", "vals"),
+    "create": ("vals_list",),
+    "unlink": ("ids",),
+    "fields_get": ("allfields", "attributes"),
+    "read_group": ("domain", "fields", "groupby", "offset", "limit", "orderby", "lazy"),
+    "formatted_read_group": ("domain", "groupby", "aggregates", "having", "offset", "limit", "order"),
+    "check_access_rights": ("operation", "raise_exception"),
+    "has_access": ("operation",),
+    "check_access": ("operation",),
+    "context_get": (),
+    "message_post": ("ids",),
+    "action_feedback": ("ids", "feedback", "attachment_ids"),
+    "action_create_payments": ("ids",),
+    "action_post": ("ids",),
+    "copy": ("ids", "default"),
+}
+
+
+def ssl_context(settings: ConnectionSettings) -> ssl.SSLContext | None:
+    """Certificate verification on unless explicitly disabled; extra CA bundle if given."""
+    if urlsplit(settings.url).scheme != "https":
+        return None
+    if not settings.verify_tls:
+        log.warning("TLS certificate verification is DISABLED for %s: anyone on the path "
+                    "can read the credentials", settings.url)
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        return ctx
+    return ssl.create_default_context(cafile=settings.ca_bundle)
+
+
+def network_error(exc: BaseException, where: str) -> E.ClientCareError:
+    """Map a client-side network failure, whatever library raised it."""
+    if isinstance(exc, urllib.error.URLError) and not isinstance(exc, urllib.error.HTTPError):
+        exc = exc.reason if isinstance(exc.reason, BaseException) else exc
+    if isinstance(exc, requests.exceptions.SSLError) or isinstance(exc, ssl.SSLError):
+        return E.ProtocolError(f"{where}: TLS failure ({exc}); use --ca-bundle for a private CA",
+                               hint="the server certificate could not be verified")
+    if isinstance(exc, (socket.timeout, TimeoutError, requests.exceptions.Timeout)):
+        return E.TimeoutFailure(f"{where}: timed out")
+    if isinstance(exc, socket.gaierror):
+        return E.ConnectionFailure(f"{where}: host name not found ({exc})")
+    if isinstance(exc, (ConnectionError, http.client.HTTPException, OSError,
+                        requests.exceptions.ConnectionError)):
+        return E.ConnectionFailure(f"{where}: connection failed ({type(exc).__name__}: {exc})")
+    return E.ProtocolError(f"{where}: {type(exc).__name__}: {exc}")
+
+
+def http_status_error(status: int, where: str, body: str = "") -> E.ClientCareError:
+    """An HTTP error that did not carry an Odoo error body."""
+    if status in (502, 503, 504):
+        return E.ServerUnavailable(f"{where}: HTTP {status} from the server")
+    if status == 404:
+        return E.ProtocolError(f"{where}: HTTP 404: is this the Odoo base URL?",
+                               hint="the URL should be the one you open Odoo with, without /web")
+    if status in (401, 403):
+        return E.AuthenticationError(f"{where}: HTTP {status} {body[:200]}".strip())
+    return E.ProtocolError(f"{where}: HTTP {status} {body[:200]}".strip())
+
+
+class Transport:
+    """Base: retries, call counting and logging around one raw call per request."""
+
+    name = "base"
+
+    def __init__(self, settings: ConnectionSettings):
+        self.settings = settings
+        self.uid: int | None = None
+        #: Round-trips made, by ``model.method`` (plus ``common.*``); tests assert on it.
+        self.calls: dict[str, int] = {}
+        self.retries = 0
+        self._server_version: dict | None = None
+
+    # -- public -------------------------------------------------------------
+    @property
+    def call_count(self) -> int:
+        return sum(self.calls.values())
+
+    def version(self) -> dict:
+        """Server version info (``server_version_info`` is ``[major, minor, ...]``)."""
+        if self._server_version is None:
+            self._server_version = self._retrying("common.version", self._version)
+        return self._server_version
+
+    def authenticate(self) -> int:
+        """Log in; raise :class:`AuthenticationError` naming URL, db and login on refusal."""
+        uid = self._retrying("common.authenticate", self._authenticate)
+        if not uid:
+            raise E.AuthenticationError(
+                f"Odoo refused the credentials for {self.settings.describe()}")
+        self.uid = int(uid)
+        return self.uid
+
+    def execute_kw(self, model: str, method: str, args: list | tuple = (), kwargs: dict | None = None,
+                   *, retry: bool = True) -> Any:
+        """Call ``model.method(*args, **kwargs)`` on the server.
+
+        ``retry=False`` is for calls that must not be repeated blindly (a
+        create whose answer was lost); the write-back decides those itself.
+        """
+        if self.uid is None:
+            self.authenticate()
+        fn = lambda: self._execute_kw(model, method, list(args), dict(kwargs or {}))  # noqa: E731
+        if not retry:
+            return self._counted(f"{model}.{method}", fn)
+        return self._retrying(f"{model}.{method}", fn)
+
+    def close(self) -> None:
+        pass
+
+    # -- subclass hooks -----------------------------------------------------
+    def _version(self) -> dict:
+        raise NotImplementedError
+
+    def _authenticate(self) -> int | bool:
+        raise NotImplementedError
+
+    def _execute_kw(self, model: str, method: str, args: list, kwargs: dict) -> Any:
+        raise NotImplementedError
+
+    # -- machinery ----------------------------------------------------------
+    def _counted(self, label: str, fn):
+        self.calls[label] = self.calls.get(label, 0) + 1
+        return fn()
+
+    def _retrying(self, label: str, fn):
+        s = self.settings
+
+        def before_sleep(state: tenacity.RetryCallState):
+            self.retries += 1
+            exc = state.outcome.exception()
+            log.warning("retrying %s after %s (attempt %d of %d): %s", label,
+                        type(exc).__name__, state.attempt_number, s.retry_attempts, exc)
+
+        retrying = tenacity.Retrying(
+            stop=tenacity.stop_after_attempt(s.retry_attempts),
+            wait=tenacity.wait_exponential_jitter(initial=s.retry_initial_wait, max=s.retry_max_wait),
+            retry=tenacity.retry_if_exception_type(E.RetriableError),
+            before_sleep=before_sleep,
+            reraise=True,
+            sleep=_sleep,
+        )
+        return retrying(self._counted, label, fn)
+
+    def _where(self, what: str) -> str:
+        return f"{what} on {self.settings.url}"
+
+
+def _sleep(seconds: float) -> None:
+    """Indirection so tests can make backoff instant."""
+    time.sleep(seconds)
+
+
+# =============================================================================
+class _TimeoutTransport(xmlrpc.client.Transport):
+    """Keep-alive XML-RPC transport with a socket timeout."""
+
+    def __init__(self, timeout: float, **kw):
+        super().__init__(**kw)
+        self.timeout = timeout
+
+    def make_connection(self, host):
+        conn = super().make_connection(host)
+        conn.timeout = self.timeout
+        return conn
+
+
+class _TimeoutSafeTransport(xmlrpc.client.SafeTransport):
+    def __init__(self, timeout: float, **kw):
+        super().__init__(**kw)
+        self.timeout = timeout
+
+    def make_connection(self, host):
+        conn = super().make_connection(host)
+        conn.timeout = self.timeout
+        return conn
+
+
+class XmlRpcTransport(Transport):
+    """Stdlib ``xmlrpc.client`` on ``/xmlrpc/2/common`` and ``/xmlrpc/2/object``."""
+
+    name = "xmlrpc"
+
+    def __init__(self, settings: ConnectionSettings):
+        super().__init__(settings)
+        ctx = ssl_context(settings)
+        self._proxies = {}
+        for service in ("common", "object"):
+            if ctx is not None:
+                tr = _TimeoutSafeTransport(settings.timeout, context=ctx)
+            else:
+                tr = _TimeoutTransport(settings.timeout)
+            self._proxies[service] = xmlrpc.client.ServerProxy(
+                f"{settings.url}/xmlrpc/2/{service}", transport=tr, allow_none=True)
+
+    def _call(self, service: str, method: str, *args):
+        where = self._where(f"{service}.{method}" if service == "common" else args[3] + "." + args[4])
+        try:
+            return getattr(self._proxies[service], method)(*args)
+        except xmlrpc.client.Fault as f:
+            raise E.classify_server_error(
+                f.faultString, fault_code=f.faultCode, details=f.faultString, where=where) from None
+        except xmlrpc.client.ProtocolError as p:
+            raise http_status_error(p.errcode, where, p.errmsg) from None
+        except xmlrpc.client.ResponseError as r:
+            raise E.ProtocolError(f"{where}: the answer is not XML-RPC ({r})") from None
+        except Exception as exc:  # network family
+            if isinstance(exc, E.ClientCareError):
+                raise
+            raise network_error(exc, where) from None
+
+    def _version(self) -> dict:
+        return self._call("common", "version")
+
+    def _authenticate(self):
+        s = self.settings
+        return self._call("common", "authenticate", s.db, s.login, s.secret, {})
+
+    def _execute_kw(self, model, method, args, kwargs):
+        s = self.settings
+        return self._call("object", "execute_kw", s.db, self.uid, s.secret, model, method, args, kwargs)
+
+    def close(self):
+        for proxy in self._proxies.values():
+            proxy("close")()
+
+
+# =============================================================================
+class JsonRpcTransport(Transport):
+    """JSON-RPC through odoorpc, using only its ``execute_kw`` (never ``browse``:
+    its record proxies fail to marshal Odoo 19 frozendicts)."""
+
+    name = "jsonrpc"
+
+    def __init__(self, settings: ConnectionSettings):
+        super().__init__(settings)
+        import odoorpc  # imported here: an optional cost only when this transport is used
+
+        self._odoorpc = odoorpc
+        parts = urlsplit(settings.url)
+        if parts.path not in ("", "/"):
+            raise E.ConfigError(f"url: the jsonrpc transport (odoorpc) cannot use a URL with a path "
+                                f"({settings.url}); use xmlrpc or json2")
+        handlers = [urllib.request.HTTPCookieProcessor()]
+        ctx = ssl_context(settings)
+        if ctx is not None:
+            handlers.append(urllib.request.HTTPSHandler(context=ctx))
+        self._opener = urllib.request.build_opener(*handlers)
+        self._host = parts.hostname
+        self._port = parts.port or (443 if parts.scheme == "https" else 80)
+        self._protocol = "jsonrpc+ssl" if parts.scheme == "https" else "jsonrpc"
+        self._odoo = None
+
+    def _guard(self, where: str, fn):
+        rpc_error = self._odoorpc.error.RPCError
+        try:
+            return fn()
+        except rpc_error as exc:
+            info = exc.info if isinstance(exc.info, dict) else {}
+            data = info.get("data") or {}
+            if not info:  # odoorpc's own "Wrong login ID or password"
+                raise E.AuthenticationError(f"{where}: {exc}") from None
+            raise E.classify_server_error(
+                data.get("message") or info.get("message") or str(exc),
+                exception_name=data.get("name", ""), details=data.get("debug"), where=where,
+            ) from None
+        except urllib.error.HTTPError as exc:
+            raise http_status_error(exc.code, where) from None
+        except (json.JSONDecodeError, ValueError) as exc:
+            raise E.ProtocolError(f"{where}: the answer is not JSON-RPC ({exc})") from None
+        except E.ClientCareError:
+            raise
+        except Exception as exc:
+            raise network_error(exc, where) from None
+
+    def _connect(self):
+        if self._odoo is None:
+            def make():
+                return self._odoorpc.ODOO(self._host, protocol=self._protocol, port=self._port,
+                                          timeout=self.settings.timeout, opener=self._opener)
+            self._odoo = self._guard(self._where("common.version"), make)
+        return self._odoo
+
+    def _version(self) -> dict:
+        odoo = self._connect()
+        return self._guard(self._where("common.version"), lambda: odoo.json(
+            "/jsonrpc", {"service": "common", "method": "version", "args": []})["result"])
+
+    def _authenticate(self):
+        s = self.settings
+        odoo = self._connect()
+        try:
+            self._guard(self._where("common.login"), lambda: odoo.login(s.db, s.login, s.secret))
+        except E.AuthenticationError:
+            return False
+        return odoo.env.uid
+
+    def _execute_kw(self, model, method, args, kwargs):
+        return self._guard(self._where(f"{model}.{method}"),
+                           lambda: self._odoo.execute_kw(model, method, args, kwargs))
+
+
+# =============================================================================
+class Json2Transport(Transport):
+    """Odoo 19's JSON-2: ``POST /json/2/<model>/<method>`` with a bearer API key."""
+
+    name = "json2"
+
+    def __init__(self, settings: ConnectionSettings):
+        super().__init__(settings)
+        self._session = requests.Session()
+        self._session.headers.update({
+            "Authorization": f"bearer {settings.api_key.reveal()}",
+            "X-Odoo-Database": settings.db,
+            "Content-Type": "application/json; charset=utf-8",
+            "User-Agent": "clientcare",
+        })
+        if settings.url.startswith("https"):
+            self._session.verify = settings.ca_bundle or True if settings.verify_tls else False
+
+    def _post(self, path: str, payload: dict, where: str):
+        try:
+            resp = self._session.post(f"{self.settings.url}{path}", data=json.dumps(payload),
+                                      timeout=self.settings.timeout)
+        except requests.RequestException as exc:
+            raise network_error(exc, where) from None
+        if resp.status_code >= 400:
+            try:
+                body = resp.json()
+            except ValueError:
+                raise http_status_error(resp.status_code, where, resp.text) from None
+            if resp.status_code in (502, 503, 504) or not isinstance(body, dict):
+                raise http_status_error(resp.status_code, where, resp.text)
+            raise E.classify_server_error(
+                body.get("message", ""), exception_name=body.get("name", ""),
+                http_status=resp.status_code, details=body.get("debug"), where=where)
+        try:
+            return resp.json()
+        except ValueError:
+            raise E.ProtocolError(f"{where}: the answer is not JSON (HTTP {resp.status_code})") from None
+
+    def _version(self) -> dict:
+        where = self._where("common.version")
+        body = self._post("/web/webclient/version_info",
+                          {"jsonrpc": "2.0", "method": "call", "params": {}}, where)
+        if not isinstance(body, dict) or "result" not in body:
+            raise E.ProtocolError(f"{where}: unexpected answer")
+        return body["result"]
+
+    def _authenticate(self):
+        try:
+            ctx = self._execute_kw("res.users", "context_get", [], {})
+        except E.AuthenticationError:
+            return False
+        return ctx.get("uid")
+
+    def _execute_kw(self, model, method, args, kwargs):
+        payload = dict(kwargs)
+        if args:
+            names = POSITIONAL_NAMES.get(method)
+            if names is None or len(args) > len(names):
+                raise E.ConfigError(f"json2 needs named arguments for {model}.{method}")
+            payload.update(zip(names, args))
+        return self._post(f"/json/2/{model}/{method}", payload, self._where(f"{model}.{method}"))
+
+    def close(self):
+        self._session.close()
+
+
+TRANSPORT_CLASSES = {cls.name: cls for cls in (XmlRpcTransport, JsonRpcTransport, Json2Transport)}
+
+#: Measured on a live Odoo 19 (see the connector issue): JSON-2 > JSON-RPC > XML-RPC.
+AUTO_PREFERENCE = ("json2", "jsonrpc", "xmlrpc")
+
+
+def open_transport(settings: ConnectionSettings) -> Transport:
+    """Open and authenticate the configured transport; ``auto`` picks the fastest that works.
+
+    ``auto`` asks the version once, then tries JSON-2 (Odoo 19+ with an API
+    key), JSON-RPC, then XML-RPC; a refused credential on one is not retried on
+    the others, since the same secret would be refused again.
+    """
+    settings.validate()
+    if settings.transport != "auto":
+        transport = TRANSPORT_CLASSES[settings.transport](settings)
+        transport.version()
+        transport.authenticate()
+        return transport
+    probe = XmlRpcTransport(settings)
+    info = probe.version()
+    major = server_major(info)
+    candidates = [n for n in AUTO_PREFERENCE
+                  if n != "json2" or (major >= 19 and settings.api_key)]
+    last: Exception | None = None
+    for name in candidates:
+        transport = TRANSPORT_CLASSES[name](settings)
+        transport._server_version = info
+        transport.calls = dict(probe.calls)
+        try:
+            transport.authenticate()
+        except E.AuthenticationError as exc:
+            if name == "json2":  # the key may be scoped or expired: the password may still work
+                last = exc
+                continue
+            raise
+        except E.ProtocolError as exc:
+            last = exc
+            continue
+        log.info("auto transport: picked %s for Odoo %s", name, info.get("server_version"))
+        return transport
+    raise last or E.ProtocolError(f"no transport could reach {settings.url}")
+
+
+def server_major(info: dict) -> int:
+    """Major version from ``version()`` (``saas~18.2`` counts as 18)."""
+    vi = info.get("server_version_info") or []
+    if vi and isinstance(vi[0], int):
+        return vi[0]
+    text = str(info.get("server_version", "0")).replace("saas~", "")
+    try:
+        return int(text.split(".")[0])
+    except ValueError:
+        return 0
