@@ -156,25 +156,26 @@ def classify_server_error(
         return ServerUnavailable(f"{prefix}HTTP {http_status} from the server", **kw)
     if _CONCURRENCY.search(haystack):
         return ConcurrencyFailure(text, **kw)
-    cls = _BY_EXCEPTION_NAME.get(exception_name)
-    if cls is None and exception_name:
-        short = exception_name.rsplit(".", 1)[-1]
-        cls = {f"{k.rsplit('.', 1)[-1]}": v for k, v in _BY_EXCEPTION_NAME.items()}.get(short)
-    if cls is None:
-        if _INVALID_FIELD.search(haystack):
-            cls = InvalidFieldError
-        elif _MISSING_MODEL.search(haystack):
-            cls = MissingModelError
-        elif _MISSING_METHOD.search(haystack):
-            cls = MissingMethodError
-        elif str(fault_code) == "3" or http_status == 401:
-            cls = AuthenticationError
-        elif str(fault_code) == "4" or http_status == 403:
-            cls = AccessError
-        elif str(fault_code) == "2" or http_status == 422:
-            cls = UserError
-        elif http_status == 404:
-            cls = MissingModelError
-        else:
-            cls = ServerError
+    short = exception_name.rsplit(".", 1)[-1]
+    by_name = {k.rsplit(".", 1)[-1]: v for k, v in _BY_EXCEPTION_NAME.items()}.get(short)
+    if by_name in (AuthenticationError, AccessError, MissingRecordError):
+        cls = by_name
+    elif _INVALID_FIELD.search(haystack):
+        cls = InvalidFieldError
+    elif _MISSING_MODEL.search(haystack):
+        cls = MissingModelError
+    elif _MISSING_METHOD.search(haystack):
+        cls = MissingMethodError
+    elif by_name is not None:
+        cls = by_name
+    elif str(fault_code) == "3" or http_status == 401:
+        cls = AuthenticationError
+    elif str(fault_code) == "4" or http_status == 403:
+        cls = AccessError
+    elif str(fault_code) == "2" or http_status == 422:
+        cls = UserError
+    elif http_status == 404:
+        cls = MissingModelError
+    else:
+        cls = ServerError
     return cls(text, **kw)

@@ -40,9 +40,19 @@ def utcnow() -> datetime:
 
 
 def normalize(domain: list | tuple) -> list:
-    """A leaf-only domain (implicit AND) in explicit prefix form."""
-    domain = list(domain)
-    return ["&"] * (len(domain) - 1) + domain if domain else []
+    """Explicit prefix form of a domain (Odoo's own algorithm: implicit ANDs made explicit)."""
+    result: list = []
+    expected = 1
+    for token in domain:
+        if expected == 0:
+            result.insert(0, "&")
+            expected = 1
+        if token in ("&", "|"):
+            expected += 1
+        elif token != "!":
+            expected -= 1
+        result.append(token)
+    return result
 
 
 def domain_and(*domains) -> list:

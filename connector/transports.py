@@ -173,7 +173,7 @@ class Transport:
 
         retrying = tenacity.Retrying(
             stop=tenacity.stop_after_attempt(s.retry_attempts),
-            wait=tenacity.wait_exponential_jitter(initial=s.retry_initial_wait, max=s.retry_max_wait),
+            wait=tenacity.wait_exponential_jitter(multiplier=s.retry_initial_wait, max=s.retry_max_wait),
             retry=tenacity.retry_if_exception_type(E.RetriableError),
             before_sleep=before_sleep,
             reraise=True,
@@ -396,9 +396,11 @@ class Json2Transport(Transport):
     def _execute_kw(self, model, method, args, kwargs):
         payload = dict(kwargs)
         if args:
-            names = POSITIONAL_NAMES.get(method)
-            if names is None or len(args) > len(names):
-                raise E.ConfigError(f"json2 needs named arguments for {model}.{method}")
+            # a method not in the table is taken as a record method: ``ids`` first
+            names = POSITIONAL_NAMES.get(method, ("ids",))
+            if len(args) > len(names):
+                raise E.ConfigError(f"json2 takes named arguments only: pass {model}.{method}'s "
+                                    f"arguments after the first as keyword arguments")
             payload.update(zip(names, args))
         return self._post(f"/json/2/{model}/{method}", payload, self._where(f"{model}.{method}"))
 

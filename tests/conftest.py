@@ -29,10 +29,10 @@ from clientcare.connector import transports as transports_mod
 ROOT = Path(__file__).resolve().parent.parent
 CASSETTES = ROOT / "cassettes"
 
-PASSWORD = "<password>"
-API_KEY = "<api-key>"
-DEMO_PASSWORD = "<demo-password>"
-DEMO_API_KEY = "<demo-api-key>"
+PASSWORD = "***password***"
+API_KEY = "***api-key***"
+DEMO_PASSWORD = "***demo-password***"
+DEMO_API_KEY = "***demo-api-key***"
 WRONG_PASSWORD = "not-the-password"
 
 
@@ -94,17 +94,57 @@ def pytest_generate_tests(metafunc):
 
 # -- scrubbing and matching ----------------------------------------------------
 def scrub_text(text: str, secrets: dict[str, str]) -> str:
+    """Replace long secrets (API keys) wherever they appear."""
     for placeholder, real in secrets.items():
-        if real:
+        if real and len(real) >= 20:
             text = text.replace(real, placeholder)
     return text
+
+
+#: Where each RPC carries the password: (service method) -> index in its params.
+PASSWORD_POSITION = {"authenticate": 2, "login": 2, "execute_kw": 2, "execute": 2}
+
+
+def _placeholder_for(value, secrets: dict[str, str]):
+    for placeholder, real in secrets.items():
+        if real and value == real:
+            return placeholder
+    return value
+
+
+def scrub_body(body: bytes, secrets: dict[str, str]) -> bytes:
+    """Put placeholders in the password slot of XML-RPC and JSON-RPC calls.
+
+    Replacing by position, not by text, keeps a password such as ``admin`` from
+    also rewriting the login ``admin`` (the demo databases use both).
+    """
+    text = body.decode()
+    if text.lstrip().startswith("<?xml"):
+        params, method = xmlrpc.client.loads(text)
+        pos = PASSWORD_POSITION.get(method)
+        if pos is not None and len(params) > pos:
+            params = list(params)
+            params[pos] = _placeholder_for(params[pos], secrets)
+            text = xmlrpc.client.dumps(tuple(params), method, allow_none=True)
+    else:
+        data = _json_or_none(body, keep_id=True)
+        params = data.get("params") if isinstance(data, dict) else None
+        if isinstance(params, dict) and isinstance(params.get("args"), list):
+            pos = PASSWORD_POSITION.get(params.get("method"))
+            if pos is not None and len(params["args"]) > pos:
+                params["args"][pos] = _placeholder_for(params["args"][pos], secrets)
+                text = json.dumps(data)
+        if isinstance(params, dict) and "password" in params:
+            params["password"] = _placeholder_for(params["password"], secrets)
+            text = json.dumps(data)
+    return scrub_text(text, secrets).encode()
 
 
 def _scrubber(secrets: dict[str, str]):
     def before_record_request(request):
         if request.body:
-            body = request.body.decode() if isinstance(request.body, bytes) else request.body
-            request.body = scrub_text(body, secrets).encode()
+            body = request.body if isinstance(request.body, bytes) else request.body.encode()
+            request.body = scrub_body(body, secrets)
         for header in list(request.headers):
             if header.lower() == "authorization":
                 request.headers[header] = scrub_text(request.headers[header], secrets)
@@ -128,12 +168,12 @@ def _scrubber(secrets: dict[str, str]):
     return before_record_request, before_record_response
 
 
-def _json_or_none(body):
+def _json_or_none(body, keep_id=False):
     try:
         data = json.loads(body)
     except (TypeError, ValueError):
         return None
-    if isinstance(data, dict):
+    if isinstance(data, dict) and not keep_id:
         data.pop("id", None)  # odoorpc sends a random JSON-RPC id
     return data
 
@@ -166,12 +206,14 @@ class OdooServer:
             before_record_request=req,
             before_record_response=resp,
             decode_compressed_response=True,
-            allow_playback_repeats=False,
         )
         self.vcr.register_matcher("clientcare_body", body_matcher)
 
-    def secret(self, placeholder: str) -> str:
-        return self.live.secrets[placeholder] if self.live else placeholder
+    def secret(self, value: str) -> str:
+        """The real secret behind a placeholder when recording; anything else as it is."""
+        if self.live and value in self.live.secrets:
+            return self.live.secrets[value]
+        return value
 
     @property
     def has_api_key(self) -> bool:
@@ -181,9 +223,7 @@ class OdooServer:
                  **kw) -> ConnectionSettings:
         return ConnectionSettings(
             url=self.server["url"], db=self.server["db"], login=login or self.server["login"],
-            password=self.secret(password) if password in (PASSWORD, DEMO_PASSWORD, DEMO_API_KEY, API_KEY)
-            else password,
-            api_key=self.secret(api_key) if api_key else "",
+            password=self.secret(password), api_key=self.secret(api_key),
             transport=transport, retry_attempts=1, **kw)
 
     def cassette(self, name: str):
