@@ -104,7 +104,7 @@ def test_full_pull_is_the_same_through_every_transport(odoo, cassette):
     snaps = {t: _pull(odoo, t)[1] for t in transports_for(odoo)}
     first, *others = snaps
     base = snaps[first]
-    assert len(base.partners) > 10 and len(base.tasks) > 10 and len(base.invoices) > 5
+    assert len(base.partners) > 10 and len(base.tasks) > 10 and len(base.invoices) >= 3
     for other in others:
         for name, frame in base.tables.items():
             pd.testing.assert_frame_equal(frame, snaps[other].tables[name], obj=f"{other}:{name}")
