@@ -78,6 +78,10 @@ class MissingRecordError(FatalError):
     pass
 
 
+class MissingDatabaseError(FatalError):
+    hint = "check the database name (it is case-sensitive)"
+
+
 class ProtocolError(FatalError):
     """The server answered something that is not Odoo's API (wrong URL, proxy page, TLS)."""
 
@@ -108,6 +112,7 @@ _CONCURRENCY = re.compile(
     r"|could not serialize access|deadlock detected|concurrent update",
     re.I,
 )
+_MISSING_DB = re.compile(r'database "[^"\n]*" does not exist|Database not found', re.I)
 _INVALID_FIELD = re.compile(r"Invalid field|Unknown field|does not have a field|has no field", re.I)
 _MISSING_MODEL = re.compile(
     r"Object .* doesn't exist|Model not found|Unknown model|KeyError: '[a-z_]+\.[a-z_.]+'|"
@@ -160,6 +165,8 @@ def classify_server_error(
     by_name = {k.rsplit(".", 1)[-1]: v for k, v in _BY_EXCEPTION_NAME.items()}.get(short)
     if by_name in (AuthenticationError, AccessError, MissingRecordError):
         cls = by_name
+    elif _MISSING_DB.search(haystack):
+        cls = MissingDatabaseError
     elif _INVALID_FIELD.search(haystack):
         cls = InvalidFieldError
     elif _MISSING_MODEL.search(haystack):
@@ -179,3 +186,28 @@ def classify_server_error(
     else:
         cls = ServerError
     return cls(text, **kw)
+
+
+class LockedError(ClientCareError):
+    """Another run holds this profile's lock."""
+
+
+# Exit codes of the command-line tool, one per outcome a scheduler must tell apart.
+EXIT_OK = 0
+EXIT_PARTIAL = 1          # some rules or writes failed; the rest landed
+EXIT_USAGE = 2            # bad command line or configuration (click's own code for usage errors)
+EXIT_RETRY_LATER = 3      # Odoo unreachable, timing out or overloaded: try again later
+EXIT_ODOO_REFUSED = 4     # credentials, rights or modules: a person must fix something in Odoo
+EXIT_LOCKED = 5           # another run of the same profile is in progress
+
+
+def exit_code_for(exc: BaseException) -> int:
+    if isinstance(exc, LockedError):
+        return EXIT_LOCKED
+    if isinstance(exc, ConfigError):
+        return EXIT_USAGE
+    if isinstance(exc, RetriableError):
+        return EXIT_RETRY_LATER
+    if isinstance(exc, FatalError):
+        return EXIT_ODOO_REFUSED
+    return EXIT_PARTIAL

@@ -1,0 +1,189 @@
+"""Profiles: a TOML file, ``CLIENTCARE_*`` environment variables and flags.
+
+Precedence, lowest to highest: built-in defaults < config file < environment <
+command-line flags.  Everything is validated once, at start-up, and every
+problem is reported together with where the value came from.  Secrets come
+from the environment, a prompt, or the file (with a warning when the file is
+readable by others); they are never printed.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import stat
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+from clientcare.connector import ConnectionSettings
+from clientcare.connector.errors import ConfigError
+from clientcare.connector.settings import TRANSPORTS
+from clientcare.connector.state import default_state_path
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+log = logging.getLogger(__name__)
+
+ENV_PREFIX = "CLIENTCARE_"
+
+#: Profile keys: name -> (type, default, secret, help).  One table drives parsing,
+#: env lookup, validation, ``config show`` and the README reference.
+KEYS: dict[str, tuple[type, Any, bool, str]] = {
+    "url": (str, None, False, "Odoo base URL, e.g. https://odoo.example.com"),
+    "db": (str, None, False, "database name"),
+    "login": (str, None, False, "login of the ClientCare (bot) user"),
+    "password": (str, "", True, "password (or an API key); prefer the environment"),
+    "api_key": (str, "", True, "API key; required for the json2 transport"),
+    "transport": (str, "auto", False, f"one of {', '.join(TRANSPORTS)}"),
+    "timeout": (float, 60.0, False, "seconds per request"),
+    "verify_tls": (bool, True, False, "verify the server certificate (only turn off for tests)"),
+    "ca_bundle": (str, None, False, "extra CA bundle file for a private CA"),
+    "page_size": (int, 2000, False, "records per search_read page"),
+    "retry_attempts": (int, 4, False, "attempts for retriable failures"),
+    "state_path": (str, None, False, "SQLite state file (default: user data dir/<profile>.sqlite3)"),
+    "max_creations": (int, 500, False, "per-run cap on activities and notes created"),
+    "default_user_id": (int, None, False, "Odoo user id that gets findings no one else owns"),
+}
+SECTIONS = ("rules", "routing")
+
+
+def default_config_path() -> Path:
+    return Path(os.environ.get(f"{ENV_PREFIX}CONFIG")
+                or Path(platformdirs.user_config_dir("clientcare")) / "config.toml")
+
+
+@dataclass
+class Profile:
+    name: str
+    values: dict[str, Any]
+    sources: dict[str, str]
+    rules: dict[str, dict] = field(default_factory=dict)
+    routing: dict[str, Any] = field(default_factory=dict)
+    config_path: Path | None = None
+
+    def connection(self) -> ConnectionSettings:
+        v = self.values
+        return ConnectionSettings(
+            url=v["url"], db=v["db"], login=v["login"], password=v["password"] or "",
+            api_key=v["api_key"] or "", transport=v["transport"], timeout=v["timeout"],
+            verify_tls=v["verify_tls"], ca_bundle=v["ca_bundle"], page_size=v["page_size"],
+            retry_attempts=v["retry_attempts"])
+
+    @property
+    def state_path(self) -> Path:
+        return Path(self.values["state_path"]) if self.values.get("state_path") \
+            else default_state_path(self.name)
+
+    def shown(self) -> dict[str, Any]:
+        """Values with secrets masked and each value's source, for ``config show``."""
+        out = {}
+        for key, (_, _, secret, _) in KEYS.items():
+            value = self.values.get(key)
+            out[key] = {"value": ("***" if value else "") if secret else value,
+                        "source": self.sources.get(key, "default")}
+        return out
+
+
+def _coerce(key: str, raw: Any, source: str, problems: list[str]) -> Any:
+    typ = KEYS[key][0]
+    if raw is None:
+        return None
+    try:
+        if typ is bool:
+            if isinstance(raw, bool):
+                return raw
+            text = str(raw).strip().lower()
+            if text in ("1", "true", "yes", "on"):
+                return True
+            if text in ("0", "false", "no", "off"):
+                return False
+            raise ValueError
+        if typ is int and isinstance(raw, bool):
+            raise ValueError
+        if typ is float and isinstance(raw, bool):
+            raise ValueError
+        return typ(raw)
+    except (TypeError, ValueError):
+        problems.append(f"{source}: {key} must be {typ.__name__}, not {raw!r}")
+        return None
+
+
+def load_profile(name: str | None = None, config_path: str | Path | None = None,
+                 overrides: dict[str, Any] | None = None, env: dict[str, str] | None = None,
+                 require_connection: bool = True) -> Profile:
+    """Resolve one profile from file, environment and flags; raise ConfigError listing every problem."""
+    env = dict(os.environ if env is None else env)
+    problems: list[str] = []
+    name = name or env.get(f"{ENV_PREFIX}PROFILE") or "default"
+    path = Path(config_path) if config_path else default_config_path()
+    explicit = config_path is not None or f"{ENV_PREFIX}CONFIG" in env
+    data: dict = {}
+    if path.exists():
+        try:
+            data = tomllib.loads(path.read_text())
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    elif explicit:
+        raise ConfigError(f"config file {path} does not exist")
+    profiles = data.get("profiles", {})
+    unknown_top = set(data) - {"profiles"}
+    if unknown_top:
+        problems.append(f"{path}: unknown top-level key(s) {', '.join(sorted(unknown_top))} "
+                        f"(put settings under [profiles.NAME])")
+    if profiles and name not in profiles:
+        problems.append(f"{path}: no profile {name!r} (profiles: {', '.join(sorted(profiles))})")
+    section = profiles.get(name, {}) if isinstance(profiles, dict) else {}
+
+    values: dict[str, Any] = {k: spec[1] for k, spec in KEYS.items()}
+    sources: dict[str, str] = {}
+    where = f"{path} [profiles.{name}]"
+    for key, raw in section.items():
+        if key in SECTIONS:
+            if not isinstance(raw, dict):
+                problems.append(f"{where}: {key} must be a table")
+            continue
+        if key not in KEYS:
+            problems.append(f"{where}: unknown key {key!r}")
+            continue
+        values[key] = _coerce(key, raw, where, problems)
+        sources[key] = str(path)
+        if KEYS[key][2] and raw:
+            _warn_if_readable(path)
+    for key in KEYS:
+        var = f"{ENV_PREFIX}{key.upper()}"
+        if var in env and env[var] != "":
+            values[key] = _coerce(key, env[var], f"environment {var}", problems)
+            sources[key] = f"env {var}"
+    for key, raw in (overrides or {}).items():
+        if raw is not None:
+            values[key] = _coerce(key, raw, f"option --{key.replace('_', '-')}", problems)
+            sources[key] = "command line"
+
+    profile = Profile(name, values, sources, rules=dict(section.get("rules", {}) or {}),
+                      routing=dict(section.get("routing", {}) or {}), config_path=path)
+    if require_connection:
+        for key in ("url", "db", "login"):
+            if not values.get(key):
+                problems.append(f"{key}: not set (set it in {where}, ${ENV_PREFIX}{key.upper()} "
+                                f"or --{key})")
+        if values.get("url") and values.get("db") and values.get("login"):
+            problems += [p for p in profile.connection().problems()
+                         if not p.startswith(("db:", "login:"))]
+    if problems:
+        raise ConfigError(problems)
+    return profile
+
+
+def _warn_if_readable(path: Path) -> None:
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return
+    if mode & (stat.S_IRGRP | stat.S_IROTH):
+        log.warning("%s holds a secret and is readable by other users: chmod 600 %s", path, path)
