@@ -1,0 +1,142 @@
+"""A small in-memory stand-in for the few Odoo calls the write-back makes.
+
+Only for what no cassette can reach: crashing at every batch boundary,
+between the Odoo write and the ledger write, and faults on single records.
+Everything it does is checked against the real servers by the cassette tests.
+"""
+from __future__ import annotations
+
+import re
+from types import SimpleNamespace
+
+from clientcare.connector import errors as E
+
+
+class Crash(BaseException):
+    """Simulates the process dying (not an Exception, so nothing catches it)."""
+
+
+def _match(record: dict, domain: list) -> bool:
+    stack = []
+    for token in reversed(domain):
+        if token == "|":
+            a, b = stack.pop(), stack.pop()
+            stack.append(a or b)
+        elif token == "&":
+            a, b = stack.pop(), stack.pop()
+            stack.append(a and b)
+        else:
+            field, op, value = token
+            have = record.get(field)
+            if op == "ilike":
+                stack.append(value.lower() in str(have or "").lower())
+            elif op == "in":
+                stack.append(have in value)
+            elif op == "=":
+                stack.append(have == value)
+            elif op == ">":
+                stack.append(have > value)
+            else:
+                raise NotImplementedError(op)
+    return all(stack)
+
+
+class OdooDouble:
+    def __init__(self, major: int = 18):
+        self.scope = "double|db"
+        self.profile = SimpleNamespace(major=major)
+        self.records = {"mail.activity": {}, "mail.message": {}}
+        self.next_id = 100
+        self.write_calls = 0
+        self.crash_at: int | None = None       # die at this write call …
+        self.crash_after_write = False         # … before (False) or after (True) Odoo applied it
+        self.fail_res_ids: set[int] = set()    # records whose create fails validation
+        self.message_create_allowed = True
+
+    # -- the OdooClient surface the write-back uses ---------------------------------
+    def call(self, model, method, args=(), kwargs=None, retry=True):
+        kwargs = kwargs or {}
+        if model == "ir.model":
+            return [{"id": i + 1, "model": m} for i, m in enumerate(
+                ["res.partner", "project.project", "project.task", "account.move"])]
+        if model == "ir.model.data":
+            return [{"name": n, "res_id": i + 1} for i, n in enumerate(
+                ["mail_activity_data_todo", "mail_activity_data_call", "mail_activity_data_email",
+                 "mail_activity_data_meeting", "mt_note"])]
+        if method == "search_read":
+            return self._search_read(model, kwargs["domain"], kwargs["fields"])
+        return self._write(model, method, args, kwargs)
+
+    def search_read_all(self, model, domain, fields):
+        return self._search_read(model, domain, fields)
+
+    # -- internals ------------------------------------------------------------------
+    def _search_read(self, model, domain, fields):
+        rows = [r for r in self.records.get(model, {}).values() if r.get("active", True)
+                and _match(r, domain)]
+        return [{"id": r["id"], **{f: r.get(f) for f in fields}} for r in sorted(rows, key=lambda r: r["id"])]
+
+    def _write(self, model, method, args, kwargs):
+        self.write_calls += 1
+        crash_now = self.crash_at == self.write_calls
+        if crash_now and not self.crash_after_write:
+            raise Crash(f"died before write #{self.write_calls}")
+        result = self._apply(model, method, args, kwargs)
+        if crash_now:
+            raise Crash(f"died after write #{self.write_calls}")
+        return result
+
+    def _apply(self, model, method, args, kwargs):
+        store = self.records.setdefault(model, {})
+        if method == "create":
+            vals_list = args[0]
+            if model == "mail.message" and not self.message_create_allowed:
+                raise E.AccessError("not allowed to create mail.message")
+            bad = [v for v in vals_list if v.get("res_id") in self.fail_res_ids]
+            if bad:
+                raise E.UserError(f"invalid record {bad[0]['res_id']}")
+            ids = []
+            for vals in vals_list:
+                self.next_id += 1
+                rec = dict(vals, id=self.next_id, active=True)
+                if model == "mail.activity":
+                    rec["res_model"] = {1: "res.partner", 2: "project.project", 3: "project.task",
+                                        4: "account.move"}[vals["res_model_id"]]
+                store[self.next_id] = rec
+                ids.append(self.next_id)
+            return ids
+        if method == "write":
+            for i in args[0]:
+                store[i].update(args[1])
+            return True
+        if method == "action_feedback":
+            for i in args[0]:
+                store[i]["active"] = False
+                store[i]["feedback"] = kwargs.get("feedback")
+            return True
+        if method == "unlink":
+            for i in args[0]:
+                store.pop(i, None)
+            return True
+        if method == "message_post":
+            self.next_id += 1
+            self.records["mail.message"][self.next_id] = {
+                "id": self.next_id, "model": model, "res_id": args[0][0], "body": kwargs["body"],
+                "active": True}
+            return self.next_id
+        raise NotImplementedError(f"{model}.{method}")
+
+    def open_activities(self) -> list[dict]:
+        return [r for r in self.records["mail.activity"].values() if r["active"]]
+
+    def messages(self) -> list[dict]:
+        return list(self.records["mail.message"].values())
+
+
+def keys_in(records: list[dict], field: str) -> list[str]:
+    out = []
+    for r in records:
+        m = re.search(r"clientcare key=(\S+) ", r.get(field) or "")
+        if m:
+            out.append(m.group(1))
+    return sorted(out)
