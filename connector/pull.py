@@ -77,6 +77,9 @@ class PullOptions:
     #: Fields each table needs beyond its defaults (the union of the rules' needs).
     extra_fields: dict[str, list[str]] = field(default_factory=dict)
     tables: tuple[str, ...] = tuple(TABLES)
+    #: Tables whose model is missing (module not installed) or unreadable (no access right)
+    #: are left out with a warning instead of failing the pull; rules needing them are skipped.
+    skip_unavailable: bool = True
 
 
 class OdooClient:
@@ -170,28 +173,50 @@ class Puller:
         c, opts = self.client, self.options
         now = now or utcnow()
         specs = [TABLES[n] for n in opts.tables]
-        c.load_fields([s.model for s in specs], refresh=opts.full or previous is None)
+        unavailable: dict[str, str] = {}
+        for spec in list(specs):
+            try:
+                c.load_fields([spec.model], refresh=opts.full or previous is None)
+            except (E.AccessError, E.MissingModelError) as exc:
+                if not opts.skip_unavailable:
+                    raise
+                unavailable[spec.name] = f"{type(exc).__name__}: {exc}"
+                log.warning("not pulling %s (%s): %s", spec.name, spec.model, exc)
+                specs.remove(spec)
         tables: dict[str, pd.DataFrame] = {}
         cursors: dict[str, dict] = {}
         changed_moves = pd.DataFrame()
         for spec in specs:
-            frame, cursor, changed = self._pull_table(spec, previous, now)
+            try:
+                frame, cursor, changed = self._pull_table(spec, previous, now)
+            except E.AccessError as exc:
+                if not opts.skip_unavailable:
+                    raise
+                unavailable[spec.name] = f"{type(exc).__name__}: {exc}"
+                log.warning("not pulling %s (%s): %s", spec.name, spec.model, exc)
+                continue
             tables[spec.name] = frame
             cursors[spec.name] = cursor
             if spec.name == "moves":
                 changed_moves = changed
         if "moves" in tables:
-            tables["payments"] = self._payments(tables["moves"], changed_moves, previous)
+            try:
+                tables["payments"] = self._payments(tables["moves"], changed_moves, previous)
+            except (E.AccessError, E.MissingModelError) as exc:
+                if not opts.skip_unavailable:
+                    raise
+                unavailable["payments"] = f"{type(exc).__name__}: {exc}"
+                log.warning("payment dates unavailable: %s", exc)
         meta = {
             "url": c.settings.url, "db": c.settings.db, "transport": c.transport.name,
             "server_version": c.profile.version, "server_major": c.profile.major,
             "pulled_at": now.isoformat(), "company_ids": c.company_ids,
-            "field_types": {s.name: {k: v for k, v in frame_types(
-                [f for f in c.profile.field_list(s, opts.extra_fields.get(s.name, ()))],
-                c.profile.fields[s.model]).items()} for s in specs},
+            "field_types": {s.name: frame_types(c.profile.field_list(s, opts.extra_fields.get(s.name, ())),
+                                                c.profile.fields[s.model]) for s in specs if s.name in tables},
             "task_open_filter": [list(t[:2]) + [list(t[2])] for t in
                                  (c.profile.task_open_filter().terms if c.profile.task_open_filter() else ())],
             "has_payment_state_blocked": "blocked" in c.profile.selection("account.move", "payment_state"),
+            "unavailable_tables": unavailable,
         }
         snapshot = Snapshot(tables, meta)
         snapshot.cursors = cursors

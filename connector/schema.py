@@ -95,6 +95,48 @@ TABLES: dict[str, TableSpec] = {t.name: t for t in (
         optional=("matched_payment_ids",),
         open_filter=INVOICE_OPEN,
     ),
+    # -- read by rules when available (rules treat a missing table as "unknown") -----------
+    # Contacts with clients: messages, emails and done activities on the records rules look at;
+    # ClientCare's own notes (write-back marker in the body) are not contacts.
+    TableSpec(
+        "messages", "mail.message",
+        domain=(("model", "in", ["res.partner", "project.project", "project.task", "account.move"]),
+                "|", ("message_type", "in", ["comment", "email", "email_outgoing"]),
+                ("mail_activity_type_id", "!=", False),
+                "|", ("mail_activity_type_id", "!=", False),
+                ("body", "not ilike", "<!-- clientcare key=")),
+        fields=("date", "model", "res_id", "message_type", "author_id", "mail_activity_type_id",
+                "subtype_id", "create_date"),
+    ),
+    # Open activities (done ones are deleted on 16, archived from 17 on); ClientCare's own
+    # follow-up activities are left out so they never suppress themselves.  Few rows: re-read whole.
+    TableSpec(
+        "activities", "mail.activity",
+        domain=(("res_model", "in", ["res.partner", "project.project", "project.task", "account.move"]),
+                ("note", "not ilike", "clientcare key=follow_up:")),
+        fields=("res_model", "res_id", "activity_type_id", "user_id", "date_deadline", "summary",
+                "create_date"),
+        optional=("active", "date_done"),
+        incremental=False,
+    ),
+    TableSpec(
+        "ratings", "rating.rating", domain=(("consumed", "=", True), ("rating", ">", 0)),
+        fields=("res_model", "res_id", "partner_id", "rating", "rating_text", "parent_res_model",
+                "parent_res_id", "create_date"),
+    ),
+    # Task deadline changes.  mail.tracking.value is readable by administrators only (16-19), so
+    # these two are worth pulling only when that succeeds; the second maps a change to its task.
+    TableSpec(
+        "deadline_changes", "mail.tracking.value",
+        domain=(("mail_message_id.model", "=", "project.task"), ("new_value_datetime", "!=", False)),
+        fields=("mail_message_id", "old_value_datetime", "new_value_datetime", "create_date"),
+        optional=("field", "field_id", "field_desc"),
+    ),
+    TableSpec(
+        "deadline_messages", "mail.message",
+        domain=(("model", "=", "project.task"), ("tracking_value_ids.new_value_datetime", "!=", False)),
+        fields=("model", "res_id", "date"),
+    ),
 )}
 
 #: Payment states whose payment date ClientCare looks up.

@@ -192,6 +192,298 @@ def pull(ctx, out_dir, full, **flags):
                f"({client.transport.call_count} RPC calls)")
 
 
+def rules_option(fn):
+    return click.option("--rules", "rule_names", help="Comma-separated rule names to run (default: all enabled).",
+                        callback=lambda ctx, p, v: [r.strip() for r in v.split(",") if r.strip()] if v else None
+                        )(fn)
+
+
+def client_option(fn):
+    return click.option("--client", "client_filter", help="Only this client (id or name).")(fn)
+
+
+def _resolve_client(snapshot, value: str | None) -> set[int] | None:
+    """A client id, or a case-insensitive name (exact first, then unique substring)."""
+    if not value:
+        return None
+    clients = snapshot.clients
+    if value.isdigit():
+        ids = set(clients.loc[clients["id"] == int(value), "id"].astype(int))
+    else:
+        names = clients["name"].str.lower()
+        exact = clients.loc[names == value.lower(), "id"]
+        ids = set((exact if len(exact) else clients.loc[names.str.contains(value.lower(), regex=False), "id"])
+                  .astype(int))
+    if not ids:
+        raise E.ConfigError(f"no client matches {value!r}")
+    if len(ids) > 1 and not value.isdigit():
+        matches = clients.loc[clients["id"].isin(ids), "name"].tolist()
+        raise E.ConfigError(f"{value!r} matches several clients: {', '.join(map(str, matches[:10]))}; "
+                            f"use the id")
+    return ids
+
+
+def _snapshot_for(ctx, profile, snapshot_dir, demo, rule_names):
+    """The snapshot an offline or live command reads: --demo, --snapshot DIR, or a live pull."""
+    from clientcare.connector import Snapshot
+    from clientcare.jobs import runner
+
+    if demo:
+        from clientcare.jobs.demo import demo_snapshot
+        return demo_snapshot()
+    if snapshot_dir:
+        return Snapshot.load(snapshot_dir)
+    client = runner.open_client(profile)
+    return runner.pull_snapshot(client, profile, rule_names=rule_names)
+
+
+def _default_as_of(snapshot, as_of, demo):
+    if as_of:
+        return as_of.date()
+    if demo:
+        return date.fromisoformat(snapshot.meta["as_of"])
+    return date.today()
+
+
+@main.command()
+@connection_options
+@rules_option
+@client_option
+@as_of_option
+@output_options
+@click.option("--format", "fmt", type=click.Choice(["text", "csv", "json", "html"]), default="text",
+              show_default=True, help="Output format.")
+@click.option("--snapshot", "snapshot_dir", type=click.Path(exists=True, file_okay=False),
+              help="Audit a saved snapshot (from `clientcare pull`) instead of the live server.")
+@click.option("--demo", is_flag=True, help="Audit the demo snapshot shipped with ClientCare (no server).")
+@click.pass_context
+@handle_errors
+def audit(ctx, rule_names, client_filter, as_of, output, fmt, snapshot_dir, demo, **flags):
+    """Read-only: pull (or load) data, run the rules, and report the findings. Writes nothing to Odoo."""
+    from clientcare.jobs import report, rulesglue
+
+    offline = demo or snapshot_dir
+    profile = load_profile_from(ctx, require_connection=not offline, **flags)
+    snapshot = _snapshot_for(ctx, profile, snapshot_dir, demo, rule_names)
+    day = _default_as_of(snapshot, as_of, demo)
+    result = rulesglue.evaluate(snapshot, day, profile, rule_names)
+    findings = result.findings
+    ids = _resolve_client(snapshot, client_filter)
+    if ids:
+        findings = [f for f in findings if f.client_id in ids]
+    meta = dict(snapshot.meta, as_of=day.isoformat())
+    if fmt == "html":
+        text = report.render_html(findings, snapshot, day, meta)
+    elif fmt == "json":
+        text = report.render_json(findings, meta)
+    elif fmt == "csv":
+        text = report.render_csv(report.findings_frame(findings, snapshot))
+    else:
+        text = report.render_text(report.findings_frame(findings, snapshot))
+    _emit(text, output)
+    for err in result.errors:
+        click.echo(f"rule {err['rule']} failed: {err['error']}", err=True)
+    if result.errors:
+        ctx.exit(E.EXIT_PARTIAL)
+
+
+def _emit(text: str, output: str | None) -> None:
+    if output:
+        with open(output, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        click.echo(f"wrote {output}", err=True)
+    else:
+        click.echo(text, nl=False)
+
+
+@main.command()
+@click.argument("client")
+@connection_options
+@as_of_option
+@click.option("--snapshot", "snapshot_dir", type=click.Path(exists=True, file_okay=False),
+              help="Explain from a saved snapshot instead of the live server.")
+@click.option("--demo", is_flag=True, help="Use the demo snapshot shipped with ClientCare.")
+@click.pass_context
+@handle_errors
+def explain(ctx, client, as_of, snapshot_dir, demo, **flags):
+    """Every finding for one client (id or name), its evidence, and what sync would do about it."""
+    from clientcare.jobs import rulesglue
+
+    offline = demo or snapshot_dir
+    profile = load_profile_from(ctx, require_connection=not offline, **flags)
+    snapshot = _snapshot_for(ctx, profile, snapshot_dir, demo, None)
+    day = _default_as_of(snapshot, as_of, demo)
+    ids = _resolve_client(snapshot, client)
+    result = rulesglue.evaluate(snapshot, day, profile, None)
+    findings = [f for f in result.findings if f.client_id in ids]
+    name = snapshot.clients.loc[snapshot.clients["id"].isin(ids), "name"].iloc[0]
+    click.echo(f"{name} (id {', '.join(map(str, sorted(ids)))}), as of {day:%Y-%m-%d}: "
+               f"{len(findings)} finding(s)")
+    for f in findings:
+        click.echo(f"\n[{f.severity}] {f.rule}: {f.summary}")
+        click.echo(f"  key: {f.key}")
+        click.echo(f"  owner: user {f.responsible_user_id} (routed by {f.routed_by})")
+        if f.action:
+            what = (f"{f.action.activity_type} activity due {f.action.due_date}" if f.action.kind == "activity"
+                    else "a note in the chatter")
+            click.echo(f"  sync would: ensure {what} on {f.subject_model},{f.subject_id}: {f.action.summary}")
+        else:
+            click.echo("  sync would: nothing (reported only)")
+        if f.resolved_when:
+            click.echo(f"  resolved when: {f.resolved_when}")
+        cols = f.evidence_columns or (list(f.evidence[0]) if f.evidence else [])
+        for row in f.evidence[:20]:
+            click.echo("    - " + ", ".join(f"{c}={row.get(c)}" for c in cols))
+
+
+@main.group("rules")
+def rules_group():
+    """The rules ClientCare has loaded."""
+
+
+@rules_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@handle_errors
+def rules_list(as_json):
+    """Loaded rules: name, version, origin package, description (and load failures)."""
+    from clientcare.jobs import rulesglue
+
+    infos, failures = rulesglue.describe_rules()
+    if as_json:
+        click.echo(json.dumps({"rules": infos, "failures": failures}, indent=2, default=str))
+        return
+    for info in infos:
+        click.echo(f"{info['name']:<16} {info['version']:<8} {info['package']:<24} {info['description']}")
+    for fail in failures:
+        click.echo(f"FAILED {fail['name']}: {fail['error']}", err=True)
+
+
+@rules_group.command("show")
+@click.argument("name")
+@handle_errors
+def rules_show(name):
+    """One rule: its config schema with defaults and the data it needs."""
+    from clientcare.jobs import rulesglue
+
+    info = rulesglue.describe_rule(name)
+    click.echo(f"{info['name']} {info['version']} ({info['package']})\n  {info['description']}\n")
+    click.echo("config (key, type, default):")
+    for row in info["config"]:
+        click.echo(f"  {row['key']:<28} {row['type']:<36} {row['default']}")
+    click.echo("\nneeds:")
+    for table, fields in info["needs"].items():
+        click.echo(f"  {table}: {', '.join(fields)}")
+
+
+@main.command()
+@click.argument("run_id", required=False)
+@connection_options
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--limit", type=int, default=20, show_default=True, help="How many runs to list.")
+@click.pass_context
+@handle_errors
+def runs(ctx, run_id, as_json, limit, **flags):
+    """Run history, or one run's summary."""
+    from clientcare.jobs import runner
+    from clientcare.jobs.runs import RunHistory
+
+    profile = load_profile_from(ctx, require_connection=False, **flags)
+    history = RunHistory(runner.open_state(profile))
+    if run_id:
+        run = history.get(run_id)
+        if run is None:
+            raise E.ConfigError(f"no run {run_id!r} in {profile.state_path}")
+        click.echo(json.dumps(run, indent=2, default=str))
+        return
+    rows = history.list(limit)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, default=str))
+        return
+    if not rows:
+        click.echo("no runs yet")
+    for r in rows:
+        click.echo(f"{r['run_id']}  {r['command']:<14} {r['status']:<8} exit {r['exit_code']}  "
+                   f"{r['started_at']}")
+
+
+@main.command()
+@connection_options
+@rules_option
+@client_option
+@as_of_option
+@click.option("--dry-run", is_flag=True, help="Compute and print the plan; make no write call.")
+@click.option("--full", is_flag=True, help="Full pull instead of incremental.")
+@click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
+@click.pass_context
+@handle_errors
+def sync(ctx, rule_names, client_filter, as_of, dry_run, full, as_json, **flags):
+    """Pull (incremental), run the rules, and write activities and notes to Odoo. For cron."""
+    from clientcare.jobs import runner
+
+    profile = load_profile_from(ctx, **flags)
+    client_ids = None
+    if client_filter:
+        client_ids = {int(client_filter)} if client_filter.isdigit() else None
+        if client_ids is None:
+            raise E.ConfigError("--client for sync takes a client id (use `explain` to find it)")
+    summary = runner.sync(profile, dry_run=dry_run, as_of=as_of.date() if as_of else None, full=full,
+                          rule_names=rule_names, client_ids=client_ids)
+    data = summary.to_dict()
+    if as_json:
+        click.echo(json.dumps(data, indent=2, default=str))
+    elif dry_run or summary.applied or summary.status != "ok":
+        click.echo(_summary_text(data))
+    if summary.error:
+        click.echo(f"error: {summary.error}", err=True)
+    ctx.exit(summary.exit_code)
+
+
+def _summary_text(d: dict) -> str:
+    lines = [f"run {d['run_id']} ({'dry run' if d['dry_run'] else 'applied'}): {d['status']}, "
+             f"{d['rpc_calls']} RPC calls, {d['retries']} retries, {d['duration_s']} s"]
+    for rule, counts in d["plan"].get("counts", {}).items():
+        lines.append(f"  {rule}: " + ", ".join(f"{op} {n}" for op, n in sorted(counts.items())))
+    if d["applied"]:
+        lines.append("  applied: " + ", ".join(f"{k} {v}" for k, v in sorted(d["applied"].items())))
+    if d["dry_run"]:
+        for item in d["plan"].get("sample", []):
+            lines.append(f"    {item['op']:<7} {item['res_model']},{item['res_id']}: {item['summary']} "
+                         f"(user {item['user_id']}, due {item['date_deadline']}) [{item['reason']}]")
+    for err in d["rule_errors"]:
+        lines.append(f"  rule {err['rule']} failed: {err['error']}")
+    for err in d["write_errors"]:
+        lines.append(f"  write failed on {err['res_model']},{err['res_id']}: {err['error']}")
+    for w in d["warnings"]:
+        lines.append(f"  warning: {w}")
+    return "\n".join(lines)
+
+
+@main.command()
+@click.argument("run_id")
+@connection_options
+@click.pass_context
+@handle_errors
+def undo(ctx, run_id, **flags):
+    """Remove what one run created: its open activities and, where permitted, its notes."""
+    from clientcare.jobs import runner
+    from clientcare.jobs.runs import RunHistory, profile_lock
+    from clientcare.jobs.writeback import undo_run
+
+    profile = load_profile_from(ctx, **flags)
+    state = runner.open_state(profile)
+    run = RunHistory(state).get(run_id)
+    if run is None:
+        raise E.ConfigError(f"no run {run_id!r} in {profile.state_path}")
+    with profile_lock(profile.state_path):
+        report = undo_run(runner.open_client(profile, state), run["run_id"])
+    click.echo(f"run {run['run_id']}: removed {report['activities_removed']} activities and "
+               f"{report['notes_removed']} notes")
+    for item in report["not_removed"]:
+        click.echo(f"  could not remove {item['model']},{item['id']}: {item['why']}", err=True)
+    if report["not_removed"]:
+        ctx.exit(E.EXIT_PARTIAL)
+
+
 def run() -> None:  # pragma: no cover - console entry point
     main(obj={})
 

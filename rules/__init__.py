@@ -1,0 +1,18 @@
+"""ClientCare rules: the plugin API, the registry and the runner.
+
+A third-party rule is a module registered under the ``clientcare.rules``
+entry-point group (see :mod:`clientcare.rules.spec`); the built-in rules in
+:mod:`clientcare.rules.builtin` are registered exactly the same way.
+"""
+from .config import RuleConfig, parse_config
+from .finding import SEVERITIES, Action, Finding
+from .registry import LoadFailure, Registry, load_rules
+from .routing import RoutingConfig
+from .runner import RunResult, previous_findings, run_rules
+from .spec import ENTRY_POINT_GROUP, Rule, RuleSpec, RuleSpecError, validate_rule
+
+__all__ = [
+    "ENTRY_POINT_GROUP", "SEVERITIES", "Action", "Finding", "LoadFailure", "Registry", "Rule",
+    "RuleConfig", "RuleSpec", "RuleSpecError", "RoutingConfig", "RunResult", "load_rules",
+    "parse_config", "previous_findings", "run_rules", "validate_rule",
+]

@@ -1,17 +1,17 @@
-"""Findings for write-back tests, shaped like the rules' own."""
+"""Findings for write-back tests, made with the rules' own classes."""
 from __future__ import annotations
 
 from datetime import date
-from types import SimpleNamespace
+
+from clientcare.rules.finding import Action, Finding
 
 
 def finding(i: int, *, level: int = 1, kind: str = "activity", owner: int = 2, name: str | None = None):
     name = name or f"Client {i}"
-    return SimpleNamespace(
-        key=f"late_payment:res.partner:{1000 + i}:level{level}", rule="late_payment",
-        subject_model="res.partner", subject_id=1000 + i, subject_name=name,
-        summary=f"call {name}: 2 invoices 15+ days overdue", severity="high",
+    return Finding(
+        rule="late_payment", subject_model="res.partner", subject_id=1000 + i, subject_name=name,
+        severity="high", summary=f"call {name}: 2 invoices 15+ days overdue",
         evidence=[{"invoice": f"INV/{i}", "partner": name, "amount_due": 100.0 * i, "days_late": 16}],
-        evidence_columns=None, responsible_user_id=owner,
-        action=SimpleNamespace(kind=kind, activity_type="call", due_date=date(2026, 11, 23),
-                               summary=f"call {name}"))
+        client_id=1000 + i, level=f"level{level}", responsible_user_id=owner, routed_by="test",
+        action=Action(kind=kind, summary=f"call {name}", activity_type="call" if kind == "activity" else None,
+                      due_date=date(2026, 11, 23)))

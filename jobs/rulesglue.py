@@ -1,0 +1,87 @@
+"""The jobs' view of the rules: one registry per process, configured from the profile."""
+from __future__ import annotations
+
+import dataclasses
+import functools
+from datetime import date
+
+from clientcare.connector.snapshot import Snapshot
+from clientcare.jobs.config import Profile
+from clientcare.rules.config import describe_type
+from clientcare.rules.registry import Registry, load_rules
+from clientcare.rules.routing import RoutingConfig
+from clientcare.rules.runner import RunResult, run_rules
+
+
+@functools.lru_cache(maxsize=1)
+def registry() -> Registry:
+    return load_rules()
+
+
+def routing(profile: Profile) -> RoutingConfig:
+    return RoutingConfig.from_mapping(profile.routing, default_user_id=profile.values.get("default_user_id"))
+
+
+def validate(profile: Profile, rule_names: list[str] | None = None) -> None:
+    """Every rule and routing problem of the profile, raised together (ConfigError)."""
+    registry().configure(profile.rules, rule_names)
+    routing(profile)
+
+
+def enabled(profile: Profile, rule_names: list[str] | None = None) -> list[str]:
+    return sorted(registry().configure(profile.rules, rule_names))
+
+
+def needs(profile: Profile, rule_names: list[str] | None = None) -> dict[str, list[str]]:
+    """Table -> extra fields over the enabled rules (required and optional tables alike)."""
+    required, optional = registry().needs(enabled(profile, rule_names))
+    return {**optional, **required}
+
+
+def optional_tables(profile: Profile, rule_names: list[str] | None = None) -> set[str]:
+    required, optional = registry().needs(enabled(profile, rule_names))
+    return set(optional) - set(required)
+
+
+def evaluate(snapshot: Snapshot, as_of: date, profile: Profile, rule_names: list[str] | None = None
+             ) -> RunResult:
+    """Run the enabled rules; those needing a table the server would not give are skipped."""
+    reg = registry()
+    unavailable = snapshot.meta.get("unavailable_tables") or {}
+    names = enabled(profile, rule_names)
+    skipped = []
+    for name in names:
+        missing = [t for t in reg.rules[name].needs if t in unavailable]
+        if missing:
+            skipped.append({"rule": name, "stage": "skipped", "traceback": "",
+                            "error": f"skipped: needs {', '.join(missing)}, unavailable "
+                                     f"({'; '.join(unavailable[t] for t in missing)})"})
+    run = [n for n in names if n not in {s["rule"] for s in skipped}]
+    result = run_rules(snapshot, as_of, profile.rules, routing(profile), registry=reg, only=run)
+    result.errors += skipped
+    return result
+
+
+def describe_rules() -> tuple[list[dict], list[dict]]:
+    reg = registry()
+    infos = [{"name": r.name, "version": r.version, "package": r.origin, "description": r.description}
+             for r in sorted(reg.rules.values(), key=lambda r: r.name)]
+    failures = [{"name": f.name, "error": f.error, "entry_point": f.entry_point} for f in reg.failures]
+    return infos, failures
+
+
+def describe_rule(name: str) -> dict:
+    rule = registry().get(name)
+    hints = {}
+    try:
+        import typing
+        hints = typing.get_type_hints(rule.Config)
+    except Exception:  # noqa: BLE001 - a description must not fail on exotic annotations
+        pass
+    default = rule.Config()
+    config = [{"key": f.name, "type": describe_type(hints.get(f.name, f.type)),
+               "default": getattr(default, f.name)} for f in dataclasses.fields(rule.Config) if f.init]
+    needs_all = {**{t: list(v) for t, v in rule.optional_needs.items()},
+                 **{t: list(v) for t, v in rule.needs.items()}}
+    return {"name": rule.name, "version": rule.version, "package": rule.origin,
+            "description": rule.description, "config": config, "needs": needs_all}

@@ -1,0 +1,131 @@
+"""Orchestration shared by the commands: connect, pull, evaluate, plan, apply.
+
+``sync`` is what cron runs: lock → incremental pull → rules → plan → apply,
+with a run summary stored in the history and a documented exit code.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from clientcare.connector import (OdooClient, PullOptions, Snapshot, StateStore, errors as E,
+                                  pull_incremental)
+from clientcare.connector.schema import TABLES
+from clientcare.jobs import rulesglue
+from clientcare.jobs.config import Profile
+from clientcare.jobs.runs import RunHistory, new_run_id, profile_lock
+from clientcare.jobs.writeback import WRITE_MODELS, WriteBack
+
+log = logging.getLogger(__name__)
+
+
+def open_state(profile: Profile) -> StateStore:
+    return StateStore(profile.state_path)
+
+
+def open_client(profile: Profile, state: StateStore | None = None) -> OdooClient:
+    return OdooClient(profile.connection(), state=state if state is not None else open_state(profile))
+
+
+def pull_options(profile: Profile, full: bool = False, rule_names: list[str] | None = None) -> PullOptions:
+    """The tables and fields the enabled rules need (the connector pulls their union)."""
+    needs = rulesglue.needs(profile, rule_names)
+    base = ("partners", "users", "companies", "projects", "tasks", "moves")
+    tables = tuple(t for t in TABLES if t in needs or t in base)
+    extra = {t: sorted(f) for t, f in needs.items() if t in TABLES}
+    return PullOptions(full=full, tables=tables, extra_fields=extra)
+
+
+def pull_snapshot(client: OdooClient, profile: Profile, full: bool = False,
+                  rule_names: list[str] | None = None) -> Snapshot:
+    return pull_incremental(client, pull_options(profile, full, rule_names))
+
+
+def models_needed(profile: Profile) -> dict[str, set[str]]:
+    """Odoo models (and operations) the enabled rules and the write-back use: for ``check``."""
+    out: dict[str, set[str]] = {m: set(ops) for m, ops in WRITE_MODELS.items()}
+    for table in rulesglue.needs(profile):
+        if table in TABLES:
+            out.setdefault(TABLES[table].model, set()).add("read")
+    return out
+
+
+@dataclass
+class RunSummary:
+    run_id: str
+    command: str
+    profile: str
+    status: str = "ok"
+    exit_code: int = E.EXIT_OK
+    dry_run: bool = False
+    as_of: str = ""
+    pulled: dict[str, int] = field(default_factory=dict)
+    findings: dict[str, int] = field(default_factory=dict)
+    plan: dict[str, Any] = field(default_factory=dict)
+    applied: dict[str, int] = field(default_factory=dict)
+    rule_errors: list[dict] = field(default_factory=list)
+    write_errors: list[dict] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    rpc_calls: int = 0
+    retries: int = 0
+    duration_s: float = 0.0
+    error: str | None = None
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def sync(profile: Profile, *, dry_run: bool = False, as_of: date | None = None, full: bool = False,
+         rule_names: list[str] | None = None, client_ids: set[int] | None = None) -> RunSummary:
+    """One sync run; never raises for Odoo problems, the summary says what happened."""
+    as_of = as_of or date.today()
+    started = time.monotonic()
+    summary = RunSummary(new_run_id(), "sync", profile.name, dry_run=dry_run, as_of=as_of.isoformat())
+    with profile_lock(profile.state_path):
+        state = open_state(profile)
+        history = RunHistory(state)
+        history.start(summary.run_id, profile.name, "sync --dry-run" if dry_run else "sync")
+        client = None
+        try:
+            client = open_client(profile, state)
+            snapshot = pull_snapshot(client, profile, full=full, rule_names=rule_names)
+            summary.pulled = snapshot.summary()
+            result = rulesglue.evaluate(snapshot, as_of, profile, rule_names)
+            findings = result.findings
+            if client_ids:
+                findings = [f for f in findings if getattr(f, "client_id", None) in client_ids]
+            summary.findings = dict(sorted(_count(findings, "rule").items()))
+            summary.rule_errors = result.errors
+            writer = WriteBack(client, state, summary.run_id, as_of=as_of,
+                               max_creations=profile.values.get("max_creations") or 500)
+            plan = writer.plan(findings, rules_run=result.rules_run, client_ids=client_ids)
+            summary.plan = plan.to_dict()
+            if not dry_run:
+                summary.applied = writer.apply(plan)
+            summary.write_errors = writer.errors
+            summary.warnings = writer.warnings
+            if summary.rule_errors or summary.write_errors or any("cap" in w for w in writer.warnings):
+                summary.status, summary.exit_code = "partial", E.EXIT_PARTIAL
+        except E.ClientCareError as exc:
+            summary.status, summary.exit_code = "failed", E.exit_code_for(exc)
+            summary.error = f"{type(exc).__name__}: {exc}"
+            log.error("sync failed: %s", exc)
+        finally:
+            if client is not None:
+                summary.rpc_calls = client.transport.call_count
+                summary.retries = client.transport.retries
+            summary.duration_s = round(time.monotonic() - started, 3)
+            history.finish(summary.run_id, summary.status, summary.exit_code, summary.to_dict())
+            state.close()
+    return summary
+
+
+def _count(items, attr) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for it in items:
+        key = getattr(it, attr)
+        out[key] = out.get(key, 0) + 1
+    return out

@@ -1,0 +1,443 @@
+"""fit_checklist: the ideal-client checklist, per client, with a 0–100 score.
+
+Six criteria, each pass / warn / fail / unknown with the figures behind it:
+fits our work (ideal profile), no late changes, reasonable expectations, pays
+on time, cooperates, likely satisfied.  "Unknown" means the data to judge is
+missing (no profile configured, no projects, ratings not readable...) and
+leaves the criterion out of the score instead of counting it as a fail.
+
+Every client gets an informational ``checklist`` finding (no action) whose
+``data`` holds its score, band and criteria; given the previous run's findings
+(``run_rules(previous=...)``), the rule also proposes a note on the client
+when the score band changed, and an activity for the salesperson while a
+criterion that newly failed still fails or the score stays under
+``attention_below``.  Without a previous run nothing is "new": only the score
+threshold applies.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from clientcare.rules import frames as F
+from clientcare.rules.config import RuleConfig
+from clientcare.rules.finding import Action, Finding
+from clientcare.rules.runner import previous_findings
+
+name = "fit_checklist"
+version = "1.0"
+description = "Ideal-client checklist per client: six criteria with evidence and a 0-100 score"
+needs = {"partners": [], "projects": [], "tasks": [], "moves": [], "payments": []}
+optional_needs = {"ratings": [], "deadline_changes": [], "deadline_messages": []}
+
+CRITERIA = ("fits_our_work", "no_late_changes", "reasonable_expectations", "pays_on_time", "cooperates",
+            "likely_satisfied")
+LABELS = {c: c.replace("_", " ") for c in CRITERIA}
+POINTS = {"pass": 1.0, "warn": 0.5, "fail": 0.0}
+COLUMNS = ["criterion", "status", "value", "detail"]
+
+
+@dataclass(frozen=True)
+class Config(RuleConfig):
+    #: Weight of each criterion in the score (missing ones weigh 1; 0 leaves one out).
+    weights: dict[str, float] = field(default_factory=dict)
+    #: Period the criteria look back over.
+    window_days: int = 365
+    # fits our work: each configured dimension must match (ids or names; tags by id)
+    ideal_industries: tuple[int | str, ...] = ()
+    ideal_tags: tuple[int, ...] = ()
+    ideal_countries: tuple[int | str, ...] = ()
+    ideal_min_revenue: float | None = None
+    ideal_max_revenue: float | None = None
+    # no late changes: tasks added after this share of the project's timeline, or after its end
+    late_addition_share: float = 0.8
+    late_changes_warn: int = 1
+    late_changes_fail: int = 3
+    # reasonable expectations: share of projects at risk / off track / late
+    expectations_warn_share: float = 0.25
+    expectations_fail_share: float = 0.5
+    # pays on time
+    pays_late_warn_share: float = 0.25
+    pays_late_fail_share: float = 0.5
+    pays_avg_days_warn: float = 7.0
+    pays_avg_days_fail: float = 30.0
+    overdue_warn_days: int = 15
+    overdue_fail_days: int = 60
+    # cooperates: tasks waiting on the client for more than waiting_days
+    waiting_states: tuple[str, ...] = ("02_changes_requested", "04_waiting_normal")
+    waiting_kanban_states: tuple[str, ...] = ("blocked",)
+    waiting_stage_names: tuple[str, ...] = ()
+    waiting_days: int = 14
+    waiting_fail_count: int = 3
+    # likely satisfied: average rating (1-5) over the window
+    satisfied_warn_below: float = 4.0
+    satisfied_fail_below: float = 2.5
+    # score bands and the activity threshold
+    band_good: float = 75.0
+    band_fair: float = 50.0
+    attention_below: float = 50.0
+
+    def check(self) -> list[str]:
+        out = []
+        unknown = sorted(set(self.weights) - set(CRITERIA))
+        if unknown:
+            out.append(f"weights: unknown criteria {unknown}; criteria: {', '.join(CRITERIA)}")
+        if any(w < 0 for w in self.weights.values()):
+            out.append("weights must be >= 0")
+        if not 0 < self.late_addition_share <= 1:
+            out.append("late_addition_share must be in (0, 1]")
+        pairs = [("late_changes_warn", "late_changes_fail"), ("expectations_warn_share", "expectations_fail_share"),
+                 ("pays_late_warn_share", "pays_late_fail_share"), ("pays_avg_days_warn", "pays_avg_days_fail"),
+                 ("overdue_warn_days", "overdue_fail_days"), ("satisfied_fail_below", "satisfied_warn_below"),
+                 ("band_fair", "band_good")]
+        out += [f"{a} must not exceed {b}" for a, b in pairs if getattr(self, a) > getattr(self, b)]
+        if self.window_days < 1:
+            out.append("window_days must be >= 1")
+        if (self.ideal_min_revenue is not None and self.ideal_max_revenue is not None
+                and self.ideal_min_revenue > self.ideal_max_revenue):
+            out.append("ideal_min_revenue must not exceed ideal_max_revenue")
+        return out
+
+    def weight(self, criterion: str) -> float:
+        return float(self.weights.get(criterion, 1.0))
+
+
+def evaluate(snapshot, as_of: date, config: Config) -> list[Finding]:
+    clients = snapshot.clients[["id", "name"]].rename(columns={"id": "client_id"}).set_index("client_id")
+    if not len(clients):
+        return []
+    ctx = _Context(snapshot, as_of, config, clients.index)
+    table = pd.concat({c: getattr(ctx, c)().reindex(clients.index) for c in CRITERIA}, axis=1)
+    status = pd.DataFrame({c: table[(c, "status")].fillna("unknown") for c in CRITERIA})
+    score = _score(status, config)
+    band = pd.Series(np.where(score.isna(), "unknown", np.where(
+        score >= config.band_good, "good", np.where(score >= config.band_fair, "fair", "poor"))),
+        index=clients.index)
+    long = pd.concat([pd.DataFrame({
+        "client_id": clients.index, "order": i, "criterion": LABELS[c], "status": status[c].to_numpy(),
+        "value": table[(c, "value")].to_numpy(),
+        "detail": table[(c, "detail")].fillna(ctx.unknown_reason.get(c, "no data to judge")).to_numpy()})
+        for i, c in enumerate(CRITERIA)], ignore_index=True).sort_values(["client_id", "order"], kind="stable")
+    evidence = F.grouped_records(long, "client_id", COLUMNS)
+    return _findings(snapshot, as_of, config, clients, status, score, band, evidence)
+
+
+class _Context:
+    """The per-client figures of each criterion (index: client id; status, value, detail)."""
+
+    def __init__(self, snapshot, as_of: date, cfg: Config, clients: pd.Index):
+        self.s, self.cfg, self.clients = snapshot, cfg, clients
+        self.today = F.day(as_of)
+        self.since = self.today - pd.Timedelta(days=cfg.window_days)
+        self.as_of = as_of
+        self.unknown_reason: dict[str, str] = {}
+
+    # -- fits our work ---------------------------------------------------------------------
+    def fits_our_work(self) -> pd.DataFrame:
+        cfg = self.cfg
+        p = self.s.partners.drop_duplicates("id").set_index("id").reindex(self.clients)
+        dims: dict[str, tuple[pd.Series, pd.Series]] = {}  # name -> (match or NA, shown value)
+        if cfg.ideal_industries:
+            dims["industry"] = (_matches(p["industry_id"], p["industry_id_name"], cfg.ideal_industries),
+                                p["industry_id_name"])
+        if cfg.ideal_countries:
+            dims["country"] = (_matches(p["country_id"], p["country_id_name"], cfg.ideal_countries),
+                               p["country_id_name"])
+        if cfg.ideal_tags:
+            tags = p["category_id"].explode()
+            tags = tags[tags.notna()]
+            hit = tags.isin(cfg.ideal_tags).groupby(level=0).any().reindex(self.clients)
+            dims["tags"] = (hit.astype("boolean"), p["category_id"].map(
+                lambda ts: ", ".join(map(str, ts)) if isinstance(ts, list) and ts else pd.NA))
+        if cfg.ideal_min_revenue is not None or cfg.ideal_max_revenue is not None:
+            inv = F.invoices(self.s)
+            recent = inv.loc[(inv["invoice_date"] > self.since) & (inv["invoice_date"] <= self.today)]
+            revenue = recent.groupby("client_id")["amount_total_signed"].sum().reindex(self.clients).fillna(0.0)
+            ok = pd.Series(True, index=self.clients)
+            if cfg.ideal_min_revenue is not None:
+                ok &= revenue >= cfg.ideal_min_revenue
+            if cfg.ideal_max_revenue is not None:
+                ok &= revenue <= cfg.ideal_max_revenue
+            dims["revenue"] = (ok.astype("boolean"), revenue.map("{:,.0f}".format))
+        if not dims:
+            self.unknown_reason["fits_our_work"] = "no ideal profile configured"
+            return _empty(self.clients)
+        match = pd.DataFrame({k: v[0] for k, v in dims.items()})
+        known = match.notna().sum(axis=1)
+        hits = match.fillna(False).astype(bool).sum(axis=1)
+        status = pd.Series(np.where(known == 0, "unknown", np.where(hits == known, "pass", np.where(
+            hits == 0, "fail", "warn"))), index=self.clients)
+        parts = [np.where(m.isna(), f"{k} unknown", (k + " " + shown.astype("string").fillna("?")
+                                                      + np.where(m.fillna(False).astype(bool), " ✓", " ✗"))
+                          .to_numpy(dtype=object))
+                 for k, (m, shown) in dims.items()]
+        detail = ["; ".join(x) for x in zip(*parts)]
+        value = (hits.astype(str) + "/" + known.astype(str)).where(known > 0)
+        return _frame(status, value, detail, self.clients)
+
+    # -- no late changes -------------------------------------------------------------------------
+    def no_late_changes(self) -> pd.DataFrame:
+        cfg = self.cfg
+        t = F.tasks(self.s)
+        projects = F.projects(self.s).set_index("id")
+        t = t.loc[t["project_id"].notna() & t["client_id"].notna()
+                  & (t["create_day"] > self.since) & (t["create_day"] <= self.today)]
+        start = t["project_id"].map(projects["date_start"])
+        end = t["project_id"].map(projects["end_day"])
+        cutoff = start + (end - start) * cfg.late_addition_share
+        late = (t["create_day"] > end) | ((end > start) & (t["create_day"] >= cutoff))
+        late_tasks = t.loc[late.fillna(False).astype(bool)]
+        counts = pd.DataFrame({"added": late_tasks.groupby("client_id").size()})
+        judged = set(projects.loc[projects["end_day"].notna(), "client_id"].dropna().astype(int))
+        moves = F.deadline_moves(self.s)
+        if moves is not None:
+            moved = moves.loc[(moves["day"] > self.since) & (moves["day"] <= self.today) & moves["client_id"].notna()]
+            counts = counts.join(moved.groupby("client_id").size().rename("moved"), how="outer")
+            has_tasks = F.tasks(self.s)["client_id"].dropna().astype(int)
+            judged |= set(has_tasks)
+        else:
+            self.unknown_reason["no_late_changes"] = "no dated projects (deadline moves not readable)"
+        counts = counts.reindex(self.clients).fillna(0).astype(int)
+        if "moved" not in counts:
+            counts["moved"] = 0
+        total = counts["added"] + counts["moved"]
+        known = self.clients.isin(list(judged))
+        status = pd.Series(np.where(~known, "unknown", np.where(total >= cfg.late_changes_fail, "fail", np.where(
+            total >= cfg.late_changes_warn, "warn", "pass"))), index=self.clients)
+        ids = F.grouped_lists(late_tasks, "client_id", "id")
+        moved_note = "" if moves is not None else " (deadline moves not readable)"
+        detail = [f"{a} task(s) added late{_ids(ids.get(c))}, {m} deadline(s) moved later{moved_note}"
+                  for c, a, m in zip(self.clients.tolist(), counts["added"].tolist(), counts["moved"].tolist())]
+        return _frame(status, total.where(known), detail, self.clients, known)
+
+    # -- reasonable expectations ------------------------------------------------------------------
+    def reasonable_expectations(self) -> pd.DataFrame:
+        cfg = self.cfg
+        p = F.projects(self.s)
+        p = p.loc[p["active"] & p["client_id"].notna()]
+        t = F.tasks(self.s)
+        late_task_projects = t.loc[t["is_open"] & (t["deadline_date"] < self.today), "project_id"].dropna()
+        status_col = p["last_update_status"] if "last_update_status" in p else pd.Series(pd.NA, index=p.index)
+        problem = (status_col.isin(["at_risk", "off_track"]).fillna(False).astype(bool)
+                   | ((p["end_day"] < self.today) & ~p["is_done"]).fillna(False).astype(bool)
+                   | p["id"].isin(late_task_projects))
+        p = p.assign(problem=problem.astype(int))
+        stats = p.groupby("client_id").agg(n=("id", "size"), bad=("problem", "sum")).reindex(self.clients)
+        share = stats["bad"] / stats["n"]
+        known = stats["n"].notna()
+        status = pd.Series(np.where(~known, "unknown", np.where(
+            share >= cfg.expectations_fail_share, "fail", np.where(share >= cfg.expectations_warn_share,
+                                                                   "warn", "pass"))), index=self.clients)
+        names = F.grouped_lists(p.loc[p["problem"] == 1], "client_id", "name")
+        self.unknown_reason["reasonable_expectations"] = "no projects"
+        detail = [None if not k else f"{int(b)} of {int(n)} project(s) at risk, off track or late"
+                  + (f" ({', '.join(names[c][:5])})" if c in names else "")
+                  for c, k, b, n in zip(self.clients.tolist(), known.tolist(), stats["bad"].tolist(),
+                                        stats["n"].tolist())]
+        return _frame(status, share.round(2), detail, self.clients, known)
+
+    # -- pays on time ---------------------------------------------------------------------------------
+    def pays_on_time(self) -> pd.DataFrame:
+        cfg = self.cfg
+        paid = F.settled_invoices(self.s)
+        paid = paid.loc[(paid["paid_date"] > self.since) & (paid["paid_date"] <= self.today)]
+        paid = paid.assign(late=(paid["days_late"] > 0).astype(int), delay=paid["days_late"].clip(lower=0))
+        hist = paid.groupby("client_id").agg(n=("id", "size"), n_late=("late", "sum"), avg=("delay", "mean"))
+        over = F.overdue_invoices(self.s, self.as_of)
+        over = over.loc[over["net_company"] > 0]
+        now = over.groupby("client_id").agg(owed=("net_company", "sum"), worst=("days_overdue", "max"),
+                                            currency=("company_currency_id_name", "first"))
+        stats = hist.join(now, how="outer").reindex(self.clients)
+        share = stats["n_late"] / stats["n"]
+        worst = stats["worst"].fillna(0)
+        known = stats["n"].notna() | stats["owed"].notna()
+        fail = (share >= cfg.pays_late_fail_share) | (stats["avg"] >= cfg.pays_avg_days_fail) | (
+            worst >= cfg.overdue_fail_days)
+        warn = (share >= cfg.pays_late_warn_share) | (stats["avg"] >= cfg.pays_avg_days_warn) | (
+            worst >= cfg.overdue_warn_days)
+        status = pd.Series(np.where(~known, "unknown", np.where(fail.fillna(False), "fail", np.where(
+            warn.fillna(False), "warn", "pass"))), index=self.clients)
+        self.unknown_reason["pays_on_time"] = f"no invoice paid in {cfg.window_days} days and none overdue"
+        detail = []
+        for k, n, n_late, avg, owed, w, cur in zip(known.tolist(), stats["n"].tolist(), stats["n_late"].tolist(),
+                                                   stats["avg"].tolist(), stats["owed"].tolist(),
+                                                   worst.tolist(), stats["currency"].tolist()):
+            if not k:
+                detail.append(None)
+                continue
+            text = (f"{int(n)} invoice(s) paid in {cfg.window_days} days, {int(n_late)} late, "
+                    f"{avg:.0f} days late on average" if n == n else f"no invoice paid in {cfg.window_days} days")
+            if owed == owed:
+                text += f"; {owed:,.2f} {cur} overdue now (up to {int(w)} days)"
+            detail.append(text)
+        return _frame(status, share.round(2), detail, self.clients, known)
+
+    # -- cooperates ---------------------------------------------------------------------------------
+    def cooperates(self) -> pd.DataFrame:
+        cfg = self.cfg
+        t = F.tasks(self.s)
+        t = t.loc[t["is_open"] & t["client_id"].notna()]
+        waiting = pd.Series(False, index=t.index)
+        if "state" in t:
+            waiting |= t["state"].isin(cfg.waiting_states).fillna(False).astype(bool)
+        elif "kanban_state" in t:
+            waiting |= t["kanban_state"].isin(cfg.waiting_kanban_states).fillna(False).astype(bool)
+        if cfg.waiting_stage_names:
+            waiting |= t["stage_id_name"].str.lower().isin([s.lower() for s in cfg.waiting_stage_names]
+                                                          ).fillna(False).astype(bool)
+        long = waiting & (F.days_since(self.today, t["write_day"]) > cfg.waiting_days)
+        stuck = t.loc[long]
+        n_open = t.groupby("client_id").size().reindex(self.clients)
+        n_stuck = stuck.groupby("client_id").size().reindex(self.clients).fillna(0).astype(int)
+        known = n_open.notna()
+        status = pd.Series(np.where(~known, "unknown", np.where(n_stuck >= cfg.waiting_fail_count, "fail", np.where(
+            n_stuck > 0, "warn", "pass"))), index=self.clients)
+        ids = F.grouped_lists(stuck, "client_id", "id")
+        self.unknown_reason["cooperates"] = "no open tasks"
+        detail = [None if not k else f"{s} of {int(n)} open task(s) waiting on the client for more than "
+                  f"{cfg.waiting_days} days{_ids(ids.get(c))}"
+                  for c, k, s, n in zip(self.clients.tolist(), known.tolist(), n_stuck.tolist(), n_open.tolist())]
+        return _frame(status, n_stuck.where(known), detail, self.clients, known)
+
+    # -- likely satisfied --------------------------------------------------------------------------
+    def likely_satisfied(self) -> pd.DataFrame:
+        cfg = self.cfg
+        r = F.ratings(self.s)
+        if r is None:
+            self.unknown_reason["likely_satisfied"] = "ratings not readable"
+            return _empty(self.clients)
+        self.unknown_reason["likely_satisfied"] = f"no rating in {cfg.window_days} days"
+        r = r.loc[(r["day"] > self.since) & (r["day"] <= self.today) & r["client_id"].notna()]
+        stats = r.groupby("client_id").agg(n=("rating", "size"), avg=("rating", "mean")).reindex(self.clients)
+        known = stats["n"].notna()
+        status = pd.Series(np.where(~known, "unknown", np.where(
+            stats["avg"] < cfg.satisfied_fail_below, "fail", np.where(stats["avg"] < cfg.satisfied_warn_below,
+                                                                       "warn", "pass"))), index=self.clients)
+        ids = F.grouped_lists(r, "client_id", "rating_id")
+        detail = [None if not k else f"{int(n)} rating(s) in {cfg.window_days} days, average {a:.1f} of 5"
+                  + _ids(ids.get(c), "ratings")
+                  for c, k, n, a in zip(self.clients.tolist(), known.tolist(), stats["n"].tolist(),
+                                        stats["avg"].tolist())]
+        return _frame(status, stats["avg"].round(2), detail, self.clients, known)
+
+
+def _score(status: pd.DataFrame, cfg: Config) -> pd.Series:
+    weights = pd.Series({c: cfg.weight(c) for c in CRITERIA})
+    points = status.apply(lambda col: col.map(POINTS)).astype("float64")
+    known_w = points.notna().mul(weights, axis=1).sum(axis=1)
+    got = points.fillna(0).mul(weights, axis=1).sum(axis=1)
+    return (100 * got / known_w.where(known_w > 0)).round(0)
+
+
+def _findings(snapshot, as_of, cfg, clients, status, score, band, evidence) -> list[Finding]:
+    prev = _previous(snapshot, clients.index)
+    fail_now = status == "fail"
+    had = prev["known"].to_numpy()
+    newly = fail_now & ~(prev[list(CRITERIA)] == "fail").to_numpy() & had[:, None]
+    still = fail_now & prev[list(CRITERIA)].eq("fail").to_numpy() & prev["attention_on"].to_numpy()[:, None]
+    low = (score < cfg.attention_below).fillna(False)
+    trigger_cols = (newly | (still & _prev_triggers(prev)))
+    attention = low | trigger_cols.any(axis=1)
+    out = []
+    cols = list(CRITERIA)
+    status_rows = status[cols].to_numpy().tolist()
+    trig_rows = trigger_cols.to_numpy().tolist()
+    for cid, cname, st, sc, bd, att, trig, pscore, pband, pknown, psince, is_low in zip(
+            clients.index.tolist(), clients["name"].tolist(), status_rows, score.tolist(), band.tolist(),
+            attention.tolist(), trig_rows, prev["score"].tolist(), prev["band"].tolist(), had.tolist(),
+            prev["attention_since"].tolist(), low.tolist()):
+        cname = cname if isinstance(cname, str) else f"partner {cid}"
+        sc = None if sc != sc else int(sc)
+        failing = [LABELS[c] for c, s in zip(cols, st) if s == "fail"]
+        triggered = [c for c, t in zip(cols, trig) if t]
+        since = (psince if isinstance(psince, str) and pknown and att else as_of.isoformat())
+        data = {"score": sc, "band": bd, "criteria": dict(zip(cols, st)),
+                "previous_score": None if pscore != pscore else int(pscore),
+                "previous_band": pband if isinstance(pband, str) else None,
+                "score_change": None if sc is None or pscore != pscore else int(sc - pscore),
+                "attention": bool(att), "attention_criteria": triggered,
+                "attention_since": since if att else None}
+        head = f"{cname}: fit score {sc if sc is not None else 'unknown'} ({bd})"
+        rows = evidence[cid]
+        common = dict(rule=name, subject_model="res.partner", subject_id=cid, subject_name=cname, client_id=cid,
+                      evidence=rows, evidence_columns=COLUMNS)
+        out.append(Finding(severity="info", level="checklist",
+                           summary=head + (f"; fails: {', '.join(failing)}" if failing else ""),
+                           data=data, **common))
+        if pknown and isinstance(pband, str) and pband != bd:
+            text = f"{head}, was {pscore if pscore == pscore else 'unknown'} ({pband})"
+            out.append(Finding(severity="low" if bd != "poor" else "medium", level="band", period=as_of.isoformat(),
+                               summary=text, action=Action("note", text), data=data,
+                               resolved_when="informational: posted once per band change", **common))
+        if att:
+            why = []
+            if triggered:
+                why.append(", ".join(f"'{LABELS[c]}'" for c in triggered) + (" now fails" if len(triggered) == 1
+                                                                               else " now fail"))
+            if is_low:
+                why.append(f"score under {cfg.attention_below:g}")
+            text = f"check in with {cname}: {'; '.join(why)} (fit score {sc}, {bd})"
+            out.append(Finding(severity="medium", level="attention", summary=text,
+                               action=Action("activity", text, "todo", date.fromisoformat(since)), data=data,
+                               resolved_when=(f"the criteria that triggered it pass again and the score is at "
+                                              f"least {cfg.attention_below:g}"), **common))
+    return out
+
+
+def _previous(snapshot, clients: pd.Index) -> pd.DataFrame:
+    """Last run's checklist per client (all NA where there was none)."""
+    rows = [f for f in previous_findings(snapshot, name) if f.get("level") == "checklist"]
+    base = pd.DataFrame(index=clients, columns=[*CRITERIA, "score", "band", "attention_on", "attention_criteria",
+                                                "attention_since"], dtype=object)
+    base["known"] = False
+    base["attention_on"] = False
+    if not rows:
+        return base
+    frame = pd.DataFrame.from_records(
+        [dict(r["data"].get("criteria", {}), client_id=r["subject_id"], score=r["data"].get("score"),
+              band=r["data"].get("band"), attention_on=bool(r["data"].get("attention")),
+              attention_criteria=r["data"].get("attention_criteria") or [],
+              attention_since=r["data"].get("attention_since")) for r in rows]).drop_duplicates("client_id")
+    frame = frame.set_index("client_id").reindex(clients)
+    for c in base.columns:
+        if c in frame:
+            base[c] = frame[c]
+    base["known"] = frame["band"].notna().to_numpy()
+    base["attention_on"] = base["attention_on"].fillna(False).astype(bool)
+    base["score"] = pd.to_numeric(base["score"], errors="coerce")
+    return base
+
+
+def _prev_triggers(prev: pd.DataFrame) -> np.ndarray:
+    """Criteria that triggered last run's attention activity (they keep it open while they fail)."""
+    lists = prev["attention_criteria"].tolist()
+    return np.array([[isinstance(l, list) and c in l for c in CRITERIA] for l in lists], dtype=bool).reshape(
+        len(lists), len(CRITERIA))
+
+
+# -- helpers ---------------------------------------------------------------------------------------
+def _matches(ids: pd.Series, names: pd.Series, wanted: tuple) -> pd.Series:
+    want_ids = [w for w in wanted if isinstance(w, int)]
+    want_names = [w.lower() for w in wanted if isinstance(w, str)]
+    hit = ids.isin(want_ids).fillna(False).astype(bool) | names.str.lower().isin(want_names).fillna(False).astype(bool)
+    return hit.astype("boolean").where(ids.notna())
+
+
+def _frame(status, value, detail, clients, known=None) -> pd.DataFrame:
+    return pd.DataFrame({"status": status.to_numpy(), "value": pd.Series(value, index=clients).astype(object)
+                         .where(pd.Series(value, index=clients).notna(), None).to_numpy(),
+                         "detail": detail}, index=clients)
+
+
+def _empty(clients: pd.Index) -> pd.DataFrame:
+    return pd.DataFrame({"status": "unknown", "value": None, "detail": None}, index=clients)
+
+
+def _ids(ids, label: str = "ids") -> str:
+    if not ids:
+        return ""
+    more = f", +{len(ids) - 10} more" if len(ids) > 10 else ""
+    return f" ({label} {', '.join(map(str, ids[:10]))}{more})"

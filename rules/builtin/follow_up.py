@@ -1,0 +1,400 @@
+"""follow_up: scheduled positive contact with clients, not only when something is wrong.
+
+Five kinds, each switchable in ``kinds``:
+
+* ``check_in`` — an active client with no logged contact (message, email, done
+  activity on its partners, projects, tasks or invoices) for
+  ``check_in_after_days``, and no open activity on the client;
+* ``fix_check`` — ``fix_check_after_days`` after a task of a support/fix project
+  (``fix_projects``) is done: "is the fix holding?";
+* ``survey`` — a satisfaction survey every ``survey_every_days`` for an active
+  client that gave no rating in that time (periods are staggered per client);
+* ``punch_list`` — ``punch_list_after_days`` after a client's project completes;
+* ``onboarding`` — the configured steps for a client first seen less than
+  ``new_client_days`` ago, each with its owner.
+
+Contacts proposed to one client are spaced ``min_days_between_contacts`` apart
+and that long after its last logged contact.  Due dates derive from the data
+(last contact, closing date...), never from the run date, so re-runs leave the
+activities alone.  Without the ``messages`` table check-ins are not proposed
+(contact history unknown); one-off kinds then expire after ``expire_after_days``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from clientcare.rules import frames as F
+from clientcare.rules.config import RuleConfig
+from clientcare.rules.finding import Action, Finding
+from clientcare.rules.routing import STEPS
+
+name = "follow_up"
+version = "1.0"
+description = "Scheduled positive contact: check-ins, fix check-ins, surveys, punch lists, onboarding steps"
+needs = {"partners": [], "projects": [], "tasks": [], "moves": []}
+optional_needs = {"messages": [], "activities": [], "ratings": []}
+
+Kind = Literal["check_in", "fix_check", "survey", "punch_list", "onboarding"]
+KINDS = ("check_in", "fix_check", "survey", "punch_list", "onboarding")
+CONTACT_KINDS = ("check_in", "fix_check", "survey", "punch_list")
+COLUMNS = ["signal", "record", "date", "value"]
+
+
+@dataclass(frozen=True)
+class OnboardingStep(RuleConfig):
+    name: str = ""
+    #: Activity summary; ``{client}`` is replaced by the client's name.
+    summary: str = ""
+    #: The routing step that owns it (client_salesperson, project_manager, ...), or a user id.
+    owner: str = "client_salesperson"
+    owner_user_id: int | None = None
+    due_after_days: int = 1
+    activity_type: Literal["todo", "call", "email", "meeting"] = "todo"
+
+    def check(self) -> list[str]:
+        out = [] if self.name and ":" not in self.name else ["onboarding step needs a name without ':'"]
+        if self.owner not in STEPS:
+            out.append(f"onboarding step {self.name!r}: owner {self.owner!r} is not one of {', '.join(STEPS)}")
+        if self.due_after_days < 0:
+            out.append(f"onboarding step {self.name!r}: due_after_days must be >= 0")
+        return out
+
+
+DEFAULT_STEPS = (
+    OnboardingStep("expectations", "agree on expectations and how we work with {client}",
+                   "client_salesperson", None, 2, "meeting"),
+    OnboardingStep("scope", "confirm the scope of work with {client}", "project_manager", None, 5, "meeting"),
+    OnboardingStep("payment_terms", "confirm payment terms with {client}", "invoice_salesperson", None, 5,
+                   "email"),
+    OnboardingStep("responsibilities", "agree who does what, on both sides, with {client}", "project_manager",
+                   None, 10, "call"),
+)
+
+
+@dataclass(frozen=True)
+class Config(RuleConfig):
+    kinds: tuple[Kind, ...] = KINDS
+    #: Active client: invoiced within this many days, or with an open task or running project.
+    active_within_days: int = 365
+    check_in_after_days: int = 60
+    min_days_between_contacts: int = 14
+    #: Support/fix projects (ids or names) whose closed tasks get a check-in.
+    fix_projects: tuple[int | str, ...] = ()
+    fix_check_after_days: int = 7
+    #: 0 disables surveys.
+    survey_every_days: int = 180
+    punch_list_after_days: int = 14
+    #: One-off follow-ups (fix check, punch list) are dropped this long after they fell due.
+    expire_after_days: int = 30
+    new_client_days: int = 45
+    onboarding_steps: tuple[OnboardingStep, ...] = DEFAULT_STEPS
+    #: Message authors (partner ids) whose messages are not contacts, e.g. the ClientCare bot.
+    ignore_author_ids: tuple[int, ...] = ()
+
+    def check(self) -> list[str]:
+        out = [f"{k} must be >= 0" for k in ("active_within_days", "check_in_after_days",
+                                              "min_days_between_contacts", "fix_check_after_days",
+                                              "survey_every_days", "punch_list_after_days",
+                                              "expire_after_days", "new_client_days")
+               if getattr(self, k) < 0]
+        names = [s.name for s in self.onboarding_steps]
+        if len(set(names)) != len(names):
+            out.append("onboarding step names must be distinct (they are part of the finding key)")
+        return out
+
+
+def evaluate(snapshot, as_of: date, config: Config) -> list[Finding]:
+    ctx = _Clients(snapshot, as_of, config)
+    parts = []
+    for kind in config.kinds:
+        frame = getattr(ctx, kind)()
+        if frame is not None and len(frame):
+            parts.append(frame.assign(kind=kind))
+    if not parts:
+        return []
+    cand = pd.concat(parts, ignore_index=True)
+    cand["due"] = _spaced(cand, ctx, config)
+    return _findings(cand, ctx, config)
+
+
+class _Clients:
+    """Per-client signals shared by the kinds."""
+
+    def __init__(self, snapshot, as_of: date, cfg: Config):
+        self.s, self.cfg, self.as_of = snapshot, cfg, as_of
+        self.today = F.day(as_of)
+        clients = snapshot.clients.set_index("id")
+        self.clients = clients.index
+        self.names = clients["name"]
+        inv = F.invoices(snapshot)
+        t = F.tasks(snapshot)
+        p = F.projects(snapshot)
+        self.tasks, self.projects = t, p
+        firsts = pd.concat([inv.groupby("client_id")["invoice_date"].min(),
+                            p.groupby("client_id")["create_date"].min().pipe(F.to_day),
+                            t.groupby("client_id")["create_day"].min()], axis=1).min(axis=1)
+        self.first_seen = firsts.reindex(self.clients).fillna(F.to_day(clients["create_date"]))
+        last_invoice = inv.groupby("client_id")["invoice_date"].max().reindex(self.clients)
+        open_tasks = t.loc[t["is_open"]].groupby("client_id").size().reindex(self.clients).fillna(0)
+        running = p.loc[p["active"] & ~p["is_done"]].groupby("client_id").size().reindex(self.clients).fillna(0)
+        self.active = ((last_invoice > self.today - pd.Timedelta(days=cfg.active_within_days))
+                       | (open_tasks > 0) | (running > 0)).fillna(False)
+        self.why_active = np.where(open_tasks > 0, open_tasks.astype(int).astype(str) + " open task(s)",
+                                   np.where(running > 0, running.astype(int).astype(str) + " running project(s)",
+                                            "invoiced on " + last_invoice.dt.strftime("%Y-%m-%d").fillna("?")))
+        self.inter = F.interactions(snapshot, cfg.ignore_author_ids)
+        if self.inter is not None:
+            latest = self.inter.loc[self.inter["day"] <= self.today].sort_values(["day", "message_id"])
+            latest = latest.drop_duplicates("client_id", keep="last").set_index("client_id")
+            self.last = latest.reindex(self.clients)
+        else:
+            self.last = None
+        acts = F.open_activities(snapshot)
+        self.busy = None if acts is None else self.clients.isin(acts["client_id"].dropna())
+        self.project_hint = (p.loc[p["client_id"].notna()].sort_values(["create_date", "id"])
+                             .drop_duplicates("client_id", keep="last").set_index("client_id")["id"])
+        self.invoice_users = F.ranked_users(inv.loc[inv["client_id"].notna()], "client_id", "invoice_user_id")
+        self.task_users = F.ranked_users(t.loc[t["is_open"] & t["client_id"].notna()], "client_id", "user_ids")
+
+    def last_contact_day(self) -> pd.Series:
+        if self.last is None:
+            return pd.Series(pd.NaT, index=self.clients, dtype="datetime64[ns]")
+        return self.last["day"]
+
+    def _contact_after(self, client_ids: pd.Series, when: pd.Series) -> np.ndarray:
+        """Whether the client had a logged contact on or after ``when`` (False when unknown)."""
+        if self.inter is None:
+            return np.zeros(len(client_ids), dtype=bool)
+        last_any = self.inter.groupby("client_id")["day"].max()
+        return (client_ids.map(last_any) >= when.to_numpy()).fillna(False).to_numpy(dtype=bool)
+
+    def _per_client(self, mask, kind_due) -> pd.DataFrame:
+        ids = self.clients[np.asarray(mask, dtype=bool)]
+        return pd.DataFrame({"subject_model": "res.partner", "subject_id": ids.to_numpy(),
+                             "subject_name": self.names.reindex(ids).to_numpy(), "client_id": ids.to_numpy(),
+                             "natural_due": kind_due.reindex(ids).to_numpy()})
+
+    # -- the kinds -------------------------------------------------------------------------------
+    def check_in(self) -> pd.DataFrame | None:
+        if self.last is None or self.busy is None:
+            return None  # contact history or open activities unknown: a check-in could be a duplicate
+        cfg = self.cfg
+        since = self.last["day"].fillna(self.first_seen)
+        idle = F.days_since(self.today, since)
+        mask = self.active & ~self.busy & (idle >= cfg.check_in_after_days)
+        out = self._per_client(mask, since + pd.Timedelta(days=cfg.check_in_after_days))
+        return out.assign(since=since.reindex(out["client_id"]).to_numpy(),
+                          idle=idle.reindex(out["client_id"]).to_numpy())
+
+    def survey(self) -> pd.DataFrame | None:
+        n = self.cfg.survey_every_days
+        if n <= 0:
+            return None
+        ratings = F.ratings(self.s)
+        recent = pd.Series(False, index=self.clients)
+        if ratings is not None:
+            r = ratings.loc[(ratings["day"] > self.today - pd.Timedelta(days=n)) & (ratings["day"] <= self.today)]
+            recent = self.clients.isin(r["client_id"].dropna())
+        old_enough = self.first_seen <= self.today - pd.Timedelta(days=n)
+        mask = self.active & ~recent & old_enough
+        # staggered periods: client c's period k covers days [k*n - c, (k+1)*n - c) (proleptic ordinals)
+        offset = (self.as_of.toordinal() + self.clients.to_numpy()) // n
+        start_ord = offset * n - self.clients.to_numpy()
+        epoch = date(1970, 1, 1).toordinal()
+        start = pd.Series(pd.Timestamp("1970-01-01") + pd.to_timedelta(start_ord - epoch, unit="D"),
+                          index=self.clients)
+        out = self._per_client(mask, start)
+        return out.assign(period=[d.strftime("%Y-%m-%d") for d in out["natural_due"]],
+                          rated=ratings is not None)
+
+    def fix_check(self) -> pd.DataFrame | None:
+        cfg = self.cfg
+        if not cfg.fix_projects:
+            return None
+        p = self.projects
+        ids = [x for x in cfg.fix_projects if isinstance(x, int)]
+        names = [x.lower() for x in cfg.fix_projects if isinstance(x, str)]
+        fix = p.loc[p["id"].isin(ids) | p["name"].str.lower().isin(names).fillna(False).astype(bool), "id"]
+        t = self.tasks.loc[self.tasks["is_done"] & self.tasks["project_id"].isin(fix)]
+        due = t["closed_on"] + pd.Timedelta(days=cfg.fix_check_after_days)
+        window = (due <= self.today) & (self.today < due + pd.Timedelta(days=cfg.expire_after_days))
+        t, due = t.loc[window], due.loc[window]
+        keep = ~self._contact_after(t["client_id"], due)
+        t, due = t.loc[keep], due.loc[keep]
+        return pd.DataFrame({"subject_model": "project.task", "subject_id": t["id"].to_numpy(),
+                             "subject_name": t["name"].to_numpy(), "client_id": t["client_id"].to_numpy(),
+                             "natural_due": due.to_numpy(), "closed_on": t["closed_on"].to_numpy(),
+                             "project_id": t["project_id"].to_numpy(), "project_name": t["project_id_name"].to_numpy(),
+                             "task_users": t["user_ids"].to_numpy()})
+
+    def punch_list(self) -> pd.DataFrame | None:
+        cfg = self.cfg
+        p = self.projects.loc[self.projects["active"] & self.projects["is_done"] & self.projects["client_id"].notna()]
+        due = p["completed_on"] + pd.Timedelta(days=cfg.punch_list_after_days)
+        window = (due <= self.today) & (self.today < due + pd.Timedelta(days=cfg.expire_after_days))
+        p, due = p.loc[window], due.loc[window]
+        keep = ~self._contact_after(p["client_id"], due)
+        p, due = p.loc[keep], due.loc[keep]
+        return pd.DataFrame({"subject_model": "project.project", "subject_id": p["id"].to_numpy(),
+                             "subject_name": p["name"].to_numpy(), "client_id": p["client_id"].to_numpy(),
+                             "natural_due": due.to_numpy(), "completed_on": p["completed_on"].to_numpy(),
+                             "project_id": p["id"].to_numpy(), "n_tasks": p["n_tasks"].to_numpy()})
+
+    def onboarding(self) -> pd.DataFrame | None:
+        cfg = self.cfg
+        if not cfg.onboarding_steps:
+            return None
+        new = (self.first_seen > self.today - pd.Timedelta(days=cfg.new_client_days)) & (self.first_seen <= self.today)
+        ids = self.clients[new.to_numpy(dtype=bool)]
+        if not len(ids):
+            return None
+        first = self.first_seen.reindex(ids)
+        frames = [pd.DataFrame({"subject_model": "res.partner", "subject_id": ids.to_numpy(),
+                                "subject_name": self.names.reindex(ids).to_numpy(), "client_id": ids.to_numpy(),
+                                "natural_due": (first + pd.Timedelta(days=step.due_after_days)).to_numpy(),
+                                "first_seen": first.to_numpy(), "step": i})
+                  for i, step in enumerate(cfg.onboarding_steps)]
+        return pd.concat(frames, ignore_index=True)
+
+
+def _spaced(cand: pd.DataFrame, ctx: _Clients, cfg: Config) -> pd.Series:
+    """Due dates with contacts to one client at least ``min_days_between_contacts`` apart.
+
+    due_i = max(natural_i, last contact + gap, due_{i-1} + gap), which is
+    i*gap + cummax(base_j - j*gap) within a client: no loop over clients.
+    """
+    gap = pd.Timedelta(days=cfg.min_days_between_contacts)
+    due = cand["natural_due"].copy()
+    contact = cand["kind"].isin(CONTACT_KINDS) & cand["client_id"].notna()
+    if not contact.any() or gap == pd.Timedelta(0):
+        return due
+    c = cand.loc[contact]
+    last = c["client_id"].map(ctx.last_contact_day()) + gap
+    base = pd.concat([c["natural_due"], last], axis=1).max(axis=1)
+    order = pd.DataFrame({"client": c["client_id"].astype("int64"), "base": base,
+                          "rank": c["kind"].map({k: i for i, k in enumerate(CONTACT_KINDS)})})
+    order = order.sort_values(["client", "base", "rank"], kind="stable")
+    i = order.groupby("client").cumcount()
+    shifted = order["base"] - i * gap
+    due.loc[order.index] = (shifted.groupby(order["client"]).cummax() + i * gap).to_numpy()
+    return due
+
+
+SEVERITY = {"check_in": "low", "fix_check": "low", "survey": "info", "punch_list": "low", "onboarding": "medium"}
+ACTIVITY = {"check_in": "call", "fix_check": "call", "survey": "email", "punch_list": "meeting"}
+
+
+def _findings(cand: pd.DataFrame, ctx: _Clients, cfg: Config) -> list[Finding]:
+    cand = cand.reset_index(drop=True)
+    cand["row"] = np.arange(len(cand))
+    evidence = F.grouped_records(_evidence(cand, ctx, cfg), "row", COLUMNS)
+    steps = cfg.onboarding_steps
+    col = lambda c: cand[c].tolist() if c in cand else [None] * len(cand)  # noqa: E731
+    names = ctx.names.to_dict()
+    project_hint = ctx.project_hint.to_dict()
+    out = []
+    for row, kind, model, sid, sname, cid, due, period, step, pid, task_users in zip(
+            cand["row"].tolist(), cand["kind"].tolist(), cand["subject_model"].tolist(),
+            cand["subject_id"].tolist(), col("subject_name"), cand["client_id"].tolist(),
+            cand["due"].dt.date.tolist(), col("period"), col("step"), col("project_id"), col("task_users")):
+        cid = F.opt_id(cid)
+        client_name = names.get(cid, f"partner {cid}") if cid is not None else None
+        sname = sname if isinstance(sname, str) else f"{model} {sid}"
+        route = {"project_id": F.opt_id(pid),
+                 "invoice_user_ids": ctx.invoice_users.get(cid, []) if cid else [],
+                 "task_user_ids": list(task_users) if isinstance(task_users, (list, np.ndarray))
+                 else (ctx.task_users.get(cid, []) if cid else [])}
+        if route["project_id"] is None and cid in project_hint:
+            route["project_id"] = int(project_hint[cid])
+        part, per, activity = kind, None, ACTIVITY.get(kind, "todo")
+        if kind == "check_in":
+            summary = f"check in with {sname}: no logged contact for {cfg.check_in_after_days}+ days"
+            resolved = "a message, email or done activity is logged with the client, or an activity is planned"
+        elif kind == "survey":
+            per = period
+            summary = f"ask {sname} for feedback (satisfaction survey, every {cfg.survey_every_days} days)"
+            resolved = f"{sname} gives a rating; otherwise replaced by the next period's survey"
+        elif kind == "fix_check":
+            summary = f"is the fix holding? check with {client_name or 'the client'} about '{sname}'"
+            resolved = "a contact with the client is logged after the check-in date, or it expires"
+        elif kind == "punch_list":
+            summary = f"punch-list follow-up with {client_name}: project '{sname}' completed"
+            resolved = "a contact with the client is logged after the follow-up date, or it expires"
+        else:
+            s = steps[int(step)]
+            part = f"onboarding:{s.name}"
+            activity = s.activity_type
+            summary = (s.summary or f"onboarding: {s.name} with {{client}}").format(client=sname)
+            resolved = f"{sname} is no longer a new client ({cfg.new_client_days} days after first seen)"
+            route["order"] = (s.owner,) + tuple(x for x in STEPS if x != s.owner)
+            if s.owner_user_id is not None:
+                route.update(user_id=s.owner_user_id, why=f"onboarding step {s.name} owner")
+        out.append(Finding(
+            rule=name, subject_model=model, subject_id=int(sid), subject_name=sname, client_id=cid,
+            severity=SEVERITY[kind], level=None, part=part, period=per, summary=summary,
+            evidence=evidence[row], evidence_columns=COLUMNS,
+            action=Action("activity", summary, activity, due), resolved_when=resolved,
+            data={"kind": kind}, route=route))
+    return out
+
+
+def _evidence(cand: pd.DataFrame, ctx: _Clients, cfg: Config) -> pd.DataFrame:
+    """Long evidence rows (row, signal, record, date, value), built per kind with column operations."""
+    rows = []
+    client_rec = "res.partner," + cand["client_id"].astype("string").fillna("?")
+    active_why = pd.Series(ctx.why_active, index=ctx.clients)
+    last = ctx.last
+    for kind in cand["kind"].unique():
+        c = cand.loc[cand["kind"] == kind]
+        cid = c["client_id"]
+        if kind in ("check_in", "survey"):
+            rows.append(_rows(c, "active client", client_rec[c.index], None, cid.map(active_why)))
+        if kind == "check_in":
+            msg = cid.map(last["message_id"]).astype("Int64")
+            has = msg.notna()
+            rows.append(_rows(c, "last logged contact",
+                              ("mail.message," + msg.astype("string")).where(has, client_rec[c.index]),
+                              c["since"], np.where(has, cid.map(last["kind"]).astype(object) + " on "
+                                                   + cid.map(last["model"]).astype(object),
+                                                   "none logged; first seen")))
+            rows.append(_rows(c, "days without contact", None, None, c["idle"].round(0).astype("int64")))
+            rows.append(_rows(c, "open activities on the client", client_rec[c.index], None, 0))
+        elif kind == "survey":
+            value = np.where(c["rated"], f"no rating in {cfg.survey_every_days} days",
+                             "ratings not readable: periodic")
+            rows.append(_rows(c, "survey period starts", None, c["natural_due"], value))
+        elif kind == "fix_check":
+            rows.append(_rows(c, "fix task done", "project.task," + c["subject_id"].astype(str), c["closed_on"],
+                              "in project " + c["project_name"].astype(object).fillna("?")))
+            rows.append(_rows(c, "check after", None, c["natural_due"], f"{cfg.fix_check_after_days} days"))
+        elif kind == "punch_list":
+            rows.append(_rows(c, "project completed", "project.project," + c["subject_id"].astype(str),
+                              c["completed_on"], c["n_tasks"].astype("int64").astype(str) + " task(s), none open"))
+            rows.append(_rows(c, "follow up after", None, c["natural_due"], f"{cfg.punch_list_after_days} days"))
+        elif kind == "onboarding":
+            labels = np.array([f"{s.name}, owner {s.owner}" for s in cfg.onboarding_steps], dtype=object)
+            rows.append(_rows(c, "client first seen", client_rec[c.index], c["first_seen"],
+                              f"new client (< {cfg.new_client_days} days)"))
+            rows.append(_rows(c, "onboarding step", None, c["natural_due"],
+                              labels[c["step"].to_numpy(dtype="int64")]))
+    return pd.concat(rows, ignore_index=True)
+
+
+def _rows(c: pd.DataFrame, signal: str, record, when, value) -> pd.DataFrame:
+    n = len(c)
+
+    def col(x, dtype=object):
+        if x is None:
+            return np.full(n, None, dtype=object)
+        if isinstance(x, (pd.Series, np.ndarray)):
+            return np.asarray(x.to_numpy() if isinstance(x, pd.Series) else x)
+        return np.full(n, x, dtype=object)
+    date_col = (pd.Series(col(when)).astype("datetime64[ns]") if when is not None
+                else pd.Series(pd.NaT, index=range(n), dtype="datetime64[ns]"))
+    return pd.DataFrame({"row": c["row"].to_numpy(), "signal": signal, "record": col(record),
+                         "date": date_col.to_numpy(), "value": col(value)})

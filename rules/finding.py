@@ -1,0 +1,138 @@
+"""What a rule produces: a :class:`Finding`, with the :class:`Action` it proposes.
+
+A finding is plain data, JSON-serialisable through :meth:`Finding.to_dict`, so
+the write-back, the run summary and a later run can all read it without
+importing the rule that made it.  Its :attr:`Finding.key` is stable across runs
+(rule, subject, and the level/part/period that make the situation distinct):
+the write-back uses it to update or close what an earlier run created.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+SEVERITIES = ("info", "low", "medium", "high", "critical")
+SUBJECT_MODELS = ("res.partner", "project.project", "project.task", "account.move")
+ACTION_KINDS = ("activity", "note")
+#: Friendly activity types; the write-back maps them to Odoo's ``mail`` activity types.
+ACTIVITY_TYPES = ("todo", "call", "email", "meeting")
+
+
+@dataclass
+class Action:
+    """What should happen in Odoo: an activity for someone by a date, or a note."""
+
+    kind: str                       # activity | note
+    summary: str
+    activity_type: str | None = None  # todo | call | email | meeting (activities only)
+    due_date: date | None = None
+
+    def problems(self) -> list[str]:
+        out = []
+        if self.kind not in ACTION_KINDS:
+            out.append(f"action kind {self.kind!r} is not one of {', '.join(ACTION_KINDS)}")
+        if self.kind == "activity":
+            if self.activity_type not in ACTIVITY_TYPES:
+                out.append(f"activity type {self.activity_type!r} is not one of {', '.join(ACTIVITY_TYPES)}")
+            if not isinstance(self.due_date, date):
+                out.append("an activity needs a due date")
+        if not self.summary:
+            out.append("the action has no summary")
+        return out
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "summary": self.summary, "activity_type": self.activity_type,
+                "due_date": self.due_date.isoformat() if self.due_date else None}
+
+
+@dataclass
+class Finding:
+    """One situation a person should know about, with its evidence and its owner.
+
+    ``route`` carries what the routing chain needs beyond ``client_id``
+    (``project_id``, ``task_user_ids``, ``invoice_user_ids``, a preset
+    ``user_id`` with its ``why``, or an ``order`` override); the runner fills
+    :attr:`responsible_user_id` and :attr:`routed_by` from it.
+    """
+
+    rule: str
+    subject_model: str
+    subject_id: int
+    subject_name: str
+    severity: str
+    summary: str
+    evidence: list[dict]
+    evidence_columns: list[str] | None = None
+    client_id: int | None = None
+    level: str | None = None
+    part: str | None = None
+    period: str | None = None
+    action: Action | None = None
+    resolved_when: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+    route: dict[str, Any] = field(default_factory=dict)
+    responsible_user_id: int | None = None
+    routed_by: str | None = None
+
+    @property
+    def key(self) -> str:
+        """``rule:model:id[:level][:part][:period]``: equal for the same situation in every run."""
+        parts = [self.rule, self.subject_model, str(self.subject_id), self.level, self.part, self.period]
+        return ":".join(p for p in parts if p)
+
+    def problems(self) -> list[str]:
+        """What makes this finding unusable (checked by the runner for every rule)."""
+        out = []
+        if self.severity not in SEVERITIES:
+            out.append(f"severity {self.severity!r} is not one of {', '.join(SEVERITIES)}")
+        if self.subject_model not in SUBJECT_MODELS:
+            out.append(f"subject model {self.subject_model!r} is not one of {', '.join(SUBJECT_MODELS)}")
+        if not isinstance(self.subject_id, int) or self.subject_id <= 0:
+            out.append(f"subject id {self.subject_id!r} is not a positive int")
+        if not self.evidence:
+            out.append("no evidence")
+        if not self.summary or "\n" in self.summary:
+            out.append("the summary must be one non-empty line")
+        if self.action is not None:
+            out += self.action.problems()
+        return [f"{self.key}: {p}" for p in out]
+
+    def to_dict(self) -> dict:
+        return {
+            "key": self.key, "rule": self.rule, "subject_model": self.subject_model,
+            "subject_id": self.subject_id, "subject_name": self.subject_name,
+            "client_id": self.client_id, "severity": self.severity, "level": self.level,
+            "part": self.part, "period": self.period, "summary": self.summary,
+            "evidence": [{k: jsonable(v) for k, v in row.items()} for row in self.evidence],
+            "evidence_columns": self.evidence_columns,
+            "responsible_user_id": self.responsible_user_id, "routed_by": self.routed_by,
+            "action": self.action.to_dict() if self.action else None,
+            "resolved_when": self.resolved_when,
+            "data": jsonable(self.data),
+        }
+
+
+def jsonable(value: Any) -> Any:
+    """Plain JSON values from what pandas and numpy hand out (NA → None, dates → ISO)."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [jsonable(v) for v in value]
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return None if math.isnan(value) else float(value)
+    if isinstance(value, (datetime, pd.Timestamp)):
+        return value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, np.bool_):
+        return bool(value)
+    return value

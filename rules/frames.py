@@ -1,0 +1,366 @@
+"""Vectorised views over a snapshot that several rules share, computed once per run.
+
+Each view is memoised on the snapshot object, so the built-in rules (and
+third-party ones) pay for "open receivables" or "tasks with their client" once
+per run; callers treat the returned frames as read-only.  Optional tables
+(messages, activities, ratings, deadline changes) may be absent: their views
+return ``None`` and rules report the criteria that need them as unknown.
+"""
+from __future__ import annotations
+
+from datetime import date
+from typing import Callable, Iterable
+
+import numpy as np
+import pandas as pd
+
+from clientcare.connector.snapshot import Snapshot
+
+#: Payment states still owed by the client.  ``in_payment`` (paid, not yet reconciled with
+#: the bank), ``blocked`` (disputed, 18+), ``paid`` and ``reversed`` are not.
+OWED_STATES = ("not_paid", "partial")
+SETTLED_STATES = ("paid", "in_payment")
+#: Odoo 16 has no task ``state``: a cancelled task sits in a closed stage with one of these names.
+CANCELED_STAGE_NAMES = ("cancelled", "canceled")
+#: Messages that are a contact with the client (done activities count too, whatever their type).
+INTERACTION_TYPES = ("comment", "email", "email_outgoing")
+_CACHE = "_clientcare_rules_views"
+
+
+def memo(snapshot: Snapshot, key: tuple, build: Callable[[], object]):
+    cache = snapshot.__dict__.setdefault(_CACHE, {})
+    if key not in cache:
+        cache[key] = build()
+    return cache[key]
+
+
+def day(as_of: date) -> pd.Timestamp:
+    return pd.Timestamp(as_of).normalize()
+
+
+def optional_table(snapshot: Snapshot, name: str) -> pd.DataFrame | None:
+    frame = snapshot.tables.get(name)
+    return frame if frame is not None else None
+
+
+def to_day(series: pd.Series) -> pd.Series:
+    """Calendar day (naive midnight) of a date or an aware UTC datetime column."""
+    if isinstance(series.dtype, pd.DatetimeTZDtype):
+        series = series.dt.tz_localize(None)
+    return series.astype("datetime64[ns]").dt.normalize()
+
+
+def days_since(later, earlier) -> pd.Series:
+    """Whole days from ``earlier`` to ``later`` (float, NaN where either is missing)."""
+    delta = later - earlier
+    return delta / pd.Timedelta(days=1)
+
+
+def opt_id(value) -> int | None:
+    """An id from a cell that may be NA, NaN or None."""
+    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
+        return None
+    return int(value)
+
+
+def ref_ids(series: pd.Series) -> pd.Series:
+    """``many2one_reference`` columns (``res_id``) arrive as strings; make them ids."""
+    return pd.to_numeric(series, errors="coerce").astype("Int64")
+
+
+def commercial(snapshot: Snapshot, partner_ids: pd.Series) -> pd.Series:
+    mapping = memo(snapshot, ("commercial_map",),
+                   lambda: snapshot.contacts.set_index("partner_id")["commercial_partner_id"])
+    return partner_ids.map(mapping).fillna(partner_ids).astype("Int64")
+
+
+def names(table: pd.DataFrame | None, ids: pd.Series, column: str = "name") -> pd.Series:
+    if table is None or not len(table):
+        return pd.Series(pd.NA, index=ids.index, dtype="string")
+    return ids.map(table.drop_duplicates("id").set_index("id")[column]).astype("string")
+
+
+# -- projects and tasks ----------------------------------------------------------------
+def tasks(snapshot: Snapshot) -> pd.DataFrame:
+    """Tasks with ``client_id`` (task's partner, else the project's), ``is_done``,
+    ``is_canceled`` and ``closed_on`` (16: ``date_end``; 17+: last write of a done task)."""
+    def build():
+        t = snapshot.tasks
+        projects = snapshot.projects
+        project_client = commercial(snapshot, projects["partner_id"])
+        proj_client = t["project_id"].map(pd.Series(project_client.to_numpy(), index=projects["id"]))
+        client = commercial(snapshot, t["partner_id"]).fillna(proj_client.astype("Int64"))
+        if "state" in t:
+            canceled = t["state"].eq("1_canceled").fillna(False).astype(bool)
+        else:
+            stage = t["stage_id_name"].str.lower().fillna("")
+            canceled = ~t["is_open"] & stage.isin(CANCELED_STAGE_NAMES)
+        canceled = canceled | ~t["active"]
+        done = ~t["is_open"] & ~canceled
+        closed_on = to_day(t["date_end"]).fillna(to_day(t["write_date"])).where(done)
+        return t.assign(client_id=client.astype("Int64"), is_canceled=canceled.to_numpy(),
+                        is_done=done.to_numpy(), closed_on=closed_on,
+                        write_day=to_day(t["write_date"]), create_day=to_day(t["create_date"]))
+    return memo(snapshot, ("tasks",), build)
+
+
+def projects(snapshot: Snapshot) -> pd.DataFrame:
+    """Projects with ``client_id``, task counts, ``is_done`` (status done, or tasks all closed)
+    and ``completed_on`` (the last task closing, else the last write)."""
+    def build():
+        p = snapshot.projects
+        t = tasks(snapshot)
+        live = t.loc[t["active"] & t["project_id"].notna()]
+        stats = live.groupby("project_id").agg(n_tasks=("id", "size"), n_open=("is_open", "sum"),
+                                               last_closed=("closed_on", "max"))
+        out = p.assign(client_id=commercial(snapshot, p["partner_id"]))
+        out = out.merge(stats, left_on="id", right_index=True, how="left")
+        out["n_tasks"] = out["n_tasks"].fillna(0).astype("int64")
+        out["n_open"] = out["n_open"].fillna(0).astype("int64")
+        status = out["last_update_status"] if "last_update_status" in out else pd.Series(pd.NA, index=out.index)
+        out["is_done"] = (status.eq("done").fillna(False).astype(bool)
+                          | ((out["n_tasks"] > 0) & (out["n_open"] == 0)))
+        out["completed_on"] = out["last_closed"].fillna(to_day(out["write_date"])).where(out["is_done"])
+        out["end_day"] = out["date"]
+        return out
+    return memo(snapshot, ("projects",), build)
+
+
+# -- invoices ---------------------------------------------------------------------------
+def invoices(snapshot: Snapshot) -> pd.DataFrame:
+    """Posted customer invoices and credit notes with ``client_id`` and ``due`` (due date, else
+    invoice date).  Amounts: ``amount_residual`` in the invoice currency, ``*_signed`` in the
+    company currency (credit notes negative)."""
+    def build():
+        m = snapshot.invoices
+        client = m["commercial_partner_id"].fillna(commercial(snapshot, m["partner_id"]))
+        return m.assign(client_id=client.astype("Int64"),
+                        due=m["invoice_date_due"].fillna(m["invoice_date"]),
+                        owed=m["payment_state"].isin(OWED_STATES).to_numpy())
+    return memo(snapshot, ("invoices",), build)
+
+
+def overdue_invoices(snapshot: Snapshot, as_of: date, net_credit_notes: bool = True) -> pd.DataFrame:
+    """Owed customer invoices past due, with ``days_overdue`` and ``net_company``: the company-
+    currency amount still owed after the client's open credit notes, applied oldest invoice first."""
+    def build():
+        inv = invoices(snapshot)
+        today = day(as_of)
+        owed = inv.loc[inv["owed"]]
+        out = owed.loc[(owed["move_type"] == "out_invoice") & (owed["due"] < today)].copy()
+        out["days_overdue"] = days_since(today, out["due"]).astype("int64")
+        out["amount_company"] = out["amount_residual_signed"]
+        out = out.sort_values(["client_id", "company_id", "due", "id"], kind="stable")
+        out["credit_applied"] = 0.0
+        if net_credit_notes:
+            refunds = owed.loc[owed["move_type"] == "out_refund"]
+            credit = (-refunds.groupby(["client_id", "company_id"])["amount_residual_signed"].sum()
+                      ).rename("credit")
+            if len(credit):
+                avail = out.merge(credit, left_on=["client_id", "company_id"], right_index=True,
+                                  how="left")["credit"].fillna(0.0).clip(lower=0).to_numpy()
+                amount = out["amount_company"].to_numpy()
+                before = out.groupby(["client_id", "company_id"])["amount_company"].cumsum().to_numpy() - amount
+                out["credit_applied"] = np.clip(avail - before, 0.0, amount).round(2)
+        out["net_company"] = (out["amount_company"] - out["credit_applied"]).round(2)
+        share = np.where(out["amount_company"] != 0, out["net_company"] / out["amount_company"], 0.0)
+        out["net_residual"] = (out["amount_residual"] * share).round(2)
+        return out
+    return memo(snapshot, ("overdue", as_of, net_credit_notes), build)
+
+
+def settled_invoices(snapshot: Snapshot) -> pd.DataFrame:
+    """Customer invoices paid in full with a known payment date, and ``days_late`` against the due date."""
+    def build():
+        inv = invoices(snapshot)
+        paid = inv.loc[(inv["move_type"] == "out_invoice") & inv["payment_state"].isin(SETTLED_STATES)
+                       & inv["paid_date"].notna()]
+        return paid.assign(days_late=days_since(paid["paid_date"], paid["due"]))
+    return memo(snapshot, ("settled",), build)
+
+
+# -- optional tables -----------------------------------------------------------------------
+def interactions(snapshot: Snapshot, ignore_author_ids: Iterable[int] = ()) -> pd.DataFrame | None:
+    """Logged contacts per client: chatter messages, emails, done activities on the client's
+    partners, projects, tasks and invoices.  ``None`` when messages were not pulled."""
+    ignore = tuple(sorted(ignore_author_ids))
+
+    def build():
+        msgs = optional_table(snapshot, "messages")
+        if msgs is None:
+            return None
+        is_done_activity = msgs["mail_activity_type_id"].notna() if "mail_activity_type_id" in msgs \
+            else pd.Series(False, index=msgs.index)
+        keep = msgs["message_type"].isin(INTERACTION_TYPES).fillna(False).astype(bool) | is_done_activity
+        if ignore and "author_id" in msgs:
+            keep &= ~msgs["author_id"].isin(ignore).fillna(False).astype(bool)
+        m = msgs.loc[keep]
+        res_id = ref_ids(m["res_id"])
+        client = record_clients(snapshot, m["model"], res_id)
+        kind = np.where(is_done_activity.loc[m.index], "done activity",
+                        np.where(m["message_type"].eq("comment").fillna(False), "message", "email"))
+        out = pd.DataFrame({"message_id": m["id"].to_numpy(), "client_id": client.to_numpy(),
+                            "model": m["model"].to_numpy(), "res_id": res_id.to_numpy(),
+                            "day": to_day(m["date"]).to_numpy(), "kind": kind})
+        return out.loc[out["client_id"].notna()].reset_index(drop=True)
+    return memo(snapshot, ("interactions", ignore), build)
+
+
+def record_clients(snapshot: Snapshot, model: pd.Series, res_id: pd.Series) -> pd.Series:
+    """The client (commercial partner) of records given as (model, id) pairs, vectorised."""
+    out = pd.Series(pd.NA, index=res_id.index, dtype="Int64")
+    lookups = {
+        "res.partner": lambda ids: commercial(snapshot, ids),
+        "project.project": lambda ids: ids.map(_by_id(projects(snapshot), "client_id")),
+        "project.task": lambda ids: ids.map(_by_id(tasks(snapshot), "client_id")),
+        "account.move": lambda ids: ids.map(_by_id(invoices(snapshot), "client_id")),
+    }
+    for name, lookup in lookups.items():
+        mask = (model == name).fillna(False).astype(bool)
+        if mask.any():
+            out.loc[mask] = lookup(res_id.loc[mask]).astype("Int64")
+    return out
+
+
+def _by_id(frame: pd.DataFrame, column: str) -> pd.Series:
+    return frame.drop_duplicates("id").set_index("id")[column]
+
+
+def open_activities(snapshot: Snapshot) -> pd.DataFrame | None:
+    """Open activities (not ClientCare follow-ups) sitting on a client's partner records."""
+    def build():
+        acts = optional_table(snapshot, "activities")
+        if acts is None:
+            return None
+        open_ = pd.Series(True, index=acts.index)
+        if "active" in acts:
+            open_ &= acts["active"].astype(bool)
+        if "date_done" in acts:
+            open_ &= acts["date_done"].isna()
+        a = acts.loc[open_ & (acts["res_model"] == "res.partner").fillna(False).astype(bool)]
+        client = commercial(snapshot, ref_ids(a["res_id"]))
+        return pd.DataFrame({"activity_id": a["id"].to_numpy(), "client_id": client.to_numpy(),
+                             "summary": a["summary"].to_numpy(), "due": a["date_deadline"].to_numpy()})
+    return memo(snapshot, ("open_activities",), build)
+
+
+def ratings(snapshot: Snapshot) -> pd.DataFrame | None:
+    """Customer ratings given (1–5) with the client who gave them."""
+    def build():
+        r = optional_table(snapshot, "ratings")
+        if r is None:
+            return None
+        r = r.loc[r["rating"] > 0]  # the table holds consumed ratings only
+        client = commercial(snapshot, r["partner_id"])
+        client = client.fillna(record_clients(snapshot, r["res_model"], ref_ids(r["res_id"])))
+        return pd.DataFrame({"rating_id": r["id"].to_numpy(), "client_id": client.to_numpy(),
+                             "rating": r["rating"].to_numpy(), "res_model": r["res_model"].to_numpy(),
+                             "res_id": ref_ids(r["res_id"]).to_numpy(),
+                             "day": to_day(r["write_date"].fillna(r["create_date"])).to_numpy()})
+    return memo(snapshot, ("ratings",), build)
+
+
+def deadline_moves(snapshot: Snapshot) -> pd.DataFrame | None:
+    """Task deadlines moved later, from tracking values (``None`` when not readable)."""
+    def build():
+        tv = optional_table(snapshot, "deadline_changes")
+        msgs = optional_table(snapshot, "deadline_messages")
+        if tv is None or msgs is None:
+            return None
+        label = next((c for c in ("field_id_name", "field_name", "field_desc") if c in tv), None)
+        if label is not None:  # only date_deadline is a tracked date on standard tasks; be safe
+            tv = tv.loc[tv[label].str.lower().str.contains("deadline").fillna(True).astype(bool)]
+        task_of = pd.Series(ref_ids(msgs["res_id"]).to_numpy(), index=msgs["id"].to_numpy())
+        old, new = to_day(tv["old_value_datetime"]), to_day(tv["new_value_datetime"])
+        moved = tv.assign(task_id=tv["mail_message_id"].map(task_of).astype("Int64"), old=old, new=new)
+        moved = moved.loc[moved["task_id"].notna() & moved["old"].notna() & (moved["new"] > moved["old"])]
+        client = moved["task_id"].map(_by_id(tasks(snapshot), "client_id")).astype("Int64")
+        return pd.DataFrame({"tracking_id": moved["id"].to_numpy(), "task_id": moved["task_id"].to_numpy(),
+                             "client_id": client.to_numpy(), "old": moved["old"].to_numpy(),
+                             "new": moved["new"].to_numpy(), "day": to_day(moved["create_date"]).to_numpy()})
+    return memo(snapshot, ("deadline_moves",), build)
+
+
+# -- evidence ----------------------------------------------------------------------------------
+def plain(frame: pd.DataFrame) -> pd.DataFrame:
+    """Columns a person (and JSON) can read: dates as YYYY-MM-DD, NA as None, floats rounded."""
+    out = {}
+    for col in frame.columns:
+        s = frame[col]
+        if pd.api.types.is_datetime64_any_dtype(s.dtype):
+            if isinstance(s.dtype, pd.DatetimeTZDtype):
+                s = s.dt.tz_localize(None)
+            arr = s.to_numpy().astype("datetime64[D]")
+            text = arr.astype(str).astype(object)
+            text[np.isnat(arr)] = None
+            out[col] = text
+        elif pd.api.types.is_float_dtype(s.dtype):
+            vals = s.to_numpy(dtype="float64", na_value=np.nan).round(2).astype(object)
+            vals[pd.isna(s.to_numpy())] = None
+            out[col] = vals
+        elif pd.api.types.is_bool_dtype(s.dtype) and not s.hasnans:
+            out[col] = s.astype(bool).to_numpy(dtype=object)
+        elif isinstance(s.dtype, pd.api.extensions.ExtensionDtype) or s.dtype == object:
+            obj = s.astype(object).to_numpy()
+            missing = _scalar_na(obj)
+            if missing.any():
+                obj = obj.copy()
+                obj[missing] = None
+            out[col] = obj
+        else:
+            out[col] = s.to_numpy().astype(object)
+    # explicit object Series: pandas 3 would infer a string dtype and turn None back into NaN
+    return pd.DataFrame({c: pd.Series(v, index=frame.index, dtype=object) for c, v in out.items()},
+                        index=frame.index)
+
+
+def _scalar_na(values: np.ndarray) -> np.ndarray:
+    """NA/NaN/NaT cells of an object array; list cells are values, never missing."""
+    return np.fromiter((v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and v != v)
+                        for v in values), dtype=bool, count=len(values))
+
+
+def grouped_records(frame: pd.DataFrame, by: str, columns: list[str]) -> dict[int, list[dict]]:
+    """Evidence rows per value of the integer column ``by``, in one ``to_dict`` pass
+    (rows keep their order within a group)."""
+    if not len(frame):
+        return {}
+    keys, order = _sorted_keys(frame[by])
+    records = plain(frame[columns].iloc[order]).to_dict("records")
+    return {k: records[s:e] for k, s, e in _runs(keys)}
+
+
+def grouped_lists(frame: pd.DataFrame, by: str, column: str) -> dict[int, list]:
+    """The values of ``column`` per value of the integer column ``by`` (order kept)."""
+    if not len(frame):
+        return {}
+    keys, order = _sorted_keys(frame[by])
+    values = plain(frame[[column]].iloc[order])[column].tolist()
+    return {k: values[s:e] for k, s, e in _runs(keys)}
+
+
+def ranked_users(frame: pd.DataFrame, by: str, column: str) -> dict[int, list[int]]:
+    """Per group, the distinct user ids of ``column`` (an id or a list of ids), most frequent
+    first: the routing hint "most involved first"."""
+    pairs = frame[[by, column]]
+    if pairs[column].dtype == object:
+        pairs = pairs.explode(column)
+    pairs = pairs.loc[pairs[column].notna()]
+    if not len(pairs):
+        return {}
+    pairs = pairs.astype({by: "int64", column: "int64"})
+    counts = pairs.value_counts().reset_index(name="n").sort_values([by, "n", column],
+                                                                   ascending=[True, False, True])
+    return grouped_lists(counts, by, column)
+
+
+def _sorted_keys(keys: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    arr = keys.to_numpy(dtype="int64")
+    order = np.argsort(arr, kind="stable")
+    return arr[order], order
+
+
+def _runs(keys: np.ndarray):
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    ends = np.r_[starts[1:], len(keys)]
+    return zip(keys[starts].tolist(), starts.tolist(), ends.tolist())

@@ -1,0 +1,175 @@
+"""Finding rules through the ``clientcare.rules`` entry points, built-ins included.
+
+A rule that fails to import or does not fulfil the spec becomes a
+:class:`LoadFailure` (name, entry point, traceback) instead of an exception, so
+the other rules still run and the run summary says what is missing; ``strict``
+turns failures into an error for development and CI.
+"""
+from __future__ import annotations
+
+import difflib
+import logging
+import traceback
+from dataclasses import dataclass, field
+from importlib import metadata
+from typing import Any, Iterable, Mapping
+
+from clientcare.connector.errors import ConfigError
+
+from .config import RuleConfig, parse_config
+from .spec import DERIVED_TABLES, ENTRY_POINT_GROUP, Rule, RuleSpecError, validate_rule
+
+log = logging.getLogger(__name__)
+
+#: Keys of a rule's config table handled by ClientCare itself, not by the rule's Config.
+RESERVED_KEYS = ("enabled",)
+
+
+@dataclass
+class LoadFailure:
+    name: str
+    entry_point: str
+    error: str
+    traceback: str
+
+    def to_dict(self) -> dict:
+        return {"rule": self.name, "stage": "load", "entry_point": self.entry_point,
+                "error": self.error, "traceback": self.traceback}
+
+
+@dataclass
+class Registry:
+    """The rules that loaded, and the ones that did not (with why)."""
+
+    rules: dict[str, Rule] = field(default_factory=dict)
+    failures: list[LoadFailure] = field(default_factory=list)
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.rules
+
+    def get(self, name: str) -> Rule:
+        try:
+            return self.rules[name]
+        except KeyError:
+            raise ConfigError(_unknown_rule(name, self.known_names())) from None
+
+    def known_names(self) -> list[str]:
+        return sorted(set(self.rules) | {f.name for f in self.failures})
+
+    def describe(self) -> list[dict]:
+        """One row per rule for ``rules list``: name, version, description, origin, status."""
+        rows = [{"name": r.name, "version": r.version, "description": r.description,
+                 "origin": r.origin, "status": "loaded"} for r in self.rules.values()]
+        rows += [{"name": f.name, "version": "", "description": f.error, "origin": f.entry_point,
+                  "status": "failed"} for f in self.failures]
+        return sorted(rows, key=lambda r: r["name"])
+
+    def configure(self, raw: Mapping[str, Any] | None = None, only: Iterable[str] | None = None
+                  ) -> dict[str, RuleConfig]:
+        """Validated configs of the enabled rules; every problem of every rule in one ConfigError.
+
+        ``raw`` is the profile's ``rules`` table: rule name -> its settings, plus
+        ``enabled = false`` to switch a rule off.  A rule named in the config
+        that failed to load is not a config problem (its load failure is
+        reported by the run); a name nobody provides is.
+        """
+        raw = dict(raw or {})
+        problems: list[str] = []
+        known = self.known_names()
+        for name in raw:
+            if name not in known:
+                problems.append(_unknown_rule(name, known))
+        wanted = list(only) if only is not None else list(self.rules)
+        for name in wanted:
+            if name not in known:
+                problems.append(_unknown_rule(name, known))
+        configs: dict[str, RuleConfig] = {}
+        for name in wanted:
+            rule = self.rules.get(name)
+            section = raw.get(name) or {}
+            if not isinstance(section, Mapping):
+                problems.append(f"rules.{name} must be a table")
+                continue
+            section = dict(section)
+            enabled = section.pop("enabled", True)
+            if not isinstance(enabled, bool):
+                problems.append(f"rules.{name}.enabled must be true or false, not {enabled!r}")
+                continue
+            if rule is None or not enabled:
+                continue
+            config, sub = parse_config(rule.Config, section, f"rules.{name}")
+            problems += sub
+            if config is not None:
+                configs[name] = config
+        if problems:
+            raise ConfigError(problems)
+        return configs
+
+    def needs(self, names: Iterable[str] | None = None) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+        """(required, optional): table -> extra fields, the union over the named rules.
+
+        ``required`` goes to ``PullOptions.extra_fields`` and ``tables``;
+        ``optional`` tables are worth pulling when the server lets us read them
+        (rules treat a missing one as "unknown").
+        """
+        required: dict[str, set[str]] = {}
+        optional: dict[str, set[str]] = {}
+        for name in (names if names is not None else self.rules):
+            rule = self.rules.get(name)
+            if rule is None:
+                continue
+            for target, source in ((required, rule.needs), (optional, rule.optional_needs)):
+                for table, fields in source.items():
+                    table = DERIVED_TABLES.get(table, table)
+                    target.setdefault(table, set()).update(fields)
+        optional = {t: f for t, f in optional.items() if t not in required}
+        return ({t: sorted(f) for t, f in required.items()}, {t: sorted(f) for t, f in optional.items()})
+
+
+def load_rules(entry_points: Iterable[Any] | None = None, *, strict: bool = False) -> Registry:
+    """Load every rule of the ``clientcare.rules`` group (or the given entry points)."""
+    if entry_points is None:
+        entry_points = metadata.entry_points(group=ENTRY_POINT_GROUP)
+    registry = Registry()
+    seen: dict[str, str] = {}
+    for ep in sorted(_unique(entry_points), key=lambda e: (e.name, e.value)):
+        where = f"{ep.value}" + (f" ({ep.dist.name} {ep.dist.version})" if getattr(ep, "dist", None) else "")
+        if ep.name in seen:
+            registry.failures.append(LoadFailure(
+                ep.name, where, f"duplicate rule name: {seen[ep.name]} already provides {ep.name!r}", ""))
+            continue
+        try:
+            obj = ep.load()
+            rule = validate_rule(obj, expected_name=ep.name, origin=where)
+        except RuleSpecError as exc:
+            registry.failures.append(LoadFailure(ep.name, where, str(exc), traceback.format_exc()))
+        except Exception as exc:  # noqa: BLE001 - any import error of a plugin is reported, not raised
+            registry.failures.append(LoadFailure(ep.name, where, f"{type(exc).__name__}: {exc}",
+                                                 traceback.format_exc()))
+        else:
+            registry.rules[rule.name] = rule
+            seen[ep.name] = where
+            continue
+        seen[ep.name] = where
+        log.error("rule %s (%s) failed to load: %s", ep.name, where, registry.failures[-1].error)
+    if strict and registry.failures:
+        raise RuleSpecError(", ".join(f.name for f in registry.failures),
+                            [f"{f.name}: {f.error}" for f in registry.failures])
+    return registry
+
+
+def _unique(entry_points: Iterable[Any]) -> list[Any]:
+    """The same distribution can be visible twice (editable install + path); keep one."""
+    out, keys = [], set()
+    for ep in entry_points:
+        key = (ep.name, ep.value)
+        if key not in keys:
+            keys.add(key)
+            out.append(ep)
+    return out
+
+
+def _unknown_rule(name: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(name, known, n=1)
+    return (f"rules.{name}: no such rule" + (f" (did you mean {close[0]!r}?)" if close else "")
+            + f"; installed: {', '.join(known) or 'none'}")

@@ -1,0 +1,160 @@
+"""Running rules over a snapshot: isolated failures, checked output, routed findings.
+
+Each rule runs on its own: one that raises, or returns findings that break
+the contract (no evidence, bad severity, duplicate keys), is reported with its
+name and traceback and the run is marked partial; the other rules' findings
+are kept.  Configuration problems are different: they are the person's to fix
+before anything runs, so they raise one :class:`ConfigError` listing them all.
+"""
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, Iterable, Mapping
+
+import pandas as pd
+
+from clientcare.connector.errors import ConfigError
+from clientcare.connector.snapshot import Snapshot
+
+from .config import RuleConfig
+from .finding import Finding
+from .registry import Registry, load_rules
+from .routing import RoutingConfig, assign
+
+log = logging.getLogger(__name__)
+
+#: ``snapshot.meta`` key under which the previous run's findings (``to_dict`` form) are
+#: given to the rules, per rule name; see :func:`previous_findings`.
+PREVIOUS_KEY = "previous_findings"
+
+
+@dataclass
+class RunResult:
+    as_of: date
+    findings: list[Finding] = field(default_factory=list)
+    #: JSON-ready problems: rule, stage (load | evaluate | output), error, traceback.
+    errors: list[dict] = field(default_factory=list)
+    #: Rules that ran to the end: only their earlier activities may be closed as resolved.
+    rules_run: set[str] = field(default_factory=set)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def partial(self) -> bool:
+        return bool(self.errors)
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {name: 0 for name in sorted(self.rules_run)}
+        for f in self.findings:
+            out[f.rule] = out.get(f.rule, 0) + 1
+        return out
+
+    def summary(self) -> dict:
+        return {"as_of": self.as_of.isoformat(), "partial": self.partial, "findings": self.counts(),
+                "rules_run": sorted(self.rules_run), "seconds": self.seconds,
+                "errors": [{k: v for k, v in e.items() if k != "traceback"} for e in self.errors]}
+
+    def to_dict(self) -> dict:
+        return dict(self.summary(), errors=self.errors, findings=[f.to_dict() for f in self.findings])
+
+
+def run_rules(snapshot: Snapshot, as_of: date, configs: Mapping[str, Any] | None = None,
+              routing: RoutingConfig | Mapping[str, Any] | None = None, *,
+              registry: Registry | None = None, only: Iterable[str] | None = None,
+              previous: Mapping[str, list[dict]] | None = None) -> RunResult:
+    """Evaluate the enabled rules at ``as_of`` and route their findings.
+
+    ``configs`` is the profile's ``rules`` table (raw, validated here) or the
+    output of :meth:`Registry.configure`; ``previous`` the last run's findings
+    per rule (``Finding.to_dict()``), for rules that report change.
+    """
+    as_of = check_as_of(as_of)
+    registry = registry if registry is not None else load_rules()
+    if configs and all(isinstance(c, RuleConfig) for c in configs.values()):
+        parsed = dict(configs)
+    else:
+        parsed = registry.configure(configs, only)
+    if only is not None:
+        parsed = {k: v for k, v in parsed.items() if k in set(only)}
+    routing = routing if isinstance(routing, RoutingConfig) else RoutingConfig.from_mapping(routing)
+    unknown = sorted(set(routing.rules) - set(registry.known_names()))
+    if unknown:
+        raise ConfigError([f"routing.rules.{n}: no such rule" for n in unknown])
+    if previous is not None:
+        snapshot.meta[PREVIOUS_KEY] = {k: list(v) for k, v in previous.items()}
+
+    result = RunResult(as_of)
+    wanted = set(parsed) if only is None else set(only)
+    result.errors += [f.to_dict() for f in registry.failures if f.name in wanted or only is None]
+    for name, config in parsed.items():
+        rule = registry.rules[name]
+        started = time.perf_counter()
+        try:
+            found = rule.evaluate(snapshot, as_of, config)
+        except Exception as exc:  # noqa: BLE001 - a broken rule must not stop the others
+            log.error("rule %s raised %s: %s", name, type(exc).__name__, exc)
+            result.errors.append({"rule": name, "stage": "evaluate", "error": f"{type(exc).__name__}: {exc}",
+                                  "traceback": traceback.format_exc()})
+            continue
+        finally:
+            result.seconds[name] = round(time.perf_counter() - started, 4)
+        good, problems = _check_output(name, found)
+        if problems:
+            shown = problems[:20] + ([f"... and {len(problems) - 20} more"] if len(problems) > 20 else [])
+            log.error("rule %s returned %d unusable finding(s): %s", name, len(problems), shown[0])
+            result.errors.append({"rule": name, "stage": "output", "error": "; ".join(shown), "traceback": ""})
+        result.findings += good
+        if not problems:
+            result.rules_run.add(name)
+    started = time.perf_counter()
+    assign(result.findings, snapshot, routing)
+    result.seconds["routing"] = round(time.perf_counter() - started, 4)
+    return result
+
+
+def check_as_of(as_of: Any) -> date:
+    """``as_of`` must be given (a calendar date); only the CLI defaults it to today."""
+    if isinstance(as_of, pd.Timestamp):
+        as_of = as_of.to_pydatetime()
+    if isinstance(as_of, datetime):
+        if as_of.time() != datetime.min.time():
+            raise ConfigError(f"as_of must be a calendar date, not the time {as_of.isoformat()}")
+        return as_of.date()
+    if isinstance(as_of, date):
+        return as_of
+    if isinstance(as_of, str):
+        try:
+            return date.fromisoformat(as_of)
+        except ValueError:
+            pass
+    raise ConfigError(f"as_of must be a date (YYYY-MM-DD), not {as_of!r}")
+
+
+def previous_findings(snapshot: Snapshot, rule: str) -> list[dict]:
+    """The previous run's findings of ``rule`` as given to :func:`run_rules` (empty if none)."""
+    return list((snapshot.meta.get(PREVIOUS_KEY) or {}).get(rule) or [])
+
+
+def _check_output(name: str, found: Any) -> tuple[list[Finding], list[str]]:
+    if not isinstance(found, (list, tuple)):
+        return [], [f"evaluate returned {type(found).__name__}, not a list of findings"]
+    good, problems, keys = [], [], set()
+    for f in found:
+        if not isinstance(f, Finding):
+            problems.append(f"{type(f).__name__} is not a Finding")
+            continue
+        if f.rule != name:
+            problems.append(f"{f.key}: rule is {f.rule!r}, expected {name!r}")
+            continue
+        mine = f.problems()
+        if f.key in keys:
+            mine.append(f"{f.key}: duplicate key")
+        if mine:
+            problems += mine
+            continue
+        keys.add(f.key)
+        good.append(f)
+    return good, problems

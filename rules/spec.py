@@ -1,0 +1,161 @@
+"""The contract every rule fulfils, built-in or third-party (no implementation here).
+
+A rule is one module (or any object) registered in the ``clientcare.rules``
+entry-point group, with::
+
+    name = "big_invoices"                 # equal to the entry-point name
+    version = "1.0"
+    description = "Invoices above a threshold, per client"   # one line
+    Config = BigInvoicesConfig             # frozen dataclass, subclass of RuleConfig
+    needs = {"moves": ["amount_total"]}    # table -> fields beyond the defaults
+    optional_needs = {"ratings": []}       # tables used when readable (optional attribute)
+
+    def evaluate(snapshot, as_of, config) -> list[Finding]: ...
+
+Like pluggy's hook specifications, the spec is data and every implementation
+is checked against it when loaded: a missing or misspelled attribute, a wrong
+``evaluate`` signature or an unknown table is an error naming the rule, never
+silently ignored.
+"""
+from __future__ import annotations
+
+import difflib
+import inspect
+import re
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Callable, Mapping, Protocol, Sequence
+
+from clientcare.connector.errors import FatalError
+from clientcare.connector.schema import TABLES
+from clientcare.connector.snapshot import Snapshot
+
+from .config import RuleConfig, config_class_problems
+from .finding import Finding
+
+ENTRY_POINT_GROUP = "clientcare.rules"
+NAME_RE = re.compile(r"^[a-z][a-z0-9_]{1,63}$")
+EVALUATE_PARAMS = ("snapshot", "as_of", "config")
+REQUIRED = ("name", "version", "description", "Config", "needs", "evaluate")
+OPTIONAL = ("optional_needs",)
+#: Tables a rule may name: the connector's, plus the payment dates it derives from ``moves``.
+DERIVED_TABLES = {"payments": "moves"}
+
+
+class RuleSpec(Protocol):
+    """What a rule module provides (for type checkers and readers; checked by :func:`validate_rule`)."""
+
+    name: str
+    version: str
+    description: str
+    Config: type[RuleConfig]
+    needs: Mapping[str, Sequence[str]]
+
+    def evaluate(self, snapshot: Snapshot, as_of: date, config: RuleConfig) -> list[Finding]: ...
+
+
+class RuleSpecError(FatalError):
+    """A rule does not fulfil the spec; ``problems`` lists every reason."""
+
+    def __init__(self, rule: str, problems: list[str]):
+        self.rule = rule
+        self.problems = problems
+        super().__init__(f"rule {rule!r} does not fulfil the rule spec:\n"
+                         + "\n".join(f"  - {p}" for p in problems),
+                         hint="fix the rule module, or uninstall the package that provides it")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A rule checked against the spec: what the registry hands to the runner."""
+
+    name: str
+    version: str
+    description: str
+    Config: type
+    needs: dict[str, tuple[str, ...]]
+    optional_needs: dict[str, tuple[str, ...]]
+    evaluate: Callable[[Snapshot, date, Any], list[Finding]]
+    origin: str = ""
+
+    def default_config(self) -> RuleConfig:
+        return self.Config()
+
+
+def validate_rule(obj: Any, expected_name: str | None = None, origin: str = "") -> Rule:
+    """Check ``obj`` against the spec and return it as a :class:`Rule`; raise listing every problem."""
+    label = expected_name or getattr(obj, "name", None) or repr(obj)
+    problems: list[str] = []
+    public = [a for a in dir(obj) if not a.startswith("_")]
+    for attr in REQUIRED:
+        if not hasattr(obj, attr):
+            problems.append(f"missing {attr!r}" + _did_you_mean(attr, public))
+    for attr in OPTIONAL:
+        if not hasattr(obj, attr):
+            near = [a for a in difflib.get_close_matches(attr, public, n=1, cutoff=0.8) if a not in REQUIRED]
+            if near:
+                problems.append(f"{near[0]!r} looks like a misspelling of the optional {attr!r}")
+    if problems:
+        raise RuleSpecError(label, problems)
+
+    name = obj.name
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        problems.append(f"name {name!r} must match {NAME_RE.pattern}")
+    if expected_name is not None and name != expected_name:
+        problems.append(f"name {name!r} differs from its entry-point name {expected_name!r}")
+    if not isinstance(obj.version, str) or not obj.version.strip():
+        problems.append("version must be a non-empty string")
+    desc = obj.description
+    if not isinstance(desc, str) or not desc.strip() or "\n" in desc.strip():
+        problems.append("description must be one non-empty line")
+    problems += config_class_problems(obj.Config)
+    needs = _needs(obj.needs, "needs", problems)
+    optional = _needs(getattr(obj, "optional_needs", {}) or {}, "optional_needs", problems)
+    problems += _evaluate_problems(obj.evaluate)
+    if problems:
+        raise RuleSpecError(label, problems)
+    return Rule(name=name, version=obj.version, description=desc.strip(), Config=obj.Config,
+                needs=needs, optional_needs=optional, evaluate=obj.evaluate, origin=origin)
+
+
+def _did_you_mean(attr: str, public: list[str]) -> str:
+    near = difflib.get_close_matches(attr, public, n=1, cutoff=0.75)
+    return f" (found {near[0]!r}: misspelled?)" if near else ""
+
+
+def _needs(value: Any, label: str, problems: list[str]) -> dict[str, tuple[str, ...]]:
+    if not isinstance(value, Mapping):
+        problems.append(f"{label} must map table names to field lists, not {type(value).__name__}")
+        return {}
+    out = {}
+    known = set(TABLES) | set(DERIVED_TABLES)
+    for table, fields in value.items():
+        if table not in known:
+            problems.append(f"{label}: unknown table {table!r}" + _did_you_mean(table, sorted(known))
+                            + f"; tables: {', '.join(sorted(known))}")
+            continue
+        if isinstance(fields, str) or not all(isinstance(f, str) and f for f in fields):
+            problems.append(f"{label}[{table!r}] must be a list of field names")
+            continue
+        out[table] = tuple(fields)
+    return out
+
+
+def _evaluate_problems(fn: Any) -> list[str]:
+    if not callable(fn):
+        return ["evaluate must be callable"]
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return []
+    params = [p for p in sig.parameters.values()
+              if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    required_extra = [p.name for p in sig.parameters.values()
+                      if p.default is p.empty and p.kind is p.KEYWORD_ONLY]
+    has_varargs = any(p.kind is p.VAR_POSITIONAL for p in sig.parameters.values())
+    out = []
+    if len(params) < len(EVALUATE_PARAMS) and not has_varargs:
+        out.append(f"evaluate{sig} must accept ({', '.join(EVALUATE_PARAMS)})")
+    elif [p for p in params[len(EVALUATE_PARAMS):] if p.default is p.empty] or required_extra:
+        out.append(f"evaluate{sig} has required parameters beyond ({', '.join(EVALUATE_PARAMS)})")
+    return out

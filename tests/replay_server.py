@@ -1,0 +1,205 @@
+"""A tiny HTTP server on 127.0.0.1 that answers from a vcrpy cassette.
+
+vcrpy replays inside the client process, by patching the HTTP libraries, so a
+request never reaches a socket; the fault proxy needs a real server to sit in
+front of.  This one serves a recorded cassette (``cassettes/odoo*/...yaml``):
+
+* a request matches a recorded interaction with the same method, the same
+  path (and query; never host or port: recordings say ``127.0.0.1:80NN``, the
+  replay server listens elsewhere) and a matching body, by the rule of
+  ``conftest.body_matcher``: the same bytes, or the same JSON once the
+  JSON-RPC ``id`` (random in odoorpc) is dropped;
+* identical requests get the matching interactions in recorded order and,
+  once those are used up, the last one again, so a retried request (whose
+  first answer was lost on the way back) still gets an answer;
+* an unmatched request gets HTTP 500 and is listed in ``misses``, which tests
+  assert is empty (a 500 is a fatal ProtocolError for every transport, so a
+  miss also fails the pull loudly).
+
+Every answer says ``Connection: close`` (as the recording Odoo servers did).
+"""
+from __future__ import annotations
+
+import collections
+import functools
+import json
+import threading
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from vcr.serialize import deserialize
+from vcr.serializers import yamlserializer
+
+_SKIP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "content-length", "date", "server"}
+
+
+def json_without_id(body: bytes):
+    """The body as JSON without its top-level ``id``; None if it is not JSON (as in conftest)."""
+    try:
+        data = json.loads(body)
+    except (TypeError, ValueError):
+        return None
+    if isinstance(data, dict):
+        data.pop("id", None)
+    return data
+
+
+def target_of(uri: str) -> str:
+    parts = urlsplit(uri)
+    return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+
+
+@dataclass(frozen=True)
+class Interaction:
+    method: str
+    target: str
+    body: bytes
+    status: int
+    reason: str
+    headers: tuple[tuple[str, str], ...]
+    response: bytes
+
+    @functools.cached_property
+    def body_json(self):
+        return json_without_id(self.body)
+
+    def matches(self, method: str, target: str, body: bytes, body_json) -> bool:
+        if method != self.method or target != self.target:
+            return False
+        if body == self.body:
+            return True
+        return body_json is not None and body_json == self.body_json
+
+
+@functools.lru_cache(maxsize=8)
+def load_cassette(path: str | Path) -> tuple[Interaction, ...]:
+    """The interactions of a vcrpy YAML cassette, read through vcrpy's own deserializer."""
+    loaded = deserialize(Path(path).read_text(), yamlserializer)
+    requests, responses = loaded[0], loaded[1]
+    out = []
+    for req, resp in zip(requests, responses):
+        body = req.body or b""
+        if isinstance(body, str):
+            body = body.encode()
+        payload = resp.get("body", {}).get("string") or b""
+        if isinstance(payload, str):
+            payload = payload.encode()
+        headers = tuple((name, value) for name, values in (resp.get("headers") or {}).items()
+                        for value in (values if isinstance(values, list) else [values])
+                        if name.lower() not in _SKIP_HEADERS)
+        out.append(Interaction(req.method.upper(), target_of(req.uri), body,
+                               int(resp["status"]["code"]), resp["status"].get("message") or "",
+                               headers, payload))
+    return tuple(out)
+
+
+class ReplayServer:
+    """Serve one cassette on ``127.0.0.1:<ephemeral port>``; a context manager."""
+
+    def __init__(self, cassette: str | Path | tuple[Interaction, ...], port: int = 0):
+        self.interactions = cassette if isinstance(cassette, tuple) else load_cassette(str(cassette))
+        self._lock = threading.Lock()
+        self._cursor: dict[tuple[int, ...], int] = {}
+        #: Requests answered from the cassette, and unmatched ones as (method, target, body head).
+        self.served = 0
+        self.repeats = 0
+        #: Times each recorded interaction was served, by index: what the "server" executed.
+        self.hits: collections.Counter[int] = collections.Counter()
+        self.misses: list[tuple[str, str, bytes]] = []
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler_class())
+        self._server.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        return self._server.server_address[1]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> "ReplayServer":
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.01},
+                                        name=f"replay:{self.port}", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._server.shutdown()
+            self._thread.join()
+            self._thread = None
+        self._server.server_close()
+
+    def __enter__(self) -> "ReplayServer":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def rewind(self) -> None:
+        """Start every sequence of identical requests from its first recording again."""
+        with self._lock:
+            self._cursor.clear()
+            self.hits.clear()
+
+    def lookup(self, method: str, target: str, body: bytes) -> Interaction | None:
+        body_json = json_without_id(body)
+        group = tuple(i for i, it in enumerate(self.interactions)
+                      if it.matches(method, target, body, body_json))
+        with self._lock:
+            if not group:
+                self.misses.append((method, target, body[:300]))
+                return None
+            n = self._cursor.get(group, 0)
+            self._cursor[group] = n + 1
+            self.served += 1
+            if n >= len(group):
+                self.repeats += 1
+            index = group[min(n, len(group) - 1)]
+            self.hits[index] += 1
+            return self.interactions[index]
+
+    def _handler_class(self) -> type:
+        replay = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format, *args):  # noqa: A002 - quiet
+                pass
+
+            def _read_body(self) -> bytes:
+                if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+                    body = b""
+                    while True:
+                        size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                        if size == 0:
+                            self.rfile.readline()
+                            return body
+                        body += self.rfile.read(size)
+                        self.rfile.readline()
+                return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
+            def _replay(self):
+                body = self._read_body()
+                found = replay.lookup(self.command, self.path, body)
+                if found is None:
+                    status, reason, headers = 500, "No Recorded Interaction", [("Content-Type", "text/plain")]
+                    payload = f"replay_server: no recorded {self.command} {self.path} with this body".encode()
+                else:
+                    status, reason, headers, payload = found.status, found.reason, found.headers, found.response
+                self.send_response_only(status, reason)
+                for name, value in headers:
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(payload)))
+                self.send_header("Connection", "close")
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(payload)
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _replay
+
+        return Handler

@@ -1,0 +1,160 @@
+"""The command line, with click's runner, against the recorded servers and offline."""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from clientcare.connector import errors as E
+from clientcare.jobs.cli import main
+
+from conftest import DEMO_PASSWORD, PASSWORD, ROOT, WRONG_PASSWORD
+
+
+def env_for(odoo, state_dir: Path, *, login=None, password=PASSWORD, transport="xmlrpc") -> dict:
+    return {
+        "CLIENTCARE_CONFIG": str(state_dir / "none.toml"),
+        "CLIENTCARE_URL": odoo.server["url"], "CLIENTCARE_DB": odoo.server["db"],
+        "CLIENTCARE_LOGIN": login or odoo.server["login"], "CLIENTCARE_PASSWORD": odoo.secret(password),
+        "CLIENTCARE_API_KEY": "", "CLIENTCARE_TRANSPORT": transport,
+        "CLIENTCARE_STATE_PATH": str(state_dir / "state.sqlite3"), "CLIENTCARE_RETRY_ATTEMPTS": "1",
+    }
+
+
+def invoke(args, env=None):
+    runner = CliRunner()
+    return runner.invoke(main, args, env=env, catch_exceptions=False)
+
+
+def all_commands(group: click.Group, prefix=()) -> list[tuple[tuple[str, ...], click.Command]]:
+    out = []
+    for name, cmd in group.commands.items():
+        out.append((prefix + (name,), cmd))
+        if isinstance(cmd, click.Group):
+            out += all_commands(cmd, prefix + (name,))
+    return out
+
+
+# -- help and README -------------------------------------------------------------------
+@pytest.mark.parametrize("path, cmd", all_commands(main), ids=lambda x: " ".join(x) if isinstance(x, tuple) else "")
+def test_every_command_has_help_and_is_in_the_readme(path, cmd):
+    assert (cmd.help or "").strip(), f"{' '.join(path)} has no help text"
+    readme = (ROOT / "README.md").read_text()
+    assert f"clientcare {' '.join(path)}" in readme, f"`clientcare {' '.join(path)}` is not in the README"
+    result = invoke(list(path) + ["--help"])
+    assert result.exit_code == 0 and "Usage:" in result.output
+
+
+# -- offline ---------------------------------------------------------------------------
+def test_demo_audit_shows_findings():
+    result = invoke(["audit", "--demo"], env={"CLIENTCARE_CONFIG": "/nonexistent/none.toml"})
+    assert result.exit_code == 0, result.output
+    assert "finding(s)" in result.output and "late_payment" in result.output
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json", "html"])
+def test_demo_audit_formats(tmp_path, fmt):
+    out = tmp_path / f"audit.{fmt}"
+    result = invoke(["audit", "--demo", "--format", fmt, "--output", str(out)],
+                    env={"CLIENTCARE_CONFIG": "/nonexistent/none.toml"})
+    assert result.exit_code == 0, result.output
+    text = out.read_text()
+    if fmt == "json":
+        data = json.loads(text)
+        assert data["findings"] and all(f["evidence"] for f in data["findings"])
+    elif fmt == "html":
+        assert text.startswith("<!DOCTYPE html>") and text.count("<svg") == 4
+        assert "<script" not in text
+    else:
+        assert text.splitlines()[0].startswith("client_id,client,severity,rule")
+
+
+def test_rules_list_and_show():
+    result = invoke(["rules", "list"])
+    assert result.exit_code == 0
+    for name in ("fit_checklist", "late_payment", "unmet_deadlines", "follow_up"):
+        assert re.search(rf"^{name}\s", result.output, re.M), result.output
+    shown = invoke(["rules", "show", "late_payment"])
+    assert shown.exit_code == 0 and "config" in shown.output and "needs" in shown.output
+    missing = invoke(["rules", "show", "late_paymnet"])
+    assert missing.exit_code == E.EXIT_USAGE and "did you mean 'late_payment'" in missing.output
+
+
+def test_bad_profile_reports_every_problem_with_its_source(tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[profiles.default]\nurl = "ftp://x"\ntimeout = "soon"\nlogn = "bot"\n'
+                   '[profiles.default.rules.late_payment]\ngrace_dayz = 3\n')
+    result = invoke(["--config", str(cfg), "sync"], env={"CLIENTCARE_PASSWORD": "x"})
+    assert result.exit_code == E.EXIT_USAGE
+    out = result.output
+    assert "unknown key 'logn'" in out and "timeout must be float" in out and str(cfg) in out
+    assert "grace_dayz" in out and "login: not set" in out
+
+
+def test_config_show_masks_secrets(tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[profiles.default]\nurl = "https://odoo.example.com"\ndb = "prod"\nlogin = "bot"\n'
+                   'password = "hunter2-secret"\n')
+    cfg.chmod(0o644)
+    result = CliRunner().invoke(main, ["--config", str(cfg), "config", "show"])
+    assert result.exit_code == 0
+    assert "hunter2-secret" not in result.output and "***" in result.output
+
+
+def test_unreachable_server_exits_retry_later(tmp_path):
+    env = {"CLIENTCARE_CONFIG": str(tmp_path / "none.toml"), "CLIENTCARE_URL": "http://127.0.0.1:9",
+           "CLIENTCARE_DB": "x", "CLIENTCARE_LOGIN": "bot", "CLIENTCARE_PASSWORD": "x",
+           "CLIENTCARE_RETRY_ATTEMPTS": "1", "CLIENTCARE_STATE_PATH": str(tmp_path / "s.sqlite3"),
+           "CLIENTCARE_TRANSPORT": "xmlrpc"}
+    result = invoke(["audit"], env=env)
+    assert result.exit_code == E.EXIT_RETRY_LATER and "connection failed" in result.output
+    assert "hint:" in result.output
+    check = invoke(["check"], env=env)
+    assert check.exit_code == E.EXIT_RETRY_LATER and "FAIL server reachable" in check.output
+
+
+# -- against the recorded servers --------------------------------------------------------
+def test_check_passes_for_admin(odoo, cassette, tmp_path):
+    result = invoke(["check"], env=env_for(odoo, tmp_path))
+    assert result.exit_code == 0, result.output
+    assert f"Odoo {odoo.server['server_version']}" in result.output
+    assert "ok   credentials" in result.output
+
+
+def test_check_wrong_password(odoo, cassette, tmp_path):
+    result = invoke(["check"], env=env_for(odoo, tmp_path, password=WRONG_PASSWORD))
+    assert result.exit_code == E.EXIT_ODOO_REFUSED
+    assert "FAIL credentials" in result.output and WRONG_PASSWORD not in result.output
+
+
+def test_check_reports_missing_rights(odoo, cassette, tmp_path):
+    env = env_for(odoo, tmp_path, login=odoo.server["demo_login"], password=DEMO_PASSWORD)
+    result = invoke(["check"], env=env)
+    assert "FAIL rights on" in result.output, result.output
+    assert result.exit_code == E.EXIT_ODOO_REFUSED
+
+
+def test_audit_wrong_password_exits_4(odoo, cassette, tmp_path):
+    result = invoke(["audit"], env=env_for(odoo, tmp_path, password=WRONG_PASSWORD))
+    assert result.exit_code == E.EXIT_ODOO_REFUSED
+    assert "refused the credentials" in result.output and odoo.server["url"] in result.output
+
+
+def test_pull_then_offline_audit_and_explain(odoo, cassette, tmp_path):
+    env = env_for(odoo, tmp_path)
+    out = tmp_path / "snap"
+    pulled = invoke(["pull", "--out", str(out)], env=env)
+    assert pulled.exit_code == 0, pulled.output
+    assert (out / "meta.json").exists()
+    as_of = odoo.recorded_at.date().isoformat()
+    audit = invoke(["audit", "--snapshot", str(out), "--as-of", as_of, "--format", "json"], env=env)
+    assert audit.exit_code == 0, audit.output
+    findings = json.loads(audit.output)["findings"]
+    assert findings
+    client = next(f["client_id"] for f in findings if f["client_id"])
+    explained = invoke(["explain", str(client), "--snapshot", str(out), "--as-of", as_of], env=env)
+    assert explained.exit_code == 0 and "sync would" in explained.output
