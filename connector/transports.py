@@ -16,6 +16,7 @@ import ssl
 import time
 import urllib.error
 import urllib.request
+import xml.parsers.expat
 import xmlrpc.client
 from typing import Any
 from urllib.parse import urlsplit
@@ -75,6 +76,8 @@ def network_error(exc: BaseException, where: str) -> E.ClientCareError:
     if isinstance(exc, requests.exceptions.SSLError) or isinstance(exc, ssl.SSLError):
         return E.ProtocolError(f"{where}: TLS failure ({exc}); use --ca-bundle for a private CA",
                                hint="the server certificate could not be verified")
+    if isinstance(exc, requests.exceptions.ChunkedEncodingError):
+        return E.ConnectionFailure(f"{where}: the answer was cut off ({exc})")
     if isinstance(exc, (socket.timeout, TimeoutError, requests.exceptions.Timeout)):
         return E.TimeoutFailure(f"{where}: timed out")
     if isinstance(exc, socket.gaierror):
@@ -191,28 +194,43 @@ def _sleep(seconds: float) -> None:
 
 
 # =============================================================================
-class _TimeoutTransport(xmlrpc.client.Transport):
-    """Keep-alive XML-RPC transport with a socket timeout."""
+class _XmlRpcTimeoutMixin:
+    """Socket timeout, no silent re-send, and a cut-off answer counted as a network failure.
 
-    def __init__(self, timeout: float, **kw):
-        super().__init__(**kw)
-        self.timeout = timeout
+    ``xmlrpc.client`` re-sends a request once by itself after a reset, even when
+    the server already ran it; ClientCare decides retries itself (and never
+    blindly for creates), so requests are sent exactly once here.
+    """
 
-    def make_connection(self, host):
-        conn = super().make_connection(host)
-        conn.timeout = self.timeout
-        return conn
-
-
-class _TimeoutSafeTransport(xmlrpc.client.SafeTransport):
-    def __init__(self, timeout: float, **kw):
-        super().__init__(**kw)
-        self.timeout = timeout
+    timeout: float
 
     def make_connection(self, host):
         conn = super().make_connection(host)
         conn.timeout = self.timeout
         return conn
+
+    def request(self, host, handler, request_body, verbose=False):
+        return self.single_request(host, handler, request_body, verbose)
+
+    def parse_response(self, response):
+        try:
+            return super().parse_response(response)
+        except (xml.parsers.expat.ExpatError, xmlrpc.client.ResponseError):
+            if getattr(response, "length", None):  # announced bytes never came
+                raise http.client.IncompleteRead(b"", response.length) from None
+            raise
+
+
+class _TimeoutTransport(_XmlRpcTimeoutMixin, xmlrpc.client.Transport):
+    def __init__(self, timeout: float, **kw):
+        super().__init__(**kw)
+        self.timeout = timeout
+
+
+class _TimeoutSafeTransport(_XmlRpcTimeoutMixin, xmlrpc.client.SafeTransport):
+    def __init__(self, timeout: float, **kw):
+        super().__init__(**kw)
+        self.timeout = timeout
 
 
 class XmlRpcTransport(Transport):

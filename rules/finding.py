@@ -9,6 +9,7 @@ the write-back uses it to update or close what an earlier run created.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -21,6 +22,46 @@ SUBJECT_MODELS = ("res.partner", "project.project", "project.task", "account.mov
 ACTION_KINDS = ("activity", "note")
 #: Friendly activity types; the write-back maps them to Odoo's ``mail`` activity types.
 ACTIVITY_TYPES = ("todo", "call", "email", "meeting")
+_SEVERITY_SET, _MODEL_SET = frozenset(SEVERITIES), frozenset(SUBJECT_MODELS)
+
+
+class Rows(Sequence):
+    """Evidence rows kept as shared columns and turned into dicts only when read.
+
+    A rule over 100,000 clients builds its evidence column-wise once; the
+    write-back reads it for the few findings it acts on, the run summary not
+    at all, so most rows never become Python dicts.
+    """
+
+    __slots__ = ("_names", "_columns", "_start", "_stop")
+
+    def __init__(self, names: list[str], columns: list[list], start: int = 0, stop: int | None = None):
+        self._names, self._columns = names, columns
+        self._start = start
+        self._stop = (len(columns[0]) if columns else 0) if stop is None else stop
+
+    def __len__(self) -> int:
+        return self._stop - self._start
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        if i < 0:
+            i += len(self)
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        k = self._start + i
+        return {name: col[k] for name, col in zip(self._names, self._columns)}
+
+    def __iter__(self):
+        cols = [col[self._start:self._stop] for col in self._columns]
+        return (dict(zip(self._names, row)) for row in zip(*cols))
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Sequence) and list(self) == list(other)
+
+    def __repr__(self) -> str:
+        return f"Rows({list(self)!r})"
 
 
 @dataclass
@@ -33,6 +74,9 @@ class Action:
     due_date: date | None = None
 
     def problems(self) -> list[str]:
+        if self.kind == "activity" and self.summary and self.activity_type in ACTIVITY_TYPES \
+                and isinstance(self.due_date, date):
+            return []
         out = []
         if self.kind not in ACTION_KINDS:
             out.append(f"action kind {self.kind!r} is not one of {', '.join(ACTION_KINDS)}")
@@ -66,7 +110,8 @@ class Finding:
     subject_name: str
     severity: str
     summary: str
-    evidence: list[dict]
+    #: Rows a person can check in Odoo (ids and values): a list of dicts or :class:`Rows`.
+    evidence: Sequence[dict]
     evidence_columns: list[str] | None = None
     client_id: int | None = None
     level: str | None = None
@@ -88,11 +133,11 @@ class Finding:
     def problems(self) -> list[str]:
         """What makes this finding unusable (checked by the runner for every rule)."""
         out = []
-        if self.severity not in SEVERITIES:
+        if self.severity not in _SEVERITY_SET:
             out.append(f"severity {self.severity!r} is not one of {', '.join(SEVERITIES)}")
-        if self.subject_model not in SUBJECT_MODELS:
+        if self.subject_model not in _MODEL_SET:
             out.append(f"subject model {self.subject_model!r} is not one of {', '.join(SUBJECT_MODELS)}")
-        if not isinstance(self.subject_id, int) or self.subject_id <= 0:
+        if type(self.subject_id) is not int or self.subject_id <= 0:
             out.append(f"subject id {self.subject_id!r} is not a positive int")
         if not self.evidence:
             out.append("no evidence")
@@ -100,7 +145,10 @@ class Finding:
             out.append("the summary must be one non-empty line")
         if self.action is not None:
             out += self.action.problems()
-        return [f"{self.key}: {p}" for p in out]
+        if out:
+            key = self.key
+            return [f"{key}: {p}" for p in out]
+        return out
 
     def to_dict(self) -> dict:
         return {

@@ -16,6 +16,8 @@ import pandas as pd
 
 from clientcare.connector.snapshot import Snapshot
 
+from .finding import Rows
+
 #: Payment states still owed by the client.  ``in_payment`` (paid, not yet reconciled with
 #: the bank), ``blocked`` (disputed, 18+), ``paid`` and ``reversed`` are not.
 OWED_STATES = ("not_paid", "partial")
@@ -128,16 +130,42 @@ def projects(snapshot: Snapshot) -> pd.DataFrame:
 
 # -- invoices ---------------------------------------------------------------------------
 def invoices(snapshot: Snapshot) -> pd.DataFrame:
-    """Posted customer invoices and credit notes with ``client_id`` and ``due`` (due date, else
-    invoice date).  Amounts: ``amount_residual`` in the invoice currency, ``*_signed`` in the
-    company currency (credit notes negative)."""
+    """Posted customer invoices and credit notes, narrowed to what rules compute with: ids,
+    ``client_id``, ``due`` (due date, else invoice date), flags (``is_invoice``, ``owed``,
+    ``settled``), amounts (``amount_residual`` in the invoice currency, ``*_signed`` in the
+    company currency, credit notes negative), ``paid_date``.  Text columns are categorical;
+    the invoice number comes from :func:`invoice_names`.  Narrow frames keep filtering a
+    million rows cheap."""
     def build():
         m = snapshot.invoices
-        client = m["commercial_partner_id"].fillna(commercial(snapshot, m["partner_id"]))
-        return m.assign(client_id=client.astype("Int64"),
-                        due=m["invoice_date_due"].fillna(m["invoice_date"]),
-                        owed=m["payment_state"].isin(OWED_STATES).to_numpy())
+        client = m["commercial_partner_id"]
+        if client.isna().any():
+            client = client.fillna(commercial(snapshot, m["partner_id"]))
+        state = m["payment_state"]
+        return pd.DataFrame({
+            "id": m["id"].to_numpy(), "client_id": client.astype("Int64").array,
+            "company_id": m["company_id"].array, "invoice_user_id": m["invoice_user_id"].array,
+            "move_type": m["move_type"].astype("category").array,
+            "is_invoice": (m["move_type"] == "out_invoice").fillna(False).to_numpy(dtype=bool),
+            "payment_state": state.astype("category").array,
+            "owed": state.isin(OWED_STATES).fillna(False).to_numpy(dtype=bool),
+            "settled": state.isin(SETTLED_STATES).fillna(False).to_numpy(dtype=bool),
+            "currency_id_name": m["currency_id_name"].astype("category").array,
+            "company_currency_id_name": m["company_currency_id_name"].astype("category").array,
+            "invoice_date": m["invoice_date"].to_numpy(),
+            "due": m["invoice_date_due"].fillna(m["invoice_date"]).to_numpy(),
+            "amount_total": m["amount_total"].to_numpy(), "amount_residual": m["amount_residual"].to_numpy(),
+            "amount_total_signed": m["amount_total_signed"].to_numpy(),
+            "amount_residual_signed": m["amount_residual_signed"].to_numpy(),
+            "paid_date": m["paid_date"].to_numpy(),
+        })
     return memo(snapshot, ("invoices",), build)
+
+
+def invoice_names(snapshot: Snapshot, ids: pd.Series) -> pd.Series:
+    """Invoice numbers for the given move ids (looked up only for the rows shown)."""
+    by_id = memo(snapshot, ("invoice_names",), lambda: _by_id(snapshot.invoices, "name"))
+    return pd.Series(by_id.reindex(ids.to_numpy()).to_numpy(), index=ids.index)
 
 
 def overdue_invoices(snapshot: Snapshot, as_of: date, net_credit_notes: bool = True) -> pd.DataFrame:
@@ -147,13 +175,13 @@ def overdue_invoices(snapshot: Snapshot, as_of: date, net_credit_notes: bool = T
         inv = invoices(snapshot)
         today = day(as_of)
         owed = inv.loc[inv["owed"]]
-        out = owed.loc[(owed["move_type"] == "out_invoice") & (owed["due"] < today)].copy()
+        out = owed.loc[owed["is_invoice"] & (owed["due"] < today)].copy()
         out["days_overdue"] = days_since(today, out["due"]).astype("int64")
         out["amount_company"] = out["amount_residual_signed"]
         out = out.sort_values(["client_id", "company_id", "due", "id"], kind="stable")
         out["credit_applied"] = 0.0
         if net_credit_notes:
-            refunds = owed.loc[owed["move_type"] == "out_refund"]
+            refunds = owed.loc[~owed["is_invoice"]]
             credit = (-refunds.groupby(["client_id", "company_id"])["amount_residual_signed"].sum()
                       ).rename("credit")
             if len(credit):
@@ -173,8 +201,7 @@ def settled_invoices(snapshot: Snapshot) -> pd.DataFrame:
     """Customer invoices paid in full with a known payment date, and ``days_late`` against the due date."""
     def build():
         inv = invoices(snapshot)
-        paid = inv.loc[(inv["move_type"] == "out_invoice") & inv["payment_state"].isin(SETTLED_STATES)
-                       & inv["paid_date"].notna()]
+        paid = inv.loc[inv["is_invoice"] & inv["settled"] & inv["paid_date"].notna()]
         return paid.assign(days_late=days_since(paid["paid_date"], paid["due"]))
     return memo(snapshot, ("settled",), build)
 
@@ -282,8 +309,9 @@ def deadline_moves(snapshot: Snapshot) -> pd.DataFrame | None:
 
 
 # -- evidence ----------------------------------------------------------------------------------
-def plain(frame: pd.DataFrame) -> pd.DataFrame:
-    """Columns a person (and JSON) can read: dates as YYYY-MM-DD, NA as None, floats rounded."""
+def plain(frame: pd.DataFrame) -> dict[str, list]:
+    """Columns as lists a person (and JSON) can read: dates as YYYY-MM-DD, NA as None,
+    floats rounded to cents.  Column-wise numpy work, no per-cell pandas boxing."""
     out = {}
     for col in frame.columns:
         s = frame[col]
@@ -293,41 +321,38 @@ def plain(frame: pd.DataFrame) -> pd.DataFrame:
             arr = s.to_numpy().astype("datetime64[D]")
             text = arr.astype(str).astype(object)
             text[np.isnat(arr)] = None
-            out[col] = text
+            out[col] = text.tolist()
         elif pd.api.types.is_float_dtype(s.dtype):
-            vals = s.to_numpy(dtype="float64", na_value=np.nan).round(2).astype(object)
-            vals[pd.isna(s.to_numpy())] = None
-            out[col] = vals
-        elif pd.api.types.is_bool_dtype(s.dtype) and not s.hasnans:
-            out[col] = s.astype(bool).to_numpy(dtype=object)
-        elif isinstance(s.dtype, pd.api.extensions.ExtensionDtype) or s.dtype == object:
-            obj = s.astype(object).to_numpy()
-            missing = _scalar_na(obj)
-            if missing.any():
-                obj = obj.copy()
-                obj[missing] = None
-            out[col] = obj
+            arr = s.to_numpy(dtype="float64", na_value=np.nan)
+            vals = arr.round(2).astype(object)
+            vals[np.isnan(arr)] = None
+            out[col] = vals.tolist()
+        elif s.dtype == object:
+            vals = s.to_numpy().copy()
+            vals[pd.isna(vals)] = None
+            out[col] = vals.tolist()
+        elif isinstance(s.dtype, pd.api.extensions.ExtensionDtype):
+            out[col] = s.to_numpy(dtype=object, na_value=None).tolist()
         else:
-            out[col] = s.to_numpy().astype(object)
-    # explicit object Series: pandas 3 would infer a string dtype and turn None back into NaN
-    return pd.DataFrame({c: pd.Series(v, index=frame.index, dtype=object) for c, v in out.items()},
-                        index=frame.index)
+            out[col] = s.tolist()
+    return out
 
 
-def _scalar_na(values: np.ndarray) -> np.ndarray:
-    """NA/NaN/NaT cells of an object array; list cells are values, never missing."""
-    return np.fromiter((v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and v != v)
-                        for v in values), dtype=bool, count=len(values))
+def records(frame: pd.DataFrame, columns: list[str]) -> Rows:
+    """Rows of ``frame`` as evidence (dicts built when read)."""
+    cols = plain(frame[columns])
+    return Rows(list(columns), [cols[c] for c in columns])
 
 
-def grouped_records(frame: pd.DataFrame, by: str, columns: list[str]) -> dict[int, list[dict]]:
-    """Evidence rows per value of the integer column ``by``, in one ``to_dict`` pass
-    (rows keep their order within a group)."""
+def grouped_records(frame: pd.DataFrame, by: str, columns: list[str]) -> dict[int, Rows]:
+    """Evidence rows per value of the integer column ``by`` (order kept within a group),
+    sharing one columnar store."""
     if not len(frame):
         return {}
     keys, order = _sorted_keys(frame[by])
-    records = plain(frame[columns].iloc[order]).to_dict("records")
-    return {k: records[s:e] for k, s, e in _runs(keys)}
+    cols = plain(frame[columns].iloc[order])
+    names, data = list(columns), [cols[c] for c in columns]
+    return {k: Rows(names, data, s, e) for k, s, e in _runs(keys)}
 
 
 def grouped_lists(frame: pd.DataFrame, by: str, column: str) -> dict[int, list]:
@@ -335,7 +360,7 @@ def grouped_lists(frame: pd.DataFrame, by: str, column: str) -> dict[int, list]:
     if not len(frame):
         return {}
     keys, order = _sorted_keys(frame[by])
-    values = plain(frame[[column]].iloc[order])[column].tolist()
+    values = plain(frame[[column]].iloc[order])[column]
     return {k: values[s:e] for k, s, e in _runs(keys)}
 
 

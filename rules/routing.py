@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any, Mapping
 
+import numpy as np
 import pandas as pd
 
 from clientcare.connector.errors import ConfigError
@@ -93,66 +95,70 @@ def fallback_user(snapshot: Snapshot, routing: RoutingConfig) -> tuple[int | Non
 
 
 def assign(findings: list[Finding], snapshot: Snapshot, routing: RoutingConfig) -> None:
-    """Set ``responsible_user_id`` and ``routed_by`` on every finding (vectorised over findings)."""
+    """Set ``responsible_user_id`` and ``routed_by`` on every finding (array work over findings)."""
     if not findings:
         return
-    active = active_users(snapshot)
+    active = active_users(snapshot).to_numpy()
     n = len(findings)
-    frame = pd.DataFrame({
-        "client_id": pd.array([f.client_id for f in findings], dtype="Int64"),
-        "project_id": pd.array([f.route.get("project_id") for f in findings], dtype="Int64"),
-        "preset": pd.array([f.route.get("user_id") for f in findings], dtype="Int64"),
-        "order": [tuple(f.route.get("order") or routing.order_for(f.rule)) for f in findings],
-    })
-    candidates: dict[str, pd.Series] = {
-        "client_salesperson": _lookup(frame["client_id"], snapshot.tables.get("partners"), "user_id"),
-        "project_manager": _lookup(frame["project_id"], snapshot.tables.get("projects"), "user_id"),
-        "task_assignee": _first_active(findings, "task_user_ids", active),
-        "invoice_salesperson": _first_active(findings, "invoice_user_ids", active),
+    routes = [f.route for f in findings]
+    client = _ids([f.client_id for f in findings])
+    candidates = {
+        "client_salesperson": _lookup(client, snapshot.tables.get("partners")),
+        "project_manager": _lookup(_ids([r.get("project_id") for r in routes]), snapshot.tables.get("projects")),
+        "task_assignee": _first_active([r.get("task_user_ids") or () for r in routes], active),
+        "invoice_salesperson": _first_active([r.get("invoice_user_ids") or () for r in routes], active),
     }
     default_user, default_how = fallback_user(snapshot, routing)
-    candidates["default"] = pd.Series(pd.array([default_user] * n, dtype="Int64"))
-    candidates = {k: v.where(v.isin(active)) for k, v in candidates.items()}
-    preset = frame["preset"].where(frame["preset"].isin(active))
-
-    user = preset.copy()
-    how = pd.Series(["rule"] * n, dtype=object).where(preset.notna(), None)
-    for order, idx in frame.groupby("order", sort=False).groups.items():
-        for step in order:
-            cand = candidates[step].loc[idx]
-            take = user.loc[idx].isna() & cand.notna()
-            hit = take[take].index
-            user.loc[hit] = cand.loc[hit]
-            how.loc[hit] = default_how if step == "default" else step
-        rest = user.loc[idx].isna()
-        hit = rest[rest].index
-        if default_user is not None and len(hit):  # the chain always ends with someone
-            user.loc[hit] = default_user
-            how.loc[hit] = default_how
-    if default_how == FALLBACK and (how == FALLBACK).any():
+    candidates["default"] = np.full(n, np.nan if default_user is None else float(default_user))
+    candidates = {k: np.where(np.isin(v, active), v, np.nan) for k, v in candidates.items()}
+    preset = _ids([r.get("user_id") for r in routes])
+    user = np.where(np.isin(preset, active), preset, np.nan)
+    how = np.where(np.isnan(user), None, "rule").astype(object)
+    orders = [r.get("order") or routing.order_for(f.rule) for f, r in zip(findings, routes)]
+    codes: dict[tuple, int] = {}
+    order_code = np.fromiter((codes.setdefault(tuple(o), len(codes)) for o in orders), dtype=np.int64, count=n)
+    for order, code in codes.items():
+        rows = order_code == code
+        for step in order + ("default",):  # the chain always ends with someone
+            take = rows & np.isnan(user) & ~np.isnan(candidates[step])
+            user[take] = candidates[step][take]
+            how[take] = default_how if step == "default" else step
+    fell_back = how == FALLBACK
+    if fell_back.any():
         log.warning("%d finding(s) no one owns go to user %s: set routing.default_user_id",
-                    int((how == FALLBACK).sum()), default_user)
+                    int(fell_back.sum()), default_user)
     for f, u, h in zip(findings, user.tolist(), how.tolist()):
-        f.responsible_user_id = None if u is pd.NA else int(u)
+        f.responsible_user_id = None if u != u else int(u)
         if h == "rule":
             h = f"rule: {f.route.get('why') or 'named by the rule'}"
         f.routed_by = h or "unrouted"
 
 
-def _lookup(keys: pd.Series, table: pd.DataFrame | None, column: str) -> pd.Series:
-    if table is None or column not in table:
-        return pd.Series(pd.array([None] * len(keys), dtype="Int64"))
-    mapping = table.drop_duplicates("id").set_index("id")[column]
-    return keys.map(mapping).astype("Int64").reset_index(drop=True)
+def _ids(values: list) -> np.ndarray:
+    """Optional ids as floats (NaN for none): user and record ids fit exactly."""
+    return np.array([np.nan if v is None or v is pd.NA or v != v else v for v in values], dtype="float64")
 
 
-def _first_active(findings: list[Finding], hint: str, active: pd.Index) -> pd.Series:
-    """Per finding, the first active user of its hint list (the rule lists the most relevant first)."""
-    rows = [(i, u) for i, f in enumerate(findings) for u in (f.route.get(hint) or ())]
-    out = pd.Series(pd.array([None] * len(findings), dtype="Int64"))
-    if rows:
-        long = pd.DataFrame(rows, columns=["i", "user"])
-        long = long.loc[long["user"].isin(active)]
-        first = long.drop_duplicates("i").set_index("i")["user"]
-        out.loc[first.index] = first.to_numpy()
+def _lookup(keys: np.ndarray, table: pd.DataFrame | None, column: str = "user_id") -> np.ndarray:
+    if table is None or column not in table or not len(table):
+        return np.full(len(keys), np.nan)
+    unique = table.drop_duplicates("id")
+    index = pd.Index(unique["id"].to_numpy(dtype="float64"))
+    values = unique[column].to_numpy(dtype="float64", na_value=np.nan)
+    pos = index.get_indexer(keys)
+    return np.where(pos >= 0, values[pos], np.nan)
+
+
+def _first_active(lists: list, active: np.ndarray) -> np.ndarray:
+    """Per finding, the first active user of its hint list (rules list the most relevant first)."""
+    out = np.full(len(lists), np.nan)
+    lengths = np.fromiter((len(x) for x in lists), dtype=np.int64, count=len(lists))
+    if not lengths.sum():
+        return out
+    owner = np.repeat(np.arange(len(lists)), lengths)
+    users = np.fromiter(chain.from_iterable(lists), dtype="float64", count=int(lengths.sum()))
+    keep = np.isin(users, active)
+    owner, users = owner[keep], users[keep]
+    first_owner, first_pos = np.unique(owner, return_index=True)
+    out[first_owner] = users[first_pos]
     return out

@@ -71,11 +71,15 @@ class _Reader:
     """Buffered reads of one HTTP request from a raw socket (no makefile: the socket
     must stay closable with an RST)."""
 
-    def __init__(self, sock: socket.socket):
+    def __init__(self, sock: socket.socket, stop: threading.Event):
         self.sock = sock
+        self.stop = stop
         self.buf = b""
 
     def _fill(self) -> None:
+        while not select.select([self.sock], [], [], 0.05)[0]:
+            if self.stop.is_set():
+                raise _Closed()  # the proxy is stopping: give up on an idle client
         chunk = self.sock.recv(65536)
         if not chunk:
             raise _Closed()
@@ -253,7 +257,7 @@ class FaultProxy:
     def _handle(self, sock: socket.socket) -> None:
         sock.settimeout(max(self.upstream_timeout, self.stall_seconds) + 30)
         try:
-            method, target, headers, body = _Reader(sock).request()
+            method, target, headers, body = _Reader(sock, self._stop).request()
         except (_Closed, OSError, ValueError):
             return
         event = self._decide(method, target)

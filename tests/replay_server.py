@@ -167,6 +167,7 @@ class ReplayServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            timeout = 30  # an idle client cannot hold stop() for longer
 
             def log_message(self, format, *args):  # noqa: A002 - quiet
                 pass

@@ -2,8 +2,8 @@
 
 The recorded full pulls (``cassettes/odoo*/test_full_pull_is_the_same_through_every_transport.yaml``)
 are served by a local replay server (:mod:`replay_server`); the fault proxy
-(:mod:`faultproxy`) sits in front of it and resets, drops, stalls, truncates or
-answers 502/503/504 to a seeded ~20% of the requests.  Each pull must come out
+(:mod:`faultproxy`) sits in front of it and resets, drops, loses, stalls, truncates
+or answers 502/503/504 to a seeded ~20% of the requests.  Each pull must come out
 equal to a fault-free pull of the same recording, with the retries visible in
 ``transport.retries``; a server that stays down must end in a ``RetriableError``
 (CLI exit code 3) after the configured number of attempts.  See RELIABILITY.md.
@@ -15,8 +15,10 @@ whole module runs in seconds.
 from __future__ import annotations
 
 import dataclasses
+import http.client
+import json
 import socket
-from pathlib import Path
+from urllib.parse import urlsplit
 
 import pandas as pd
 import pytest
@@ -27,7 +29,7 @@ from clientcare.connector import transports as transports_mod
 
 from conftest import API_KEY, PASSWORD, OdooServer, recorded_servers
 from faultproxy import KINDS, FaultProxy
-from replay_server import ReplayServer, load_cassette
+from replay_server import Interaction, ReplayServer, load_cassette
 
 CASSETTE = "test_full_pull_is_the_same_through_every_transport"
 #: The tables the cassettes were recorded with; later tables have no recording yet, and the
@@ -38,13 +40,11 @@ ATTEMPTS = 8
 TIMEOUT = 0.5
 TRANSPORTS = ("xmlrpc", "jsonrpc", "json2")
 
-#: xmlrpc.client re-sends a request once by itself when the connection is reset or closed
-#: without an answer (``Transport.request``), so ClientCare never sees those faults.
-XMLRPC_STDLIB_RESENDS = {"reset", "drop", "lost"}
-#: BUG (RELIABILITY.md, "Known problems" 1): a truncated XML-RPC answer is a fatal ProtocolError,
-#: never retried.  Left out of the random XML-RPC runs until fixed; the per-kind test is a
-#: strict xfail, so it fails (XPASS) as soon as the fix lands: then empty this set.
-XMLRPC_UNRETRIED = {"truncate"}
+#: Faults that xmlrpc.client would hide by re-sending on its own (ClientCare's transport sends
+#: each request exactly once, so none now) and XML-RPC faults not retried (none now: a cut-off
+#: answer is a retriable ConnectionFailure).  Kept as sets so a regression shows up as a test.
+XMLRPC_STDLIB_RESENDS: set[str] = set()
+XMLRPC_UNRETRIED: set[str] = set()
 
 
 def transports_for(major: int) -> list[str]:
@@ -108,6 +108,54 @@ def baselines():
     return get
 
 
+# -- 0. the tools themselves ---------------------------------------------------------------
+def _post(url: str, path: str, body: bytes) -> tuple[int, bytes]:
+    conn = http.client.HTTPConnection(urlsplit(url).hostname, urlsplit(url).port, timeout=5)
+    try:
+        conn.request("POST", path, body, {"Content-Type": "application/json"})
+        resp = conn.getresponse()
+        return resp.status, resp.read()
+    finally:
+        conn.close()
+
+
+def _interaction(path, body, answer):
+    return Interaction("POST", path, body, 200, "OK", (("Content-Type", "application/json"),), answer)
+
+
+def test_replay_server_matches_bodies_like_the_cassettes_and_repeats_the_last_answer():
+    rpc = json.dumps({"jsonrpc": "2.0", "method": "call", "params": {"x": 1}, "id": 11}).encode()
+    cassette = (_interaction("/jsonrpc", rpc, b'"first"'), _interaction("/jsonrpc", rpc, b'"second"'),
+                _interaction("/xmlrpc/2/object", b"<?xml?><a/>", b"<xml/>"))
+    with ReplayServer(cassette) as replay:
+        other_id = json.dumps({"jsonrpc": "2.0", "method": "call", "params": {"x": 1}, "id": 99}).encode()
+        assert [_post(replay.url, "/jsonrpc", other_id)[1] for _ in range(3)] == \
+            [b'"first"', b'"second"', b'"second"']  # in order, then the last one again
+        assert _post(replay.url, "/xmlrpc/2/object", b"<?xml?><a/>") == (200, b"<xml/>")
+        assert _post(replay.url, "/xmlrpc/2/object", b"<?xml?><b/>")[0] == 500  # other bytes
+        assert _post(replay.url, "/jsonrpc/other", rpc)[0] == 500  # other path
+        assert len(replay.misses) == 2 and replay.repeats == 1
+
+
+def test_fault_proxy_injects_counts_and_stops_cleanly():
+    cassette = (_interaction("/p", b"{}", b'{"ok": true}'),)
+    with ReplayServer(cassette) as replay:
+        with FaultProxy(replay.url, rate=0, schedule={0: "http_503", 1: "truncate", 2: "reset"},
+                        stall_seconds=0.2) as proxy:
+            assert urlsplit(proxy.url).hostname == "127.0.0.1"
+            assert _post(proxy.url, "/p", b"{}")[0] == 503
+            with pytest.raises(http.client.IncompleteRead):
+                _post(proxy.url, "/p", b"{}")
+            with pytest.raises(ConnectionResetError):
+                _post(proxy.url, "/p", b"{}")
+            assert _post(proxy.url, "/p", b"{}") == (200, b'{"ok": true}')
+            idle = socket.create_connection(("127.0.0.1", proxy.port))  # stop() must not wait for it
+        idle.close()
+    assert proxy.injected == {"http_503": 1, "truncate": 1, "reset": 1}
+    assert proxy.requests == 4 and proxy.forwarded == 2 and replay.served == 2
+    assert [e.fault for e in proxy.events] == ["http_503", "truncate", "reset", None]
+
+
 # -- 1. random faults, every recorded server and transport ----------------------------------
 @pytest.mark.parametrize("transport", TRANSPORTS)
 def test_full_pull_survives_20_percent_faults(odoo, recorded, transport):
@@ -167,7 +215,9 @@ def test_each_fault_kind_is_retried(baselines, transport, kind, request):
     assert sorted(proxy.injected.elements()) == sorted(KIND_RUNS[kind])
     t = client.transport
     if transport == "xmlrpc" and kind in XMLRPC_STDLIB_RESENDS:
-        assert t.retries == 0  # xmlrpc.client re-sent each one itself
+        # xmlrpc.client re-sent each one itself (once transports.py stops that, RELIABILITY.md
+        # known problem 2, empty XMLRPC_STDLIB_RESENDS)
+        assert t.retries == 0
     else:
         assert t.retries >= len(FAULTED_REQUESTS)
     assert t.call_count == base_calls + t.retries
@@ -240,12 +290,8 @@ def test_cli_pull_exits_3_when_odoo_stays_unavailable(tmp_path):
 
 # -- 4. an answer lost after the server did the work -------------------------------------------
 @pytest.mark.parametrize("transport", TRANSPORTS)
-def test_a_no_retry_call_reaches_the_server_once_when_its_answer_is_lost(transport, request):
+def test_a_no_retry_call_reaches_the_server_once_when_its_answer_is_lost(transport):
     """``execute_kw(..., retry=False)`` promises no blind repeat (the write-back's creates)."""
-    if transport == "xmlrpc":
-        request.applymarker(pytest.mark.xfail(
-            strict=True, raises=AssertionError,
-            reason="BUG: xmlrpc.client re-sends a request once by itself after a reset"))
     cassette = load_cassette(str(NEWEST.dir / f"test_fatal_errors_map_to_the_same_tree_{transport}-validation_.yaml"))
     creates = {i for i, it in enumerate(cassette)
                if it.target.endswith("/create") or b"create" in it.body}

@@ -331,7 +331,7 @@ def rich_snapshot(version):
 
 @pytest.mark.parametrize("version", [16, 17, 19])
 def test_every_finding_has_evidence_an_owner_and_a_stable_json_form(version):
-    config = {"follow_up": {"fix_projects": ["Helpdesk"]}}
+    config = {"follow_up": {"fix_projects": ["Helpdesk"], "survey_every_days": 30}}
     result = run_rules(rich_snapshot(version), AS_OF, config, {"default_user_id": ADMIN})
     assert not result.errors
     assert {f.rule for f in result.findings} == BUILTINS

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from itertools import compress
 
 import numpy as np
 import pandas as pd
@@ -334,56 +335,63 @@ def _score(status: pd.DataFrame, cfg: Config) -> pd.Series:
 
 def _findings(snapshot, as_of, cfg, clients, status, score, band, evidence) -> list[Finding]:
     prev = _previous(snapshot, clients.index)
-    fail_now = status == "fail"
-    had = prev["known"].to_numpy()
-    newly = fail_now & ~(prev[list(CRITERIA)] == "fail").to_numpy() & had[:, None]
-    still = fail_now & prev[list(CRITERIA)].eq("fail").to_numpy() & prev["attention_on"].to_numpy()[:, None]
-    low = (score < cfg.attention_below).fillna(False)
-    trigger_cols = (newly | (still & _prev_triggers(prev)))
-    attention = low | trigger_cols.any(axis=1)
-    out = []
     cols = list(CRITERIA)
-    status_rows = status[cols].to_numpy().tolist()
-    trig_rows = trigger_cols.to_numpy().tolist()
-    for cid, cname, st, sc, bd, att, trig, pscore, pband, pknown, psince, is_low in zip(
-            clients.index.tolist(), clients["name"].tolist(), status_rows, score.tolist(), band.tolist(),
-            attention.tolist(), trig_rows, prev["score"].tolist(), prev["band"].tolist(), had.tolist(),
-            prev["attention_since"].tolist(), low.tolist()):
-        cname = cname if isinstance(cname, str) else f"partner {cid}"
-        sc = None if sc != sc else int(sc)
-        failing = [LABELS[c] for c, s in zip(cols, st) if s == "fail"]
-        triggered = [c for c, t in zip(cols, trig) if t]
-        since = (psince if isinstance(psince, str) and pknown and att else as_of.isoformat())
-        data = {"score": sc, "band": bd, "criteria": dict(zip(cols, st)),
-                "previous_score": None if pscore != pscore else int(pscore),
-                "previous_band": pband if isinstance(pband, str) else None,
-                "score_change": None if sc is None or pscore != pscore else int(sc - pscore),
-                "attention": bool(att), "attention_criteria": triggered,
-                "attention_since": since if att else None}
-        head = f"{cname}: fit score {sc if sc is not None else 'unknown'} ({bd})"
-        rows = evidence[cid]
-        common = dict(rule=name, subject_model="res.partner", subject_id=cid, subject_name=cname, client_id=cid,
-                      evidence=rows, evidence_columns=COLUMNS)
-        out.append(Finding(severity="info", level="checklist",
-                           summary=head + (f"; fails: {', '.join(failing)}" if failing else ""),
-                           data=data, **common))
-        if pknown and isinstance(pband, str) and pband != bd:
-            text = f"{head}, was {pscore if pscore == pscore else 'unknown'} ({pband})"
-            out.append(Finding(severity="low" if bd != "poor" else "medium", level="band", period=as_of.isoformat(),
-                               summary=text, action=Action("note", text), data=data,
-                               resolved_when="informational: posted once per band change", **common))
-        if att:
-            why = []
-            if triggered:
-                why.append(", ".join(f"'{LABELS[c]}'" for c in triggered) + (" now fails" if len(triggered) == 1
-                                                                               else " now fail"))
-            if is_low:
-                why.append(f"score under {cfg.attention_below:g}")
-            text = f"check in with {cname}: {'; '.join(why)} (fit score {sc}, {bd})"
-            out.append(Finding(severity="medium", level="attention", summary=text,
-                               action=Action("activity", text, "todo", date.fromisoformat(since)), data=data,
-                               resolved_when=(f"the criteria that triggered it pass again and the score is at "
-                                              f"least {cfg.attention_below:g}"), **common))
+    fail_now = (status[cols] == "fail").to_numpy()
+    had = prev["known"].to_numpy(dtype=bool)
+    prev_fail = (prev[cols] == "fail").to_numpy(dtype=bool)
+    newly = fail_now & ~prev_fail & had[:, None]
+    still = fail_now & prev_fail & prev["attention_on"].to_numpy(dtype=bool)[:, None] & _prev_triggers(prev)
+    triggers = newly | still
+    low = (score < cfg.attention_below).fillna(False).to_numpy(dtype=bool)
+    attention = low | triggers.any(axis=1)
+    ids = clients.index.tolist()
+    names = [n if isinstance(n, str) else f"partner {c}" for c, n in zip(ids, clients["name"].tolist())]
+    scores = [None if s != s else int(s) for s in score.tolist()]
+    bands = band.tolist()
+    heads = [f"{n}: fit score {'unknown' if s is None else s} ({b})" for n, s, b in zip(names, scores, bands)]
+    labels = [LABELS[c] for c in cols]
+    fails = [", ".join(compress(labels, row)) for row in fail_now.tolist()]
+    pscores = [None if p != p else int(p) for p in prev["score"].tolist()]
+    today = as_of.isoformat()
+    since = np.where(attention & had & prev["attention_since"].notna().to_numpy(), prev["attention_since"], today)
+    out = []
+    datas = []
+    for cid, name_, head, sc, bd, st, failing, ps, pb, att, trig, snc in zip(
+            ids, names, heads, scores, bands, status[cols].to_numpy().tolist(), fails, pscores,
+            prev["band"].tolist(), attention.tolist(), triggers.tolist(), since.tolist()):
+        data = {"score": sc, "band": bd, "criteria": dict(zip(cols, st)), "previous_score": ps,
+                "previous_band": pb if isinstance(pb, str) else None,
+                "score_change": None if sc is None or ps is None else sc - ps,
+                "attention": att, "attention_criteria": list(compress(cols, trig)) if att else [],
+                "attention_since": snc if att else None}
+        datas.append(data)
+        out.append(Finding(rule=name, subject_model="res.partner", subject_id=cid, subject_name=name_,
+                           client_id=cid, severity="info", level="checklist",
+                           summary=f"{head}; fails: {failing}" if failing else head, data=data,
+                           evidence=evidence[cid], evidence_columns=COLUMNS))
+    changed = np.flatnonzero(had & (prev["band"].to_numpy(dtype=object) != band.to_numpy(dtype=object)))
+    for i in changed.tolist():
+        ps = pscores[i]
+        text = f"{heads[i]}, was {'unknown' if ps is None else ps} ({prev['band'].iat[i]})"
+        out.append(Finding(rule=name, subject_model="res.partner", subject_id=ids[i], subject_name=names[i],
+                           client_id=ids[i], severity="medium" if bands[i] == "poor" else "low", level="band",
+                           period=today, summary=text, action=Action("note", text), data=datas[i],
+                           evidence=evidence[ids[i]], evidence_columns=COLUMNS,
+                           resolved_when="informational: posted once per band change"))
+    for i in np.flatnonzero(attention).tolist():
+        trig = datas[i]["attention_criteria"]
+        why = []
+        if trig:
+            why.append(", ".join(f"'{LABELS[c]}'" for c in trig) + (" now fails" if len(trig) == 1 else " now fail"))
+        if low[i]:
+            why.append(f"score under {cfg.attention_below:g}")
+        text = f"check in with {names[i]}: {'; '.join(why)} (fit score {scores[i]}, {bands[i]})"
+        out.append(Finding(rule=name, subject_model="res.partner", subject_id=ids[i], subject_name=names[i],
+                           client_id=ids[i], severity="medium", level="attention", summary=text,
+                           action=Action("activity", text, "todo", date.fromisoformat(datas[i]["attention_since"])),
+                           data=datas[i], evidence=evidence[ids[i]], evidence_columns=COLUMNS,
+                           resolved_when=(f"the criteria that triggered it pass again and the score is at "
+                                          f"least {cfg.attention_below:g}")))
     return out
 
 
@@ -413,6 +421,8 @@ def _previous(snapshot, clients: pd.Index) -> pd.DataFrame:
 
 def _prev_triggers(prev: pd.DataFrame) -> np.ndarray:
     """Criteria that triggered last run's attention activity (they keep it open while they fail)."""
+    if not prev["attention_on"].any():
+        return np.zeros((len(prev), len(CRITERIA)), dtype=bool)
     lists = prev["attention_criteria"].tolist()
     return np.array([[isinstance(l, list) and c in l for c in CRITERIA] for l in lists], dtype=bool).reshape(
         len(lists), len(CRITERIA))

@@ -8,7 +8,8 @@ Five kinds, each switchable in ``kinds``:
 * ``fix_check`` — ``fix_check_after_days`` after a task of a support/fix project
   (``fix_projects``) is done: "is the fix holding?";
 * ``survey`` — a satisfaction survey every ``survey_every_days`` for an active
-  client that gave no rating in that time (periods are staggered per client);
+  client that gave no rating in that time, proposed during the first
+  ``expire_after_days`` of each period (periods are staggered per client);
 * ``punch_list`` — ``punch_list_after_days`` after a client's project completes;
 * ``onboarding`` — the configured steps for a client first seen less than
   ``new_client_days`` ago, each with its owner.
@@ -89,7 +90,7 @@ class Config(RuleConfig):
     #: 0 disables surveys.
     survey_every_days: int = 180
     punch_list_after_days: int = 14
-    #: One-off follow-ups (fix check, punch list) are dropped this long after they fell due.
+    #: One-off follow-ups (fix check, punch list, survey) are dropped this long after they fell due.
     expire_after_days: int = 30
     new_client_days: int = 45
     onboarding_steps: tuple[OnboardingStep, ...] = DEFAULT_STEPS
@@ -201,13 +202,14 @@ class _Clients:
             r = ratings.loc[(ratings["day"] > self.today - pd.Timedelta(days=n)) & (ratings["day"] <= self.today)]
             recent = self.clients.isin(r["client_id"].dropna())
         old_enough = self.first_seen <= self.today - pd.Timedelta(days=n)
-        mask = self.active & ~recent & old_enough
         # staggered periods: client c's period k covers days [k*n - c, (k+1)*n - c) (proleptic ordinals)
         offset = (self.as_of.toordinal() + self.clients.to_numpy()) // n
         start_ord = offset * n - self.clients.to_numpy()
         epoch = date(1970, 1, 1).toordinal()
         start = pd.Series(pd.Timestamp("1970-01-01") + pd.to_timedelta(start_ord - epoch, unit="D"),
                           index=self.clients)
+        fresh = self.today < start + pd.Timedelta(days=self.cfg.expire_after_days)
+        mask = self.active & ~recent & old_enough & fresh
         out = self._per_client(mask, start)
         return out.assign(period=[d.strftime("%Y-%m-%d") for d in out["natural_due"]],
                           rated=ratings is not None)
@@ -295,8 +297,8 @@ def _findings(cand: pd.DataFrame, ctx: _Clients, cfg: Config) -> list[Finding]:
     evidence = F.grouped_records(_evidence(cand, ctx, cfg), "row", COLUMNS)
     steps = cfg.onboarding_steps
     col = lambda c: cand[c].tolist() if c in cand else [None] * len(cand)  # noqa: E731
-    names = ctx.names.to_dict()
-    project_hint = ctx.project_hint.to_dict()
+    names = dict(zip(ctx.names.index.tolist(), ctx.names.to_numpy(dtype=object).tolist()))
+    project_hint = dict(zip(ctx.project_hint.index.tolist(), ctx.project_hint.tolist()))
     out = []
     for row, kind, model, sid, sname, cid, due, period, step, pid, task_users in zip(
             cand["row"].tolist(), cand["kind"].tolist(), cand["subject_model"].tolist(),

@@ -128,7 +128,7 @@ def _levels(snapshot, as_of: date, cfg: Config) -> list[Finding]:
     salespeople = F.ranked_users(inv, "group", "invoice_user_id")
     ids = F.grouped_lists(inv, "group", "id")
     evidence = F.grouped_records(
-        inv.assign(invoice=inv["name"], invoice_id=inv["id"], due_date=inv["due"],
+        inv.assign(invoice=F.invoice_names(snapshot, inv["id"]), invoice_id=inv["id"], due_date=inv["due"],
                    currency=inv["currency_id_name"], amount_due=inv["net_residual"],
                    amount_due_company=inv["net_company"], company_currency=inv["company_currency_id_name"]),
         "group", OVERDUE_COLUMNS)
@@ -184,7 +184,7 @@ def _chronic(snapshot, as_of: date, cfg: Config) -> list[Finding]:
     rows = paid.loc[paid["client_id"].isin(flagged.index)].sort_values(["client_id", "paid_date", "id"])
     salespeople = F.ranked_users(rows, "client_id", "invoice_user_id")
     evidence = F.grouped_records(
-        rows.assign(invoice=rows["name"], invoice_id=rows["id"], due_date=rows["due"],
+        rows.assign(invoice=F.invoice_names(snapshot, rows["id"]), invoice_id=rows["id"], due_date=rows["due"],
                     currency=rows["currency_id_name"]),
         "client_id", CHRONIC_COLUMNS)
     client_names = F.names(snapshot.partners, flagged.index.to_series()).tolist()
