@@ -29,7 +29,8 @@ class Step:
     fix: str = ""
 
 
-def run_check(settings: ConnectionSettings, models_needed: dict[str, set[str]]) -> list[Step]:
+def run_check(settings: ConnectionSettings, models_needed: dict[str, set[str]],
+              optional_models: set[str] = frozenset()) -> list[Step]:
     """Run the checks in order; stop at the first failure later steps depend on.
 
     ``models_needed`` maps each Odoo model the enabled rules and write-back use
@@ -55,8 +56,10 @@ def run_check(settings: ConnectionSettings, models_needed: dict[str, set[str]]) 
     steps.append(Step("server version", "ok", f"Odoo {info.get('server_version')}, transport "
                       f"{transport.name}" + (" (picked by auto)" if settings.transport == "auto" else "")))
     client = OdooClient(settings, transport=transport)
-    steps.append(_modules(client))
-    steps += _access(client, models_needed)
+    probe = {model: _allowed(client, model, "read") for model in
+             sorted(set(models_needed) | {m for m in MODULE_MODELS.values()})}
+    steps.append(_modules(probe))
+    steps += _access(client, models_needed, probe, optional_models)
     steps.append(_clock(settings))
     return steps
 
@@ -81,14 +84,26 @@ def _reachable(settings: ConnectionSettings) -> Step:
                 "use https so the credentials are encrypted" if status == "warn" else "")
 
 
-def _modules(client: OdooClient) -> Step:
-    rows = client.call("ir.model", "search_read", [], {
-        "domain": [("model", "in", ["mail.activity", "account.move", "project.task", "rating.rating"])],
-        "fields": ["model"]})
-    present = {r["model"] for r in rows}
-    by_module = {"mail": "mail.activity", "account": "account.move", "project": "project.task",
+MODULE_MODELS = {"mail": "mail.activity", "account": "account.move", "project": "project.task",
                  "rating": "rating.rating"}
-    missing = [m for m, model in by_module.items() if model not in present]
+
+
+def _allowed(client: OdooClient, model: str, op: str) -> bool | None:
+    """The bot user's model-level right (None: the model does not exist, module missing).
+
+    ``has_access`` from 18, ``check_access_rights`` before; both work for any user,
+    unlike reading ``ir.model``, which needs administrator rights.
+    """
+    try:
+        if client.profile.major >= 18:
+            return bool(client.call(model, "has_access", [[], op]))
+        return bool(client.call(model, "check_access_rights", [op], {"raise_exception": False}))
+    except E.MissingModelError:
+        return None
+
+
+def _modules(probe: dict[str, bool | None]) -> Step:
+    missing = [m for m, model in MODULE_MODELS.items() if probe.get(model) is None]
     if not missing:
         return Step("modules", "ok", "mail, account, project and rating are installed")
     return Step("modules", "fail" if "mail" in missing else "warn",
@@ -96,23 +111,18 @@ def _modules(client: OdooClient) -> Step:
                 "; ".join(f"without {m}, {MODULES[m]}" for m in missing))
 
 
-def _access(client: OdooClient, models_needed: dict[str, set[str]]) -> list[Step]:
-    """Model-level rights of the bot user: ``has_access`` from 18, ``check_access_rights`` before."""
+def _access(client: OdooClient, models_needed: dict[str, set[str]], probe: dict[str, bool | None],
+            optional_models: set[str]) -> list[Step]:
     steps = []
-    present = {r["model"] for r in client.call("ir.model", "search_read", [], {
-        "domain": [("model", "in", sorted(models_needed))], "fields": ["model"]})}
     for model, operations in sorted(models_needed.items()):
-        if model not in present:
+        if probe.get(model) is None:
             continue
-        denied = []
-        for op in sorted(operations):
-            if client.profile.major >= 18:
-                ok = client.call(model, "has_access", [[], op])
-            else:
-                ok = client.call(model, "check_access_rights", [op], {"raise_exception": False})
-            if not ok:
-                denied.append(op)
-        if denied:
+        denied = [op for op in sorted(operations)
+                  if not (probe[model] if op == "read" else _allowed(client, model, op))]
+        if denied and model in optional_models:
+            steps.append(Step(f"rights on {model}", "warn", f"no {', '.join(denied)} right (optional)",
+                              "the rules that use it report that criterion as unknown"))
+        elif denied:
             steps.append(Step(f"rights on {model}", "fail", f"no {', '.join(denied)} right",
                               f"add the ClientCare user to a group with {', '.join(denied)} on {model}"))
         else:

@@ -157,7 +157,7 @@ def check(ctx, **flags):
     from clientcare.jobs.runner import models_needed
 
     profile = load_profile_from(ctx, **flags)
-    steps = run_check(profile.connection(), models_needed(profile))
+    steps = run_check(profile.connection(), *models_needed(profile))
     marks = {"ok": click.style("ok  ", fg="green"), "warn": click.style("warn", fg="yellow"),
              "fail": click.style("FAIL", fg="red")}
     for step in steps:
@@ -282,9 +282,13 @@ def audit(ctx, rule_names, client_filter, as_of, output, fmt, snapshot_dir, demo
         text = report.render_text(report.findings_frame(findings, snapshot))
     _emit(text, output)
     for err in result.errors:
-        click.echo(f"rule {err['rule']} failed: {err['error']}", err=True)
+        click.echo(f"rule {err['rule']} {_failed_or_skipped(err)}: {err['error']}", err=True)
     if result.errors:
         ctx.exit(E.EXIT_PARTIAL)
+
+
+def _failed_or_skipped(err: dict) -> str:
+    return "skipped" if err.get("stage") == "skipped" else "failed"
 
 
 def _emit(text: str, output: str | None) -> None:
@@ -450,7 +454,7 @@ def _summary_text(d: dict) -> str:
             lines.append(f"    {item['op']:<7} {item['res_model']},{item['res_id']}: {item['summary']} "
                          f"(user {item['user_id']}, due {item['date_deadline']}) [{item['reason']}]")
     for err in d["rule_errors"]:
-        lines.append(f"  rule {err['rule']} failed: {err['error']}")
+        lines.append(f"  rule {err['rule']} {_failed_or_skipped(err)}: {err['error']}")
     for err in d["write_errors"]:
         lines.append(f"  write failed on {err['res_model']},{err['res_id']}: {err['error']}")
     for w in d["warnings"]:

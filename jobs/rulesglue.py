@@ -54,7 +54,7 @@ def evaluate(snapshot: Snapshot, as_of: date, profile: Profile, rule_names: list
         missing = [t for t in reg.rules[name].needs if t in unavailable]
         if missing:
             skipped.append({"rule": name, "stage": "skipped", "traceback": "",
-                            "error": f"skipped: needs {', '.join(missing)}, unavailable "
+                            "error": f"needs {', '.join(missing)}, unavailable "
                                      f"({'; '.join(unavailable[t] for t in missing)})"})
     run = [n for n in names if n not in {s["rule"] for s in skipped}]
     result = run_rules(snapshot, as_of, profile.rules, routing(profile), registry=reg, only=run)

@@ -44,13 +44,16 @@ def pull_snapshot(client: OdooClient, profile: Profile, full: bool = False,
     return pull_incremental(client, pull_options(profile, full, rule_names))
 
 
-def models_needed(profile: Profile) -> dict[str, set[str]]:
-    """Odoo models (and operations) the enabled rules and the write-back use: for ``check``."""
+def models_needed(profile: Profile) -> tuple[dict[str, set[str]], set[str]]:
+    """Odoo models and operations the pull, the enabled rules and the write-back use (for
+    ``check``), and which of them are optional (a rule only loses a criterion without them)."""
     out: dict[str, set[str]] = {m: set(ops) for m, ops in WRITE_MODELS.items()}
-    for table in rulesglue.needs(profile):
-        if table in TABLES:
-            out.setdefault(TABLES[table].model, set()).add("read")
-    return out
+    options = pull_options(profile)
+    for table in options.tables:
+        out.setdefault(TABLES[table].model, set()).add("read")
+    optional = {TABLES[t].model for t in rulesglue.optional_tables(profile) if t in TABLES}
+    required = {TABLES[t].model for t in options.tables if t not in rulesglue.optional_tables(profile)}
+    return out, optional - required - set(WRITE_MODELS)
 
 
 @dataclass

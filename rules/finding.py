@@ -64,7 +64,7 @@ class Rows(Sequence):
         return f"Rows({list(self)!r})"
 
 
-@dataclass
+@dataclass(slots=True)
 class Action:
     """What should happen in Odoo: an activity for someone by a date, or a note."""
 
@@ -94,7 +94,7 @@ class Action:
                 "due_date": self.due_date.isoformat() if self.due_date else None}
 
 
-@dataclass
+@dataclass(slots=True)
 class Finding:
     """One situation a person should know about, with its evidence and its owner.
 
@@ -127,8 +127,11 @@ class Finding:
     @property
     def key(self) -> str:
         """``rule:model:id[:level][:part][:period]``: equal for the same situation in every run."""
-        parts = [self.rule, self.subject_model, str(self.subject_id), self.level, self.part, self.period]
-        return ":".join(p for p in parts if p)
+        key = f"{self.rule}:{self.subject_model}:{self.subject_id}"
+        for extra in (self.level, self.part, self.period):
+            if extra:
+                key += ":" + extra
+        return key
 
     def problems(self) -> list[str]:
         """What makes this finding unusable (checked by the runner for every rule)."""

@@ -33,6 +33,7 @@ PASSWORD = "***password***"
 API_KEY = "***api-key***"
 DEMO_PASSWORD = "***demo-password***"
 DEMO_API_KEY = "***demo-api-key***"
+LIMITED_PASSWORD = "***limited-password***"
 WRONG_PASSWORD = "not-the-password"
 
 
@@ -60,11 +61,13 @@ class Live:
             API_KEY: os.environ.get("ODOO_API_KEY", ""),
             DEMO_PASSWORD: os.environ.get("ODOO_DEMO_PASSWORD", "demo"),
             DEMO_API_KEY: os.environ.get("ODOO_DEMO_API_KEY", ""),
+            LIMITED_PASSWORD: os.environ.get("ODOO_LIMITED_PASSWORD", ""),
         }
         info = xmlrpc.client.ServerProxy(f"{self.url}/xmlrpc/2/common").version()
         self.major = transports_mod.server_major(info)
         self.server = {"url": self.url, "db": self.db, "login": self.login,
                        "demo_login": os.environ.get("ODOO_DEMO_USER", "demo"),
+                       "limited_login": os.environ.get("ODOO_LIMITED_USER", "ccbot_limited"),
                        "server_version": info["server_version"],
                        "recorded_at": datetime.now(timezone.utc).replace(microsecond=0).isoformat()}
 

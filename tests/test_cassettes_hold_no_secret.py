@@ -11,10 +11,10 @@ import yaml
 
 Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
-from conftest import (API_KEY, CASSETTES, DEMO_API_KEY, DEMO_PASSWORD, PASSWORD, PASSWORD_POSITION,
-                      WRONG_PASSWORD)
+from conftest import (API_KEY, CASSETTES, DEMO_API_KEY, DEMO_PASSWORD, LIMITED_PASSWORD, PASSWORD,
+                      PASSWORD_POSITION, WRONG_PASSWORD)
 
-ALLOWED = {PASSWORD, API_KEY, DEMO_PASSWORD, DEMO_API_KEY, WRONG_PASSWORD, ""}
+ALLOWED = {PASSWORD, API_KEY, DEMO_PASSWORD, DEMO_API_KEY, LIMITED_PASSWORD, WRONG_PASSWORD, ""}
 API_KEY_SHAPE = re.compile(r"\b[0-9a-f]{40}\b")
 SESSION = re.compile(r"session_id=[0-9A-Za-z_-]{10,}")
 CASSETTE_FILES = sorted(CASSETTES.glob("odoo*/*.yaml"))

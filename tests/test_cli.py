@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from clientcare.connector import errors as E
 from clientcare.jobs.cli import main
 
-from conftest import DEMO_PASSWORD, PASSWORD, ROOT, WRONG_PASSWORD
+from conftest import LIMITED_PASSWORD, PASSWORD, ROOT, WRONG_PASSWORD
 
 
 def env_for(odoo, state_dir: Path, *, login=None, password=PASSWORD, transport="xmlrpc") -> dict:
@@ -132,10 +132,18 @@ def test_check_wrong_password(odoo, cassette, tmp_path):
 
 
 def test_check_reports_missing_rights(odoo, cassette, tmp_path):
-    env = env_for(odoo, tmp_path, login=odoo.server["demo_login"], password=DEMO_PASSWORD)
+    env = env_for(odoo, tmp_path, login=odoo.server["limited_login"], password=LIMITED_PASSWORD)
     result = invoke(["check"], env=env)
-    assert "FAIL rights on" in result.output, result.output
+    assert "FAIL rights on account.move: no read right" in result.output, result.output
     assert result.exit_code == E.EXIT_ODOO_REFUSED
+
+
+def test_audit_without_invoice_rights_skips_those_rules(odoo, cassette, tmp_path):
+    env = env_for(odoo, tmp_path, login=odoo.server["limited_login"], password=LIMITED_PASSWORD)
+    result = invoke(["audit", "--as-of", odoo.recorded_at.date().isoformat()], env=env)
+    assert result.exit_code == E.EXIT_PARTIAL, result.output
+    assert "rule late_payment skipped: needs moves" in result.output
+    assert "unmet_deadlines" in result.output or "No findings" in result.output
 
 
 def test_audit_wrong_password_exits_4(odoo, cassette, tmp_path):

@@ -7,12 +7,12 @@ missing (no profile configured, no projects, ratings not readable...) and
 leaves the criterion out of the score instead of counting it as a fail.
 
 Every client gets an informational ``checklist`` finding (no action) whose
-``data`` holds its score, band and criteria; given the previous run's findings
-(``run_rules(previous=...)``), the rule also proposes a note on the client
-when the score band changed, and an activity for the salesperson while a
-criterion that newly failed still fails or the score stays under
-``attention_below``.  Without a previous run nothing is "new": only the score
-threshold applies.
+``data`` holds its score, band and criteria.  Given the previous run's
+findings (``run_rules(previous=...)``, see ``previous_findings``) the rule
+also proposes a note on the client when its score band changed, and an
+activity for the salesperson when a criterion newly fails or the score falls
+under ``attention_below``; that activity stays proposed while the cause lasts.
+Without a previous run there is no change to report: only the checklist.
 """
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ import pandas as pd
 
 from clientcare.rules import frames as F
 from clientcare.rules.config import RuleConfig
-from clientcare.rules.finding import Action, Finding
+from clientcare.rules.finding import Action, Finding, Rows
 from clientcare.rules.runner import previous_findings
 
 name = "fit_checklist"
@@ -37,7 +37,6 @@ optional_needs = {"ratings": [], "deadline_changes": [], "deadline_messages": []
 CRITERIA = ("fits_our_work", "no_late_changes", "reasonable_expectations", "pays_on_time", "cooperates",
             "likely_satisfied")
 LABELS = {c: c.replace("_", " ") for c in CRITERIA}
-POINTS = {"pass": 1.0, "warn": 0.5, "fail": 0.0}
 COLUMNS = ["criterion", "status", "value", "detail"]
 
 
@@ -111,18 +110,26 @@ def evaluate(snapshot, as_of: date, config: Config) -> list[Finding]:
     if not len(clients):
         return []
     ctx = _Context(snapshot, as_of, config, clients.index)
-    table = pd.concat({c: getattr(ctx, c)().reindex(clients.index) for c in CRITERIA}, axis=1)
-    status = pd.DataFrame({c: table[(c, "status")].fillna("unknown") for c in CRITERIA})
+    parts = {c: getattr(ctx, c)().reindex(clients.index) for c in CRITERIA}
+    status = pd.DataFrame({c: parts[c]["status"].fillna("unknown").to_numpy(dtype=object) for c in CRITERIA},
+                          index=clients.index)
     score = _score(status, config)
     band = pd.Series(np.where(score.isna(), "unknown", np.where(
         score >= config.band_good, "good", np.where(score >= config.band_fair, "fair", "poor"))),
         index=clients.index)
-    long = pd.concat([pd.DataFrame({
-        "client_id": clients.index, "order": i, "criterion": LABELS[c], "status": status[c].to_numpy(),
-        "value": table[(c, "value")].to_numpy(),
-        "detail": table[(c, "detail")].fillna(ctx.unknown_reason.get(c, "no data to judge")).to_numpy()})
-        for i, c in enumerate(CRITERIA)], ignore_index=True).sort_values(["client_id", "order"], kind="stable")
-    evidence = F.grouped_records(long, "client_id", COLUMNS)
+    # evidence: one row per criterion, client-major, in one columnar store (no sort, no frame)
+    n, k = len(clients), len(CRITERIA)
+    column = lambda key: np.column_stack([parts[c][key].to_numpy(dtype=object) for c in CRITERIA])  # noqa: E731
+    detail = column("detail")
+    for j, c in enumerate(CRITERIA):
+        missing = pd.isna(detail[:, j])
+        detail[missing, j] = ctx.unknown_reason.get(c, "no data to judge")
+    value = column("value")
+    value[pd.isna(value)] = None
+    store = [np.tile(np.array([LABELS[c] for c in CRITERIA], dtype=object), n).tolist(),
+             status.to_numpy(dtype=object).ravel().tolist(), value.ravel().tolist(), detail.ravel().tolist()]
+    names = list(COLUMNS)
+    evidence = {cid: Rows(names, store, i * k, i * k + k) for i, cid in enumerate(clients.index.tolist())}
     return _findings(snapshot, as_of, config, clients, status, score, band, evidence)
 
 
@@ -326,11 +333,14 @@ class _Context:
 
 
 def _score(status: pd.DataFrame, cfg: Config) -> pd.Series:
-    weights = pd.Series({c: cfg.weight(c) for c in CRITERIA})
-    points = status.apply(lambda col: col.map(POINTS)).astype("float64")
-    known_w = points.notna().mul(weights, axis=1).sum(axis=1)
-    got = points.fillna(0).mul(weights, axis=1).sum(axis=1)
-    return (100 * got / known_w.where(known_w > 0)).round(0)
+    st = status[list(CRITERIA)].to_numpy(dtype=object)
+    points = np.select([st == "pass", st == "warn", st == "fail"], [1.0, 0.5, 0.0], np.nan)
+    weights = np.array([cfg.weight(c) for c in CRITERIA])
+    known_w = (~np.isnan(points) * weights).sum(axis=1)
+    got = (np.nan_to_num(points) * weights).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        score = np.where(known_w > 0, 100 * got / known_w, np.nan)
+    return pd.Series(np.floor(score + 0.5), index=status.index)  # 62.5 -> 63, as people round
 
 
 def _findings(snapshot, as_of, cfg, clients, status, score, band, evidence) -> list[Finding]:
@@ -342,7 +352,11 @@ def _findings(snapshot, as_of, cfg, clients, status, score, band, evidence) -> l
     newly = fail_now & ~prev_fail & had[:, None]
     still = fail_now & prev_fail & prev["attention_on"].to_numpy(dtype=bool)[:, None] & _prev_triggers(prev)
     triggers = newly | still
-    low = (score < cfg.attention_below).fillna(False).to_numpy(dtype=bool)
+    # "falls under": the score crossed the threshold since the last run, or crossed it earlier
+    # and the activity that raised is still open (the score has not recovered)
+    under = (score < cfg.attention_below).fillna(False).to_numpy(dtype=bool)
+    prev_score = prev["score"].to_numpy(dtype="float64")
+    low = under & had & ((prev_score >= cfg.attention_below) | prev["attention_low"].to_numpy(dtype=bool))
     attention = low | triggers.any(axis=1)
     ids = clients.index.tolist()
     names = [n if isinstance(n, str) else f"partner {c}" for c, n in zip(ids, clients["name"].tolist())]
@@ -356,14 +370,14 @@ def _findings(snapshot, as_of, cfg, clients, status, score, band, evidence) -> l
     since = np.where(attention & had & prev["attention_since"].notna().to_numpy(), prev["attention_since"], today)
     out = []
     datas = []
-    for cid, name_, head, sc, bd, st, failing, ps, pb, att, trig, snc in zip(
+    for cid, name_, head, sc, bd, st, failing, ps, pb, att, trig, lw, snc in zip(
             ids, names, heads, scores, bands, status[cols].to_numpy().tolist(), fails, pscores,
-            prev["band"].tolist(), attention.tolist(), triggers.tolist(), since.tolist()):
+            prev["band"].tolist(), attention.tolist(), triggers.tolist(), low.tolist(), since.tolist()):
         data = {"score": sc, "band": bd, "criteria": dict(zip(cols, st)), "previous_score": ps,
                 "previous_band": pb if isinstance(pb, str) else None,
                 "score_change": None if sc is None or ps is None else sc - ps,
                 "attention": att, "attention_criteria": list(compress(cols, trig)) if att else [],
-                "attention_since": snc if att else None}
+                "attention_low": bool(lw), "attention_since": snc if att else None}
         datas.append(data)
         out.append(Finding(rule=name, subject_model="res.partner", subject_id=cid, subject_name=name_,
                            client_id=cid, severity="info", level="checklist",
@@ -384,7 +398,7 @@ def _findings(snapshot, as_of, cfg, clients, status, score, band, evidence) -> l
         if trig:
             why.append(", ".join(f"'{LABELS[c]}'" for c in trig) + (" now fails" if len(trig) == 1 else " now fail"))
         if low[i]:
-            why.append(f"score under {cfg.attention_below:g}")
+            why.append(f"score fell under {cfg.attention_below:g}")
         text = f"check in with {names[i]}: {'; '.join(why)} (fit score {scores[i]}, {bands[i]})"
         out.append(Finding(rule=name, subject_model="res.partner", subject_id=ids[i], subject_name=names[i],
                            client_id=ids[i], severity="medium", level="attention", summary=text,
@@ -399,15 +413,18 @@ def _previous(snapshot, clients: pd.Index) -> pd.DataFrame:
     """Last run's checklist per client (all NA where there was none)."""
     rows = [f for f in previous_findings(snapshot, name) if f.get("level") == "checklist"]
     base = pd.DataFrame(index=clients, columns=[*CRITERIA, "score", "band", "attention_on", "attention_criteria",
-                                                "attention_since"], dtype=object)
+                                                "attention_low", "attention_since"], dtype=object)
     base["known"] = False
     base["attention_on"] = False
+    base["attention_low"] = False
+    base["score"] = np.nan
     if not rows:
         return base
     frame = pd.DataFrame.from_records(
         [dict(r["data"].get("criteria", {}), client_id=r["subject_id"], score=r["data"].get("score"),
               band=r["data"].get("band"), attention_on=bool(r["data"].get("attention")),
               attention_criteria=r["data"].get("attention_criteria") or [],
+              attention_low=bool(r["data"].get("attention_low")),
               attention_since=r["data"].get("attention_since")) for r in rows]).drop_duplicates("client_id")
     frame = frame.set_index("client_id").reindex(clients)
     for c in base.columns:
@@ -415,6 +432,7 @@ def _previous(snapshot, clients: pd.Index) -> pd.DataFrame:
             base[c] = frame[c]
     base["known"] = frame["band"].notna().to_numpy()
     base["attention_on"] = base["attention_on"].fillna(False).astype(bool)
+    base["attention_low"] = base["attention_low"].fillna(False).astype(bool)
     base["score"] = pd.to_numeric(base["score"], errors="coerce")
     return base
 

@@ -159,8 +159,6 @@ class _Clients:
         self.busy = None if acts is None else self.clients.isin(acts["client_id"].dropna())
         self.project_hint = (p.loc[p["client_id"].notna()].sort_values(["create_date", "id"])
                              .drop_duplicates("client_id", keep="last").set_index("client_id")["id"])
-        self.invoice_users = F.ranked_users(inv.loc[inv["client_id"].notna()], "client_id", "invoice_user_id")
-        self.task_users = F.ranked_users(t.loc[t["is_open"] & t["client_id"].notna()], "client_id", "user_ids")
 
     def last_contact_day(self) -> pd.Series:
         if self.last is None:
@@ -294,13 +292,19 @@ ACTIVITY = {"check_in": "call", "fix_check": "call", "survey": "email", "punch_l
 def _findings(cand: pd.DataFrame, ctx: _Clients, cfg: Config) -> list[Finding]:
     cand = cand.reset_index(drop=True)
     cand["row"] = np.arange(len(cand))
+    # routing hints, for the clients concerned only
+    concerned = cand["client_id"].dropna().unique()
+    inv = F.invoices(ctx.s)
+    invoice_users = F.ranked_users(inv.loc[inv["client_id"].isin(concerned)], "client_id", "invoice_user_id")
+    t = ctx.tasks
+    task_users = F.ranked_users(t.loc[t["is_open"] & t["client_id"].isin(concerned)], "client_id", "user_ids")
     evidence = F.grouped_records(_evidence(cand, ctx, cfg), "row", COLUMNS)
     steps = cfg.onboarding_steps
     col = lambda c: cand[c].tolist() if c in cand else [None] * len(cand)  # noqa: E731
     names = dict(zip(ctx.names.index.tolist(), ctx.names.to_numpy(dtype=object).tolist()))
     project_hint = dict(zip(ctx.project_hint.index.tolist(), ctx.project_hint.tolist()))
     out = []
-    for row, kind, model, sid, sname, cid, due, period, step, pid, task_users in zip(
+    for row, kind, model, sid, sname, cid, due, period, step, pid, own_users in zip(
             cand["row"].tolist(), cand["kind"].tolist(), cand["subject_model"].tolist(),
             cand["subject_id"].tolist(), col("subject_name"), cand["client_id"].tolist(),
             cand["due"].dt.date.tolist(), col("period"), col("step"), col("project_id"), col("task_users")):
@@ -308,9 +312,9 @@ def _findings(cand: pd.DataFrame, ctx: _Clients, cfg: Config) -> list[Finding]:
         client_name = names.get(cid, f"partner {cid}") if cid is not None else None
         sname = sname if isinstance(sname, str) else f"{model} {sid}"
         route = {"project_id": F.opt_id(pid),
-                 "invoice_user_ids": ctx.invoice_users.get(cid, []) if cid else [],
-                 "task_user_ids": list(task_users) if isinstance(task_users, (list, np.ndarray))
-                 else (ctx.task_users.get(cid, []) if cid else [])}
+                 "invoice_user_ids": invoice_users.get(cid, []),
+                 "task_user_ids": list(own_users) if isinstance(own_users, (list, np.ndarray))
+                 else task_users.get(cid, [])}
         if route["project_id"] is None and cid in project_hint:
             route["project_id"] = int(project_hint[cid])
         part, per, activity = kind, None, ACTIVITY.get(kind, "todo")
