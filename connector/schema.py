@@ -109,11 +109,11 @@ TABLES: dict[str, TableSpec] = {t.name: t for t in (
                 "subtype_id", "create_date"),
     ),
     # Open activities (done ones are deleted on 16, archived from 17 on); ClientCare's own
-    # follow-up activities are left out so they never suppress themselves.  Few rows: re-read whole.
+    # activities are left out: only people's own work counts as contact.  Few rows: re-read whole.
     TableSpec(
         "activities", "mail.activity",
         domain=(("res_model", "in", ["res.partner", "project.project", "project.task", "account.move"]),
-                ("note", "not ilike", "clientcare key=follow_up:")),
+                ("note", "not ilike", "<!-- clientcare key=")),
         fields=("res_model", "res_id", "activity_type_id", "user_id", "date_deadline", "summary",
                 "create_date"),
         optional=("active", "date_done"),

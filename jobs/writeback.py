@@ -161,7 +161,7 @@ class WriteBack:
     def existing_activities(self) -> dict[str, dict]:
         """Open ClientCare activities in Odoo by finding key (one paged search_read)."""
         rows = self.client.search_read_all(
-            "mail.activity", [("note", "ilike", MARKER_PREFIX)],
+            "mail.activity", [("note", "ilike", MARKER_PREFIX)] + self._open_only(),
             ["res_model", "res_id", "user_id", "date_deadline", "summary", "note", "activity_type_id"])
         out: dict[str, dict] = {}
         for row in rows:
@@ -174,6 +174,12 @@ class WriteBack:
                 continue
             out[m["key"]] = row
         return out
+
+    def _open_only(self) -> list:
+        """Done activities are archived from 17 on (deleted in 16), and pulls read archived
+        records too (``active_test=False``): ask for open ones explicitly."""
+        self.client.load_fields(["mail.activity"])
+        return [("active", "=", True)] if self.client.profile.has("mail.activity", "active") else []
 
     def posted_notes(self, keys: list[str]) -> set[str]:
         """Which of these note keys already have a message in Odoo (checked per batch)."""
@@ -415,7 +421,9 @@ def undo_run(client: OdooClient, run_id: str) -> dict:
     """Remove what one run created: its open activities and, where permitted, its notes."""
     tag = f"run={run_id} "
     report = {"activities_removed": 0, "notes_removed": 0, "not_removed": []}
-    acts = client.search_read_all("mail.activity", [("note", "ilike", tag)], ["note"])
+    client.load_fields(["mail.activity"])
+    open_only = [("active", "=", True)] if client.profile.has("mail.activity", "active") else []
+    acts = client.search_read_all("mail.activity", [("note", "ilike", tag)] + open_only, ["note"])
     ids = [a["id"] for a in acts if (m := MARKER_RE.search(a["note"] or "")) and m["run"] == run_id]
     if ids:
         client.call("mail.activity", "unlink", [ids])

@@ -44,7 +44,7 @@ def _match(record: dict, domain: list) -> bool:
 class OdooDouble:
     def __init__(self, major: int = 18):
         self.scope = "double|db"
-        self.profile = SimpleNamespace(major=major)
+        self.profile = SimpleNamespace(major=major, has=lambda model, field: False)
         self.records = {"mail.activity": {}, "mail.message": {}}
         self.next_id = 100
         self.write_calls = 0
@@ -66,6 +66,9 @@ class OdooDouble:
         if method == "search_read":
             return self._search_read(model, kwargs["domain"], kwargs["fields"])
         return self._write(model, method, args, kwargs)
+
+    def load_fields(self, models):
+        pass
 
     def search_read_all(self, model, domain, fields):
         return self._search_read(model, domain, fields)
