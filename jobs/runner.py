@@ -73,6 +73,7 @@ class RunSummary:
     write_errors: list[dict] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     rpc_calls: int = 0
+    rpc_by_method: dict[str, int] = field(default_factory=dict)
     retries: int = 0
     duration_s: float = 0.0
     error: str | None = None
@@ -119,6 +120,7 @@ def sync(profile: Profile, *, dry_run: bool = False, as_of: date | None = None, 
         finally:
             if client is not None:
                 summary.rpc_calls = client.transport.call_count
+                summary.rpc_by_method = dict(sorted(client.transport.calls.items()))
                 summary.retries = client.transport.retries
             summary.duration_s = round(time.monotonic() - started, 3)
             history.finish(summary.run_id, summary.status, summary.exit_code, summary.to_dict())

@@ -115,8 +115,10 @@ class Plan:
         return [it for it in self.items if it.op in ops]
 
     def to_dict(self, sample: int = 10) -> dict:
+        changes = [it for it in self.items if it.op != "leave"]
         return {"run_id": self.run_id, "counts": self.counts(),
-                "sample": [it.public() for it in self.items if it.op != "leave"][:sample]}
+                "changes": [{"op": it.op, "key": it.key, "odoo_id": it.odoo_id} for it in changes],
+                "sample": [it.public() for it in changes][:sample]}
 
 
 def fingerprint(vals: dict) -> str:

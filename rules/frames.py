@@ -9,6 +9,7 @@ return ``None`` and rules report the criteria that need them as unknown.
 from __future__ import annotations
 
 from datetime import date
+from itertools import chain
 from typing import Callable, Iterable
 
 import numpy as np
@@ -355,6 +356,23 @@ def grouped_records(frame: pd.DataFrame, by: str, columns: list[str]) -> dict[in
     return {k: Rows(names, data, s, e) for k, s, e in _runs(keys)}
 
 
+def stacked_rows(columns: list[str], n: int, rows: list[dict]) -> list[Rows]:
+    """``n`` evidence tables of ``len(rows)`` rows each, for subjects that all show the same
+    rows: ``rows[i][col]`` is one value for every subject, or a column of ``n`` values."""
+    k = len(rows)
+    data = []
+    for col in columns:
+        matrix = np.empty((n, k), dtype=object)
+        for i, row in enumerate(rows):
+            value = row.get(col)
+            if isinstance(value, (pd.Series, pd.Index, np.ndarray, pd.api.extensions.ExtensionArray)):
+                value = plain(pd.DataFrame({col: pd.Series(value).reset_index(drop=True)}))[col]
+            matrix[:, i] = value
+        data.append(matrix.ravel().tolist())
+    names = list(columns)
+    return [Rows(names, data, j * k, j * k + k) for j in range(n)]
+
+
 def grouped_lists(frame: pd.DataFrame, by: str, column: str) -> dict[int, list]:
     """The values of ``column`` per value of the integer column ``by`` (order kept)."""
     if not len(frame):
@@ -366,17 +384,27 @@ def grouped_lists(frame: pd.DataFrame, by: str, column: str) -> dict[int, list]:
 
 def ranked_users(frame: pd.DataFrame, by: str, column: str) -> dict[int, list[int]]:
     """Per group, the distinct user ids of ``column`` (an id or a list of ids), most frequent
-    first: the routing hint "most involved first"."""
-    pairs = frame[[by, column]]
-    if pairs[column].dtype == object:
-        pairs = pairs.explode(column)
-    pairs = pairs.loc[pairs[column].notna()]
-    if not len(pairs):
+    first, ties by id: the routing hint "most involved first"."""
+    if not len(frame):
         return {}
-    pairs = pairs.astype({by: "int64", column: "int64"})
-    counts = pairs.value_counts().reset_index(name="n").sort_values([by, "n", column],
-                                                                   ascending=[True, False, True])
-    return grouped_lists(counts, by, column)
+    keys = frame[by].to_numpy(dtype="int64")
+    values = frame[column]
+    if values.dtype == object:  # lists of ids: flatten without pandas' explode
+        lists = values.tolist()
+        lengths = np.fromiter((len(v) for v in lists), dtype=np.int64, count=len(lists))
+        keys = np.repeat(keys, lengths)
+        users = np.fromiter(chain.from_iterable(lists), dtype=np.int64, count=int(lengths.sum()))
+    else:
+        users = values.to_numpy(dtype="float64", na_value=np.nan)
+        keep = ~np.isnan(users)
+        keys, users = keys[keep], users[keep].astype(np.int64)
+    if not len(users):
+        return {}
+    combo, counts = np.unique((keys << 32) | users, return_counts=True)  # ids are < 2**31
+    group, user = combo >> 32, combo & 0xFFFFFFFF
+    order = np.lexsort((user, -counts, group))
+    group, user = group[order], user[order].tolist()
+    return {k: user[s_:e] for k, s_, e in _runs(group)}
 
 
 def _sorted_keys(keys: pd.Series) -> tuple[np.ndarray, np.ndarray]:

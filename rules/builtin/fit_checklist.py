@@ -25,7 +25,7 @@ import pandas as pd
 
 from clientcare.rules import frames as F
 from clientcare.rules.config import RuleConfig
-from clientcare.rules.finding import Action, Finding, Rows
+from clientcare.rules.finding import Action, Finding
 from clientcare.rules.runner import previous_findings
 
 name = "fit_checklist"
@@ -117,19 +117,11 @@ def evaluate(snapshot, as_of: date, config: Config) -> list[Finding]:
     band = pd.Series(np.where(score.isna(), "unknown", np.where(
         score >= config.band_good, "good", np.where(score >= config.band_fair, "fair", "poor"))),
         index=clients.index)
-    # evidence: one row per criterion, client-major, in one columnar store (no sort, no frame)
-    n, k = len(clients), len(CRITERIA)
-    column = lambda key: np.column_stack([parts[c][key].to_numpy(dtype=object) for c in CRITERIA])  # noqa: E731
-    detail = column("detail")
-    for j, c in enumerate(CRITERIA):
-        missing = pd.isna(detail[:, j])
-        detail[missing, j] = ctx.unknown_reason.get(c, "no data to judge")
-    value = column("value")
-    value[pd.isna(value)] = None
-    store = [np.tile(np.array([LABELS[c] for c in CRITERIA], dtype=object), n).tolist(),
-             status.to_numpy(dtype=object).ravel().tolist(), value.ravel().tolist(), detail.ravel().tolist()]
-    names = list(COLUMNS)
-    evidence = {cid: Rows(names, store, i * k, i * k + k) for i, cid in enumerate(clients.index.tolist())}
+    # evidence: one row per criterion for every client, built column-wise
+    rows = [{"criterion": LABELS[c], "status": status[c], "value": parts[c]["value"],
+             "detail": parts[c]["detail"].fillna(ctx.unknown_reason.get(c, "no data to judge"))}
+            for c in CRITERIA]
+    evidence = dict(zip(clients.index.tolist(), F.stacked_rows(COLUMNS, len(clients), rows)))
     return _findings(snapshot, as_of, config, clients, status, score, band, evidence)
 
 
@@ -217,8 +209,10 @@ class _Context:
             total >= cfg.late_changes_warn, "warn", "pass"))), index=self.clients)
         ids = F.grouped_lists(late_tasks, "client_id", "id")
         moved_note = "" if moves is not None else " (deadline moves not readable)"
-        detail = [f"{a} task(s) added late{_ids(ids.get(c))}, {m} deadline(s) moved later{moved_note}"
-                  for c, a, m in zip(self.clients.tolist(), counts["added"].tolist(), counts["moved"].tolist())]
+        listed = pd.Series("", index=self.clients, dtype="string")
+        listed[list(ids)] = [_ids(v) for v in ids.values()]
+        detail = (_num(counts["added"]) + " task(s) added late" + listed + ", " + _num(counts["moved"])
+                  + f" deadline(s) moved later{moved_note}")
         return _frame(status, total.where(known), detail, self.clients, known)
 
     # -- reasonable expectations ------------------------------------------------------------------
@@ -269,18 +263,15 @@ class _Context:
         status = pd.Series(np.where(~known, "unknown", np.where(fail.fillna(False), "fail", np.where(
             warn.fillna(False), "warn", "pass"))), index=self.clients)
         self.unknown_reason["pays_on_time"] = f"no invoice paid in {cfg.window_days} days and none overdue"
-        detail = []
-        for k, n, n_late, avg, owed, w, cur in zip(known.tolist(), stats["n"].tolist(), stats["n_late"].tolist(),
-                                                   stats["avg"].tolist(), stats["owed"].tolist(),
-                                                   worst.tolist(), stats["currency"].tolist()):
-            if not k:
-                detail.append(None)
-                continue
-            text = (f"{int(n)} invoice(s) paid in {cfg.window_days} days, {int(n_late)} late, "
-                    f"{avg:.0f} days late on average" if n == n else f"no invoice paid in {cfg.window_days} days")
-            if owed == owed:
-                text += f"; {owed:,.2f} {cur} overdue now (up to {int(w)} days)"
-            detail.append(text)
+        window = f"{cfg.window_days} days"
+        paid_text = (_num(stats["n"]) + f" invoice(s) paid in {window}, " + _num(stats["n_late"]) + " late, "
+                     + _num(stats["avg"]) + " days late on average").fillna(f"no invoice paid in {window}")
+        owing = stats["owed"].notna()
+        owed_text = pd.Series("", index=self.clients, dtype="string")
+        owed_text[owing] = [f"; {o:,.2f} {c} overdue now (up to {int(w)} days)" for o, c, w in
+                            zip(stats["owed"][owing].tolist(), stats["currency"][owing].tolist(),
+                                worst[owing].tolist())]
+        detail = (paid_text + owed_text).where(known)
         return _frame(status, share.round(2), detail, self.clients, known)
 
     # -- cooperates ---------------------------------------------------------------------------------
@@ -373,11 +364,12 @@ def _findings(snapshot, as_of, cfg, clients, status, score, band, evidence) -> l
     for cid, name_, head, sc, bd, st, failing, ps, pb, att, trig, lw, snc in zip(
             ids, names, heads, scores, bands, status[cols].to_numpy().tolist(), fails, pscores,
             prev["band"].tolist(), attention.tolist(), triggers.tolist(), low.tolist(), since.tolist()):
-        data = {"score": sc, "band": bd, "criteria": dict(zip(cols, st)), "previous_score": ps,
-                "previous_band": pb if isinstance(pb, str) else None,
-                "score_change": None if sc is None or ps is None else sc - ps,
-                "attention": att, "attention_criteria": list(compress(cols, trig)) if att else [],
-                "attention_low": bool(lw), "attention_since": snc if att else None}
+        data = {"score": sc, "band": bd, "criteria": dict(zip(cols, st))}
+        if pb is not None and pb == pb:  # a previous run knew this client
+            data.update(previous_score=ps, previous_band=pb, score_change=None if sc is None or ps is None else sc - ps)
+        if att:
+            data.update(attention=True, attention_criteria=list(compress(cols, trig)), attention_low=lw,
+                        attention_since=snc)
         datas.append(data)
         out.append(Finding(rule=name, subject_model="res.partner", subject_id=cid, subject_name=name_,
                            client_id=cid, severity="info", level="checklist",
@@ -393,7 +385,7 @@ def _findings(snapshot, as_of, cfg, clients, status, score, band, evidence) -> l
                            evidence=evidence[ids[i]], evidence_columns=COLUMNS,
                            resolved_when="informational: posted once per band change"))
     for i in np.flatnonzero(attention).tolist():
-        trig = datas[i]["attention_criteria"]
+        trig = datas[i].get("attention_criteria", [])
         why = []
         if trig:
             why.append(", ".join(f"'{LABELS[c]}'" for c in trig) + (" now fails" if len(trig) == 1 else " now fail"))
@@ -452,6 +444,11 @@ def _matches(ids: pd.Series, names: pd.Series, wanted: tuple) -> pd.Series:
     want_names = [w.lower() for w in wanted if isinstance(w, str)]
     hit = ids.isin(want_ids).fillna(False).astype(bool) | names.str.lower().isin(want_names).fillna(False).astype(bool)
     return hit.astype("boolean").where(ids.notna())
+
+
+def _num(values: pd.Series) -> pd.Series:
+    """Whole numbers as text, column-wise (NA stays NA)."""
+    return values.round(0).astype("Int64").astype("string")
 
 
 def _frame(status, value, detail, clients, known=None) -> pd.DataFrame:

@@ -298,7 +298,7 @@ def _findings(cand: pd.DataFrame, ctx: _Clients, cfg: Config) -> list[Finding]:
     invoice_users = F.ranked_users(inv.loc[inv["client_id"].isin(concerned)], "client_id", "invoice_user_id")
     t = ctx.tasks
     task_users = F.ranked_users(t.loc[t["is_open"] & t["client_id"].isin(concerned)], "client_id", "user_ids")
-    evidence = F.grouped_records(_evidence(cand, ctx, cfg), "row", COLUMNS)
+    evidence = _evidence(cand, ctx, cfg)
     steps = cfg.onboarding_steps
     col = lambda c: cand[c].tolist() if c in cand else [None] * len(cand)  # noqa: E731
     names = dict(zip(ctx.names.index.tolist(), ctx.names.to_numpy(dtype=object).tolist()))
@@ -349,58 +349,47 @@ def _findings(cand: pd.DataFrame, ctx: _Clients, cfg: Config) -> list[Finding]:
     return out
 
 
-def _evidence(cand: pd.DataFrame, ctx: _Clients, cfg: Config) -> pd.DataFrame:
-    """Long evidence rows (row, signal, record, date, value), built per kind with column operations."""
-    rows = []
-    client_rec = "res.partner," + cand["client_id"].astype("string").fillna("?")
+def _evidence(cand: pd.DataFrame, ctx: _Clients, cfg: Config) -> dict[int, object]:
+    """Evidence per candidate row: the same rows for every candidate of a kind, built column-wise."""
+    out: dict[int, object] = {}
     active_why = pd.Series(ctx.why_active, index=ctx.clients)
     last = ctx.last
     for kind in cand["kind"].unique():
         c = cand.loc[cand["kind"] == kind]
         cid = c["client_id"]
+        client_rec = ("res.partner," + cid.astype("string")).fillna("")
+        rows: list[dict] = []
         if kind in ("check_in", "survey"):
-            rows.append(_rows(c, "active client", client_rec[c.index], None, cid.map(active_why)))
+            rows.append({"signal": "active client", "record": client_rec, "value": cid.map(active_why)})
         if kind == "check_in":
             msg = cid.map(last["message_id"]).astype("Int64")
-            has = msg.notna()
-            rows.append(_rows(c, "last logged contact",
-                              ("mail.message," + msg.astype("string")).where(has, client_rec[c.index]),
-                              c["since"], np.where(has, cid.map(last["kind"]).astype(object) + " on "
-                                                   + cid.map(last["model"]).astype(object),
-                                                   "none logged; first seen")))
-            rows.append(_rows(c, "days without contact", None, None, c["idle"].round(0).astype("int64")))
-            rows.append(_rows(c, "open activities on the client", client_rec[c.index], None, 0))
+            has = msg.notna().to_numpy()
+            how = (cid.map(last["kind"]).astype(object) + " on " + cid.map(last["model"]).astype(object))
+            rows += [{"signal": "last logged contact", "date": c["since"],
+                      "record": np.where(has, ("mail.message," + msg.astype("string")).to_numpy(dtype=object),
+                                         client_rec.to_numpy(dtype=object)),
+                      "value": np.where(has, how.to_numpy(dtype=object), "none logged; first seen")},
+                     {"signal": "days without contact", "value": c["idle"].round(0).astype("int64")},
+                     {"signal": "open activities on the client", "record": client_rec, "value": 0}]
         elif kind == "survey":
-            value = np.where(c["rated"], f"no rating in {cfg.survey_every_days} days",
-                             "ratings not readable: periodic")
-            rows.append(_rows(c, "survey period starts", None, c["natural_due"], value))
+            rows.append({"signal": "survey period starts", "date": c["natural_due"],
+                         "value": np.where(c["rated"], f"no rating in {cfg.survey_every_days} days",
+                                           "ratings not readable: periodic")})
         elif kind == "fix_check":
-            rows.append(_rows(c, "fix task done", "project.task," + c["subject_id"].astype(str), c["closed_on"],
-                              "in project " + c["project_name"].astype(object).fillna("?")))
-            rows.append(_rows(c, "check after", None, c["natural_due"], f"{cfg.fix_check_after_days} days"))
+            rows += [{"signal": "fix task done", "record": "project.task," + c["subject_id"].astype(str),
+                      "date": c["closed_on"], "value": "in project " + c["project_name"].astype(object).fillna("?")},
+                     {"signal": "check after", "date": c["natural_due"], "value": f"{cfg.fix_check_after_days} days"}]
         elif kind == "punch_list":
-            rows.append(_rows(c, "project completed", "project.project," + c["subject_id"].astype(str),
-                              c["completed_on"], c["n_tasks"].astype("int64").astype(str) + " task(s), none open"))
-            rows.append(_rows(c, "follow up after", None, c["natural_due"], f"{cfg.punch_list_after_days} days"))
+            rows += [{"signal": "project completed", "record": "project.project," + c["subject_id"].astype(str),
+                      "date": c["completed_on"],
+                      "value": c["n_tasks"].astype("int64").astype(str) + " task(s), none open"},
+                     {"signal": "follow up after", "date": c["natural_due"],
+                      "value": f"{cfg.punch_list_after_days} days"}]
         elif kind == "onboarding":
             labels = np.array([f"{s.name}, owner {s.owner}" for s in cfg.onboarding_steps], dtype=object)
-            rows.append(_rows(c, "client first seen", client_rec[c.index], c["first_seen"],
-                              f"new client (< {cfg.new_client_days} days)"))
-            rows.append(_rows(c, "onboarding step", None, c["natural_due"],
-                              labels[c["step"].to_numpy(dtype="int64")]))
-    return pd.concat(rows, ignore_index=True)
-
-
-def _rows(c: pd.DataFrame, signal: str, record, when, value) -> pd.DataFrame:
-    n = len(c)
-
-    def col(x, dtype=object):
-        if x is None:
-            return np.full(n, None, dtype=object)
-        if isinstance(x, (pd.Series, np.ndarray)):
-            return np.asarray(x.to_numpy() if isinstance(x, pd.Series) else x)
-        return np.full(n, x, dtype=object)
-    date_col = (pd.Series(col(when)).astype("datetime64[ns]") if when is not None
-                else pd.Series(pd.NaT, index=range(n), dtype="datetime64[ns]"))
-    return pd.DataFrame({"row": c["row"].to_numpy(), "signal": signal, "record": col(record),
-                         "date": date_col.to_numpy(), "value": col(value)})
+            rows += [{"signal": "client first seen", "record": client_rec, "date": c["first_seen"],
+                      "value": f"new client (< {cfg.new_client_days} days)"},
+                     {"signal": "onboarding step", "date": c["natural_due"],
+                      "value": labels[c["step"].to_numpy(dtype="int64")]}]
+        out.update(zip(c["row"].tolist(), F.stacked_rows(COLUMNS, len(c), rows)))
+    return out

@@ -185,7 +185,7 @@ def _chronic(snapshot, as_of: date, cfg: Config) -> list[Finding]:
     salespeople = F.ranked_users(rows, "client_id", "invoice_user_id")
     evidence = F.grouped_records(
         rows.assign(invoice=F.invoice_names(snapshot, rows["id"]), invoice_id=rows["id"], due_date=rows["due"],
-                    currency=rows["currency_id_name"]),
+                    currency=rows["currency_id_name"], days_late=rows["days_late"].astype("int64")),
         "client_id", CHRONIC_COLUMNS)
     client_names = F.names(snapshot.partners, flagged.index.to_series()).tolist()
     findings = []

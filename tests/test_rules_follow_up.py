@@ -1,0 +1,231 @@
+"""follow_up on hand-made snapshots: the five kinds, their edges, spacing and owners."""
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+
+from clientcare.rules import load_rules, run_rules
+from clientcare.rules.builtin import follow_up as fu
+
+from factories import ADMIN, AS_OF, MANAGER, SALES, SnapshotBuilder
+
+CHECK_IN = "follow_up:res.partner:10:check_in"
+
+
+def active_client(version=17, *, created=-400):
+    """Azure Interior, a client for long (not new), active through an open task; contact history pulled."""
+    b = SnapshotBuilder(version).client(10, "Azure Interior", SALES, created=created).contact(11, "Ann", 10)
+    b.project(1, "Office Design", 10, MANAGER, created=created).task(1, "Chairs", 1, users=[SALES], created=created)
+    return b.tables("messages", "activities", "ratings")
+
+
+def run(b: SnapshotBuilder, kinds=("check_in",), **config):
+    return {f.key: f for f in fu.evaluate(b.build(), AS_OF, fu.Config(kinds=tuple(kinds), **config))}
+
+
+# -- check-in -------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("days, due", [(59, None), (60, 0), (90, -30)])
+def test_check_in_after_n_days_without_contact(days, due):
+    found = run(active_client().message(1, "res.partner", 11, -days))
+    if due is None:
+        assert not found
+    else:
+        f = found[CHECK_IN]
+        assert f.action.due_date == AS_OF + timedelta(days=due)
+        assert f.evidence[1] == {"signal": "last logged contact", "record": "mail.message,1",
+                                 "date": (AS_OF - timedelta(days=days)).isoformat(), "value": "message on res.partner"}
+        assert f.evidence[2]["value"] == days
+
+
+@pytest.mark.parametrize("model, res_id", [("res.partner", 10), ("res.partner", 11), ("project.task", 1),
+                                           ("project.project", 1), ("account.move", 5)])
+def test_contact_on_any_of_the_clients_records_counts(model, res_id):
+    b = active_client().invoice(5, 10, 10, 100.0).message(1, model, res_id, -5)
+    assert not run(b)
+
+
+def test_done_activities_count_as_contact_system_notifications_do_not():
+    assert not run(active_client().message(1, "res.partner", 10, -5, message_type="notification", activity_type=2))
+    assert CHECK_IN in run(active_client().message(1, "res.partner", 10, -5, message_type="notification"))
+
+
+def test_ignored_authors_do_not_count():
+    b = active_client().message(1, "res.partner", 10, -5, author=999)
+    assert not run(b)
+    assert CHECK_IN in run(b, ignore_author_ids=(999,))
+
+
+@pytest.mark.parametrize("model, res_id", [("res.partner", 10), ("res.partner", 11)])
+def test_never_when_an_open_activity_sits_on_the_client(model, res_id):
+    assert not run(active_client().activity(1, model, res_id))
+
+
+def test_an_activity_on_another_record_does_not_block():
+    assert CHECK_IN in run(active_client().activity(1, "project.task", 1))
+
+
+def test_no_check_in_without_contact_history_or_activities():
+    b = SnapshotBuilder(17).client(10, "Azure Interior", SALES, created=-400)
+    b.project(1, "P", 10, created=-400).task(1, "T", 1, created=-400)
+    assert not run(b)                      # neither table pulled
+    assert not run(b.tables("messages"))   # open activities unknown
+    assert CHECK_IN in run(b.tables("activities"))
+
+
+def test_inactive_clients_get_no_check_in():
+    b = SnapshotBuilder(17).client(10, "Dormant", SALES, created=-900).tables("messages", "activities")
+    b.invoice(1, 10, -400, 100.0, 0.0, paid=-390, invoice_date=-430)
+    assert not run(b)
+    b.invoice(2, 10, -300, 100.0, 0.0, paid=-290, invoice_date=-364)
+    assert CHECK_IN in run(b)  # invoiced within 365 days
+
+
+# -- fix check -------------------------------------------------------------------------------------------
+def fix_task(version=17, closed_on=-7, project="Helpdesk"):
+    b = active_client(version).project(2, project, 10, MANAGER, created=-400)
+    b.message(1, "res.partner", 10, -60)
+    return b.task(5, "Login broken", 2, users=[SALES], state="1_done", closed_on=closed_on, created=-30)
+
+
+@pytest.mark.parametrize("version", [16, 19])
+@pytest.mark.parametrize("closed, found", [(-6, False), (-7, True), (-36, True), (-37, False)])
+def test_fix_check_n_days_after_closing_until_it_expires(version, closed, found):
+    keys = run(fix_task(version, closed), ["fix_check"], fix_projects=("helpdesk",))
+    assert ("follow_up:project.task:5:fix_check" in keys) == found
+
+
+def test_fix_check_details():
+    f = run(fix_task(), ["fix_check"], fix_projects=(2,))["follow_up:project.task:5:fix_check"]
+    assert f.summary == "is the fix holding? check with Azure Interior about 'Login broken'"
+    assert f.evidence[0] == {"signal": "fix task done", "record": "project.task,5", "date": "2026-11-15",
+                             "value": "in project Helpdesk"}
+    assert f.action.due_date == AS_OF  # 7 days after closing (and over 14 after the last contact)
+    assert f.route["task_user_ids"] == [SALES] and f.route["project_id"] == 2
+    assert not run(fix_task(), ["fix_check"])  # no fix project configured
+    assert not run(fix_task(project="Office"), ["fix_check"], fix_projects=("helpdesk",))
+
+
+def test_fix_check_resolved_by_a_contact_after_it_fell_due():
+    assert not run(fix_task(closed_on=-10).message(2, "project.task", 5, -2), ["fix_check"], fix_projects=(2,))
+    assert run(fix_task(closed_on=-10).message(2, "project.task", 5, -4), ["fix_check"], fix_projects=(2,))
+
+
+# -- survey ------------------------------------------------------------------------------------------------
+def period_start(client_id: int, every: int) -> date:
+    k = (AS_OF.toordinal() + client_id) // every
+    return date.fromordinal(k * every - client_id)
+
+
+def test_survey_every_n_days_in_staggered_periods():
+    b = active_client().message(1, "res.partner", 10, -40)
+    start = period_start(10, 30)
+    found = run(b, ["survey"], survey_every_days=30)
+    f = found[f"follow_up:res.partner:10:survey:{start.isoformat()}"]
+    assert f.period == start.isoformat() and f.severity == "info"
+    assert f.evidence[1]["value"] == "no rating in 30 days"
+    other = SnapshotBuilder(17).client(11, "Other", SALES, created=-400).tables("ratings")
+    other.project(1, "P", 11, created=-400).task(1, "T", 1, created=-400)
+    assert run(other, ["survey"], survey_every_days=30)[
+        f"follow_up:res.partner:11:survey:{period_start(11, 30).isoformat()}"]
+
+
+def test_a_recent_rating_means_no_survey():
+    assert not run(active_client().rating(1, 10, 5, when=-10), ["survey"], survey_every_days=30)
+    assert run(active_client().rating(1, 10, 5, when=-31), ["survey"], survey_every_days=30)
+
+
+def test_survey_without_rating_data_is_periodic_and_new_clients_wait():
+    b = SnapshotBuilder(17).client(10, "Azure Interior", SALES, created=-400)
+    b.project(1, "P", 10, created=-400).task(1, "T", 1, created=-400)
+    f = next(iter(run(b, ["survey"], survey_every_days=30).values()))
+    assert f.evidence[1]["value"] == "ratings not readable: periodic"
+    assert not run(active_client(created=-20), ["survey"], survey_every_days=30)
+
+
+def test_survey_lapses_after_the_expiry_window():
+    start = period_start(10, 180)
+    days_in = (AS_OF - start).days
+    assert bool(run(active_client(), ["survey"], expire_after_days=days_in + 1)) is True
+    assert not run(active_client(), ["survey"], expire_after_days=days_in)
+    assert not run(active_client(), ["survey"], survey_every_days=0)
+
+
+# -- punch list ----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("closed, found", [(-13, False), (-14, True), (-43, True), (-44, False)])
+def test_punch_list_after_the_project_completes(closed, found):
+    b = SnapshotBuilder(17).client(10, "Azure Interior", SALES, created=-400)
+    b.project(3, "Kitchen", 10, MANAGER, created=-200).task(7, "Fit", 3, state="1_done", closed_on=closed - 3)
+    b.task(8, "Paint", 3, state="1_done", closed_on=closed)
+    keys = run(b, ["punch_list"])
+    assert ("follow_up:project.project:3:punch_list" in keys) == found
+    if found:
+        f = keys["follow_up:project.project:3:punch_list"]
+        assert f.evidence[0]["date"] == (AS_OF + timedelta(days=closed)).isoformat()
+        assert f.evidence[0]["value"] == "2 task(s), none open"
+
+
+def test_punch_list_needs_a_done_project():
+    b = SnapshotBuilder(17).client(10, "Azure Interior", SALES, created=-400)
+    b.project(3, "Kitchen", 10, MANAGER).task(7, "Fit", 3, state="1_done", closed_on=-20).task(8, "Open", 3)
+    assert not run(b, ["punch_list"])
+    b.project(4, "Status done", 10, MANAGER, status="done", created=-100)  # no tasks: its last write counts
+    assert not run(b, ["punch_list"])
+
+
+# -- onboarding --------------------------------------------------------------------------------------------------
+def new_client(first=-10):
+    b = SnapshotBuilder(17).client(10, "Newco", SALES, created=-400)
+    b.project(1, "Setup", 10, MANAGER, created=first).task(1, "Kickoff", 1, users=[SALES], created=first)
+    return b.invoice(1, 10, 20, 500.0, invoice_date=first + 2, salesperson=ADMIN)
+
+
+@pytest.mark.parametrize("first, steps", [(-44, 4), (-45, 0), (0, 4)])
+def test_onboarding_steps_for_a_new_client(first, steps):
+    assert len(run(new_client(first), ["onboarding"])) == steps
+
+
+def test_onboarding_owners_and_due_dates():
+    result = run_rules(new_client().build(), AS_OF, {"follow_up": {"kinds": ["onboarding"]}},
+                       registry=load_rules(), only=["follow_up"])
+    got = {f.part: (f.responsible_user_id, f.routed_by, f.action.due_date, f.action.activity_type)
+           for f in result.findings}
+    first = AS_OF - timedelta(days=10)
+    assert got == {
+        "onboarding:expectations": (SALES, "client_salesperson", first + timedelta(days=2), "meeting"),
+        "onboarding:scope": (MANAGER, "project_manager", first + timedelta(days=5), "meeting"),
+        "onboarding:payment_terms": (ADMIN, "invoice_salesperson", first + timedelta(days=5), "email"),
+        "onboarding:responsibilities": (MANAGER, "project_manager", first + timedelta(days=10), "call"),
+    }
+
+
+def test_custom_onboarding_step_with_a_named_owner():
+    cfg = load_rules().configure({"follow_up": {"kinds": ["onboarding"], "onboarding_steps": [
+        {"name": "welcome", "summary": "welcome pack for {client}", "owner_user_id": ADMIN, "due_after_days": 0}]}})
+    result = run_rules(new_client().build(), AS_OF, cfg, registry=load_rules(), only=["follow_up"])
+    (f,) = result.findings
+    assert (f.key, f.summary, f.responsible_user_id) == (
+        "follow_up:res.partner:10:onboarding:welcome", "welcome pack for Newco", ADMIN)
+
+
+# -- spacing -----------------------------------------------------------------------------------------------
+def test_contacts_to_one_client_are_spaced():
+    b = active_client().message(1, "res.partner", 10, -100)
+    b.project(3, "Kitchen", 10, MANAGER, created=-200).task(8, "Paint", 3, state="1_done", closed_on=-20)
+    found = run(b, ["check_in", "punch_list"])
+    check, punch = found[CHECK_IN], found["follow_up:project.project:3:punch_list"]
+    assert check.action.due_date == AS_OF - timedelta(days=40)          # 60 days after the last contact
+    assert punch.action.due_date == check.action.due_date + timedelta(days=14)
+    nearer = run(b, ["check_in", "punch_list"], min_days_between_contacts=0)
+    assert nearer["follow_up:project.project:3:punch_list"].action.due_date == AS_OF - timedelta(days=6)
+
+
+def test_every_kind_explains_itself_and_routes():
+    b = fix_task()
+    b.project(3, "Kitchen", 10, MANAGER, created=-200).task(8, "Paint", 3, state="1_done", closed_on=-20)
+    result = run_rules(b.build(), AS_OF, {"follow_up": {"fix_projects": ["Helpdesk"], "survey_every_days": 30}},
+                       {"default_user_id": ADMIN}, registry=load_rules(), only=["follow_up"])
+    kinds = {f.data["kind"] for f in result.findings}
+    assert kinds == {"check_in", "fix_check", "survey", "punch_list"}
+    for f in result.findings:
+        assert f.evidence and f.responsible_user_id and f.resolved_when and f.action.due_date

@@ -1,0 +1,219 @@
+"""late_payment on hand-made snapshots: every threshold edge, money and states."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from clientcare.connector.errors import ConfigError
+from clientcare.rules import load_rules, run_rules
+from clientcare.rules.builtin import late_payment as lp
+
+from factories import ADMIN, AS_OF, MANAGER, SALES, SnapshotBuilder
+
+
+def run(b: SnapshotBuilder, **config):
+    return {f.key: f for f in lp.evaluate(b.build(), AS_OF, lp.Config(**config))}
+
+
+def client(version=17, **kw):
+    return SnapshotBuilder(version, **kw).client(10, "Azure Interior", SALES)
+
+
+@pytest.mark.parametrize("days, level", [
+    (0, None), (1, "reminder"), (14, "reminder"), (15, "call"), (29, "call"), (30, "manager"),
+    (59, "manager"), (60, "stop_work"), (400, "stop_work")])
+def test_level_boundaries(days, level):
+    found = run(client().invoice(1, 10, -days, 100.0))
+    assert [f.level for f in found.values()] == ([level] if level else [])
+    if level:
+        f = found[f"late_payment:res.partner:10:{level}"]
+        assert f.evidence[0]["days_overdue"] == days and f.evidence[0]["invoice_id"] == 1
+
+
+@pytest.mark.parametrize("grace, days, level", [
+    (3, 3, None), (3, 4, "reminder"), (20, 16, None), (20, 21, "call"), (0, 1, "reminder")])
+def test_grace_days_delay_the_first_report_only(grace, days, level):
+    found = run(client().invoice(1, 10, -days, 100.0), grace_days=grace)
+    assert [f.level for f in found.values()] == ([level] if level else [])
+
+
+def test_due_date_of_the_action_is_when_the_level_was_reached():
+    f = run(client().invoice(1, 10, -40, 100.0).invoice(2, 10, -35, 50.0))["late_payment:res.partner:10:manager"]
+    assert f.action.due_date == AS_OF - timedelta(days=40) + timedelta(days=30)
+    assert f.action.activity_type == "call" and f.severity == "high"
+    g = run(client().invoice(1, 10, -3, 100.0), grace_days=2)["late_payment:res.partner:10:reminder"]
+    assert g.action.due_date == AS_OF - timedelta(days=3) + timedelta(days=3)
+
+
+@pytest.mark.parametrize("amount, reported", [(99.99, False), (100.0, True), (100.01, True)])
+def test_minimum_amount_is_inclusive(amount, reported):
+    found = run(client().invoice(1, 10, -20, amount), min_amount=100.0)
+    assert bool(found) == reported
+
+
+def test_minimum_amount_applies_to_the_level_total():
+    found = run(client().invoice(1, 10, -20, 60.0).invoice(2, 10, -18, 40.0).invoice(3, 10, -2, 90.0),
+                min_amount=100.0)
+    assert list(found) == ["late_payment:res.partner:10:call"]
+    assert found["late_payment:res.partner:10:call"].data["totals_company_currency"] == {"USD": 100.0}
+
+
+def test_one_finding_per_client_and_level_listing_its_invoices():
+    b = client().client(20, "Deco Addict", SALES)
+    b.invoice(1, 10, -20, 100.0).invoice(2, 10, -16, 50.0).invoice(3, 10, -45, 70.0).invoice(4, 20, -20, 10.0)
+    found = run(b)
+    assert sorted(found) == ["late_payment:res.partner:10:call", "late_payment:res.partner:10:manager",
+                             "late_payment:res.partner:20:call"]
+    call = found["late_payment:res.partner:10:call"]
+    assert [r["invoice_id"] for r in call.evidence] == [1, 2]  # oldest first
+    assert call.summary == "call Azure Interior: 2 invoices 15+ days overdue (150.00 USD)"
+    assert call.evidence_columns[0] == "invoice" and call.evidence[0]["invoice"] == "INV/2026/00001"
+    assert call.data["invoice_ids"] == [1, 2] and call.client_id == 10
+
+
+def test_partial_payment_counts_the_residual():
+    f = run(client().invoice(1, 10, -20, 100.0, 40.0))["late_payment:res.partner:10:call"]
+    row = f.evidence[0]
+    assert (row["amount_total"], row["amount_due"], row["payment_state"]) == (100.0, 40.0, "partial")
+    assert "40.00 USD" in f.summary
+
+
+@pytest.mark.parametrize("state", ["paid", "in_payment", "blocked", "reversed"])
+def test_settled_disputed_and_in_payment_invoices_are_not_owed(state):
+    assert not run(client(18).invoice(1, 10, -40, 100.0, 100.0, payment_state=state))
+
+
+def test_draft_and_cancelled_invoices_are_ignored():
+    assert not run(client().invoice(1, 10, -40, 100.0, state="draft").invoice(2, 10, -40, 9.0, state="cancel"))
+
+
+def test_credit_notes_are_netted_oldest_invoice_first():
+    b = client().invoice(1, 10, -40, 50.0).invoice(2, 10, -20, 70.0).refund(3, 10, 30.0)
+    found = run(b)
+    manager = found["late_payment:res.partner:10:manager"].evidence[0]
+    assert (manager["amount_due_company"], manager["credit_applied"]) == (20.0, 30.0)
+    assert found["late_payment:res.partner:10:call"].evidence[0]["credit_applied"] == 0.0
+    covered = run(client().invoice(1, 10, -40, 50.0).invoice(2, 10, -20, 70.0).refund(3, 10, 60.0))
+    assert list(covered) == ["late_payment:res.partner:10:call"]  # the first is fully covered
+    assert covered["late_payment:res.partner:10:call"].evidence[0]["amount_due_company"] == 60.0
+    assert len(run(b, net_credit_notes=False)) == 2
+    assert run(b, net_credit_notes=False)["late_payment:res.partner:10:manager"].evidence[0][
+        "amount_due_company"] == 50.0
+
+
+def test_a_paid_credit_note_nets_nothing():
+    found = run(client().invoice(1, 10, -40, 50.0).refund(3, 10, 30.0, 0.0, payment_state="paid"))
+    assert found["late_payment:res.partner:10:manager"].evidence[0]["amount_due_company"] == 50.0
+
+
+def test_amounts_in_invoice_currency_totals_in_company_currency():
+    b = client().invoice(1, 10, -20, 100.0, currency="EUR", rate=1.1).invoice(2, 10, -18, 10.0)
+    f = run(b)["late_payment:res.partner:10:call"]
+    eur, usd = f.evidence
+    assert (eur["currency"], eur["amount_due"], eur["amount_due_company"], eur["company_currency"]) == (
+        "EUR", 100.0, 110.0, "USD")
+    assert (usd["currency"], usd["amount_due"]) == ("USD", 10.0)
+    assert f.data["totals_company_currency"] == {"USD": 120.0}
+    assert f.summary.endswith("(120.00 USD)")
+    partial_eur = run(client().invoice(1, 10, -20, 100.0, 50.0, currency="EUR", rate=1.1))
+    row = partial_eur["late_payment:res.partner:10:call"].evidence[0]
+    assert (row["amount_due"], row["amount_due_company"]) == (50.0, 55.0)
+
+
+def test_each_company_keeps_its_currency_and_its_minimum():
+    b = client()
+    b.company(2, "EU Company", "EUR")
+    b.invoice(1, 10, -20, 100.0).invoice(2, 10, -20, 80.0, company=2)
+    f = run(b)["late_payment:res.partner:10:call"]
+    assert f.data["totals_company_currency"] == {"EUR": 80.0, "USD": 100.0}
+    assert "(80.00 EUR + 100.00 USD)" in f.summary
+    only_usd = run(b, min_amount=90.0)["late_payment:res.partner:10:call"]
+    assert [r["invoice_id"] for r in only_usd.evidence] == [1]
+
+
+def test_invoice_without_due_date_falls_back_on_its_date():
+    b = client()
+    b.invoice(1, 10, None, 100.0, invoice_date=-16)
+    assert list(run(b)) == ["late_payment:res.partner:10:call"]
+
+
+def test_manager_levels_can_go_to_a_named_manager():
+    b = client().invoice(1, 10, -20, 10.0).invoice(2, 10, -40, 10.0).invoice(3, 10, -70, 10.0)
+    result = run_rules(b.build(), AS_OF, {"late_payment": {"manager_user_id": MANAGER}}, {"default_user_id": ADMIN},
+                       registry=load_rules(), only=["late_payment"])
+    owners = {f.level: (f.responsible_user_id, f.routed_by) for f in result.findings}
+    assert owners["call"] == (SALES, "client_salesperson")
+    assert owners["manager"] == owners["stop_work"] == (MANAGER, "rule: late_payment.manager_user_id")
+
+
+def test_invoice_salesperson_is_the_routing_hint():
+    b = SnapshotBuilder(17).client(10, "No salesperson")
+    b.invoice(1, 10, -20, 10.0, salesperson=MANAGER).invoice(2, 10, -21, 10.0, salesperson=SALES) \
+        .invoice(3, 10, -22, 10.0, salesperson=SALES)
+    result = run_rules(b.build(), AS_OF, registry=load_rules(), only=["late_payment"])
+    f = result.findings[0]
+    assert f.route["invoice_user_ids"] == [SALES, MANAGER]
+    assert (f.responsible_user_id, f.routed_by) == (SALES, "invoice_salesperson")
+
+
+# -- chronic late payer ------------------------------------------------------------------------------
+def paid_history(delays, *, window_start=-300, b=None):
+    """Invoices due every 10 days from window_start, each paid ``delay`` days after its due date."""
+    b = b or client()
+    for i, delay in enumerate(delays):
+        due = window_start + 10 * i
+        b.invoice(100 + i, 10, due, 100.0, 0.0, paid=due + delay)
+    return b
+
+
+@pytest.mark.parametrize("delays, flagged", [
+    ([10, 10], False),            # two invoices: under the minimum of three
+    ([10, 10, 10], True),         # three, all late
+    ([10, 0, 0, 0], False),       # a quarter late (minimum share 0.5)
+    ([14, 14, 0, 0], True),       # exactly half late, average exactly 7 days
+    ([13, 13, 0, 0], False),      # half late, average 6.5 days
+    ([-5, -5, -5, 30], False),    # early payers: one late
+])
+def test_chronic_late_payer_edges(delays, flagged):
+    found = run(paid_history(delays))
+    assert ("late_payment:res.partner:10:chronic" in found) == flagged
+
+
+def test_chronic_window_and_tolerance():
+    inside = paid_history([10, 10, 10], window_start=-330)   # paid on days -320, -310, -300
+    assert "late_payment:res.partner:10:chronic" in run(inside, chronic_window_days=321)
+    assert "late_payment:res.partner:10:chronic" not in run(inside, chronic_window_days=320)
+    assert "late_payment:res.partner:10:chronic" not in run(paid_history([10, 10, 10]), chronic_tolerance_days=10)
+    assert "late_payment:res.partner:10:chronic" in run(paid_history([11, 11, 11]), chronic_tolerance_days=10)
+
+
+def test_chronic_finding_explains_itself():
+    f = run(paid_history([20, 10, 0]))["late_payment:res.partner:10:chronic"]
+    assert f.summary == "review payment terms with Azure Interior: 2 of 3 invoices paid late, 10 days late on average"
+    assert [r["days_late"] for r in f.evidence] == [20, 10, 0]
+    assert f.data == {"invoices": 3, "paid_late": 2, "share_late": 0.667, "avg_days_late": 10.0, "window_days": 365}
+    assert f.action.due_date == AS_OF + timedelta(days=-290 + 10)  # the latest late payment
+
+
+def test_partially_paid_invoices_are_not_payment_history():
+    b = client().invoice(1, 10, -100, 100.0, 50.0, paid=-50).invoice(2, 10, -90, 100.0, 50.0, paid=-40) \
+        .invoice(3, 10, -80, 100.0, 50.0, paid=-30)
+    assert "late_payment:res.partner:10:chronic" not in run(b)
+
+
+@pytest.mark.parametrize("bad", [
+    {"levels": [1, 15, 15, 60]}, {"levels": [0, 15, 30, 60]}, {"level_names": ["a", "b", "c"]},
+    {"severities": ["low", "low", "high", "urgent"]}, {"grace_days": -1}, {"chronic_min_share_late": 1.5},
+    {"manager_from_level": 5}, {"level_names": ["a", "a", "b", "c"]}])
+def test_config_mistakes_are_errors(bad):
+    with pytest.raises(ConfigError):
+        load_rules().configure({"late_payment": bad})
+
+
+def test_custom_levels():
+    found = run(client().invoice(1, 10, -8, 100.0), levels=(7, 21), level_names=("nudge", "escalate"),
+                severities=("low", "high"), activity_types=("email", "call"), manager_from_level=2)
+    f = found["late_payment:res.partner:10:nudge"]
+    assert f.summary.startswith("nudge: Azure Interior: 1 invoice 7+ days overdue")
+    assert "7–20 days overdue" in f.resolved_when

@@ -1,0 +1,145 @@
+"""unmet_deadlines on hand-made snapshots: open/closed across versions, boundaries, grouping."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+
+from clientcare.connector.errors import ConfigError
+from clientcare.rules import load_rules, run_rules
+from clientcare.rules.builtin import unmet_deadlines as ud
+
+from factories import ADMIN, AS_OF, INACTIVE, MANAGER, SALES, SnapshotBuilder
+
+
+def base(version=17, **project):
+    b = SnapshotBuilder(version).client(10, "Azure Interior", SALES)
+    return b.project(1, "Office Design", 10, MANAGER, **project)
+
+
+def run(b: SnapshotBuilder, **config):
+    return {f.key: f for f in ud.evaluate(b.build(), AS_OF, ud.Config(**config))}
+
+
+LATE = "unmet_deadlines:project.project:1:late"
+
+
+@pytest.mark.parametrize("version", [16, 17, 18, 19])
+@pytest.mark.parametrize("state, open_", [
+    ("01_in_progress", True), ("02_changes_requested", True), ("03_approved", True), ("04_waiting_normal", True),
+    ("1_done", False), ("1_canceled", False)])
+def test_closed_states_of_16_and_17_plus(version, state, open_):
+    if version == 16 and state in ("02_changes_requested", "03_approved", "04_waiting_normal"):
+        pytest.skip("Odoo 16 has no task state; open vs closed comes from the stage")
+    found = run(base(version).task(1, "Chairs", 1, users=[SALES], deadline=-5, state=state, closed_on=-1))
+    assert (LATE in found) == open_
+
+
+def test_archived_tasks_and_projects_are_not_late():
+    b = base().task(1, "Archived", 1, deadline=-5, active=False)
+    b.project(2, "Old", 10, MANAGER, active=False).task(2, "In old project", 2, deadline=-5)
+    assert not run(b)
+
+
+@pytest.mark.parametrize("deadline, grace, late", [(0, 0, False), (-1, 0, True), (-2, 2, False), (-3, 2, True)])
+def test_deadline_boundary_and_grace(deadline, grace, late):
+    found = run(base().task(1, "Chairs", 1, deadline=deadline, written=0), grace_days=grace, at_risk_days=0)
+    assert (LATE in found) == late
+    if late:
+        assert found[LATE].evidence[0]["days_late"] == -deadline
+
+
+def test_a_17_plus_deadline_counts_on_its_utc_date():
+    late_evening = datetime(2026, 11, 21, 23, 30)
+    found = run(base(19).task(1, "Chairs", 1, deadline=late_evening))
+    assert found[LATE].evidence[0]["deadline"] == "2026-11-21" and found[LATE].evidence[0]["days_late"] == 1
+
+
+def test_one_finding_per_project_with_its_late_tasks_and_end_date():
+    b = base(start=-90, end=-4)
+    b.task(1, "Chairs", 1, users=[SALES], deadline=-10).task(2, "Desk", 1, users=[MANAGER], deadline=-2)
+    b.task(3, "Lamp", 1, deadline=5).task(4, "Done", 1, deadline=-30, state="1_done", closed_on=-20)
+    f = run(b, at_risk_days=0)[LATE]
+    assert [(r["kind"], r["id"], r["days_late"]) for r in f.evidence] == [
+        ("project", 1, 4), ("task", 1, 10), ("task", 2, 2)]
+    assert f.summary == "Office Design: 2 tasks past deadline and end date passed (up to 10 days late)"
+    assert f.evidence[1]["assignees"] == "Marc Demo" and f.evidence[0]["assignees"] == "Manager Mia"
+    assert f.action.due_date == AS_OF - timedelta(days=10) + timedelta(days=1)
+    assert f.route["project_id"] == 1 and f.client_id == 10
+
+
+@pytest.mark.parametrize("status, tasks_open, late", [
+    ("on_track", True, True), ("done", True, False), ("on_track", False, False), ("at_risk", True, True)])
+def test_project_end_date_only_while_not_done(status, tasks_open, late):
+    b = base(start=-90, end=-4, status=status)
+    b.task(1, "Chairs", 1, deadline=30, state="01_in_progress" if tasks_open else "1_done", closed_on=-5)
+    assert (LATE in run(b, at_risk_days=0)) == late
+
+
+def test_project_without_tasks_is_late_past_its_end():
+    assert LATE in run(base(start=-90, end=-1))
+    assert not run(base(start=-90, end=-1), include_projects=False)
+
+
+def test_private_tasks_only_when_asked():
+    b = base().task(5, "Buy a gift", None, users=[ADMIN], deadline=-3)
+    assert not run(b)
+    f = run(b, include_private_tasks=True)["unmet_deadlines:project.task:5:late"]
+    assert f.subject_name == "Buy a gift" and f.route["task_user_ids"] == [ADMIN]
+
+
+def test_group_by_assignee():
+    b = base(start=-90, end=-1)
+    b.task(1, "Shared", 1, users=[SALES, MANAGER], deadline=-5).task(2, "Mine", 1, users=[SALES], deadline=-3)
+    b.task(3, "Nobody's", 1, users=[], deadline=-2)
+    found = run(b, group_by="assignee", at_risk_days=0)
+    sales, manager = found[f"{LATE}:user={SALES}"], found[f"{LATE}:user={MANAGER}"]
+    assert [r["id"] for r in sales.evidence] == [1, 2] and [r["id"] for r in manager.evidence] == [1]
+    assert sales.route["user_id"] == SALES and "assignee" in sales.route["why"]
+    rest = found[LATE]  # the project's own end date and the unassigned task stay with the project
+    assert [(r["kind"], r["id"]) for r in rest.evidence] == [("project", 1), ("task", 3)]
+    assert "user_id" not in rest.route
+
+
+@pytest.mark.parametrize("deadline, written, risky", [
+    (3, -7, True), (0, -30, True), (4, -30, False), (3, -6, False), (-1, -30, False)])
+def test_at_risk_means_due_soon_and_untouched(deadline, written, risky):
+    found = run(base().task(1, "Chairs", 1, deadline=deadline, created=-60, written=written))
+    assert ("unmet_deadlines:project.project:1:at_risk" in found) == risky
+
+
+def test_at_risk_finding():
+    f = run(base().task(1, "Chairs", 1, users=[SALES], deadline=2, created=-60, written=-20))[
+        "unmet_deadlines:project.project:1:at_risk"]
+    assert f.severity == "low" and f.evidence[0]["days_left"] == 2 and f.evidence[0]["last_change"] == "2026-11-02"
+    assert f.action.due_date == AS_OF + timedelta(days=2)
+
+
+@pytest.mark.parametrize("days, escalated", [(13, False), (14, True), (40, True)])
+def test_escalation_after_n_days(days, escalated):
+    found = run(base().task(1, "Chairs", 1, deadline=-days))
+    assert ("unmet_deadlines:project.project:1:escalated" in found) == escalated
+    assert found[LATE].severity == "medium"
+
+
+def test_escalation_goes_to_the_configured_manager_or_the_default_user():
+    b = base().task(1, "Chairs", 1, users=[SALES], deadline=-20).task(2, "Desk", 1, deadline=-3)
+    registry = load_rules()
+
+    def owners(config):
+        result = run_rules(b.build(), AS_OF, {"unmet_deadlines": config}, {"default_user_id": ADMIN},
+                           registry=registry, only=["unmet_deadlines"])
+        return {f.level: (f.responsible_user_id, f.routed_by, [r["id"] for r in f.evidence]) for f in result.findings}
+    named = owners({"escalate_to_user_id": MANAGER})
+    assert named["escalated"] == (MANAGER, "rule: unmet_deadlines.escalate_to_user_id", [1])
+    assert named["late"] == (SALES, "client_salesperson", [1, 2])
+    assert owners({})["escalated"] == (ADMIN, "default", [1])
+    assert owners({"escalate_to_user_id": INACTIVE})["escalated"][0] == SALES  # inactive: back to the chain
+    assert "escalated" not in owners({"escalate_after_days": None})
+
+
+def test_config_checks():
+    with pytest.raises(ConfigError, match="escalate_after_days must be greater than grace_days"):
+        load_rules().configure({"unmet_deadlines": {"grace_days": 5, "escalate_after_days": 5}})
+    with pytest.raises(ConfigError, match="group_by must be one of"):
+        load_rules().configure({"unmet_deadlines": {"group_by": "client"}})

@@ -1,0 +1,151 @@
+"""``sync`` against the recorded Odoo 16, 18 and 19: create, leave, close/update, dry run, undo.
+
+The test starts by removing any ClientCare activity and note from the server
+(recorded too), so it re-records from a clean slate on a live server.
+"""
+from __future__ import annotations
+
+import itertools
+from datetime import timedelta
+
+import pytest
+
+from clientcare.connector import OdooClient
+from clientcare.jobs import runner
+from clientcare.jobs.config import load_profile
+from clientcare.jobs.writeback import MARKER_PREFIX, undo_run
+
+from conftest import PASSWORD
+
+WRITE_METHODS = ("create", "write", "unlink", "action_feedback", "message_post")
+HOSTILE = '<script>alert(1)</script> & "Co"'
+
+
+def writes(summary) -> dict[str, int]:
+    return {k: v for k, v in summary.rpc_by_method.items() if k.rsplit(".", 1)[1] in WRITE_METHODS}
+
+
+@pytest.fixture
+def profile(odoo, tmp_path, monkeypatch):
+    counter = itertools.count(1)
+    monkeypatch.setattr(runner, "new_run_id", lambda: f"test-run-{next(counter)}")
+    cfg = tmp_path / "clientcare.toml"
+    cfg.write_text(f"""
+[profiles.test]
+url = "{odoo.server['url']}"
+db = "{odoo.server['db']}"
+login = "{odoo.server['login']}"
+transport = "xmlrpc"
+retry_attempts = 1
+state_path = "{tmp_path / 'state.sqlite3'}"
+default_user_id = 2
+""")
+    return load_profile("test", cfg, env={"CLIENTCARE_PASSWORD": odoo.secret(PASSWORD)})
+
+
+def clean_slate(client: OdooClient) -> None:
+    acts = client.search_ids("mail.activity", [("note", "ilike", MARKER_PREFIX)])
+    if acts:
+        client.call("mail.activity", "unlink", [acts])
+    # our notes; the "activity done" notifications Odoo 18+ keeps as audit trail stay
+    msgs = client.search_ids("mail.message", [("body", "ilike", MARKER_PREFIX), ("message_type", "=", "comment")])
+    if msgs:
+        client.call("mail.message", "unlink", [msgs])
+
+
+def overdue_invoice(client: OdooClient, partner_id: int, due) -> int:
+    """A posted invoice 20 days overdue for ``partner_id`` (so every recording has one to pay)."""
+    income = client.call("account.account", "search_read", [], {
+        "domain": [("account_type", "=", "income")], "fields": ["id"], "limit": 1, "order": "id asc"})[0]
+    journal = client.call("account.journal", "search_read", [], {
+        "domain": [("type", "=", "sale")], "fields": ["id"], "limit": 1, "order": "id asc"})[0]
+    ids = client.call("account.move", "create", [[{
+        "move_type": "out_invoice", "partner_id": partner_id, "journal_id": journal["id"],
+        "invoice_date": (due - timedelta(days=30)).isoformat(), "invoice_date_due": due.isoformat(),
+        "ref": "CCSEED-sync", "invoice_line_ids": [(0, 0, {
+            "name": "Design work", "quantity": 1, "price_unit": 777.0, "account_id": income["id"],
+            "tax_ids": [(6, 0, [])]})]}]])
+    move_id = ids[0] if isinstance(ids, list) else ids
+    client.call("account.move", "write", [[move_id], {"invoice_date_due": due.isoformat()}])
+    client.call("account.move", "action_post", [[move_id]])
+    return move_id
+
+
+def open_keys(client: OdooClient) -> dict[str, int]:
+    from clientcare.jobs.writeback import MARKER_RE
+    client.load_fields(["mail.activity"])
+    open_only = [("active", "=", True)] if client.profile.has("mail.activity", "active") else []
+    rows = client.search_read_all("mail.activity", [("note", "ilike", MARKER_PREFIX)] + open_only, ["note"])
+    keys = [MARKER_RE.search(r["note"])["key"] for r in rows]
+    assert len(keys) == len(set(keys)), "two open activities for one finding"
+    return {k: r["id"] for k, r in zip(keys, rows)}
+
+
+def test_sync_lifecycle(odoo, cassette, profile):
+    as_of = odoo.recorded_at.date()
+    admin = OdooClient(profile.connection())
+    clean_slate(admin)
+    # a hostile client name, to see it escaped in what we write
+    hostile_id = admin.call("res.partner", "search", [[("ref", "=", "CCSEED-hostile")]])
+    if not hostile_id:
+        hostile_id = [admin.call("res.partner", "create", [[{"name": HOSTILE, "ref": "CCSEED-hostile",
+                                                            "is_company": True, "customer_rank": 1}]])[0]]
+    overdue_invoice(admin, hostile_id[0], as_of - timedelta(days=20))
+
+    dry = runner.sync(profile, dry_run=True, as_of=as_of)
+    assert dry.exit_code == 0, dry.error
+    assert writes(dry) == {}, "a dry run makes no write call"
+    planned = sum(c.get("create", 0) + c.get("note", 0) for c in dry.plan["counts"].values())
+    assert planned > 5
+
+    first = runner.sync(profile, as_of=as_of)
+    assert first.exit_code == 0, (first.error, first.write_errors)
+    assert first.applied.get("created", 0) + first.applied.get("noted", 0) == planned
+    keys = open_keys(admin)
+    assert len(keys) == first.applied["created"]
+    assert any(k.startswith("late_payment:res.partner:") for k in keys)
+
+    second = runner.sync(profile, as_of=as_of)
+    assert second.exit_code == 0 and second.applied == {} and writes(second) == {}
+    assert open_keys(admin) == keys
+
+    # the hostile partner's name is escaped in every note ClientCare wrote about it
+    notes = admin.search_read_all("mail.activity", [("res_model", "=", "res.partner"),
+                                                    ("res_id", "=", hostile_id[0]),
+                                                    ("note", "ilike", MARKER_PREFIX)], ["note", "summary"])
+    assert notes
+    for row in notes:
+        assert "<script>" not in row["note"] and "&lt;script&gt;alert(1)&lt;/script&gt; &amp;" in row["note"]
+
+    # the data changes: one late client pays everything, one late task is closed
+    partner = hostile_id[0]
+    assert any(k.startswith(f"late_payment:res.partner:{partner}:") for k in keys)
+    unpaid = admin.call("account.move", "search_read", [], {
+        "domain": [("commercial_partner_id", "=", partner), ("move_type", "=", "out_invoice"),
+                   ("state", "=", "posted"), ("payment_state", "in", ["not_paid", "partial"])],
+        "fields": ["id", "company_id"], "order": "id asc"})
+    for company in sorted({r["company_id"][0] for r in unpaid}):  # one payment wizard per company
+        ids = [r["id"] for r in unpaid if r["company_id"][0] == company]
+        ctx = admin.context(active_model="account.move", active_ids=ids)
+        wizard = admin.call("account.payment.register", "create",
+                            [{"payment_date": as_of.isoformat(), "group_payment": False}], {"context": ctx})
+        admin.call("account.payment.register", "action_create_payments",
+                   [[wizard[0] if isinstance(wizard, list) else wizard]], {"context": ctx})
+
+    third = runner.sync(profile, as_of=as_of)
+    assert third.exit_code == 0, third.error
+    closed = {i["key"] for i in third.plan["changes"] if i["op"] == "close"}
+    overdue_levels = {k for k in keys if k.startswith(f"late_payment:res.partner:{partner}:")
+                      and not k.endswith(":chronic")}
+    late_closed = {k for k in closed if k.startswith("late_payment:") and not k.endswith(":chronic")}
+    assert late_closed == overdue_levels  # exactly the paid client's overdue levels, nobody else's
+    after = open_keys(admin)
+    assert not overdue_levels & set(after)
+    assert third.applied.get("closed", 0) == len(closed)
+    created = {i["key"] for i in third.plan["changes"] if i["op"] == "create"}
+    assert set(after) == (set(keys) - closed) | created  # nothing lost, nothing duplicated
+
+    report = undo_run(admin, "test-run-2")  # the first applied run
+    assert report["activities_removed"] == len(set(after) - created)
+    assert set(open_keys(admin)) == created
+    clean_slate(admin)
