@@ -74,13 +74,13 @@ def ref_ids(series: pd.Series) -> pd.Series:
 def commercial(snapshot: Snapshot, partner_ids: pd.Series) -> pd.Series:
     mapping = memo(snapshot, ("commercial_map",),
                    lambda: snapshot.contacts.set_index("partner_id")["commercial_partner_id"])
-    return partner_ids.map(mapping).fillna(partner_ids).astype("Int64")
+    return lookup(mapping, partner_ids).astype("Int64").fillna(partner_ids.astype("Int64"))
 
 
 def names(table: pd.DataFrame | None, ids: pd.Series, column: str = "name") -> pd.Series:
     if table is None or not len(table):
         return pd.Series(pd.NA, index=ids.index, dtype="string")
-    return ids.map(table.drop_duplicates("id").set_index("id")[column]).astype("string")
+    return lookup(_by_id(table, column), ids).astype("string")
 
 
 # -- projects and tasks ----------------------------------------------------------------
@@ -91,8 +91,9 @@ def tasks(snapshot: Snapshot) -> pd.DataFrame:
         t = snapshot.tasks
         projects = snapshot.projects
         project_client = commercial(snapshot, projects["partner_id"])
-        proj_client = t["project_id"].map(pd.Series(project_client.to_numpy(), index=projects["id"]))
-        client = commercial(snapshot, t["partner_id"]).fillna(proj_client.astype("Int64"))
+        proj_client = lookup(pd.Series(project_client.to_numpy(), index=projects["id"].to_numpy()).astype("Int64")
+                             .loc[lambda x: ~x.index.duplicated()], t["project_id"])
+        client = commercial(snapshot, t["partner_id"]).fillna(proj_client)
         if "state" in t:
             canceled = t["state"].eq("1_canceled").fillna(False).astype(bool)
         else:
@@ -237,17 +238,29 @@ def interactions(snapshot: Snapshot, ignore_author_ids: Iterable[int] = ()) -> p
 def record_clients(snapshot: Snapshot, model: pd.Series, res_id: pd.Series) -> pd.Series:
     """The client (commercial partner) of records given as (model, id) pairs, vectorised."""
     out = pd.Series(pd.NA, index=res_id.index, dtype="Int64")
-    lookups = {
+    by_model = {
         "res.partner": lambda ids: commercial(snapshot, ids),
-        "project.project": lambda ids: ids.map(_by_id(projects(snapshot), "client_id")),
-        "project.task": lambda ids: ids.map(_by_id(tasks(snapshot), "client_id")),
-        "account.move": lambda ids: ids.map(_by_id(invoices(snapshot), "client_id")),
+        "project.project": lambda ids: lookup(_by_id(projects(snapshot), "client_id"), ids),
+        "project.task": lambda ids: lookup(_by_id(tasks(snapshot), "client_id"), ids),
+        "account.move": lambda ids: lookup(_by_id(invoices(snapshot), "client_id"), ids),
     }
-    for name, lookup in lookups.items():
+    for name, client_of in by_model.items():
         mask = (model == name).fillna(False).astype(bool)
         if mask.any():
-            out.loc[mask] = lookup(res_id.loc[mask]).astype("Int64")
+            out.loc[mask] = client_of(res_id.loc[mask]).astype("Int64")
     return out
+
+
+def lookup(values: pd.Series, keys: pd.Series) -> pd.Series:
+    """``values`` (indexed by unique id) for each of ``keys``, NA where missing.  Unlike
+    ``Series.map`` it keeps the dtype and works on empty frames."""
+    nullable = {"i": "Int64", "u": "UInt64", "b": "boolean"}.get(values.dtype.kind)
+    if nullable and not isinstance(values.dtype, pd.api.extensions.ExtensionDtype):
+        values = values.astype(nullable)
+    found = values.reindex(keys.to_numpy(dtype="float64", na_value=np.nan))
+    if found.dtype != values.dtype:
+        found = found.astype(values.dtype)
+    return pd.Series(found.array, index=keys.index)
 
 
 def _by_id(frame: pd.DataFrame, column: str) -> pd.Series:
@@ -300,9 +313,10 @@ def deadline_moves(snapshot: Snapshot) -> pd.DataFrame | None:
             tv = tv.loc[tv[label].str.lower().str.contains("deadline").fillna(True).astype(bool)]
         task_of = pd.Series(ref_ids(msgs["res_id"]).to_numpy(), index=msgs["id"].to_numpy())
         old, new = to_day(tv["old_value_datetime"]), to_day(tv["new_value_datetime"])
-        moved = tv.assign(task_id=tv["mail_message_id"].map(task_of).astype("Int64"), old=old, new=new)
+        moved = tv.assign(task_id=lookup(task_of.loc[~task_of.index.duplicated()].astype("Int64"),
+                                         tv["mail_message_id"]), old=old, new=new)
         moved = moved.loc[moved["task_id"].notna() & moved["old"].notna() & (moved["new"] > moved["old"])]
-        client = moved["task_id"].map(_by_id(tasks(snapshot), "client_id")).astype("Int64")
+        client = lookup(_by_id(tasks(snapshot), "client_id"), moved["task_id"]).astype("Int64")
         return pd.DataFrame({"tracking_id": moved["id"].to_numpy(), "task_id": moved["task_id"].to_numpy(),
                              "client_id": client.to_numpy(), "old": moved["old"].to_numpy(),
                              "new": moved["new"].to_numpy(), "day": to_day(moved["create_date"]).to_numpy()})

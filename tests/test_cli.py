@@ -15,9 +15,15 @@ from clientcare.jobs.cli import main
 from conftest import LIMITED_PASSWORD, PASSWORD, ROOT, WRONG_PASSWORD
 
 
+def empty_config(directory: Path) -> str:
+    path = directory / "empty.toml"
+    path.write_text("")
+    return str(path)
+
+
 def env_for(odoo, state_dir: Path, *, login=None, password=PASSWORD, transport="xmlrpc") -> dict:
     return {
-        "CLIENTCARE_CONFIG": str(state_dir / "none.toml"),
+        "CLIENTCARE_CONFIG": empty_config(state_dir),
         "CLIENTCARE_URL": odoo.server["url"], "CLIENTCARE_DB": odoo.server["db"],
         "CLIENTCARE_LOGIN": login or odoo.server["login"], "CLIENTCARE_PASSWORD": odoo.secret(password),
         "CLIENTCARE_API_KEY": "", "CLIENTCARE_TRANSPORT": transport,
@@ -50,8 +56,8 @@ def test_every_command_has_help_and_is_in_the_readme(path, cmd):
 
 
 # -- offline ---------------------------------------------------------------------------
-def test_demo_audit_shows_findings():
-    result = invoke(["audit", "--demo"], env={"CLIENTCARE_CONFIG": "/nonexistent/none.toml"})
+def test_demo_audit_shows_findings(tmp_path):
+    result = invoke(["audit", "--demo"], env={"CLIENTCARE_CONFIG": empty_config(tmp_path)})
     assert result.exit_code == 0, result.output
     assert "finding(s)" in result.output and "late_payment" in result.output
 
@@ -60,7 +66,7 @@ def test_demo_audit_shows_findings():
 def test_demo_audit_formats(tmp_path, fmt):
     out = tmp_path / f"audit.{fmt}"
     result = invoke(["audit", "--demo", "--format", fmt, "--output", str(out)],
-                    env={"CLIENTCARE_CONFIG": "/nonexistent/none.toml"})
+                    env={"CLIENTCARE_CONFIG": empty_config(tmp_path)})
     assert result.exit_code == 0, result.output
     text = out.read_text()
     if fmt == "json":
@@ -106,7 +112,7 @@ def test_config_show_masks_secrets(tmp_path):
 
 
 def test_unreachable_server_exits_retry_later(tmp_path):
-    env = {"CLIENTCARE_CONFIG": str(tmp_path / "none.toml"), "CLIENTCARE_URL": "http://127.0.0.1:9",
+    env = {"CLIENTCARE_CONFIG": empty_config(tmp_path), "CLIENTCARE_URL": "http://127.0.0.1:9",
            "CLIENTCARE_DB": "x", "CLIENTCARE_LOGIN": "bot", "CLIENTCARE_PASSWORD": "x",
            "CLIENTCARE_RETRY_ATTEMPTS": "1", "CLIENTCARE_STATE_PATH": str(tmp_path / "s.sqlite3"),
            "CLIENTCARE_TRANSPORT": "xmlrpc"}

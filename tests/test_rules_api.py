@@ -354,3 +354,17 @@ def test_action_and_finding_contract_problems():
     for text in ("subject model 'sale.order'", "subject id 0", "one non-empty line", "activity type 'fax'",
                  "needs a due date"):
         assert text in problems
+
+
+@pytest.mark.parametrize("version", [16, 19])
+@pytest.mark.parametrize("optional", [False, True])
+def test_empty_databases_give_no_findings_and_no_errors(version, optional):
+    b = SnapshotBuilder(version)
+    if optional:
+        b.tables("messages", "activities", "ratings", "deadline_changes", "deadline_messages")
+    result = run_rules(b.build(), AS_OF)
+    assert not result.errors and not result.findings and BUILTINS <= result.rules_run
+    b.client(10, "Lonely client")  # a client with nothing else
+    result = run_rules(b.build(), AS_OF)
+    assert not result.errors
+    assert [f.key for f in result.findings] == ["fit_checklist:res.partner:10:checklist"]

@@ -210,14 +210,17 @@ def test_custom_onboarding_step_with_a_named_owner():
 
 # -- spacing -----------------------------------------------------------------------------------------------
 def test_contacts_to_one_client_are_spaced():
-    b = active_client().message(1, "res.partner", 10, -100)
+    b = active_client().message(1, "res.partner", 10, -74)
     b.project(3, "Kitchen", 10, MANAGER, created=-200).task(8, "Paint", 3, state="1_done", closed_on=-20)
     found = run(b, ["check_in", "punch_list"])
     check, punch = found[CHECK_IN], found["follow_up:project.project:3:punch_list"]
-    assert check.action.due_date == AS_OF - timedelta(days=40)          # 60 days after the last contact
-    assert punch.action.due_date == check.action.due_date + timedelta(days=14)
+    assert check.action.due_date == AS_OF - timedelta(days=14)          # 60 days after the last contact
+    assert punch.action.due_date == AS_OF                               # due on day -6, pushed 14 after
     nearer = run(b, ["check_in", "punch_list"], min_days_between_contacts=0)
     assert nearer["follow_up:project.project:3:punch_list"].action.due_date == AS_OF - timedelta(days=6)
+    # and never sooner than the gap after the last logged contact
+    recent = run(fix_task(closed_on=-7).message(2, "res.partner", 11, -8), ["fix_check"], fix_projects=(2,))
+    assert recent["follow_up:project.task:5:fix_check"].action.due_date == AS_OF + timedelta(days=6)
 
 
 def test_every_kind_explains_itself_and_routes():

@@ -185,8 +185,8 @@ class _Context:
         projects = F.projects(self.s).set_index("id")
         t = t.loc[t["project_id"].notna() & t["client_id"].notna()
                   & (t["create_day"] > self.since) & (t["create_day"] <= self.today)]
-        start = t["project_id"].map(projects["date_start"])
-        end = t["project_id"].map(projects["end_day"])
+        start = F.lookup(projects["date_start"], t["project_id"])
+        end = F.lookup(projects["end_day"], t["project_id"])
         cutoff = start + (end - start) * cfg.late_addition_share
         late = (t["create_day"] > end) | ((end > start) & (t["create_day"] >= cutoff))
         late_tasks = t.loc[late.fillna(False).astype(bool)]

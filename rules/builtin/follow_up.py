@@ -170,7 +170,7 @@ class _Clients:
         if self.inter is None:
             return np.zeros(len(client_ids), dtype=bool)
         last_any = self.inter.groupby("client_id")["day"].max()
-        return (client_ids.map(last_any) >= when.to_numpy()).fillna(False).to_numpy(dtype=bool)
+        return (F.lookup(last_any, client_ids) >= when.to_numpy()).fillna(False).to_numpy(dtype=bool)
 
     def _per_client(self, mask, kind_due) -> pd.DataFrame:
         ids = self.clients[np.asarray(mask, dtype=bool)]
@@ -274,7 +274,7 @@ def _spaced(cand: pd.DataFrame, ctx: _Clients, cfg: Config) -> pd.Series:
     if not contact.any() or gap == pd.Timedelta(0):
         return due
     c = cand.loc[contact]
-    last = c["client_id"].map(ctx.last_contact_day()) + gap
+    last = F.lookup(ctx.last_contact_day(), c["client_id"]) + gap
     base = pd.concat([c["natural_due"], last], axis=1).max(axis=1)
     order = pd.DataFrame({"client": c["client_id"].astype("int64"), "base": base,
                           "rank": c["kind"].map({k: i for i, k in enumerate(CONTACT_KINDS)})})
@@ -360,11 +360,11 @@ def _evidence(cand: pd.DataFrame, ctx: _Clients, cfg: Config) -> dict[int, objec
         client_rec = ("res.partner," + cid.astype("string")).fillna("")
         rows: list[dict] = []
         if kind in ("check_in", "survey"):
-            rows.append({"signal": "active client", "record": client_rec, "value": cid.map(active_why)})
+            rows.append({"signal": "active client", "record": client_rec, "value": F.lookup(active_why, cid)})
         if kind == "check_in":
-            msg = cid.map(last["message_id"]).astype("Int64")
+            msg = F.lookup(last["message_id"], cid).astype("Int64")
             has = msg.notna().to_numpy()
-            how = (cid.map(last["kind"]).astype(object) + " on " + cid.map(last["model"]).astype(object))
+            how = F.lookup(last["kind"], cid).astype(object) + " on " + F.lookup(last["model"], cid).astype(object)
             rows += [{"signal": "last logged contact", "date": c["since"],
                       "record": np.where(has, ("mail.message," + msg.astype("string")).to_numpy(dtype=object),
                                          client_rec.to_numpy(dtype=object)),
