@@ -139,6 +139,9 @@ TABLES: dict[str, TableSpec] = {t.name: t for t in (
     ),
 )}
 
+#: The tables every pull has; the others are pulled when a rule asks for them.
+CORE_TABLES = ("partners", "users", "companies", "projects", "tasks", "moves")
+
 #: Payment states whose payment date ClientCare looks up.
 PAID_STATES = ("paid", "in_payment", "partial")
 

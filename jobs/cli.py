@@ -95,8 +95,10 @@ def load_profile_from(ctx: click.Context, require_connection: bool = True, **fla
                    err=True)
     if flags.get("ask_password"):
         overrides["password"] = click.prompt("Odoo password or API key", hide_input=True, err=True)
+    from clientcare.jobs import rulesglue
+
     profile = cfg.load_profile(ctx.obj["profile"], ctx.obj["config"], overrides,
-                               require_connection=require_connection)
+                               require_connection=require_connection, validators=(rulesglue.validate,))
     REDACTOR.add(str(profile.values.get("password") or ""), str(profile.values.get("api_key") or ""))
     return profile
 

@@ -116,7 +116,7 @@ def _coerce(key: str, raw: Any, source: str, problems: list[str]) -> Any:
 
 def load_profile(name: str | None = None, config_path: str | Path | None = None,
                  overrides: dict[str, Any] | None = None, env: dict[str, str] | None = None,
-                 require_connection: bool = True) -> Profile:
+                 require_connection: bool = True, validators: tuple = ()) -> Profile:
     """Resolve one profile from file, environment and flags; raise ConfigError listing every problem."""
     env = dict(os.environ if env is None else env)
     problems: list[str] = []
@@ -175,6 +175,11 @@ def load_profile(name: str | None = None, config_path: str | Path | None = None,
         if values.get("url") and values.get("db") and values.get("login"):
             problems += [p for p in profile.connection().problems()
                          if not p.startswith(("db:", "login:"))]
+    for validate in validators:  # e.g. the rules' own config, so every problem shows at once
+        try:
+            validate(profile)
+        except ConfigError as exc:
+            problems += [f"{where}: {p}" for p in exc.problems]
     if problems:
         raise ConfigError(problems)
     return profile

@@ -40,9 +40,9 @@ def findings_frame(findings: list, snapshot: Snapshot) -> pd.DataFrame:
             "owner_id": owner, "owner": names.get(int(owner), f"user {owner}") if owner else "",
             "subject": f"{f.subject_model},{f.subject_id}", "subject_name": getattr(f, "subject_name", ""),
             "level": getattr(f, "level", None), "key": f.key,
-            "action": getattr(action, "kind", None) if action else None,
-            "activity_type": getattr(action, "activity_type", None) if action else None,
-            "due": getattr(action, "due_date", None) if action else None,
+            "action": (getattr(action, "kind", None) if action else None) or "",
+            "activity_type": (getattr(action, "activity_type", None) if action else None) or "",
+            "due": (getattr(action, "due_date", None) if action else None) or "",
         })
     frame = pd.DataFrame(rows, columns=["client_id", "client", "severity", "rule", "summary", "owner_id",
                                         "owner", "subject", "subject_name", "level", "key", "action",

@@ -13,7 +13,7 @@ from typing import Any
 
 from clientcare.connector import (OdooClient, PullOptions, Snapshot, StateStore, errors as E,
                                   pull_incremental)
-from clientcare.connector.schema import TABLES
+from clientcare.connector.schema import CORE_TABLES, TABLES
 from clientcare.jobs import rulesglue
 from clientcare.jobs.config import Profile
 from clientcare.jobs.runs import RunHistory, new_run_id, profile_lock
@@ -33,8 +33,7 @@ def open_client(profile: Profile, state: StateStore | None = None) -> OdooClient
 def pull_options(profile: Profile, full: bool = False, rule_names: list[str] | None = None) -> PullOptions:
     """The tables and fields the enabled rules need (the connector pulls their union)."""
     needs = rulesglue.needs(profile, rule_names)
-    base = ("partners", "users", "companies", "projects", "tasks", "moves")
-    tables = tuple(t for t in TABLES if t in needs or t in base)
+    tables = tuple(t for t in TABLES if t in needs or t in CORE_TABLES)
     extra = {t: sorted(f) for t, f in needs.items() if t in TABLES}
     return PullOptions(full=full, tables=tables, extra_fields=extra)
 

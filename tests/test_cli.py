@@ -167,7 +167,7 @@ def test_pull_then_offline_audit_and_explain(odoo, cassette, tmp_path):
     as_of = odoo.recorded_at.date().isoformat()
     audit = invoke(["audit", "--snapshot", str(out), "--as-of", as_of, "--format", "json"], env=env)
     assert audit.exit_code == 0, audit.output
-    findings = json.loads(audit.output)["findings"]
+    findings = json.loads(audit.stdout)["findings"]
     assert findings
     client = next(f["client_id"] for f in findings if f["client_id"])
     explained = invoke(["explain", str(client), "--snapshot", str(out), "--as-of", as_of], env=env)

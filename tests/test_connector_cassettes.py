@@ -12,7 +12,9 @@ import pandas as pd
 import pytest
 
 from clientcare.connector import (OdooClient, PullOptions, Puller, errors as E, open_transport)
-from clientcare.connector.schema import TABLES
+from clientcare.connector.schema import CORE_TABLES, TABLES
+
+CORE = [TABLES[t] for t in CORE_TABLES]
 from clientcare.connector.transports import server_major
 
 from conftest import API_KEY, DEMO_API_KEY, DEMO_PASSWORD, PASSWORD, WRONG_PASSWORD
@@ -75,7 +77,7 @@ def test_auto_picks_fastest_allowed_transport(odoo, cassette):
 # -- version adaptation ----------------------------------------------------------
 def test_server_profile_adapts_to_version(odoo, cassette):
     client = OdooClient(odoo.settings("xmlrpc"))
-    client.load_fields([s.model for s in TABLES.values()])
+    client.load_fields([s.model for s in CORE])
     p = client.profile
     assert p.major == odoo.major
     deadline_type = p.ftype("project.task", "date_deadline")
@@ -96,7 +98,7 @@ def _pull(odoo, transport, state=None, page_size=2000, **opts):
     settings = odoo.settings(transport, page_size=page_size,
                              api_key=API_KEY if transport == "json2" else "")
     client = OdooClient(settings, state=state)
-    snap = Puller(client, PullOptions(**opts)).pull(now=odoo.recorded_at)
+    snap = Puller(client, PullOptions(tables=CORE_TABLES, **opts)).pull(now=odoo.recorded_at)
     return client, snap
 
 
@@ -113,7 +115,7 @@ def test_full_pull_is_the_same_through_every_transport(odoo, cassette):
 def _pages_by_model(snap, page: int) -> dict[str, int]:
     """Expected search_read calls per model: one per page per table, an empty last page included."""
     out: dict[str, int] = {}
-    for spec in TABLES.values():
+    for spec in CORE:
         if spec.name in snap.tables:
             out[spec.model] = out.get(spec.model, 0) + len(snap.tables[spec.name]) // page + 1
     return out
@@ -198,13 +200,13 @@ def test_incremental_pull_sees_changes_and_costs_one_call_per_table(odoo, casset
     settings = odoo.settings("xmlrpc")
     t0 = odoo.recorded_at
     client = OdooClient(settings, state=state)
-    first = Puller(client).pull(now=t0)
+    first = Puller(client, PullOptions(tables=CORE_TABLES)).pull(now=t0)
     state.set_cursors(client.scope, first.cursors)
 
     changed = _server_changes(OdooClient(settings))
 
     client = OdooClient(settings, state=state)
-    second = Puller(client).pull(previous=first, now=t0 + timedelta(minutes=5))
+    second = Puller(client, PullOptions(tables=CORE_TABLES)).pull(previous=first, now=t0 + timedelta(minutes=5))
     state.set_cursors(client.scope, second.cursors)
     tasks = second.tasks.set_index("id")
     assert tasks.loc[changed["moved_task"], "deadline_date"] == pd.Timestamp("2031-01-15")
@@ -216,11 +218,11 @@ def test_incremental_pull_sees_changes_and_costs_one_call_per_table(odoo, casset
 
     # nothing changed on the server since: at most one call per table, plus a constant
     client = OdooClient(settings, state=state)
-    third = Puller(client).pull(previous=second, now=t0 + timedelta(minutes=10))
+    third = Puller(client, PullOptions(tables=CORE_TABLES)).pull(previous=second, now=t0 + timedelta(minutes=10))
     calls = client.transport.calls
     per_table = {k: v for k, v in calls.items() if not k.startswith(("common.", "res.users.read"))}
     expected: dict[str, int] = {}
-    for spec in TABLES.values():
+    for spec in CORE:
         if spec.name in third.tables:
             expected[f"{spec.model}.search_read"] = expected.get(f"{spec.model}.search_read", 0) + 1
     assert per_table == expected  # at most one call per table
