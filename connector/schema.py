@@ -235,7 +235,7 @@ def to_frame(records: list[dict], field_types: dict[str, str]) -> pd.DataFrame:
                                   index=raw.index)
         elif ftype == "boolean":
             out[name] = col.fillna(False).astype(bool)
-        elif ftype == "integer":
+        elif ftype in ("integer", "many2one_reference"):
             out[name] = pd.array([pd.NA if v is False or v is None else v for v in col], dtype="Int64")
         elif ftype in ("float", "monetary"):
             out[name] = pd.to_numeric(col.replace({False: np.nan}), errors="coerce").astype("float64")

@@ -188,8 +188,10 @@ class SnapshotBuilder:
             "invoice_user_id": self.m2o("user", salesperson),
             "invoice_date": d(invoice_date if invoice_date is not None else (due if isinstance(due, int) else None)),
             "invoice_date_due": d(due), "amount_total": float(total), "amount_residual": float(residual),
-            "amount_total_signed": round(sign * total * rate, 2), "amount_residual_signed": round(sign * residual * rate, 2),
-            "currency_id": [_currency_id(currency), currency], "company_id": [company, self.names[("company", company)]],
+            "amount_total_signed": round(sign * total * rate, 2),
+            "amount_residual_signed": round(sign * residual * rate, 2),
+            "currency_id": [_currency_id(currency), currency],
+            "company_id": [company, self.names[("company", company)]],
             "company_currency_id": [_currency_id(company_cur), company_cur], "payment_state": payment_state,
             "invoice_origin": False, "create_date": dt(-300), "write_date": dt(-1)})
         if paid is not None:

@@ -273,3 +273,13 @@ def test_access_error_for_a_user_without_rights(odoo, cassette, transport):
     with pytest.raises(E.AccessError):
         t.execute_kw("ir.config_parameter", "search_read", [], {"domain": [], "fields": ["key"],
                                                                  "limit": 1})
+
+
+@pytest.mark.parametrize("transport", ["xmlrpc", "jsonrpc"])
+def test_wrong_database_is_named(odoo, cassette, transport):
+    settings = odoo.settings(transport, api_key="")
+    settings = type(settings)(**{**settings.__dict__, "db": "no_such_db"})
+    with pytest.raises(E.MissingDatabaseError) as err:
+        open_transport(settings)
+    assert "no_such_db" in str(err.value)
+    assert PASSWORD not in str(err.value)
