@@ -231,7 +231,7 @@ class Puller:
         prev = previous.tables.get(spec.name) if previous is not None else None
         open_filter = c.profile.open_filter(spec)
         incremental = (spec.incremental and not opts.full and prev is not None and cursor is not None
-                       and cursor.get("write_date") and set(types) <= set(prev.columns))
+                       and cursor.get("write_date") and _same_columns(prev, types))
         base = list(spec.domain)
         if incremental:
             since = datetime.strptime(cursor["write_date"], ODOO_DT) - opts.overlap
@@ -350,6 +350,15 @@ def _changed_rows(prev: pd.DataFrame, fresh: pd.DataFrame) -> pd.DataFrame:
         a, b = merged[col], merged[f"{col}__old"]
         differs |= ~((a == b).fillna(False) | (a.isna() & b.isna()))
     return fresh.loc[fresh["id"].isin(merged.loc[differs, "id"])]
+
+
+def _same_columns(prev: pd.DataFrame, types: dict[str, str]) -> bool:
+    """The stored table can be extended incrementally only if it has the columns and dtypes
+    a fresh pull gives (a new rule field or a new ClientCare version forces a full pull)."""
+    expected = to_frame([], types)
+    if not set(expected.columns) <= set(prev.columns):
+        return False
+    return all(prev[c].dtype == expected[c].dtype for c in expected.columns)
 
 
 def _due(last_iso: str | None, now: datetime, every: timedelta) -> bool:

@@ -116,6 +116,10 @@ def sync(profile: Profile, *, dry_run: bool = False, as_of: date | None = None, 
             summary.status, summary.exit_code = "failed", E.exit_code_for(exc)
             summary.error = f"{type(exc).__name__}: {exc}"
             log.error("sync failed: %s", exc)
+        except Exception as exc:  # a bug of ours: recorded in the history, then shown with its traceback
+            summary.status, summary.exit_code = "failed", E.EXIT_PARTIAL
+            summary.error = f"internal error {type(exc).__name__}: {exc}"
+            log.exception("sync failed with an internal error")
         finally:
             if client is not None:
                 summary.rpc_calls = client.transport.call_count
