@@ -240,11 +240,17 @@ class Puller:
                 alternatives.append(open_filter.domain())
             if cursor.get("open_ids"):
                 alternatives.append([("id", "in", sorted(cursor["open_ids"]))])
-            domain = domain_and(base, domain_or(*alternatives))
+            # probe: the candidates with only the fields that reveal a change, then the full
+            # rows of those that did change (none when nothing did: one call per table)
+            watch = [f for f in fields if f in ("id", "write_date") + spec.watch
+                     or (open_filter is not None and f in open_filter.fields())]
+            probe = to_frame(c.search_read_all(spec.model, domain_and(base, domain_or(*alternatives)), watch),
+                             {f: types[f] for f in watch})
+            todo = _changed_rows(prev, probe)["id"].tolist()
+            records = c.search_read_all(spec.model, [("id", "in", todo)], fields) if todo else []
+            fresh = to_frame(records, types)
         else:
-            domain = base
-        records = c.search_read_all(spec.model, domain, fields)
-        fresh = to_frame(records, types)
+            fresh = probe = to_frame(c.search_read_all(spec.model, base, fields), types)
         if incremental:
             kept = prev.loc[~prev["id"].isin(fresh["id"]), list(fresh.columns)]
             frame = pd.concat([kept, fresh], ignore_index=True) if len(kept) else fresh
@@ -262,7 +268,7 @@ class Puller:
             last_check = now.isoformat()
         elif not incremental:
             last_check = now.isoformat()
-        newest = fresh["write_date"].max() if "write_date" in fresh and len(fresh) else None
+        newest = probe["write_date"].max() if "write_date" in probe and len(probe) else None
         old_wd = (cursor or {}).get("write_date") if incremental else None
         new_wd = newest.strftime(ODOO_DT) if newest is not None and not pd.isna(newest) else old_wd
         if old_wd and new_wd and old_wd > new_wd:
@@ -273,8 +279,8 @@ class Puller:
             "last_full": now.isoformat() if not incremental else (cursor or {}).get("last_full"),
             "last_deletion_check": last_check,
         }
-        log.debug("%s: %s pull, %d fetched, %d total", spec.model,
-                  "incremental" if incremental else "full", len(fresh), len(frame))
+        log.debug("%s: %s pull, %d probed, %d fetched, %d total", spec.model,
+                  "incremental" if incremental else "full", len(probe), len(fresh), len(frame))
         return frame, new_cursor, changed
 
     # -- payment dates ---------------------------------------------------------

@@ -29,6 +29,9 @@ class OpenFilter:
     def domain(self) -> list:
         return [(f, op, list(values)) for f, op, values in self.terms]
 
+    def fields(self) -> list[str]:
+        return [f for f, _, _ in self.terms]
+
     def mask(self, df: pd.DataFrame) -> pd.Series:
         out = pd.Series(True, index=df.index)
         for f, op, values in self.terms:
@@ -50,6 +53,9 @@ class TableSpec:
     optional: tuple[str, ...] = ()
     #: Records re-read on every incremental pull (see OpenFilter).
     open_filter: OpenFilter | None = None
+    #: Fields whose change may not move ``write_date`` (stored computed fields): an
+    #: incremental pull compares them, besides ``write_date``, to find changed rows.
+    watch: tuple[str, ...] = ()
     incremental: bool = True
 
 
@@ -85,6 +91,7 @@ TABLES: dict[str, TableSpec] = {t.name: t for t in (
                 "company_id", "parent_id", "date_last_stage_update", "date_end", "create_date",
                 "write_date"),
         optional=("state", "is_closed", "kanban_state"),
+        watch=("state", "is_closed"),
     ),
     TableSpec(
         "moves", "account.move", domain=(("move_type", "in", ["out_invoice", "out_refund"]),),
@@ -94,6 +101,7 @@ TABLES: dict[str, TableSpec] = {t.name: t for t in (
                 "company_currency_id", "payment_state", "invoice_origin", "create_date", "write_date"),
         optional=("matched_payment_ids",),
         open_filter=INVOICE_OPEN,
+        watch=("payment_state", "amount_residual", "amount_residual_signed", "state"),
     ),
     # -- read by rules when available (rules treat a missing table as "unknown") -----------
     # Contacts with clients: messages, emails and done activities on the records rules look at;

@@ -5,7 +5,7 @@ entry-point group (see :mod:`clientcare.rules.spec`); the built-in rules in
 :mod:`clientcare.rules.builtin` are registered exactly the same way.
 """
 from .config import RuleConfig, parse_config
-from .finding import SEVERITIES, Action, Finding
+from .finding import SEVERITIES, Action, Finding, Rows
 from .registry import LoadFailure, Registry, load_rules
 from .routing import RoutingConfig
 from .runner import RunResult, previous_findings, run_rules
@@ -13,6 +13,6 @@ from .spec import ENTRY_POINT_GROUP, Rule, RuleSpec, RuleSpecError, validate_rul
 
 __all__ = [
     "ENTRY_POINT_GROUP", "SEVERITIES", "Action", "Finding", "LoadFailure", "Registry", "Rule",
-    "RuleConfig", "RuleSpec", "RuleSpecError", "RoutingConfig", "RunResult", "load_rules",
+    "RuleConfig", "RuleSpec", "RuleSpecError", "RoutingConfig", "Rows", "RunResult", "load_rules",
     "parse_config", "previous_findings", "run_rules", "validate_rule",
 ]

@@ -135,6 +135,12 @@ class Finding:
 
     def problems(self) -> list[str]:
         """What makes this finding unusable (checked by the runner for every rule)."""
+        a = self.action
+        if (self.severity in _SEVERITY_SET and self.subject_model in _MODEL_SET and type(self.subject_id) is int
+                and self.subject_id > 0 and self.evidence and self.summary and "\n" not in self.summary
+                and (a is None or (a.summary and ((a.kind == "activity" and a.activity_type in ACTIVITY_TYPES
+                                                   and isinstance(a.due_date, date)) or a.kind == "note")))):
+            return []  # the common case, without building anything
         out = []
         if self.severity not in _SEVERITY_SET:
             out.append(f"severity {self.severity!r} is not one of {', '.join(SEVERITIES)}")

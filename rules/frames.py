@@ -1,10 +1,11 @@
-"""Vectorised views over a snapshot that several rules share, computed once per run.
+"""Vectorised views over a snapshot that several rules share, and evidence builders.
 
 Each view is memoised on the snapshot object, so the built-in rules (and
-third-party ones) pay for "open receivables" or "tasks with their client" once
+third-party ones) pay for "overdue invoices" or "tasks with their client" once
 per run; callers treat the returned frames as read-only.  Optional tables
 (messages, activities, ratings, deadline changes) may be absent: their views
-return ``None`` and rules report the criteria that need them as unknown.
+return ``None`` and rules report what needs them as unknown.  Evidence is built
+column-wise into :class:`~clientcare.rules.finding.Rows`, never row by row.
 """
 from __future__ import annotations
 
@@ -41,11 +42,6 @@ def day(as_of: date) -> pd.Timestamp:
     return pd.Timestamp(as_of).normalize()
 
 
-def optional_table(snapshot: Snapshot, name: str) -> pd.DataFrame | None:
-    frame = snapshot.tables.get(name)
-    return frame if frame is not None else None
-
-
 def to_day(series: pd.Series) -> pd.Series:
     """Calendar day (naive midnight) of a date or an aware UTC datetime column."""
     if isinstance(series.dtype, pd.DatetimeTZDtype):
@@ -67,8 +63,12 @@ def opt_id(value) -> int | None:
 
 
 def ref_ids(series: pd.Series) -> pd.Series:
-    """``many2one_reference`` columns (``res_id``) arrive as strings; make them ids."""
-    return pd.to_numeric(series, errors="coerce").astype("Int64")
+    """``many2one_reference`` columns (``res_id``) as ids: ``to_frame`` types them Int64;
+    snapshots saved by earlier versions hold them as text."""
+    try:
+        return series.astype("Int64")  # a C cast for the usual all-digit column
+    except (TypeError, ValueError):
+        return pd.to_numeric(series, errors="coerce").astype("Int64")
 
 
 def commercial(snapshot: Snapshot, partner_ids: pd.Series) -> pd.Series:
@@ -85,15 +85,14 @@ def names(table: pd.DataFrame | None, ids: pd.Series, column: str = "name") -> p
 
 # -- projects and tasks ----------------------------------------------------------------
 def tasks(snapshot: Snapshot) -> pd.DataFrame:
-    """Tasks with ``client_id`` (task's partner, else the project's), ``is_done``,
-    ``is_canceled`` and ``closed_on`` (16: ``date_end``; 17+: last write of a done task)."""
+    """Tasks narrowed to what rules compute with, plus ``client_id`` (task's partner, else the
+    project's), ``is_done``, ``is_canceled`` and ``closed_on`` (16: ``date_end``; 17+: last
+    write of a done task).  Text columns are categorical; names come from :func:`task_names`."""
     def build():
         t = snapshot.tasks
-        projects = snapshot.projects
-        project_client = commercial(snapshot, projects["partner_id"])
-        proj_client = lookup(pd.Series(project_client.to_numpy(), index=projects["id"].to_numpy()).astype("Int64")
-                             .loc[lambda x: ~x.index.duplicated()], t["project_id"])
-        client = commercial(snapshot, t["partner_id"]).fillna(proj_client)
+        p = snapshot.projects
+        project_client = _by_id(p.assign(client=commercial(snapshot, p["partner_id"])), "client")
+        client = commercial(snapshot, t["partner_id"]).fillna(lookup(project_client, t["project_id"]))
         if "state" in t:
             canceled = t["state"].eq("1_canceled").fillna(False).astype(bool)
         else:
@@ -102,10 +101,26 @@ def tasks(snapshot: Snapshot) -> pd.DataFrame:
         canceled = canceled | ~t["active"]
         done = ~t["is_open"] & ~canceled
         closed_on = to_day(t["date_end"]).fillna(to_day(t["write_date"])).where(done)
-        return t.assign(client_id=client.astype("Int64"), is_canceled=canceled.to_numpy(),
-                        is_done=done.to_numpy(), closed_on=closed_on,
-                        write_day=to_day(t["write_date"]), create_day=to_day(t["create_date"]))
+        out = pd.DataFrame({
+            "id": t["id"].to_numpy(), "project_id": t["project_id"].array,
+            "project_id_name": t["project_id_name"].astype("category").array,
+            "client_id": client.astype("Int64").array, "user_ids": t["user_ids"].to_numpy(),
+            "active": t["active"].to_numpy(dtype=bool), "is_open": t["is_open"].to_numpy(dtype=bool),
+            "is_canceled": canceled.to_numpy(dtype=bool), "is_done": done.to_numpy(dtype=bool),
+            "deadline_date": t["deadline_date"].to_numpy(), "closed_on": closed_on.to_numpy(),
+            "write_day": to_day(t["write_date"]).to_numpy(), "create_day": to_day(t["create_date"]).to_numpy(),
+            "stage_id_name": t["stage_id_name"].astype("category").array})
+        for optional in ("state", "kanban_state"):
+            if optional in t:
+                out[optional] = t[optional].astype("category").array
+        return out
     return memo(snapshot, ("tasks",), build)
+
+
+def task_names(snapshot: Snapshot, ids: pd.Series) -> pd.Series:
+    """Task names for the given ids (looked up only for the rows shown)."""
+    by_id = memo(snapshot, ("task_names",), lambda: _by_id(snapshot.tasks, "name"))
+    return pd.Series(by_id.reindex(ids.to_numpy()).to_numpy(), index=ids.index)
 
 
 def projects(snapshot: Snapshot) -> pd.DataFrame:
@@ -139,6 +154,8 @@ def invoices(snapshot: Snapshot) -> pd.DataFrame:
     the invoice number comes from :func:`invoice_names`.  Narrow frames keep filtering a
     million rows cheap."""
     def build():
+        if "moves" not in snapshot.tables:  # invoices not readable: rules see none
+            return _NO_INVOICES.copy()
         m = snapshot.invoices
         client = m["commercial_partner_id"]
         if client.isna().any():
@@ -162,6 +179,19 @@ def invoices(snapshot: Snapshot) -> pd.DataFrame:
             "paid_date": m["paid_date"].to_numpy(),
         })
     return memo(snapshot, ("invoices",), build)
+
+
+_NO_INVOICES = pd.DataFrame({
+    "id": pd.Series([], dtype="int64"), "client_id": pd.Series([], dtype="Int64"),
+    "company_id": pd.Series([], dtype="Int64"), "invoice_user_id": pd.Series([], dtype="Int64"),
+    "move_type": pd.Series([], dtype="category"), "is_invoice": pd.Series([], dtype=bool),
+    "payment_state": pd.Series([], dtype="category"), "owed": pd.Series([], dtype=bool),
+    "settled": pd.Series([], dtype=bool), "currency_id_name": pd.Series([], dtype="category"),
+    "company_currency_id_name": pd.Series([], dtype="category"),
+    **{c: pd.Series([], dtype="datetime64[ns]") for c in ("invoice_date", "due", "paid_date")},
+    **{c: pd.Series([], dtype="float64") for c in ("amount_total", "amount_residual", "amount_total_signed",
+                                                   "amount_residual_signed")},
+})
 
 
 def invoice_names(snapshot: Snapshot, ids: pd.Series) -> pd.Series:
@@ -203,7 +233,8 @@ def settled_invoices(snapshot: Snapshot) -> pd.DataFrame:
     """Customer invoices paid in full with a known payment date, and ``days_late`` against the due date."""
     def build():
         inv = invoices(snapshot)
-        paid = inv.loc[inv["is_invoice"] & inv["settled"] & inv["paid_date"].notna()]
+        keep = ["id", "client_id", "invoice_user_id", "currency_id_name", "due", "paid_date", "amount_total"]
+        paid = inv.loc[inv["is_invoice"] & inv["settled"] & inv["paid_date"].notna(), keep]
         return paid.assign(days_late=days_since(paid["paid_date"], paid["due"]))
     return memo(snapshot, ("settled",), build)
 
@@ -215,7 +246,7 @@ def interactions(snapshot: Snapshot, ignore_author_ids: Iterable[int] = ()) -> p
     ignore = tuple(sorted(ignore_author_ids))
 
     def build():
-        msgs = optional_table(snapshot, "messages")
+        msgs = snapshot.tables.get("messages")
         if msgs is None:
             return None
         is_done_activity = msgs["mail_activity_type_id"].notna() if "mail_activity_type_id" in msgs \
@@ -270,7 +301,7 @@ def _by_id(frame: pd.DataFrame, column: str) -> pd.Series:
 def open_activities(snapshot: Snapshot) -> pd.DataFrame | None:
     """Open activities (not ClientCare follow-ups) sitting on a client's partner records."""
     def build():
-        acts = optional_table(snapshot, "activities")
+        acts = snapshot.tables.get("activities")
         if acts is None:
             return None
         open_ = pd.Series(True, index=acts.index)
@@ -288,7 +319,7 @@ def open_activities(snapshot: Snapshot) -> pd.DataFrame | None:
 def ratings(snapshot: Snapshot) -> pd.DataFrame | None:
     """Customer ratings given (1–5) with the client who gave them."""
     def build():
-        r = optional_table(snapshot, "ratings")
+        r = snapshot.tables.get("ratings")
         if r is None:
             return None
         r = r.loc[r["rating"] > 0]  # the table holds consumed ratings only
@@ -304,8 +335,8 @@ def ratings(snapshot: Snapshot) -> pd.DataFrame | None:
 def deadline_moves(snapshot: Snapshot) -> pd.DataFrame | None:
     """Task deadlines moved later, from tracking values (``None`` when not readable)."""
     def build():
-        tv = optional_table(snapshot, "deadline_changes")
-        msgs = optional_table(snapshot, "deadline_messages")
+        tv = snapshot.tables.get("deadline_changes")
+        msgs = snapshot.tables.get("deadline_messages")
         if tv is None or msgs is None:
             return None
         label = next((c for c in ("field_id_name", "field_name", "field_desc") if c in tv), None)
@@ -325,38 +356,38 @@ def deadline_moves(snapshot: Snapshot) -> pd.DataFrame | None:
 
 # -- evidence ----------------------------------------------------------------------------------
 def plain(frame: pd.DataFrame) -> dict[str, list]:
-    """Columns as lists a person (and JSON) can read: dates as YYYY-MM-DD, NA as None,
-    floats rounded to cents.  Column-wise numpy work, no per-cell pandas boxing."""
-    out = {}
-    for col in frame.columns:
-        s = frame[col]
-        if pd.api.types.is_datetime64_any_dtype(s.dtype):
-            if isinstance(s.dtype, pd.DatetimeTZDtype):
-                s = s.dt.tz_localize(None)
-            arr = s.to_numpy().astype("datetime64[D]")
-            text = arr.astype(str).astype(object)
-            text[np.isnat(arr)] = None
-            out[col] = text.tolist()
-        elif pd.api.types.is_float_dtype(s.dtype):
-            arr = s.to_numpy(dtype="float64", na_value=np.nan)
-            vals = arr.round(2).astype(object)
-            vals[np.isnan(arr)] = None
-            out[col] = vals.tolist()
-        elif s.dtype == object:
-            vals = s.to_numpy().copy()
-            vals[pd.isna(vals)] = None
-            out[col] = vals.tolist()
-        elif isinstance(s.dtype, pd.api.extensions.ExtensionDtype):
-            out[col] = s.to_numpy(dtype=object, na_value=None).tolist()
-        else:
-            out[col] = s.tolist()
+    """Columns as object arrays a person (and JSON) can read: dates as YYYY-MM-DD, NA as
+    None, floats rounded to cents.  Column-wise numpy work, no per-cell pandas boxing."""
+    return {col: plain_values(frame[col]) for col in frame.columns}
+
+
+def plain_values(values) -> np.ndarray:
+    """One column (Series or array) as an object array of plain values (see :func:`plain`)."""
+    s = values if isinstance(values, pd.Series) else pd.Series(values)
+    if pd.api.types.is_datetime64_any_dtype(s.dtype):
+        if isinstance(s.dtype, pd.DatetimeTZDtype):
+            s = s.dt.tz_localize(None)
+        arr = s.to_numpy().astype("datetime64[D]")
+        out = arr.astype(str).astype(object)
+        out[np.isnat(arr)] = None
+    elif pd.api.types.is_float_dtype(s.dtype):
+        arr = s.to_numpy(dtype="float64", na_value=np.nan)
+        out = arr.round(2).astype(object)
+        out[np.isnan(arr)] = None
+    elif s.dtype == object:
+        out = s.to_numpy().copy()
+        out[pd.isna(out)] = None
+    elif isinstance(s.dtype, pd.api.extensions.ExtensionDtype):
+        out = s.to_numpy(dtype=object, na_value=None)
+    else:
+        out = s.to_numpy().astype(object)
     return out
 
 
 def records(frame: pd.DataFrame, columns: list[str]) -> Rows:
     """Rows of ``frame`` as evidence (dicts built when read)."""
     cols = plain(frame[columns])
-    return Rows(list(columns), [cols[c] for c in columns])
+    return Rows(list(columns), [cols[c].tolist() for c in columns])
 
 
 def grouped_records(frame: pd.DataFrame, by: str, columns: list[str]) -> dict[int, Rows]:
@@ -366,7 +397,7 @@ def grouped_records(frame: pd.DataFrame, by: str, columns: list[str]) -> dict[in
         return {}
     keys, order = _sorted_keys(frame[by])
     cols = plain(frame[columns].iloc[order])
-    names, data = list(columns), [cols[c] for c in columns]
+    names, data = list(columns), [cols[c].tolist() for c in columns]
     return {k: Rows(names, data, s, e) for k, s, e in _runs(keys)}
 
 
@@ -380,7 +411,7 @@ def stacked_rows(columns: list[str], n: int, rows: list[dict]) -> list[Rows]:
         for i, row in enumerate(rows):
             value = row.get(col)
             if isinstance(value, (pd.Series, pd.Index, np.ndarray, pd.api.extensions.ExtensionArray)):
-                value = plain(pd.DataFrame({col: pd.Series(value).reset_index(drop=True)}))[col]
+                value = plain_values(value.reset_index(drop=True) if isinstance(value, pd.Series) else value)
             matrix[:, i] = value
         data.append(matrix.ravel().tolist())
     names = list(columns)
@@ -392,7 +423,7 @@ def grouped_lists(frame: pd.DataFrame, by: str, column: str) -> dict[int, list]:
     if not len(frame):
         return {}
     keys, order = _sorted_keys(frame[by])
-    values = plain(frame[[column]].iloc[order])[column]
+    values = plain_values(frame[column].iloc[order]).tolist()
     return {k: values[s:e] for k, s, e in _runs(keys)}
 
 

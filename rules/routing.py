@@ -95,34 +95,48 @@ def fallback_user(snapshot: Snapshot, routing: RoutingConfig) -> tuple[int | Non
 
 
 def assign(findings: list[Finding], snapshot: Snapshot, routing: RoutingConfig) -> None:
-    """Set ``responsible_user_id`` and ``routed_by`` on every finding (array work over findings)."""
+    """Set ``responsible_user_id`` and ``routed_by`` on every finding (array work over findings).
+
+    Each step is looked up only for the findings no earlier step resolved, so the usual
+    case (the client has an active salesperson) costs one lookup.
+    """
     if not findings:
         return
     active = active_users(snapshot).to_numpy()
     n = len(findings)
     routes = [f.route for f in findings]
-    client = _ids([f.client_id for f in findings])
-    candidates = {
-        "client_salesperson": _lookup(client, snapshot.tables.get("partners")),
-        "project_manager": _lookup(_ids([r.get("project_id") for r in routes]), snapshot.tables.get("projects")),
-        "task_assignee": _first_active([r.get("task_user_ids") or () for r in routes], active),
-        "invoice_salesperson": _first_active([r.get("invoice_user_ids") or () for r in routes], active),
-    }
     default_user, default_how = fallback_user(snapshot, routing)
-    candidates["default"] = np.full(n, np.nan if default_user is None else float(default_user))
-    candidates = {k: np.where(np.isin(v, active), v, np.nan) for k, v in candidates.items()}
+    tables = snapshot.tables
+
+    def candidates(step: str, idx: np.ndarray) -> np.ndarray:
+        if step == "client_salesperson":
+            found = _lookup(_ids([findings[i].client_id for i in idx]), tables.get("partners"))
+        elif step == "project_manager":
+            found = _lookup(_ids([routes[i].get("project_id") for i in idx]), tables.get("projects"))
+        elif step == "task_assignee":
+            found = _first_active([routes[i].get("task_user_ids") or () for i in idx], active)
+        elif step == "invoice_salesperson":
+            found = _first_active([routes[i].get("invoice_user_ids") or () for i in idx], active)
+        else:
+            found = np.full(len(idx), np.nan if default_user is None else float(default_user))
+        return np.where(np.isin(found, active), found, np.nan)
+
     preset = _ids([r.get("user_id") for r in routes])
     user = np.where(np.isin(preset, active), preset, np.nan)
     how = np.where(np.isnan(user), None, "rule").astype(object)
-    orders = [r.get("order") or routing.order_for(f.rule) for f, r in zip(findings, routes)]
+    per_rule = {rule: tuple(routing.order_for(rule)) for rule in {f.rule for f in findings}}
     codes: dict[tuple, int] = {}
-    order_code = np.fromiter((codes.setdefault(tuple(o), len(codes)) for o in orders), dtype=np.int64, count=n)
+    order_code = np.fromiter((codes.setdefault(tuple(r["order"]) if r.get("order") else per_rule[f.rule], len(codes))
+                              for f, r in zip(findings, routes)), dtype=np.int64, count=n)
     for order, code in codes.items():
-        rows = order_code == code
         for step in order + ("default",):  # the chain always ends with someone
-            take = rows & np.isnan(user) & ~np.isnan(candidates[step])
-            user[take] = candidates[step][take]
-            how[take] = default_how if step == "default" else step
+            idx = np.flatnonzero((order_code == code) & np.isnan(user))
+            if not len(idx):
+                break
+            found = candidates(step, idx)
+            hit = ~np.isnan(found)
+            user[idx[hit]] = found[hit]
+            how[idx[hit]] = default_how if step == "default" else step
     fell_back = how == FALLBACK
     if fell_back.any():
         log.warning("%d finding(s) no one owns go to user %s: set routing.default_user_id",
@@ -136,7 +150,10 @@ def assign(findings: list[Finding], snapshot: Snapshot, routing: RoutingConfig) 
 
 def _ids(values: list) -> np.ndarray:
     """Optional ids as floats (NaN for none): user and record ids fit exactly."""
-    return np.array([np.nan if v is None or v is pd.NA or v != v else v for v in values], dtype="float64")
+    try:
+        return np.array(values, dtype="float64")  # ints and None (NaN) in one C pass
+    except (TypeError, ValueError):
+        return np.array([np.nan if v is None or v is pd.NA or v != v else v for v in values], dtype="float64")
 
 
 def _lookup(keys: np.ndarray, table: pd.DataFrame | None, column: str = "user_id") -> np.ndarray:

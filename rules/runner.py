@@ -85,9 +85,19 @@ def run_rules(snapshot: Snapshot, as_of: date, configs: Mapping[str, Any] | None
     unknown = sorted(set(routing.rules) - set(registry.known_names()))
     if unknown:
         raise ConfigError([f"routing.rules.{n}: no such rule" for n in unknown])
-    if previous is not None:
-        snapshot.meta[PREVIOUS_KEY] = {k: list(v) for k, v in previous.items()}
+    saved = snapshot.meta.pop(PREVIOUS_KEY, None)
+    snapshot.meta[PREVIOUS_KEY] = {k: list(v) for k, v in (previous or {}).items()}
+    try:
+        with _gc_paused():
+            return _run(snapshot, as_of, parsed, registry, routing, only)
+    finally:  # the snapshot is left as it was given (it may be saved again)
+        snapshot.meta.pop(PREVIOUS_KEY, None)
+        if saved is not None:
+            snapshot.meta[PREVIOUS_KEY] = saved
 
+
+def _run(snapshot: Snapshot, as_of: date, parsed: dict, registry: Registry, routing: RoutingConfig,
+         only: Iterable[str] | None) -> RunResult:
     result = RunResult(as_of)
     wanted = set(parsed) if only is None else set(only)
     result.errors += [f.to_dict() for f in registry.failures if f.name in wanted or only is None]
@@ -95,8 +105,7 @@ def run_rules(snapshot: Snapshot, as_of: date, configs: Mapping[str, Any] | None
         rule = registry.rules[name]
         started = time.perf_counter()
         try:
-            with _gc_paused():
-                found = rule.evaluate(snapshot, as_of, config)
+            found = rule.evaluate(snapshot, as_of, config)
         except Exception as exc:  # noqa: BLE001 - a broken rule must not stop the others
             log.error("rule %s raised %s: %s", name, type(exc).__name__, exc)
             result.errors.append({"rule": name, "stage": "evaluate", "error": f"{type(exc).__name__}: {exc}",
@@ -113,8 +122,7 @@ def run_rules(snapshot: Snapshot, as_of: date, configs: Mapping[str, Any] | None
         if not problems:
             result.rules_run.add(name)
     started = time.perf_counter()
-    with _gc_paused():
-        assign(result.findings, snapshot, routing)
+    assign(result.findings, snapshot, routing)
     result.seconds["routing"] = round(time.perf_counter() - started, 4)
     return result
 
@@ -123,7 +131,7 @@ def run_rules(snapshot: Snapshot, as_of: date, configs: Mapping[str, Any] | None
 def _gc_paused():
     """Rules build many small objects (findings, evidence) next to a large snapshot; the cyclic
     collector would rescan the snapshot's objects many times over (measured: 20-25 % of a run).
-    Reference counting still frees everything; cycles are collected right after."""
+    Reference counting still frees everything; the few cycles are collected after the run."""
     was = gc.isenabled()
     gc.disable()
     try:

@@ -204,7 +204,7 @@ class SnapshotBuilder:
     def message(self, mid, model, res_id, when, *, message_type="comment", author=None, activity_type=None):
         self.optional.add("messages")
         self.rows["messages"].append({
-            "id": mid, "date": dt(when), "model": model, "res_id": str(res_id), "message_type": message_type,
+            "id": mid, "date": dt(when), "model": model, "res_id": res_id, "message_type": message_type,
             "author_id": [author, f"partner {author}"] if author else False,
             "mail_activity_type_id": [activity_type, "Call"] if activity_type else False,
             "subtype_id": [1, "Discussions"], "create_date": dt(when), "write_date": dt(when)})
@@ -213,7 +213,7 @@ class SnapshotBuilder:
     def activity(self, aid, model, res_id, due=1, *, user=SALES, summary="planned"):
         self.optional.add("activities")
         self.rows["activities"].append({
-            "id": aid, "res_model": model, "res_id": str(res_id), "activity_type_id": [4, "To-Do"],
+            "id": aid, "res_model": model, "res_id": res_id, "activity_type_id": [4, "To-Do"],
             "user_id": self.m2o("user", user), "date_deadline": d(due), "summary": summary,
             "create_date": dt(-2), "write_date": dt(-2)})
         return self
@@ -221,14 +221,14 @@ class SnapshotBuilder:
     def rating(self, rid, client, value, when=-10, *, task=None):
         self.optional.add("ratings")
         self.rows["ratings"].append({
-            "id": rid, "res_model": "project.task", "res_id": str(task or 1), "partner_id": self.m2o("partner", client),
+            "id": rid, "res_model": "project.task", "res_id": task or 1, "partner_id": self.m2o("partner", client),
             "rating": float(value), "rating_text": "top" if value >= 4 else ("ok" if value >= 2 else "ko"),
             "parent_res_model": "project.project", "parent_res_id": 1, "create_date": dt(when), "write_date": dt(when)})
         return self
 
     def deadline_move(self, tid, task, old, new, when=-5):
         self.optional |= {"deadline_changes", "deadline_messages"}
-        self.rows["deadline_messages"].append({"id": 9000 + tid, "model": "project.task", "res_id": str(task),
+        self.rows["deadline_messages"].append({"id": 9000 + tid, "model": "project.task", "res_id": task,
                                                "date": dt(when), "write_date": dt(when)})
         self.rows["deadline_changes"].append({
             "id": tid, "mail_message_id": [9000 + tid, False], "old_value_datetime": dt(old),

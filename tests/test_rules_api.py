@@ -368,3 +368,12 @@ def test_empty_databases_give_no_findings_and_no_errors(version, optional):
     result = run_rules(b.build(), AS_OF)
     assert not result.errors
     assert [f.key for f in result.findings] == ["fit_checklist:res.partner:10:checklist"]
+
+
+def test_without_invoices_the_client_rules_still_run():
+    snap = rich_snapshot(17)
+    del snap.tables["moves"], snap.tables["payments"]  # the bot may not read invoices
+    result = run_rules(snap, AS_OF, routing={"default_user_id": ADMIN}, only=["fit_checklist", "follow_up"])
+    assert not result.errors and {"fit_checklist", "follow_up"} <= result.rules_run
+    pays = [r for f in result.findings if f.level == "checklist" for r in f.evidence if r["criterion"] == "pays on time"]
+    assert pays and all(r["status"] == "unknown" and r["detail"] == "invoices not readable" for r in pays)

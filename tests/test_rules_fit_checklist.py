@@ -267,3 +267,10 @@ def test_run_rules_passes_the_previous_findings():
     owner = next(f for f in second.findings if f.level == "attention")
     assert (owner.responsible_user_id, owner.routed_by) == (SALES, "client_salesperson")
     assert AS_OF - timedelta(days=1) < owner.action.due_date <= AS_OF
+
+
+def test_ratings_by_someone_who_is_not_a_client_are_ignored():
+    b = client().tables("ratings").rating(1, 10, 5)
+    b.contact(50, "Own employee", 10)
+    b.client(60, "Not a client", rank=0).rating(2, 60, 1)  # no customer activity: not a client
+    assert criteria(b)["likely_satisfied"] == "pass"

@@ -31,8 +31,8 @@ from clientcare.rules.runner import previous_findings
 name = "fit_checklist"
 version = "1.0"
 description = "Ideal-client checklist per client: six criteria with evidence and a 0-100 score"
-needs = {"partners": [], "projects": [], "tasks": [], "moves": [], "payments": []}
-optional_needs = {"ratings": [], "deadline_changes": [], "deadline_messages": []}
+needs = {"partners": [], "projects": [], "tasks": []}
+optional_needs = {"moves": [], "payments": [], "ratings": [], "deadline_changes": [], "deadline_messages": []}
 
 CRITERIA = ("fits_our_work", "no_late_changes", "reasonable_expectations", "pays_on_time", "cooperates",
             "likely_satisfied")
@@ -152,7 +152,7 @@ class _Context:
             hit = tags.isin(cfg.ideal_tags).groupby(level=0).any().reindex(self.clients)
             dims["tags"] = (hit.astype("boolean"), p["category_id"].map(
                 lambda ts: ", ".join(map(str, ts)) if isinstance(ts, list) and ts else pd.NA))
-        if cfg.ideal_min_revenue is not None or cfg.ideal_max_revenue is not None:
+        if (cfg.ideal_min_revenue is not None or cfg.ideal_max_revenue is not None) and "moves" in self.s.tables:
             inv = F.invoices(self.s)
             recent = inv.loc[(inv["invoice_date"] > self.since) & (inv["invoice_date"] <= self.today)]
             revenue = recent.groupby("client_id")["amount_total_signed"].sum().reindex(self.clients).fillna(0.0)
@@ -209,11 +209,10 @@ class _Context:
             total >= cfg.late_changes_warn, "warn", "pass"))), index=self.clients)
         ids = F.grouped_lists(late_tasks, "client_id", "id")
         moved_note = "" if moves is not None else " (deadline moves not readable)"
-        listed = pd.Series("", index=self.clients, dtype="string")
-        listed[list(ids)] = [_ids(v) for v in ids.values()]
+        listed = _listing(self.clients, {c: _ids(v) for c, v in ids.items()})
         detail = (_num(counts["added"]) + " task(s) added late" + listed + ", " + _num(counts["moved"])
                   + f" deadline(s) moved later{moved_note}")
-        return _frame(status, total.where(known), detail, self.clients, known)
+        return _frame(status, total.astype("Int64").where(known), detail, self.clients)
 
     # -- reasonable expectations ------------------------------------------------------------------
     def reasonable_expectations(self) -> pd.DataFrame:
@@ -235,15 +234,16 @@ class _Context:
                                                                    "warn", "pass"))), index=self.clients)
         names = F.grouped_lists(p.loc[p["problem"] == 1], "client_id", "name")
         self.unknown_reason["reasonable_expectations"] = "no projects"
-        detail = [None if not k else f"{int(b)} of {int(n)} project(s) at risk, off track or late"
-                  + (f" ({', '.join(names[c][:5])})" if c in names else "")
-                  for c, k, b, n in zip(self.clients.tolist(), known.tolist(), stats["bad"].tolist(),
-                                        stats["n"].tolist())]
-        return _frame(status, share.round(2), detail, self.clients, known)
+        listed = _listing(self.clients, {c: f" ({', '.join(v[:5])})" for c, v in names.items()})
+        detail = _num(stats["bad"]) + " of " + _num(stats["n"]) + " project(s) at risk, off track or late" + listed
+        return _frame(status, share.round(2), detail, self.clients)
 
     # -- pays on time ---------------------------------------------------------------------------------
     def pays_on_time(self) -> pd.DataFrame:
         cfg = self.cfg
+        if "moves" not in self.s.tables:
+            self.unknown_reason["pays_on_time"] = "invoices not readable"
+            return _empty(self.clients)
         paid = F.settled_invoices(self.s)
         paid = paid.loc[(paid["paid_date"] > self.since) & (paid["paid_date"] <= self.today)]
         paid = paid.assign(late=(paid["days_late"] > 0).astype(int), delay=paid["days_late"].clip(lower=0))
@@ -272,7 +272,7 @@ class _Context:
                             zip(stats["owed"][owing].tolist(), stats["currency"][owing].tolist(),
                                 worst[owing].tolist())]
         detail = (paid_text + owed_text).where(known)
-        return _frame(status, share.round(2), detail, self.clients, known)
+        return _frame(status, share.round(2), detail, self.clients)
 
     # -- cooperates ---------------------------------------------------------------------------------
     def cooperates(self) -> pd.DataFrame:
@@ -296,10 +296,9 @@ class _Context:
             n_stuck > 0, "warn", "pass"))), index=self.clients)
         ids = F.grouped_lists(stuck, "client_id", "id")
         self.unknown_reason["cooperates"] = "no open tasks"
-        detail = [None if not k else f"{s} of {int(n)} open task(s) waiting on the client for more than "
-                  f"{cfg.waiting_days} days{_ids(ids.get(c))}"
-                  for c, k, s, n in zip(self.clients.tolist(), known.tolist(), n_stuck.tolist(), n_open.tolist())]
-        return _frame(status, n_stuck.where(known), detail, self.clients, known)
+        detail = (_num(n_stuck.where(known)) + " of " + _num(n_open) + " open task(s) waiting on the client for "
+                  f"more than {cfg.waiting_days} days" + _listing(self.clients, {c: _ids(v) for c, v in ids.items()}))
+        return _frame(status, n_stuck.astype("Int64").where(known), detail, self.clients)
 
     # -- likely satisfied --------------------------------------------------------------------------
     def likely_satisfied(self) -> pd.DataFrame:
@@ -316,11 +315,10 @@ class _Context:
             stats["avg"] < cfg.satisfied_fail_below, "fail", np.where(stats["avg"] < cfg.satisfied_warn_below,
                                                                        "warn", "pass"))), index=self.clients)
         ids = F.grouped_lists(r, "client_id", "rating_id")
-        detail = [None if not k else f"{int(n)} rating(s) in {cfg.window_days} days, average {a:.1f} of 5"
-                  + _ids(ids.get(c), "ratings")
-                  for c, k, n, a in zip(self.clients.tolist(), known.tolist(), stats["n"].tolist(),
-                                        stats["avg"].tolist())]
-        return _frame(status, stats["avg"].round(2), detail, self.clients, known)
+        detail = (_num(stats["n"]) + f" rating(s) in {cfg.window_days} days, average "
+                  + stats["avg"].round(1).astype("string") + " of 5"
+                  + _listing(self.clients, {c: _ids(v, "ratings") for c, v in ids.items()}))
+        return _frame(status, stats["avg"].round(2), detail, self.clients)
 
 
 def _score(status: pd.DataFrame, cfg: Config) -> pd.Series:
@@ -446,15 +444,24 @@ def _matches(ids: pd.Series, names: pd.Series, wanted: tuple) -> pd.Series:
     return hit.astype("boolean").where(ids.notna())
 
 
+def _listing(clients: pd.Index, texts: dict) -> pd.Series:
+    """Per-client text (empty for clients not in ``texts``), to append column-wise."""
+    out = pd.Series("", index=clients, dtype="string")
+    keys = [k for k in texts if k in out.index]  # e.g. a rating on a partner that is no client
+    if keys:
+        out[keys] = [texts[k] for k in keys]
+    return out
+
+
 def _num(values: pd.Series) -> pd.Series:
     """Whole numbers as text, column-wise (NA stays NA)."""
     return values.round(0).astype("Int64").astype("string")
 
 
-def _frame(status, value, detail, clients, known=None) -> pd.DataFrame:
-    return pd.DataFrame({"status": status.to_numpy(), "value": pd.Series(value, index=clients).astype(object)
-                         .where(pd.Series(value, index=clients).notna(), None).to_numpy(),
-                         "detail": detail}, index=clients)
+def _frame(status, value, detail, clients) -> pd.DataFrame:
+    """One criterion's per-client status, value and detail (NA detail: the unknown reason)."""
+    return pd.DataFrame({"status": status.to_numpy(), "value": pd.Series(value, index=clients),
+                         "detail": pd.Series(detail, index=clients)}, index=clients)
 
 
 def _empty(clients: pd.Index) -> pd.DataFrame:

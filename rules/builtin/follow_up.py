@@ -37,8 +37,8 @@ from clientcare.rules.routing import STEPS
 name = "follow_up"
 version = "1.0"
 description = "Scheduled positive contact: check-ins, fix check-ins, surveys, punch lists, onboarding steps"
-needs = {"partners": [], "projects": [], "tasks": [], "moves": []}
-optional_needs = {"messages": [], "activities": [], "ratings": []}
+needs = {"partners": [], "projects": [], "tasks": []}
+optional_needs = {"moves": [], "messages": [], "activities": [], "ratings": []}
 
 Kind = Literal["check_in", "fix_check", "survey", "punch_list", "onboarding"]
 KINDS = ("check_in", "fix_check", "survey", "punch_list", "onboarding")
@@ -227,7 +227,8 @@ class _Clients:
         keep = ~self._contact_after(t["client_id"], due)
         t, due = t.loc[keep], due.loc[keep]
         return pd.DataFrame({"subject_model": "project.task", "subject_id": t["id"].to_numpy(),
-                             "subject_name": t["name"].to_numpy(), "client_id": t["client_id"].to_numpy(),
+                             "subject_name": F.task_names(self.s, t["id"]).to_numpy(dtype=object),
+                             "client_id": t["client_id"].to_numpy(),
                              "natural_due": due.to_numpy(), "closed_on": t["closed_on"].to_numpy(),
                              "project_id": t["project_id"].to_numpy(), "project_name": t["project_id_name"].to_numpy(),
                              "task_users": t["user_ids"].to_numpy()})
@@ -289,9 +290,17 @@ SEVERITY = {"check_in": "low", "fix_check": "low", "survey": "info", "punch_list
 ACTIVITY = {"check_in": "call", "fix_check": "call", "survey": "email", "punch_list": "meeting"}
 
 
+RESOLVED = {
+    "check_in": "a message, email or done activity is logged with the client, or an activity is planned",
+    "fix_check": "a contact with the client is logged after the check-in date, or it expires",
+    "punch_list": "a contact with the client is logged after the follow-up date, or it expires",
+}
+
+
 def _findings(cand: pd.DataFrame, ctx: _Clients, cfg: Config) -> list[Finding]:
     cand = cand.reset_index(drop=True)
     cand["row"] = np.arange(len(cand))
+    n = len(cand)
     # routing hints, for the clients concerned only
     concerned = cand["client_id"].dropna().unique()
     inv = F.invoices(ctx.s)
@@ -299,50 +308,44 @@ def _findings(cand: pd.DataFrame, ctx: _Clients, cfg: Config) -> list[Finding]:
     t = ctx.tasks
     task_users = F.ranked_users(t.loc[t["is_open"] & t["client_id"].isin(concerned)], "client_id", "user_ids")
     evidence = _evidence(cand, ctx, cfg)
+    col = lambda c: cand[c].tolist() if c in cand else [None] * n  # noqa: E731
+    cids = cand["client_id"].astype("Int64").to_numpy(dtype=object, na_value=None).tolist()
+    client_names = F.lookup(ctx.names, cand["client_id"]).to_numpy(dtype=object, na_value=None).tolist()
+    subject_names = [sn if isinstance(sn, str) else f"{m} {i}" for sn, m, i in
+                     zip(col("subject_name"), cand["subject_model"].tolist(), cand["subject_id"].tolist())]
+    projects = (cand["project_id"] if "project_id" in cand else pd.Series(pd.NA, index=cand.index)).astype("Int64")
+    projects = projects.fillna(F.lookup(ctx.project_hint.astype("Int64"), cand["client_id"]))
+    projects = projects.to_numpy(dtype=object, na_value=None).tolist()
     steps = cfg.onboarding_steps
-    col = lambda c: cand[c].tolist() if c in cand else [None] * len(cand)  # noqa: E731
-    names = dict(zip(ctx.names.index.tolist(), ctx.names.to_numpy(dtype=object).tolist()))
-    project_hint = dict(zip(ctx.project_hint.index.tolist(), ctx.project_hint.tolist()))
     out = []
-    for row, kind, model, sid, sname, cid, due, period, step, pid, own_users in zip(
+    for row, kind, model, sid, sname, cid, cname, due, period, step, pid, own_users in zip(
             cand["row"].tolist(), cand["kind"].tolist(), cand["subject_model"].tolist(),
-            cand["subject_id"].tolist(), col("subject_name"), cand["client_id"].tolist(),
-            cand["due"].dt.date.tolist(), col("period"), col("step"), col("project_id"), col("task_users")):
-        cid = F.opt_id(cid)
-        client_name = names.get(cid, f"partner {cid}") if cid is not None else None
-        sname = sname if isinstance(sname, str) else f"{model} {sid}"
-        route = {"project_id": F.opt_id(pid),
-                 "invoice_user_ids": invoice_users.get(cid, []),
-                 "task_user_ids": list(own_users) if isinstance(own_users, (list, np.ndarray))
-                 else task_users.get(cid, [])}
-        if route["project_id"] is None and cid in project_hint:
-            route["project_id"] = int(project_hint[cid])
-        part, per, activity = kind, None, ACTIVITY.get(kind, "todo")
+            cand["subject_id"].tolist(), subject_names, cids, client_names, cand["due"].dt.date.tolist(),
+            col("period"), col("step"), projects, col("task_users")):
+        route = {"project_id": pid, "invoice_user_ids": invoice_users.get(cid, ()),
+                 "task_user_ids": own_users if isinstance(own_users, list) else task_users.get(cid, ())}
+        part, per, activity, resolved = kind, None, ACTIVITY.get(kind), RESOLVED.get(kind)
         if kind == "check_in":
             summary = f"check in with {sname}: no logged contact for {cfg.check_in_after_days}+ days"
-            resolved = "a message, email or done activity is logged with the client, or an activity is planned"
         elif kind == "survey":
             per = period
             summary = f"ask {sname} for feedback (satisfaction survey, every {cfg.survey_every_days} days)"
             resolved = f"{sname} gives a rating; otherwise replaced by the next period's survey"
         elif kind == "fix_check":
-            summary = f"is the fix holding? check with {client_name or 'the client'} about '{sname}'"
-            resolved = "a contact with the client is logged after the check-in date, or it expires"
+            summary = f"is the fix holding? check with {cname or 'the client'} about '{sname}'"
         elif kind == "punch_list":
-            summary = f"punch-list follow-up with {client_name}: project '{sname}' completed"
-            resolved = "a contact with the client is logged after the follow-up date, or it expires"
+            summary = f"punch-list follow-up with {cname}: project '{sname}' completed"
         else:
             s = steps[int(step)]
-            part = f"onboarding:{s.name}"
-            activity = s.activity_type
+            part, activity = f"onboarding:{s.name}", s.activity_type
             summary = (s.summary or f"onboarding: {s.name} with {{client}}").format(client=sname)
             resolved = f"{sname} is no longer a new client ({cfg.new_client_days} days after first seen)"
             route["order"] = (s.owner,) + tuple(x for x in STEPS if x != s.owner)
             if s.owner_user_id is not None:
                 route.update(user_id=s.owner_user_id, why=f"onboarding step {s.name} owner")
         out.append(Finding(
-            rule=name, subject_model=model, subject_id=int(sid), subject_name=sname, client_id=cid,
-            severity=SEVERITY[kind], level=None, part=part, period=per, summary=summary,
+            rule=name, subject_model=model, subject_id=sid, subject_name=sname, client_id=cid,
+            severity=SEVERITY[kind], part=part, period=per, summary=summary,
             evidence=evidence[row], evidence_columns=COLUMNS,
             action=Action("activity", summary, activity, due), resolved_when=resolved,
             data={"kind": kind}, route=route))

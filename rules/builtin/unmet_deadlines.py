@@ -66,41 +66,41 @@ def evaluate(snapshot, as_of: date, config: Config) -> list[Finding]:
     tasks = tasks.assign(days_late=F.days_since(today, tasks["deadline_date"]).astype("int64"))
     user_names = F.names(snapshot.users, snapshot.users["id"]).set_axis(snapshot.users["id"]).to_dict()
 
-    rows = _task_rows(tasks.loc[tasks["days_late"] > config.grace_days], user_names)
+    rows = _task_rows(tasks.loc[tasks["days_late"] > config.grace_days], user_names, snapshot)
     if config.include_projects:
         late_projects = projects.loc[projects["active"] & ~projects["is_done"] & projects["end_day"].notna()]
         late_projects = late_projects.assign(days_late=F.days_since(today, late_projects["end_day"]).astype("int64"))
-        rows = pd.concat([rows, _project_rows(late_projects.loc[late_projects["days_late"] > config.grace_days],
-                                              snapshot)], ignore_index=True)
-    findings = _findings(rows, "late", config, snapshot, COLUMNS)
+        rows = pd.concat([rows, _project_rows(late_projects.loc[late_projects["days_late"] > config.grace_days])],
+                         ignore_index=True)
+    findings = _findings(rows, "late", config, COLUMNS)
     if config.escalate_after_days is not None:
         findings += _findings(rows.loc[rows["days_late"] >= config.escalate_after_days], "escalated",
-                              config, snapshot, COLUMNS)
+                              config, COLUMNS)
     if config.at_risk_days > 0:
         soon = tasks.loc[(tasks["days_late"] <= 0) & (tasks["days_late"] >= -config.at_risk_days)
                          & (tasks["write_day"] <= today - pd.Timedelta(days=config.untouched_days))]
-        risk = _task_rows(soon, user_names).assign(days_left=lambda r: -r["days_late"])
-        findings += _findings(risk, "at_risk", config, snapshot, RISK_COLUMNS)
+        risk = _task_rows(soon, user_names, snapshot).assign(days_left=lambda r: -r["days_late"])
+        findings += _findings(risk, "at_risk", config, RISK_COLUMNS)
     return findings
 
 
-def _task_rows(t: pd.DataFrame, user_names: dict) -> pd.DataFrame:
+def _task_rows(t: pd.DataFrame, user_names: dict, snapshot) -> pd.DataFrame:
     private = t["project_id"].isna()
+    names = F.task_names(snapshot, t["id"]).to_numpy(dtype=object)
     return pd.DataFrame({
-        "kind": "task", "id": t["id"].to_numpy(), "name": t["name"].to_numpy(),
+        "kind": "task", "id": t["id"].to_numpy(), "name": names,
         "deadline": t["deadline_date"].to_numpy(), "days_late": t["days_late"].to_numpy(),
         "assignees": [", ".join(user_names.get(u) or f"user {u}" for u in us) for us in t["user_ids"]],
         "user_ids": t["user_ids"].to_numpy(), "stage": t["stage_id_name"].to_numpy(),
         "last_change": t["write_day"].to_numpy(),
         "subject_model": np.where(private, "project.task", "project.project"),
         "subject_id": np.where(private, t["id"].to_numpy(), t["project_id"].fillna(0).to_numpy(dtype="int64")),
-        "subject_name": np.where(private, t["name"].to_numpy(dtype=object),
-                                 t["project_id_name"].to_numpy(dtype=object)),
+        "subject_name": np.where(private, names, t["project_id_name"].to_numpy(dtype=object)),
         "client_id": t["client_id"].to_numpy(), "project_id": t["project_id"].to_numpy(),
     })
 
 
-def _project_rows(p: pd.DataFrame, snapshot) -> pd.DataFrame:
+def _project_rows(p: pd.DataFrame) -> pd.DataFrame:
     manager = p["user_id_name"].astype(object).where(p["user_id_name"].notna(), "")
     status = (p["last_update_status"] if "last_update_status" in p else pd.Series(pd.NA, index=p.index))
     return pd.DataFrame({
@@ -115,14 +115,10 @@ def _project_rows(p: pd.DataFrame, snapshot) -> pd.DataFrame:
     })
 
 
-LEVELS = {  # level -> (severity, activity type, summary head)
-    "late": ("medium", "todo", "past deadline"),
-    "escalated": ("high", "todo", "escalated"),
-    "at_risk": ("low", "todo", "at risk"),
-}
+SEVERITY = {"late": "medium", "escalated": "high", "at_risk": "low"}
 
 
-def _findings(rows: pd.DataFrame, level: str, cfg: Config, snapshot, columns: list[str]) -> list[Finding]:
+def _findings(rows: pd.DataFrame, level: str, cfg: Config, columns: list[str]) -> list[Finding]:
     if not len(rows):
         return []
     if cfg.group_by == "assignee" and level != "escalated":
@@ -144,7 +140,7 @@ def _findings(rows: pd.DataFrame, level: str, cfg: Config, snapshot, columns: li
         has_project=("is_project", "max"), first_deadline=("deadline", "min"), worst=("days_late", "max"))
     task_users = F.ranked_users(rows.loc[rows["kind"] == "task"], "group", "user_ids")
     evidence = F.grouped_records(rows, "group", columns)
-    severity, activity, head = LEVELS[level]
+    severity = SEVERITY[level]
     out = []
     for g, model, sid, sname, cid, pid, owner, n_tasks, has_project, first, worst in zip(
             groups.index.tolist(), groups["subject_model"].tolist(), groups["subject_id"].tolist(),
@@ -181,7 +177,7 @@ def _findings(rows: pd.DataFrame, level: str, cfg: Config, snapshot, columns: li
             rule=name, subject_model=model, subject_id=int(sid), subject_name=sname,
             client_id=F.opt_id(cid), severity=severity, level=level,
             part=part, summary=summary, evidence=evidence[g], evidence_columns=columns,
-            action=Action("activity", summary, activity, due), resolved_when=resolved,
+            action=Action("activity", summary, "todo", due), resolved_when=resolved,
             data={"tasks": n_tasks, "project_late": has_project,
                   "max_days_late": None if level == "at_risk" else int(worst)},
             route=route))
