@@ -481,7 +481,7 @@ def undo(ctx, run_id, **flags):
     if run is None:
         raise E.ConfigError(f"no run {run_id!r} in {profile.state_path}")
     with profile_lock(profile.state_path):
-        report = undo_run(runner.open_client(profile, state), run["run_id"])
+        report = undo_run(runner.open_client(profile, state), run["run_id"], state)
     click.echo(f"run {run['run_id']}: removed {report['activities_removed']} activities and "
                f"{report['notes_removed']} notes")
     for item in report["not_removed"]:

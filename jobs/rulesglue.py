@@ -43,8 +43,8 @@ def optional_tables(profile: Profile, rule_names: list[str] | None = None) -> se
     return set(optional) - set(required)
 
 
-def evaluate(snapshot: Snapshot, as_of: date, profile: Profile, rule_names: list[str] | None = None
-             ) -> RunResult:
+def evaluate(snapshot: Snapshot, as_of: date, profile: Profile, rule_names: list[str] | None = None,
+             previous: dict[str, list[dict]] | None = None) -> RunResult:
     """Run the enabled rules; those needing a table the server would not give are skipped."""
     reg = registry()
     unavailable = snapshot.meta.get("unavailable_tables") or {}
@@ -57,7 +57,8 @@ def evaluate(snapshot: Snapshot, as_of: date, profile: Profile, rule_names: list
                             "error": f"needs {', '.join(missing)}, unavailable "
                                      f"({'; '.join(unavailable[t] for t in missing)})"})
     run = [n for n in names if n not in {s["rule"] for s in skipped}]
-    result = run_rules(snapshot, as_of, profile.rules, routing(profile), registry=reg, only=run)
+    result = run_rules(snapshot, as_of, profile.rules, routing(profile), registry=reg, only=run,
+                       previous=previous)
     result.errors += skipped
     return result
 

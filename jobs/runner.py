@@ -5,6 +5,7 @@ with a run summary stored in the history and a documented exit code.
 """
 from __future__ import annotations
 
+import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -96,7 +97,8 @@ def sync(profile: Profile, *, dry_run: bool = False, as_of: date | None = None, 
             client = open_client(profile, state)
             snapshot = pull_snapshot(client, profile, full=full, rule_names=rule_names)
             summary.pulled = snapshot.summary()
-            result = rulesglue.evaluate(snapshot, as_of, profile, rule_names)
+            previous = _load_previous(profile)
+            result = rulesglue.evaluate(snapshot, as_of, profile, rule_names, previous=previous)
             findings = result.findings
             if client_ids:
                 findings = [f for f in findings if getattr(f, "client_id", None) in client_ids]
@@ -108,6 +110,8 @@ def sync(profile: Profile, *, dry_run: bool = False, as_of: date | None = None, 
             summary.plan = plan.to_dict()
             if not dry_run:
                 summary.applied = writer.apply(plan)
+                writer.forget_resolved(plan, findings)
+                _save_previous(profile, result.findings, previous)
             summary.write_errors = writer.errors
             summary.warnings = writer.warnings
             if summary.rule_errors or summary.write_errors or any("cap" in w for w in writer.warnings):
@@ -129,6 +133,38 @@ def sync(profile: Profile, *, dry_run: bool = False, as_of: date | None = None, 
             history.finish(summary.run_id, summary.status, summary.exit_code, summary.to_dict())
             state.close()
     return summary
+
+
+#: Rules that compare with the previous run (fit_checklist reports score changes).
+PREVIOUS_RULES = ("fit_checklist",)
+
+
+def _previous_path(profile: Profile):
+    return profile.state_path.with_name(profile.state_path.stem + "-previous.json")
+
+
+def _load_previous(profile: Profile) -> dict[str, list[dict]]:
+    path = _previous_path(profile)
+    if not path.exists():
+        return {}
+    try:
+        return json.loads(path.read_text())
+    except ValueError:
+        log.warning("%s is unreadable; score changes start afresh", path)
+        return {}
+
+
+def _save_previous(profile: Profile, findings: list, old: dict[str, list[dict]]) -> None:
+    """The last applied run's findings of the rules in PREVIOUS_RULES (atomic replace)."""
+    data = dict(old)
+    for rule in PREVIOUS_RULES:
+        mine = [f.to_dict() for f in findings if f.rule == rule]
+        if mine:
+            data[rule] = mine
+    path = _previous_path(profile)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, default=str))
+    tmp.replace(path)
 
 
 def _count(items, attr) -> dict[str, int]:

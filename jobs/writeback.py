@@ -208,6 +208,7 @@ class WriteBack:
         """
         self._lookups({f.subject_model for f in findings} | {"res.partner"})
         existing = self.existing_activities()
+        handled = self._handled_keys(existing)
         items: list[Item] = []
         current_activity_keys: set[str] = set()
         note_findings = []
@@ -223,6 +224,12 @@ class WriteBack:
             vals = self._activity_vals(f)
             fp = fingerprint(vals)
             old = existing.get(key)
+            if old is None and key in handled:
+                # we created it, it is no longer open: a person marked it done (or undo removed it).
+                # Not again until the situation goes away and comes back.
+                items.append(Item("leave", "activity", key, f.rule, f.subject_model, int(f.subject_id),
+                                  vals["summary"], reason="done in Odoo", severity=f.severity))
+                continue
             if old is None:
                 vals["note"] += marker(key, self.run_id, fp)
                 items.append(Item("create", "activity", key, f.rule, f.subject_model, int(f.subject_id),
@@ -262,6 +269,28 @@ class WriteBack:
                 items.append(Item("note", "note", key, f.rule, f.subject_model, int(f.subject_id),
                                   f.summary, {"body": body}, reason="new note", severity=f.severity))
         return self._cap(Plan(items, self.run_id))
+
+    def _handled_keys(self, existing: dict[str, dict]) -> set[str]:
+        """Activity keys the ledger says we created and that are no longer open in Odoo."""
+        if self.state is None:
+            return set()
+        rows = self.state.db.execute(
+            "SELECT finding_key FROM ledger WHERE scope=? AND kind='activity' AND status IN ('open','done')",
+            (self.client.scope,)).fetchall()
+        return {k for (k,) in rows if k not in existing}
+
+    def forget_resolved(self, plan: Plan, findings: list) -> None:
+        """Keys whose situation went away may raise a new activity when it comes back."""
+        if self.state is None:
+            return
+        current = {_safe_key(f.key) for f in findings}
+        with self.state.transaction() as db:
+            rows = db.execute("SELECT finding_key FROM ledger WHERE scope=? AND kind='activity' "
+                              "AND status='done'", (self.client.scope,)).fetchall()
+            for (key,) in rows:
+                if key not in current:
+                    db.execute("DELETE FROM ledger WHERE scope=? AND kind='activity' AND finding_key=?",
+                               (self.client.scope, key))
 
     def _cap(self, plan: Plan) -> Plan:
         creations = plan.of("create", "note")
@@ -307,6 +336,7 @@ class WriteBack:
     def apply(self, plan: Plan) -> dict[str, int]:
         """Carry out the plan in batches; a failing record fails alone (batches are split)."""
         done: Counter = Counter()
+        self._ledger([it for it in plan.of("leave") if it.reason == "done in Odoo"], "done")
         creates = plan.of("create")
         for start in range(0, len(creates), self.batch_size):
             done["created"] += self._create_activities(creates[start:start + self.batch_size])
@@ -419,8 +449,12 @@ class WriteBack:
                      status, _marker_fp(it), now))
 
 
-def undo_run(client: OdooClient, run_id: str) -> dict:
-    """Remove what one run created: its open activities and, where permitted, its notes."""
+def undo_run(client: OdooClient, run_id: str, state: StateStore | None = None) -> dict:
+    """Remove what one run created: its open activities and, where permitted, its notes.
+
+    The ledger marks them removed, so a later sync may raise them again if the
+    situation is still there (unlike an activity a person marked done).
+    """
     tag = f"run={run_id} "
     report = {"activities_removed": 0, "notes_removed": 0, "not_removed": []}
     client.load_fields(["mail.activity"])
@@ -430,6 +464,10 @@ def undo_run(client: OdooClient, run_id: str) -> dict:
     if ids:
         client.call("mail.activity", "unlink", [ids])
         report["activities_removed"] = len(ids)
+        if state is not None:
+            with state.transaction() as db:
+                db.executemany("UPDATE ledger SET status='removed' WHERE scope=? AND kind='activity' "
+                               "AND odoo_id=?", [(client.scope, i) for i in ids])
     msgs = client.search_read_all("mail.message", [("body", "ilike", tag)], ["body"])
     ids = [m_["id"] for m_ in msgs if (m := MARKER_RE.search(m_["body"] or "")) and m["run"] == run_id]
     for start in range(0, len(ids), 100):

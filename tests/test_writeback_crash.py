@@ -121,3 +121,28 @@ def test_hostile_names_are_escaped(state):
     sync(odoo, state, [f], "run1")
     note = odoo.open_activities()[0]["note"]
     assert "<script>" not in note and "&lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;Co&quot;" in note
+
+
+def test_an_activity_done_by_a_person_is_not_raised_again_until_the_situation_returns(state):
+    odoo = OdooDouble()
+    found = findings(3)
+    wb, _, _ = sync(odoo, state, found, "run1")
+    done_id = odoo.open_activities()[0]["id"]
+    odoo._apply("mail.activity", "action_feedback", [[done_id]], {"feedback": "called them"})
+    wb, plan, done = sync(odoo, state, found, "run2")
+    assert done == {} and len(odoo.open_activities()) == 2
+    assert [i.reason for i in plan.items if i.odoo_id is None] == ["done in Odoo"]
+    wb.forget_resolved(plan, found)
+    # the situation goes away (resolved), then comes back: a new activity is due
+    wb, plan, _ = sync(odoo, state, found[1:], "run3")
+    wb.forget_resolved(plan, found[1:])
+    _, _, done = sync(odoo, state, found, "run4")
+    assert done == {"created": 1} and len(odoo.open_activities()) == 3
+
+
+def test_undo_lets_a_later_sync_raise_the_activities_again(state):
+    odoo = OdooDouble()
+    sync(odoo, state, findings(3), "run1")
+    undo_run(odoo, "run1", state)
+    _, _, done = sync(odoo, state, findings(3), "run2")
+    assert done == {"created": 3}
