@@ -42,6 +42,8 @@ from dataclasses import dataclass
 from typing import Iterable, Mapping
 from urllib.parse import urlsplit
 
+from loopback import LoopbackServer
+
 KINDS = ("reset", "drop", "lost", "http_502", "http_503", "http_504", "stall", "truncate")
 
 #: Headers that describe one connection, not the message: never forwarded as they are.
@@ -146,7 +148,7 @@ class _Server(socketserver.ThreadingTCPServer):
     block_on_close = True  # server_close() joins the handler threads
 
 
-class FaultProxy:
+class FaultProxy(LoopbackServer):
     """A fault-injecting HTTP proxy on ``127.0.0.1`` in front of ``upstream``.
 
     ``rate`` is the probability that a request is faulted; ``kinds`` picks the
@@ -187,36 +189,10 @@ class FaultProxy:
         self.upstream_errors = 0
         self.events: list[Event] = []
         self._server = _Server(("127.0.0.1", port), self._handler_class())
-        self._thread: threading.Thread | None = None
 
     # -- lifecycle ----------------------------------------------------------------
-    @property
-    def port(self) -> int:
-        return self._server.server_address[1]
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> "FaultProxy":
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.01},
-                                        name=f"faultproxy:{self.port}", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
+    def _before_stop(self) -> None:
         self._stop.set()
-        if self._thread is not None:
-            self._server.shutdown()
-            self._thread.join()
-            self._thread = None
-        self._server.server_close()
-
-    def __enter__(self) -> "FaultProxy":
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
 
     @property
     def total_injected(self) -> int:

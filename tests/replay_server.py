@@ -29,6 +29,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from loopback import LoopbackServer
+
 from vcr.serialize import deserialize
 from vcr.serializers import yamlserializer
 
@@ -95,7 +97,7 @@ def load_cassette(path: str | Path) -> tuple[Interaction, ...]:
     return tuple(out)
 
 
-class ReplayServer:
+class ReplayServer(LoopbackServer):
     """Serve one cassette on ``127.0.0.1:<ephemeral port>``; a context manager."""
 
     def __init__(self, cassette: str | Path | tuple[Interaction, ...], port: int = 0):
@@ -110,34 +112,7 @@ class ReplayServer:
         self.misses: list[tuple[str, str, bytes]] = []
         self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler_class())
         self._server.daemon_threads = True
-        self._thread: threading.Thread | None = None
 
-    @property
-    def port(self) -> int:
-        return self._server.server_address[1]
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> "ReplayServer":
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.01},
-                                        name=f"replay:{self.port}", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._thread is not None:
-            self._server.shutdown()
-            self._thread.join()
-            self._thread = None
-        self._server.server_close()
-
-    def __enter__(self) -> "ReplayServer":
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
 
     def rewind(self) -> None:
         """Start every sequence of identical requests from its first recording again."""
