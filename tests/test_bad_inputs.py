@@ -117,3 +117,28 @@ def test_long_and_non_latin_names_reach_odoo_escaped_and_bounded(state):
     activity = odoo.open_activities()[0]
     assert len(activity["summary"]) <= 250 and "株式会社" in activity["note"]
     assert "<b>" not in activity["note"] and "&lt;b&gt;" in activity["note"]
+
+
+def test_rules_survive_deleted_partners_missing_rates_and_odd_names():
+    """Invoices and tasks of a partner deleted in Odoo, a currency without a rate (Odoo
+    leaves the company-currency amount at 0), missing dates, long non-Latin names."""
+    from factories import AS_OF, SnapshotBuilder
+    from clientcare.rules import load_rules, run_rules
+
+    b = SnapshotBuilder(version=18)
+    b.company(1, "Main", "USD")
+    b.user(2, "Admin")
+    b.client(10, "株式会社テスト " + "长" * 300, salesperson=2)
+    b.client(99, "Gone Ltd")
+    b.invoice(1, 10, -40, 100.0)
+    b.invoice(2, 99, -40, 250.0)                      # partner 99 was deleted in Odoo
+    b.invoice(3, 10, -20, 70.0, currency="XAF", rate=0.0)  # no rate: company amount 0
+    b.invoice(4, 10, None, 30.0, invoice_date=None)   # no due date, no invoice date
+    b.project(5, "Проект", client=99, end=-3)
+    b.task(6, "Задача", project=5, client=99, deadline=-2)
+    snapshot = b.build()
+    partners = snapshot.tables["partners"]
+    snapshot.tables["partners"] = partners.loc[partners["id"] != 99].reset_index(drop=True)
+    result = run_rules(snapshot, AS_OF, registry=load_rules())
+    assert not result.errors, result.errors
+    assert result.findings and all(f.evidence and f.responsible_user_id for f in result.findings)
