@@ -172,3 +172,28 @@ def test_pull_then_offline_audit_and_explain(odoo, cassette, tmp_path):
     client = next(f["client_id"] for f in findings if f["client_id"])
     explained = invoke(["explain", str(client), "--snapshot", str(out), "--as-of", as_of], env=env)
     assert explained.exit_code == 0 and "sync would" in explained.output
+
+
+def test_sync_dry_run_then_runs_and_undo(odoo, cassette, tmp_path, monkeypatch):
+    import itertools
+    from clientcare.jobs import runner
+
+    counter = itertools.count(1)
+    monkeypatch.setattr(runner, "new_run_id", lambda: f"cli-run-{next(counter)}")
+    env = env_for(odoo, tmp_path)
+    as_of = odoo.recorded_at.date().isoformat()
+    dry = invoke(["sync", "--dry-run", "--as-of", as_of], env=env)
+    assert dry.exit_code == 0, dry.output
+    assert "run cli-run-1 (dry run): ok" in dry.output and "create" in dry.output
+    as_json = invoke(["sync", "--dry-run", "--json", "--as-of", as_of], env=env)
+    summary = json.loads(as_json.stdout)
+    assert summary["dry_run"] and summary["plan"]["counts"] and summary["applied"] == {}
+    assert not [k for k in summary["rpc_by_method"] if k.rsplit(".", 1)[1] in ("create", "write", "unlink")]
+    listed = invoke(["runs"], env=env)
+    assert listed.exit_code == 0 and "cli-run-1" in listed.output and "cli-run-2" in listed.output
+    one = invoke(["runs", "cli-run-2"], env=env)
+    assert json.loads(one.stdout)["summary"]["plan"]["counts"] == summary["plan"]["counts"]
+    undone = invoke(["undo", "cli-run-1"], env=env)  # a dry run created nothing: nothing to remove
+    assert undone.exit_code == 0 and "removed 0 activities and 0 notes" in undone.output
+    missing = invoke(["undo", "no-such-run"], env=env)
+    assert missing.exit_code == E.EXIT_USAGE and "no run 'no-such-run'" in missing.output
