@@ -70,6 +70,7 @@ TABLES: dict[str, TableSpec] = {t.name: t for t in (
         fields=("name", "commercial_partner_id", "parent_id", "is_company", "customer_rank", "user_id",
                 "country_id", "industry_id", "category_id", "company_id", "active", "email", "phone",
                 "lang", "create_date", "write_date"),
+        optional=("customer_rank",),  # from the account module: listed above, skipped when absent
     ),
     TableSpec(
         "users", "res.users", domain=(("share", "=", False),),
@@ -201,6 +202,7 @@ class ServerProfile:
         """The explicit field list for a table: required + extra + the optional ones present."""
         model_fields = self.fields.get(spec.model, {})
         wanted = list(dict.fromkeys(("id",) + spec.fields + tuple(extra)))
+        wanted = [f for f in wanted if f in model_fields or f not in spec.optional or f == "id"]
         missing = [f for f in wanted if f != "id" and f not in model_fields]
         if missing:
             raise InvalidFieldError(

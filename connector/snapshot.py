@@ -109,7 +109,9 @@ class Snapshot:
             frame = self.tables.get(name)
             if frame is not None and len(frame):
                 active_ids |= set(self.commercial_of(frame["partner_id"].dropna()).astype(int))
-        is_client = (commercial["customer_rank"].fillna(0) > 0) | commercial["id"].isin(active_ids)
+        ranked = (commercial["customer_rank"].fillna(0) > 0) if "customer_rank" in commercial \
+            else pd.Series(False, index=commercial.index)
+        is_client = ranked | commercial["id"].isin(active_ids)
         return commercial.loc[is_client].reset_index(drop=True)
 
     # -- persistence ----------------------------------------------------------
