@@ -34,6 +34,7 @@ API_KEY = "***api-key***"
 DEMO_PASSWORD = "***demo-password***"
 DEMO_API_KEY = "***demo-api-key***"
 LIMITED_PASSWORD = "***limited-password***"
+EXPIRED_API_KEY = "***expired-api-key***"
 WRONG_PASSWORD = "not-the-password"
 
 
@@ -62,6 +63,7 @@ class Live:
             DEMO_PASSWORD: os.environ.get("ODOO_DEMO_PASSWORD", "demo"),
             DEMO_API_KEY: os.environ.get("ODOO_DEMO_API_KEY", ""),
             LIMITED_PASSWORD: os.environ.get("ODOO_LIMITED_PASSWORD", ""),
+            EXPIRED_API_KEY: os.environ.get("ODOO_EXPIRED_API_KEY", ""),
         }
         info = xmlrpc.client.ServerProxy(f"{self.url}/xmlrpc/2/common").version()
         self.major = transports_mod.server_major(info)

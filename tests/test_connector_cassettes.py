@@ -17,7 +17,7 @@ from clientcare.connector.schema import CORE_TABLES, TABLES
 CORE = [TABLES[t] for t in CORE_TABLES]
 from clientcare.connector.transports import server_major
 
-from conftest import API_KEY, DEMO_API_KEY, DEMO_PASSWORD, PASSWORD, WRONG_PASSWORD
+from conftest import API_KEY, DEMO_API_KEY, DEMO_PASSWORD, EXPIRED_API_KEY, PASSWORD, WRONG_PASSWORD
 
 
 def transports_for(odoo) -> list[str]:
@@ -284,3 +284,11 @@ def test_wrong_database_is_named(odoo, cassette, transport):
         open_transport(settings)
     assert "no_such_db" in str(err.value)
     assert PASSWORD not in str(err.value)
+
+
+def test_expired_api_key_is_refused_like_a_wrong_one(odoo, cassette):
+    if odoo.major < 19 or not odoo.secret(EXPIRED_API_KEY):
+        pytest.skip("recorded on Odoo 19 with an API key whose expiration date has passed")
+    with pytest.raises(E.AuthenticationError) as err:
+        open_transport(odoo.settings("json2", password="", api_key=EXPIRED_API_KEY))
+    assert odoo.server["url"] in str(err.value) and EXPIRED_API_KEY not in str(err.value)
