@@ -93,6 +93,8 @@ class OdooClient:
         self.scope = f"{settings.url}|{settings.db}"
         self.profile = ServerProfile(self.transport.version())
         self._company_ids: list[int] | None = None
+        #: Called as ``progress(model, records_so_far)`` after each page (the CLI shows it on a terminal).
+        self.progress = None
 
     # -- context ----------------------------------------------------------------
     @property
@@ -145,6 +147,8 @@ class OdooClient:
                 "domain": domain_and(domain, [("id", ">", last_id)]),
                 "fields": fields, "limit": page_size, "order": "id asc"})
             out.extend(page)
+            if self.progress is not None:
+                self.progress(model, len(out))
             if len(page) < page_size:
                 return out
             last_id = page[-1]["id"]

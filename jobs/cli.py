@@ -124,6 +124,26 @@ def main(ctx, config_path, profile, log_format, verbose, quiet, debug):
     ctx.ensure_object(dict)
     ctx.obj.update(config=config_path, profile=profile, debug=debug, log_format=log_format)
     setup_logging(log_format, verbose + (2 if debug else 0), quiet)
+    from clientcare.jobs import runner
+    runner.PROGRESS = _terminal_progress if (sys.stderr.isatty() and not quiet) else None
+    _PROGRESS_SHOWN.clear()
+
+
+def _terminal_progress(model: str, records: int) -> None:
+    """One self-overwriting line on a terminal; nothing when stderr is a file or a pipe (cron)."""
+    sys.stderr.write(f"\r\033[K  pulling {model}: {records} records")
+    sys.stderr.flush()
+    if not _PROGRESS_SHOWN:
+        _PROGRESS_SHOWN.append(True)
+        click.get_current_context().find_root().call_on_close(_clear_progress)
+
+
+_PROGRESS_SHOWN: list = []
+
+
+def _clear_progress() -> None:
+    sys.stderr.write("\r\033[K")
+    sys.stderr.flush()
 
 
 @main.group("config")
@@ -190,6 +210,8 @@ def pull(ctx, out_dir, full, **flags):
     snapshot = pull_snapshot(client, profile, full=full)
     snapshot.save(out_dir)
     counts = ", ".join(f"{n} {k}" for k, n in snapshot.summary().items())
+    if _PROGRESS_SHOWN:
+        _clear_progress()
     click.echo(f"saved snapshot of {profile.connection().db} to {out_dir}: {counts} "
                f"({client.transport.call_count} RPC calls)")
 
@@ -294,6 +316,8 @@ def _failed_or_skipped(err: dict) -> str:
 
 
 def _emit(text: str, output: str | None) -> None:
+    if _PROGRESS_SHOWN:
+        _clear_progress()
     if output:
         with open(output, "w", encoding="utf-8") as fh:
             fh.write(text)

@@ -27,8 +27,14 @@ def open_state(profile: Profile) -> StateStore:
     return StateStore(profile.state_path)
 
 
+#: Set by the CLI to show pull progress on a terminal; silent (None) under cron.
+PROGRESS = None
+
+
 def open_client(profile: Profile, state: StateStore | None = None) -> OdooClient:
-    return OdooClient(profile.connection(), state=state if state is not None else open_state(profile))
+    client = OdooClient(profile.connection(), state=state if state is not None else open_state(profile))
+    client.progress = PROGRESS
+    return client
 
 
 def pull_options(profile: Profile, full: bool = False, rule_names: list[str] | None = None) -> PullOptions:

@@ -197,3 +197,9 @@ def test_sync_dry_run_then_runs_and_undo(odoo, cassette, tmp_path, monkeypatch):
     assert undone.exit_code == 0 and "removed 0 activities and 0 notes" in undone.output
     missing = invoke(["undo", "no-such-run"], env=env)
     assert missing.exit_code == E.EXIT_USAGE and "no run 'no-such-run'" in missing.output
+
+
+def test_progress_only_on_a_terminal(tmp_path):
+    from clientcare.jobs import runner
+    invoke(["audit", "--demo"], env={"CLIENTCARE_CONFIG": empty_config(tmp_path)})
+    assert runner.PROGRESS is None  # stderr is not a terminal here, as under cron
