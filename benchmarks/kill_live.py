@@ -20,7 +20,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from collections import Counter
 
 from clientcare.connector import ConnectionSettings, OdooClient

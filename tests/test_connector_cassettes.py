@@ -5,8 +5,7 @@ re-records them against the live server named by ``ODOO_URL`` etc.
 """
 from __future__ import annotations
 
-import math
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import pandas as pd
 import pytest
