@@ -6,6 +6,7 @@ rights) are recorded cassette tests in test_connector_cassettes.py and test_cli.
 from __future__ import annotations
 
 import http.server
+import shutil
 import sqlite3
 import ssl
 import subprocess
@@ -39,6 +40,8 @@ def base_env(tmp_path):
 @pytest.fixture
 def tls_server(tmp_path):
     """An HTTPS server with a self-signed certificate on loopback."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is needed to make a self-signed certificate")
     key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key),
                     "-out", str(cert), "-days", "2", "-subj", "/CN=127.0.0.1",
