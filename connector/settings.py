@@ -62,6 +62,11 @@ class ConnectionSettings:
         """What the password-based transports send: the password, else the API key."""
         return (self.password or self.api_key).reveal()
 
+    @property
+    def requests_verify(self) -> bool | str:
+        """``requests``' ``verify``: the extra CA bundle, True (system CAs), or False (--insecure)."""
+        return (self.ca_bundle or True) if self.verify_tls else False
+
     def problems(self) -> list[str]:
         """Every problem with these settings, so the user can fix them all at once."""
         out = []

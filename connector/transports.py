@@ -373,7 +373,7 @@ class Json2Transport(Transport):
             "User-Agent": "clientcare",
         })
         if settings.url.startswith("https"):
-            self._session.verify = settings.ca_bundle or True if settings.verify_tls else False
+            self._session.verify = settings.requests_verify
 
     def _post(self, path: str, payload: dict, where: str):
         try:

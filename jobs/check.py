@@ -68,7 +68,7 @@ def _reachable(settings: ConnectionSettings) -> Step:
     try:
         resp = requests.post(f"{settings.url}/web/webclient/version_info", json={
             "jsonrpc": "2.0", "method": "call", "params": {}}, timeout=settings.timeout,
-            verify=(settings.ca_bundle or True) if settings.verify_tls else False)
+            verify=settings.requests_verify)
     except requests.exceptions.SSLError as exc:
         raise E.ProtocolError(f"TLS failure talking to {settings.url}: {exc}",
                               hint="use --ca-bundle for a private CA; --insecure only for tests") from None
@@ -133,7 +133,7 @@ def _access(client: OdooClient, models_needed: dict[str, set[str]], probe: dict[
 def _clock(settings: ConnectionSettings) -> Step:
     try:
         resp = requests.head(f"{settings.url}/web/login", timeout=settings.timeout,
-                             verify=(settings.ca_bundle or True) if settings.verify_tls else False)
+                             verify=settings.requests_verify)
         server = email.utils.parsedate_to_datetime(resp.headers["Date"])
     except (requests.RequestException, KeyError, TypeError, ValueError):
         return Step("clock", "warn", "the server sent no Date header; clock difference unknown")

@@ -451,11 +451,9 @@ def sync(ctx, rule_names, client_filter, as_of, dry_run, full, as_json, **flags)
     from clientcare.jobs import runner
 
     profile = load_profile_from(ctx, **flags)
-    client_ids = None
-    if client_filter:
-        client_ids = {int(client_filter)} if client_filter.isdigit() else None
-        if client_ids is None:
-            raise E.ConfigError("--client for sync takes a client id (use `explain` to find it)")
+    if client_filter and not client_filter.isdigit():
+        raise E.ConfigError("--client for sync takes a client id (use `explain` to find it)")
+    client_ids = {int(client_filter)} if client_filter else None
     summary = runner.sync(profile, dry_run=dry_run, as_of=as_of.date() if as_of else None, full=full,
                           rule_names=rule_names, client_ids=client_ids)
     data = summary.to_dict()

@@ -104,17 +104,10 @@ def late_tasks_by_project(snapshot: Snapshot, as_of: date) -> list[tuple[str, in
 def fit_scores(findings: list) -> list[tuple[str, float]]:
     out = []
     for f in findings:
-        score = _score_of(f)
+        score = (getattr(f, "data", None) or {}).get("score")
         if f.rule == "fit_checklist" and score is not None:
             out.append((getattr(f, "subject_name", "") or str(f.subject_id), float(score)))
     return sorted(out, key=lambda p: p[1])
-
-
-def _score_of(f):
-    for holder in (getattr(f, "data", None), getattr(f, "details", None)):
-        if isinstance(holder, dict) and holder.get("score") is not None:
-            return holder["score"]
-    return getattr(f, "score", None)
 
 
 def follow_ups_by_owner(frame: pd.DataFrame) -> list[tuple[str, int]]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -57,8 +58,9 @@ def models_needed(profile: Profile) -> tuple[dict[str, set[str]], set[str]]:
     options = pull_options(profile)
     for table in options.tables:
         out.setdefault(TABLES[table].model, set()).add("read")
-    optional = {TABLES[t].model for t in rulesglue.optional_tables(profile) if t in TABLES}
-    required = {TABLES[t].model for t in options.tables if t not in rulesglue.optional_tables(profile)}
+    optional_tables = rulesglue.optional_tables(profile)
+    optional = {TABLES[t].model for t in optional_tables if t in TABLES}
+    required = {TABLES[t].model for t in options.tables if t not in optional_tables}
     return out, optional - required - set(WRITE_MODELS)
 
 
@@ -108,7 +110,7 @@ def sync(profile: Profile, *, dry_run: bool = False, as_of: date | None = None, 
             findings = result.findings
             if client_ids:
                 findings = [f for f in findings if getattr(f, "client_id", None) in client_ids]
-            summary.findings = dict(sorted(_count(findings, "rule").items()))
+            summary.findings = dict(sorted(Counter(f.rule for f in findings).items()))
             summary.rule_errors = result.errors
             writer = WriteBack(client, state, summary.run_id, as_of=as_of,
                                max_creations=profile.values.get("max_creations") or 500)
@@ -171,11 +173,3 @@ def _save_previous(profile: Profile, findings: list, old: dict[str, list[dict]])
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(data, default=str))
     tmp.replace(path)
-
-
-def _count(items, attr) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for it in items:
-        key = getattr(it, attr)
-        out[key] = out.get(key, 0) + 1
-    return out

@@ -76,6 +76,13 @@ def evidence_table(rows: list[dict], columns: list[str] | None = None) -> str:
     return f'<table class="table table-sm"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{more}'
 
 
+def open_only(client) -> list:
+    """Domain part for open activities only: done ones are archived from 17 on (deleted in 16)
+    and pulls read archived records too (``active_test=False``), so it must be explicit."""
+    client.load_fields(["mail.activity"])
+    return [("active", "=", True)] if client.profile.has("mail.activity", "active") else []
+
+
 # -- the plan -----------------------------------------------------------------------
 @dataclass
 class Item:
@@ -163,7 +170,7 @@ class WriteBack:
     def existing_activities(self) -> dict[str, dict]:
         """Open ClientCare activities in Odoo by finding key (one paged search_read)."""
         rows = self.client.search_read_all(
-            "mail.activity", [("note", "ilike", MARKER_PREFIX)] + self._open_only(),
+            "mail.activity", [("note", "ilike", MARKER_PREFIX)] + open_only(self.client),
             ["res_model", "res_id", "user_id", "date_deadline", "summary", "note", "activity_type_id"])
         out: dict[str, dict] = {}
         for row in rows:
@@ -176,12 +183,6 @@ class WriteBack:
                 continue
             out[m["key"]] = row
         return out
-
-    def _open_only(self) -> list:
-        """Done activities are archived from 17 on (deleted in 16), and pulls read archived
-        records too (``active_test=False``): ask for open ones explicitly."""
-        self.client.load_fields(["mail.activity"])
-        return [("active", "=", True)] if self.client.profile.has("mail.activity", "active") else []
 
     def posted_notes(self, keys: list[str]) -> set[str]:
         """Which of these note keys already have a message in Odoo (checked per batch)."""
@@ -457,9 +458,7 @@ def undo_run(client: OdooClient, run_id: str, state: StateStore | None = None) -
     """
     tag = f"run={run_id} "
     report = {"activities_removed": 0, "notes_removed": 0, "not_removed": []}
-    client.load_fields(["mail.activity"])
-    open_only = [("active", "=", True)] if client.profile.has("mail.activity", "active") else []
-    acts = client.search_read_all("mail.activity", [("note", "ilike", tag)] + open_only, ["note"])
+    acts = client.search_read_all("mail.activity", [("note", "ilike", tag)] + open_only(client), ["note"])
     ids = [a["id"] for a in acts if (m := MARKER_RE.search(a["note"] or "")) and m["run"] == run_id]
     if ids:
         client.call("mail.activity", "unlink", [ids])

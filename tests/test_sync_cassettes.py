@@ -72,10 +72,9 @@ def overdue_invoice(client: OdooClient, partner_id: int, due) -> int:
 
 
 def open_keys(client: OdooClient) -> dict[str, int]:
-    from clientcare.jobs.writeback import MARKER_RE
-    client.load_fields(["mail.activity"])
-    open_only = [("active", "=", True)] if client.profile.has("mail.activity", "active") else []
-    rows = client.search_read_all("mail.activity", [("note", "ilike", MARKER_PREFIX)] + open_only, ["note"])
+    from clientcare.jobs.writeback import MARKER_RE, open_only
+    rows = client.search_read_all("mail.activity", [("note", "ilike", MARKER_PREFIX)] + open_only(client),
+                                  ["note"])
     keys = [MARKER_RE.search(r["note"])["key"] for r in rows]
     assert len(keys) == len(set(keys)), "two open activities for one finding"
     return {k: r["id"] for k, r in zip(keys, rows)}

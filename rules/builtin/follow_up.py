@@ -212,6 +212,15 @@ class _Clients:
         return out.assign(period=[d.strftime("%Y-%m-%d") for d in out["natural_due"]],
                           rated=ratings is not None)
 
+    def _due_without_contact(self, rows: pd.DataFrame, since: pd.Series, after_days: int):
+        """Rows whose follow-up (``after_days`` after ``since``) is due and not yet expired, and
+        whose client had no contact since it fell due; with those due dates."""
+        due = since + pd.Timedelta(days=after_days)
+        window = (due <= self.today) & (self.today < due + pd.Timedelta(days=self.cfg.expire_after_days))
+        rows, due = rows.loc[window], due.loc[window]
+        keep = ~self._contact_after(rows["client_id"], due)
+        return rows.loc[keep], due.loc[keep]
+
     def fix_check(self) -> pd.DataFrame | None:
         cfg = self.cfg
         if not cfg.fix_projects:
@@ -221,11 +230,7 @@ class _Clients:
         names = [x.lower() for x in cfg.fix_projects if isinstance(x, str)]
         fix = p.loc[p["id"].isin(ids) | p["name"].str.lower().isin(names).fillna(False).astype(bool), "id"]
         t = self.tasks.loc[self.tasks["is_done"] & self.tasks["project_id"].isin(fix)]
-        due = t["closed_on"] + pd.Timedelta(days=cfg.fix_check_after_days)
-        window = (due <= self.today) & (self.today < due + pd.Timedelta(days=cfg.expire_after_days))
-        t, due = t.loc[window], due.loc[window]
-        keep = ~self._contact_after(t["client_id"], due)
-        t, due = t.loc[keep], due.loc[keep]
+        t, due = self._due_without_contact(t, t["closed_on"], cfg.fix_check_after_days)
         return pd.DataFrame({"subject_model": "project.task", "subject_id": t["id"].to_numpy(),
                              "subject_name": F.task_names(self.s, t["id"]).to_numpy(dtype=object),
                              "client_id": t["client_id"].to_numpy(),
@@ -236,11 +241,7 @@ class _Clients:
     def punch_list(self) -> pd.DataFrame | None:
         cfg = self.cfg
         p = self.projects.loc[self.projects["active"] & self.projects["is_done"] & self.projects["client_id"].notna()]
-        due = p["completed_on"] + pd.Timedelta(days=cfg.punch_list_after_days)
-        window = (due <= self.today) & (self.today < due + pd.Timedelta(days=cfg.expire_after_days))
-        p, due = p.loc[window], due.loc[window]
-        keep = ~self._contact_after(p["client_id"], due)
-        p, due = p.loc[keep], due.loc[keep]
+        p, due = self._due_without_contact(p, p["completed_on"], cfg.punch_list_after_days)
         return pd.DataFrame({"subject_model": "project.project", "subject_id": p["id"].to_numpy(),
                              "subject_name": p["name"].to_numpy(), "client_id": p["client_id"].to_numpy(),
                              "natural_due": due.to_numpy(), "completed_on": p["completed_on"].to_numpy(),
