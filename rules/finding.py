@@ -17,11 +17,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-SEVERITIES = ("info", "low", "medium", "high", "critical")
+from clientcare.connector.facts import ACTIVITY_TYPES, SEVERITIES
+
 SUBJECT_MODELS = ("res.partner", "project.project", "project.task", "account.move")
 ACTION_KINDS = ("activity", "note")
-#: Friendly activity types; the write-back maps them to Odoo's ``mail`` activity types.
-ACTIVITY_TYPES = ("todo", "call", "email", "meeting")
 _SEVERITY_SET, _MODEL_SET = frozenset(SEVERITIES), frozenset(SUBJECT_MODELS)
 
 
@@ -123,6 +122,9 @@ class Finding:
     route: dict[str, Any] = field(default_factory=dict)
     responsible_user_id: int | None = None
     routed_by: str | None = None
+    #: Evidence columns that change with the date alone (day counts): the write-back leaves
+    #: them out of what decides an update, so no activity is rewritten because a day passed.
+    daily: tuple[str, ...] = ()
 
     @property
     def key(self) -> str:
@@ -172,6 +174,46 @@ class Finding:
             "resolved_when": self.resolved_when,
             "data": jsonable(self.data),
         }
+
+
+@dataclass(frozen=True, slots=True)
+class NotRaised:
+    """A record a person would expect a finding about, and why there is none (grace days,
+    covered by a credit note, a folded stage...): ``audit``, ``explain`` and the report list
+    these, so every overdue invoice and late task Odoo shows is accounted for."""
+
+    rule: str
+    model: str
+    res_id: int
+    client_id: int | None
+    reason: str
+
+    def to_dict(self) -> dict:
+        return {"rule": self.rule, "model": self.model, "res_id": self.res_id,
+                "client_id": self.client_id, "reason": self.reason}
+
+
+@dataclass(frozen=True, slots=True)
+class NotJudged:
+    """Finding keys (an ``fnmatch`` pattern) a rule could not decide this run, and why (a
+    table it could not read, no previous run to compare with).  The write-back never closes
+    an activity whose key matches: unknown is not resolved."""
+
+    rule: str
+    pattern: str
+    reason: str
+
+    def to_dict(self) -> dict:
+        return {"rule": self.rule, "pattern": self.pattern, "reason": self.reason}
+
+
+@dataclass(slots=True)
+class RuleOutput:
+    """What ``evaluate`` may return instead of a bare list of findings."""
+
+    findings: list[Finding] = field(default_factory=list)
+    not_raised: list[NotRaised] = field(default_factory=list)
+    not_judged: list[NotJudged] = field(default_factory=list)
 
 
 def jsonable(value: Any) -> Any:
