@@ -117,10 +117,12 @@ def task_open_terms(has_state: bool) -> tuple[tuple[str, str, tuple], ...]:
 
 
 def late_task_domain(today_iso: str, has_state: bool) -> list:
-    """Odoo's own late tasks: the "Open Tasks" filter (``is_closed = False``; from 17 on a
-    computed field, ``state`` not done/cancelled) with a deadline before today, archived tasks
-    hidden as in every task view (verified in Odoo's ``project_task_views.xml``:
-    ``open_tasks`` and ``deadline_past_due``)."""
+    """Odoo's own late tasks: its "Open Tasks" filter (``is_closed = False``: on 16 a stored
+    field following the stage's fold flag, from 17 computed from ``state`` not done/cancelled)
+    with the Deadline "Overdue" filter (``date_deadline`` before today), archived tasks hidden
+    as in every task view.  Checked against ``project_task_views.xml`` of Odoo 17+ (filters
+    ``open_tasks`` and ``deadline_past_due``; Odoo compares with today's midnight in the
+    user's timezone, ClientCare with the UTC calendar day)."""
     return [("date_deadline", "<", today_iso),
             *[(f, op, list(values)) for f, op, values in task_open_terms(has_state)]]
 
