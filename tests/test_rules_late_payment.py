@@ -128,7 +128,7 @@ def test_every_overdue_invoice_is_in_a_finding_or_not_raised():
     reasons = {n.res_id: n.reason for n in out.not_raised}
     assert raised | set(reasons) == {1, 2, 3, 5}
     assert reasons[5] == "due 2026-11-21, within grace_days (1)"
-    assert reasons[2] == "the client's total at this level (5.0 USD) is under min_amount (10)"
+    assert reasons[2] == "the client's total at this level (5.00 USD) is under min_amount (10)"
 
 
 def test_a_paid_credit_note_nets_nothing():

@@ -123,7 +123,7 @@ def _levels(snapshot, inv: pd.DataFrame, cfg: Config, out: RuleOutput) -> None:
     """Chase what is still owed per client and level; every overdue invoice left out goes to
     ``out.not_raised`` with its reason."""
     if not cfg.net_credit_notes:
-        inv = inv.assign(net_company=inv["amount_company"], net_residual=inv["amount_residual"])
+        inv = inv.assign(net_company=inv["amount_company"], net_residual=inv["amount_residual"], credit_applied=0.0)
     levels = np.asarray(cfg.levels)
     inv = inv.assign(level=np.searchsorted(levels, inv["days_overdue"].to_numpy(), side="right") - 1)
     due = inv["due"].dt.strftime("%Y-%m-%d")
@@ -144,10 +144,9 @@ def _levels(snapshot, inv: pd.DataFrame, cfg: Config, out: RuleOutput) -> None:
         why = why.mask(mask.to_numpy(dtype=bool), text)
     # The minimum amount applies per client, level and company (each in its own currency).
     totals = inv.groupby(["client_id", "level", "company_id"])["net_company"].transform("sum")
-    small = why.isna() & (totals < cfg.min_amount - 1e-9)
-    why = why.mask(small.to_numpy(dtype=bool), "the client's total at this level ("
-                   + totals.round(2).astype(str) + " " + inv["company_currency_id_name"].astype(str)
-                   + f") is under min_amount ({cfg.min_amount:g})")
+    small = (why.isna() & (totals < cfg.min_amount - 1e-9)).to_numpy(dtype=bool)
+    why[small] = [f"the client's total at this level ({t:,.2f} {c}) is under min_amount ({cfg.min_amount:g})"
+                  for t, c in zip(totals[small].tolist(), inv.loc[small, "company_currency_id_name"].tolist())]
     left = inv.loc[why.notna()]
     out.not_raised += [NotRaised(name, "account.move", int(i), F.opt_id(c), r) for i, c, r in zip(
         left["id"].tolist(), left["client_id"].tolist(), why.loc[why.notna()].tolist())]

@@ -6,9 +6,12 @@ activity, not one per task; with ``group_by = "assignee"`` each assignee gets
 the tasks they hold instead.  Tasks due within ``at_risk_days`` that nobody
 has touched for ``untouched_days`` are reported as at risk.  Work late by
 ``escalate_after_days`` or more is escalated to a configured manager (or the
-default user).  Open and closed follow the server: ``state`` from Odoo 17,
-the stage's closed flag on 16.  Deadlines are calendar days (a 17+ deadline
-datetime counts on its UTC date).
+default user).  Open is :func:`facts.open_task_mask`: ``state`` from Odoo 17
+and not in a folded stage, the stage's closed flag on 16.  Every task Odoo lists
+as late is in a finding or in a ``NotRaised`` saying why not (folded stage,
+project done or archived, private task, grace days).  Project findings are
+filed under the project's client.  Summaries carry dates, never day counts.
+Deadlines are calendar days (a 17+ deadline datetime counts on its UTC date).
 """
 from __future__ import annotations
 
@@ -78,7 +81,8 @@ def evaluate(snapshot, as_of: date, config: Config) -> RuleOutput:
                               config, COLUMNS)
     if config.at_risk_days > 0:
         t = F.tasks(snapshot)
-        t = t.loc[t["is_open"] & t["deadline_date"].notna() & t["project_id"].isin(active_projects)]
+        watched = t["project_id"].isin(active_projects) | (t["project_id"].isna() & config.include_private_tasks)
+        t = t.loc[t["is_open"] & t["deadline_date"].notna() & watched]
         left = F.days_since(t["deadline_date"], today)
         soon = t.loc[(left >= 0) & (left <= config.at_risk_days)
                      & (t["write_day"] <= today - pd.Timedelta(days=config.untouched_days))]
@@ -99,8 +103,8 @@ def _why_not_raised(late: pd.DataFrame, projects: pd.DataFrame, cfg: Config) -> 
     deadline = late["deadline_date"].dt.strftime("%Y-%m-%d")
     reasons = [
         (late["is_folded"], "in the folded stage " + stage + ": shown as done in Odoo"),
-        (private & (not cfg.include_private_tasks), pd.Series("private task (no project): include_private_tasks is off",
-                                                         index=late.index)),
+        (private & (not cfg.include_private_tasks),
+         pd.Series("private task (no project): include_private_tasks is off", index=late.index)),
         (archived & ~private, "project " + project + " is archived"),
         (done & ~private, "project " + project + " is done (its status)"),
         (late["days_late"] <= cfg.grace_days, "deadline " + deadline + f" is within grace_days ({cfg.grace_days})"),
