@@ -128,6 +128,8 @@ def late_tasks_by_project(snapshot: Snapshot, as_of: date, client_ids: set[int] 
                           ) -> list[tuple[str, int]]:
     """Open late tasks per project (a project's tasks count for the project's client, as in
     the findings; a private task for its own client)."""
+    if "tasks" not in snapshot.tables:  # no project module
+        return []
     late = F.late_tasks(snapshot, as_of)
     late = late.loc[late["is_open"]]
     if client_ids is not None:

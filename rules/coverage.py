@@ -23,9 +23,10 @@ OWNERS = {"account.move": ("late_payment", "invoice_ids"), "project.task": ("unm
 
 
 def odoo_lists(snapshot: Snapshot, as_of: date) -> pd.DataFrame:
-    """What Odoo shows as overdue invoices and late tasks: ``model``, ``res_id``, ``client_id``."""
+    """What Odoo shows as overdue invoices and late tasks: ``model``, ``res_id``, ``client_id``
+    (nothing of a table that was not pulled, e.g. without the project module)."""
     inv = F.overdue_invoices(snapshot, as_of)
-    tasks = F.late_tasks(snapshot, as_of)
+    tasks = F.late_tasks(snapshot, as_of) if "tasks" in snapshot.tables else inv.iloc[:0]
     return pd.concat([
         pd.DataFrame({"model": "account.move", "res_id": inv["id"].to_numpy(dtype="int64"),
                       "client_id": inv["client_id"].astype("Int64").array}),

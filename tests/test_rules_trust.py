@@ -266,3 +266,12 @@ def test_report_charts_follow_the_client_filter_and_the_rules():
     assert dict(report.overdue_by_age(snap, AS_OF))["16–30 days"] == 140.0
     assert report.late_tasks_by_project(snap, AS_OF, {10}) == [("Office Design", 1)]
     assert report.late_tasks_by_project(snap, AS_OF, {11}) == []
+
+
+def test_coverage_and_charts_without_the_project_module():
+    snap = SnapshotBuilder(17).client(10, "Azure Interior").invoice(1, 10, -5, 10.0).build()
+    for table in ("projects", "tasks", "task_stages"):
+        del snap.tables[table]
+    listed = coverage.odoo_lists(snap, AS_OF)
+    assert list(zip(listed["model"], listed["res_id"])) == [("account.move", 1)]
+    assert report.late_tasks_by_project(snap, AS_OF) == []
