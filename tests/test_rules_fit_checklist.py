@@ -285,3 +285,15 @@ def test_ratings_by_someone_who_is_not_a_client_are_ignored():
     b.contact(50, "Own employee", 10)
     b.client(60, "Not a client", rank=0).rating(2, 60, 1)  # no customer activity: not a client
     assert criteria(b)["likely_satisfied"] == "pass"
+
+
+def test_an_attention_whose_cause_is_now_unknown_is_not_judged():
+    before = previous_of(paid([0] * 4))
+    now = checklist(paid([1, 1, 0, 0]), previous=before, **ONE)
+    assert "fit_checklist:res.partner:10:attention" in now
+    snap = paid([1, 1, 0, 0]).build()
+    del snap.tables["moves"]  # invoices not readable this run: "pays on time" is unknown
+    snap.meta[PREVIOUS_KEY] = {"fit_checklist": [f.to_dict() for f in now.values()]}
+    out = fc.evaluate(snap, AS_OF, fc.Config(**ONE))
+    assert "fit_checklist:res.partner:10:attention" not in {f.key for f in out.findings}
+    assert [n.pattern for n in out.not_judged] == ["fit_checklist:res.partner:10:attention"]

@@ -135,7 +135,10 @@ def evaluate(snapshot, as_of: date, config: Config) -> RuleOutput:
                  ctx.unknown_reason.get(c, "no data to judge"))}
             for c in CRITERIA]
     evidence = dict(zip(clients.index.tolist(), F.stacked_rows(COLUMNS, len(clients), rows)))
-    out.findings += _findings(snapshot, as_of, config, clients, status, score, band, evidence, known, counted)
+    found, undecided = _findings(snapshot, as_of, config, clients, status, score, band, evidence, known, counted)
+    out.findings += found
+    out.not_judged += [NotJudged(name, f"{name}:res.partner:{cid}:attention",
+                                 "what raised its attention activity is unknown this run") for cid in undecided]
     return out
 
 
@@ -362,14 +365,16 @@ def _score(status: pd.DataFrame, cfg: Config) -> tuple[pd.Series, np.ndarray, in
     return pd.Series(np.floor(score + 0.5), index=status.index), known, int((weights > 0).sum())
 
 
-def _findings(snapshot, as_of, cfg, clients, status, score, band, evidence, known, counted) -> list[Finding]:
+def _findings(snapshot, as_of, cfg, clients, status, score, band, evidence, known, counted
+              ) -> tuple[list[Finding], list[int]]:
     prev = _previous(snapshot, clients.index)
     cols = list(CRITERIA)
     fail_now = (status[cols] == "fail").to_numpy()
     had = prev["known"].to_numpy(dtype=bool)
     prev_fail = (prev[cols] == "fail").to_numpy(dtype=bool)
     newly = fail_now & ~prev_fail & had[:, None]
-    still = fail_now & prev_fail & prev["attention_on"].to_numpy(dtype=bool)[:, None] & _prev_triggers(prev)
+    prev_triggers = _prev_triggers(prev)
+    still = fail_now & prev_fail & prev["attention_on"].to_numpy(dtype=bool)[:, None] & prev_triggers
     triggers = newly | still
     # "falls under": the score crossed the threshold since the last run, or crossed it earlier
     # and the activity that raised is still open (the score has not recovered)
@@ -377,6 +382,10 @@ def _findings(snapshot, as_of, cfg, clients, status, score, band, evidence, know
     prev_score = prev["score"].to_numpy(dtype="float64")
     low = under & had & ((prev_score >= cfg.attention_below) | prev["attention_low"].to_numpy(dtype=bool))
     attention = low | triggers.any(axis=1)
+    # an open attention activity whose cause is now unknown is not resolved: not judged
+    unknown_cause = ((prev_triggers & (status[cols] == "unknown").to_numpy()).any(axis=1)
+                     | (prev["attention_low"].to_numpy(dtype=bool) & score.isna().to_numpy()))
+    undecided = clients.index[prev["attention_on"].to_numpy(dtype=bool) & ~attention & unknown_cause].tolist()
     ids = clients.index.tolist()
     names = [n if isinstance(n, str) else f"partner {c}" for c, n in zip(ids, clients["name"].tolist())]
     scores = [None if s != s else int(s) for s in score.tolist()]
@@ -430,7 +439,7 @@ def _findings(snapshot, as_of, cfg, clients, status, score, band, evidence, know
                            data=datas[i], evidence=evidence[ids[i]], evidence_columns=COLUMNS, daily=DAILY,
                            resolved_when=(f"the criteria that triggered it pass again and the score is at "
                                           f"least {cfg.attention_below:g}")))
-    return out
+    return out, undecided
 
 
 def _previous(snapshot, clients: pd.Index) -> pd.DataFrame:
