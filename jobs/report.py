@@ -124,14 +124,15 @@ def overdue_by_age(snapshot: Snapshot, as_of: date, client_ids: set[int] | None 
     return [(label, float(amount[(days >= lo) & (days <= hi)].sum())) for lo, hi, label in AGE_BUCKETS]
 
 
-def late_tasks_by_project(snapshot: Snapshot, as_of: date, client_ids: set[int] | None = None
-                          ) -> list[tuple[str, int]]:
-    """Open late tasks per project (a project's tasks count for the project's client, as in
-    the findings; a private task for its own client)."""
+def late_tasks_by_project(snapshot: Snapshot, as_of: date, client_ids: set[int] | None = None,
+                          not_raised: list = ()) -> list[tuple[str, int]]:
+    """Open late tasks per project, less those not raised (as in the findings: a project's
+    tasks count for the project's client, a private task for its own client)."""
     if "tasks" not in snapshot.tables:  # no project module
         return []
     late = F.late_tasks(snapshot, as_of)
-    late = late.loc[late["is_open"]]
+    left_out = [n.res_id for n in not_raised if n.model == "project.task"]
+    late = late.loc[late["is_open"] & ~late["id"].isin(left_out)]
     if client_ids is not None:
         project_client = F.lookup(F.project_clients(snapshot).set_index("id")["client_id"], late["project_id"])
         client = late["client_id"].where(late["project_id"].isna(), project_client)
@@ -184,7 +185,7 @@ def render_html(findings: list, snapshot: Snapshot, as_of: date, meta: dict, not
         bar_chart("Fit score by client (0–100)", [c for c, _, _ in scores], [v for _, v, _ in scores],
                   colors=[BAND_COLORS.get(b, PALETTE[5]) for _, _, b in scores] or None, scale_max=100.0,
                   noun="clients"),
-        bar_chart("Late tasks by project", *_unzip(late_tasks_by_project(snapshot, as_of, client_ids)),
+        bar_chart("Late tasks by project", *_unzip(late_tasks_by_project(snapshot, as_of, client_ids, not_raised)),
                   colors=[PALETTE[3]]),
         bar_chart("Follow-ups due per owner", *_unzip(follow_ups_by_owner(frame)), colors=[PALETTE[5]]),
     ]

@@ -266,6 +266,8 @@ def test_report_charts_follow_the_client_filter_and_the_rules():
     assert dict(report.overdue_by_age(snap, AS_OF))["16–30 days"] == 140.0
     assert report.late_tasks_by_project(snap, AS_OF, {10}) == [("Office Design", 1)]
     assert report.late_tasks_by_project(snap, AS_OF, {11}) == []
+    graced = run_all(snap, unmet_deadlines={"grace_days": 5}).not_raised
+    assert report.late_tasks_by_project(snap, AS_OF, {10}, graced) == []  # not raised: not in the chart
 
 
 def test_coverage_and_charts_without_the_project_module():
