@@ -179,10 +179,13 @@ def render_html(findings: list, snapshot: Snapshot, as_of: date, meta: dict, not
     by_key = {f.key: f for f in findings}
     ages = overdue_by_age(snapshot, as_of, client_ids)
     scores = fit_scores(findings)
+    unscored = sum(1 for f in findings if f.rule == "fit_checklist" and f.level == "checklist"
+                   and (f.data or {}).get("score") is None)
     charts = [
         bar_chart("Overdue receivables by age, after open credit notes (company currency)", [a for a, _ in ages],
                   [v for _, v in ages], colors=PALETTE[:5]),
-        bar_chart("Fit score by client (0–100)", [c for c, _, _ in scores], [v for _, v, _ in scores],
+        bar_chart("Fit score by client (0–100)" + (f"; {unscored} without a score (too few criteria known)"
+                                                   if unscored else ""), [c for c, _, _ in scores], [v for _, v, _ in scores],
                   colors=[BAND_COLORS.get(b, PALETTE[5]) for _, _, b in scores] or None, scale_max=100.0,
                   noun="clients"),
         bar_chart("Late tasks by project", *_unzip(late_tasks_by_project(snapshot, as_of, client_ids, not_raised)),
