@@ -238,8 +238,8 @@ class _Context:
         cfg = self.cfg
         p = F.projects(self.s)
         p = p.loc[p["active"] & p["client_id"].notna()]
-        t = F.tasks(self.s)
-        late_task_projects = t.loc[t["is_open"] & (t["deadline_date"] < self.today), "project_id"].dropna()
+        late = F.late_tasks(self.s, self.as_of)
+        late_task_projects = late.loc[late["is_open"], "project_id"].dropna()
         status_col = p["last_update_status"] if "last_update_status" in p else pd.Series(pd.NA, index=p.index)
         problem = (status_col.isin(facts.PROJECT_TROUBLE_STATUSES).fillna(False).astype(bool)
                    | ((p["end_day"] < self.today) & ~p["is_done"]).fillna(False).astype(bool)
