@@ -242,7 +242,7 @@ def overdue_invoices(snapshot: Snapshot, as_of: date) -> pd.DataFrame:
         avail = out.merge(credit, left_on=["client_id", "company_id"], right_index=True,
                           how="left")["credit"].fillna(0.0).clip(lower=0).to_numpy()
         amount = out["amount_company"].to_numpy()
-        before = out.groupby(["client_id", "company_id"])["amount_company"].cumsum().to_numpy() - amount
+        before = out.groupby(["client_id", "company_id"], dropna=False)["amount_company"].cumsum().to_numpy() - amount
         out["credit_applied"] = np.clip(avail - before, 0.0, np.maximum(amount, 0.0)).round(2)
         out = out.sort_values(["client_id", "company_id", "due", "id"], kind="stable")
         out["net_company"] = (out["amount_company"] - out["credit_applied"]).round(2)

@@ -246,3 +246,13 @@ def test_custom_levels():
     f = found["late_payment:res.partner:10:nudge"]
     assert f.summary.startswith("nudge: Azure Interior: 1 invoice 7+ days overdue")
     assert "7–20 days overdue" in f.resolved_when
+
+
+def test_min_amount_counts_only_what_is_chased():
+    # the 5.00 still within grace days does not lift the 8.00 past them over min_amount 10
+    b = client().invoice(1, 10, -3, 8.0).invoice(2, 10, -2, 5.0)
+    out = lp.evaluate(b.build(), AS_OF, lp.Config(grace_days=2, min_amount=10.0))
+    assert not out.findings
+    assert {n.res_id: n.reason for n in out.not_raised} == {
+        2: "due 2026-11-20, within grace_days (2)",
+        1: "the client's total at this level (8.00 USD) is under min_amount (10)"}

@@ -143,7 +143,8 @@ def _levels(snapshot, inv: pd.DataFrame, cfg: Config, out: RuleOutput) -> None:
             (inv["level"] < 0, "due " + due + f", not yet at the first level ({cfg.levels[0]} days overdue)")]):
         why = why.mask(mask.to_numpy(dtype=bool), text)
     # The minimum amount applies per client, level and company (each in its own currency).
-    totals = inv.groupby(["client_id", "level", "company_id"])["net_company"].transform("sum")
+    chased = inv["net_company"].where(why.isna(), 0.0)
+    totals = chased.groupby([inv["client_id"], inv["level"], inv["company_id"]]).transform("sum")
     small = (why.isna() & (totals < cfg.min_amount - 1e-9)).to_numpy(dtype=bool)
     why[small] = [f"the client's total at this level ({t:,.2f} {c}) is under min_amount ({cfg.min_amount:g})"
                   for t, c in zip(totals[small].tolist(), inv.loc[small, "company_currency_id_name"].tolist())]
