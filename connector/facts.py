@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 
+import pandas as pd
+
 # -- severities and activity types ------------------------------------------------------
 #: Ascending: ``SEVERITIES.index(s)`` orders findings; reports and the creation cap sort
 #: most severe first with :func:`severity_rank`.
@@ -42,6 +44,11 @@ MARKER_PREFIX = "<!-- clientcare key="
 MARKER_RE = re.compile(r"<!-- clientcare key=(?P<key>\S+) run=(?P<run>\S+) fp=(?P<fp>[0-9a-f]+)"
                        r"(?: nh=(?P<nh>[0-9a-f]+))? -->")
 
+
+def not_ours(field: str) -> tuple:
+    """Domain term leaving out what ClientCare wrote itself (only people's work is contact)."""
+    return (field, "not ilike", MARKER_PREFIX)
+
 # -- invoices -----------------------------------------------------------------------------------
 #: Customer invoices and credit notes: the moves ClientCare pulls.
 CUSTOMER_MOVE_TYPES = ("out_invoice", "out_refund")
@@ -58,10 +65,32 @@ SETTLED_STATES = ("paid", "in_payment")
 MOVING_STATES = ("not_paid", "partial", "in_payment")
 
 
+#: ``(field, op, values)`` terms of the invoices an incremental pull re-reads every time.
+MOVING_INVOICE_TERMS = (("state", "in", (POSTED,)), ("payment_state", "in", MOVING_STATES))
+
+
 def overdue_invoice_domain(today_iso: str) -> list:
     """Odoo's own "Overdue" filter on customer invoices, as of a day (YYYY-MM-DD)."""
     return [("move_type", "=", INVOICE), ("state", "=", POSTED),
             ("payment_state", "in", list(OWED_STATES)), ("invoice_date_due", "<", today_iso)]
+
+
+def due_date(moves: pd.DataFrame) -> pd.Series:
+    """When a move falls due: ``invoice_date_due`` (Odoo sets it on every posted invoice; the
+    invoice date stands in on hand-made or legacy rows without one)."""
+    return moves["invoice_date_due"].fillna(moves["invoice_date"])
+
+
+def overdue_mask(moves: pd.DataFrame, today: pd.Timestamp) -> pd.Series:
+    """:func:`overdue_invoice_domain` as a pandas mask over the ``moves`` table."""
+    return ((moves["move_type"] == INVOICE) & (moves["state"] == POSTED)
+            & moves["payment_state"].isin(OWED_STATES) & (due_date(moves) < today)).fillna(False).astype(bool)
+
+
+def open_credit_mask(moves: pd.DataFrame) -> pd.Series:
+    """Open credit notes: posted, not yet matched with an invoice (still owed to the client)."""
+    return ((moves["move_type"] == CREDIT_NOTE) & (moves["state"] == POSTED)
+            & moves["payment_state"].isin(OWED_STATES)).fillna(False).astype(bool)
 
 
 # -- tasks ---------------------------------------------------------------------------------------
@@ -72,8 +101,52 @@ CANCELED_TASK_STATE = "1_canceled"
 CANCELED_STAGE_NAMES = ("cancelled", "canceled")
 
 
-def late_task_domain(today_iso: str, has_state: bool) -> list:
-    """Odoo's own "Late" filter on tasks (deadline before today, task still open)."""
+#: A project whose last update says ``done`` is finished whatever its tasks' states say.
+PROJECT_DONE_STATUS = "done"
+#: Project update statuses that mean "in trouble".
+PROJECT_TROUBLE_STATUSES = ("at_risk", "off_track")
+
+
+def task_open_terms(has_state: bool) -> tuple[tuple[str, str, tuple], ...]:
+    """The server-side part of "open" (``field op values``): 17+ ``state``, 16 ``is_closed`` (a
+    stored field following the stage's fold flag).  From 17 on the fold flag is separate:
+    :func:`open_task_mask` adds it from the ``task_stages`` table."""
     if has_state:
-        return [("date_deadline", "<", today_iso), ("state", "not in", list(CLOSED_TASK_STATES))]
-    return [("date_deadline", "<", today_iso), ("is_closed", "=", False)]
+        return (("state", "not in", CLOSED_TASK_STATES),)
+    return (("is_closed", "in", (False,)),)
+
+
+def late_task_domain(today_iso: str, has_state: bool) -> list:
+    """Odoo's own late tasks: its "Open Tasks" filter (``is_closed = False``: on 16 a stored
+    field following the stage's fold flag, from 17 computed from ``state`` not done/cancelled)
+    with the Deadline "Overdue" filter (``date_deadline`` before today), archived tasks hidden
+    as in every task view.  Checked against ``project_task_views.xml`` of Odoo 17+ (filters
+    ``open_tasks`` and ``deadline_past_due``; Odoo compares with today's midnight in the
+    user's timezone, ClientCare with the UTC calendar day)."""
+    return [("date_deadline", "<", today_iso),
+            *[(f, op, list(values)) for f, op, values in task_open_terms(has_state)]]
+
+
+def odoo_open_mask(tasks: pd.DataFrame) -> pd.Series:
+    """:func:`task_open_terms` as a mask (active tasks only), what Odoo's filters call open
+    (a server without either field has no closed tasks)."""
+    mask = pd.Series(True, index=tasks.index)
+    for fname, op, values in task_open_terms("state" in tasks):
+        if fname not in tasks:
+            continue
+        hit = tasks[fname].isin(values).fillna(False).astype(bool)
+        mask &= hit if op == "in" else ~hit
+    return mask & tasks["active"].astype(bool)
+
+
+def folded_mask(tasks: pd.DataFrame, stages: pd.DataFrame | None) -> pd.Series:
+    """Tasks in a folded stage (the Done column people see); unknown stages are not folded."""
+    if stages is None or not len(stages) or "fold" not in stages:
+        return pd.Series(False, index=tasks.index)
+    folded = stages.loc[stages["fold"].astype(bool), "id"]
+    return tasks["stage_id"].isin(folded).fillna(False).astype(bool)
+
+
+def open_task_mask(tasks: pd.DataFrame, stages: pd.DataFrame | None) -> pd.Series:
+    """Open task: Odoo says open (:func:`odoo_open_mask`) and its stage is not folded."""
+    return odoo_open_mask(tasks) & ~folded_mask(tasks, stages)

@@ -13,6 +13,7 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
+from . import facts
 from .errors import InvalidFieldError
 
 
@@ -61,8 +62,7 @@ class TableSpec:
 
 #: Customer invoice states that are still "moving": payment registration does
 #: not always touch ``write_date`` (measured live), so they are re-read each run.
-INVOICE_OPEN = OpenFilter((("state", "in", ("posted",)),
-                           ("payment_state", "in", ("not_paid", "partial", "in_payment"))))
+INVOICE_OPEN = OpenFilter(facts.MOVING_INVOICE_TERMS)
 
 TABLES: dict[str, TableSpec] = {t.name: t for t in (
     TableSpec(
@@ -94,8 +94,13 @@ TABLES: dict[str, TableSpec] = {t.name: t for t in (
         optional=("state", "is_closed", "kanban_state"),
         watch=("state", "is_closed"),
     ),
+    # Task stages, for their fold flag: from 17 on a task's ``state`` may say open while it sits
+    # in a folded (Done) column.  A few rows, and a fold change does not touch the tasks: re-read whole.
     TableSpec(
-        "moves", "account.move", domain=(("move_type", "in", ["out_invoice", "out_refund"]),),
+        "task_stages", "project.task.type", fields=("name", "fold", "write_date"), incremental=False,
+    ),
+    TableSpec(
+        "moves", "account.move", domain=(("move_type", "in", list(facts.CUSTOMER_MOVE_TYPES)),),
         fields=("name", "move_type", "state", "partner_id", "commercial_partner_id", "invoice_user_id",
                 "invoice_date", "invoice_date_due", "amount_total", "amount_residual",
                 "amount_total_signed", "amount_residual_signed", "currency_id", "company_id",
@@ -112,8 +117,7 @@ TABLES: dict[str, TableSpec] = {t.name: t for t in (
         domain=(("model", "in", ["res.partner", "project.project", "project.task", "account.move"]),
                 "|", ("message_type", "in", ["comment", "email", "email_outgoing"]),
                 ("mail_activity_type_id", "!=", False),
-                "|", ("mail_activity_type_id", "!=", False),
-                ("body", "not ilike", "<!-- clientcare key=")),
+                "|", ("mail_activity_type_id", "!=", False), facts.not_ours("body")),
         fields=("date", "model", "res_id", "message_type", "author_id", "mail_activity_type_id",
                 "subtype_id", "create_date"),
     ),
@@ -122,7 +126,7 @@ TABLES: dict[str, TableSpec] = {t.name: t for t in (
     TableSpec(
         "activities", "mail.activity",
         domain=(("res_model", "in", ["res.partner", "project.project", "project.task", "account.move"]),
-                ("note", "not ilike", "<!-- clientcare key=")),
+                facts.not_ours("note")),
         fields=("res_model", "res_id", "activity_type_id", "user_id", "date_deadline", "summary",
                 "create_date"),
         optional=("active", "date_done"),
@@ -149,10 +153,10 @@ TABLES: dict[str, TableSpec] = {t.name: t for t in (
 )}
 
 #: The tables every pull has; the others are pulled when a rule asks for them.
-CORE_TABLES = ("partners", "users", "companies", "projects", "tasks", "moves")
+CORE_TABLES = ("partners", "users", "companies", "projects", "tasks", "task_stages", "moves")
 
-#: Payment states whose payment date ClientCare looks up.
-PAID_STATES = ("paid", "in_payment", "partial")
+#: Payment states whose payment date ClientCare looks up (settled ones, and partial payments).
+PAID_STATES = (*facts.SETTLED_STATES, "partial")
 
 
 @dataclass
@@ -182,11 +186,10 @@ class ServerProfile:
 
     # -- adaptations ----------------------------------------------------------
     def task_open_filter(self) -> OpenFilter | None:
-        """Open tasks: ``state`` from 17 on, else the stage's ``is_closed``/fold flag."""
-        if self.has("project.task", "state"):
-            return OpenFilter((("state", "not in", ("1_done", "1_canceled")),))
-        if self.has("project.task", "is_closed"):
-            return OpenFilter((("is_closed", "in", (False,)),))
+        """Open tasks as the server stores them (:func:`facts.task_open_terms`)."""
+        has_state = self.has("project.task", "state")
+        if has_state or self.has("project.task", "is_closed"):
+            return OpenFilter(facts.task_open_terms(has_state))
         return None
 
     def open_filter(self, spec: TableSpec) -> OpenFilter | None:

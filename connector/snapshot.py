@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from . import facts
 from .errors import ConfigError
 
 FORMAT_VERSION = 1
@@ -70,7 +71,7 @@ class Snapshot:
     def invoices(self) -> pd.DataFrame:
         """Posted customer invoices and credit notes, with ``paid_date`` where known."""
         moves = self.table("moves")
-        posted = moves.loc[moves["state"] == "posted"]
+        posted = moves.loc[moves["state"] == facts.POSTED]
         pays = self.tables.get("payments")
         if pays is not None and len(pays):
             posted = posted.merge(pays[["move_id", "paid_date"]].rename(columns={"move_id": "id"}),
@@ -82,13 +83,11 @@ class Snapshot:
 
     @cached_property
     def tasks(self) -> pd.DataFrame:
-        """Tasks with ``is_open`` (16: stage closed flag; 17+: ``state``) and ``deadline_date``."""
+        """Tasks with ``is_open`` (:func:`facts.open_task_mask`), ``is_folded`` and ``deadline_date``."""
         t = self.table("tasks").copy()
-        mask = pd.Series(True, index=t.index)
-        for fname, op, values in self.meta.get("task_open_filter", []):
-            hit = t[fname].isin(values)
-            mask &= hit if op == "in" else ~hit
-        t["is_open"] = mask & t["active"]
+        stages = self.tables.get("task_stages")
+        t["is_folded"] = facts.folded_mask(t, stages)
+        t["is_open"] = facts.open_task_mask(t, stages)
         dl = t["date_deadline"]
         if isinstance(dl.dtype, pd.DatetimeTZDtype):  # a Datetime from Odoo 17 on
             t["deadline_date"] = dl.dt.tz_localize(None).dt.normalize()

@@ -12,13 +12,21 @@ def _fmt(value: float) -> str:
     return f"{value:g}" if float(value).is_integer() else f"{value:,.1f}"
 
 
+#: Colour of each fit-score band (unknown has no bar: it has no score).
+BAND_COLORS = {"good": PALETTE[0], "fair": PALETTE[1], "poor": PALETTE[3]}
+
+
 def bar_chart(title: str, labels: list[str], values: list[float], *, unit: str = "",
-              colors: list[str] | None = None, width: int = 640, max_bars: int = 25) -> str:
-    """A horizontal bar chart with labels and values, sized to its data."""
+              colors: list[str] | None = None, width: int = 640, max_bars: int = 25,
+              scale_max: float | None = None, noun: str = "rows") -> str:
+    """A horizontal bar chart with labels and values, sized to its data.  ``scale_max`` fixes
+    the scale (a score out of 100 is not drawn against the top score); ``colors`` cycle per
+    bar; bars beyond ``max_bars`` are not drawn, and the chart says so."""
     pairs = list(zip(labels, values))[:max_bars]
+    hidden = len(labels) - len(pairs)
     bar_h, gap, label_w, top = 22, 6, 190, 34
-    height = top + len(pairs) * (bar_h + gap) + 10
-    peak = max([abs(v) for _, v in pairs] + [1e-9])
+    height = top + len(pairs) * (bar_h + gap) + 10 + (20 if hidden else 0)
+    peak = scale_max if scale_max else max([abs(v) for _, v in pairs] + [1e-9])
     inner = width - label_w - 90
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" '
              f'aria-label="{html.escape(title)}" width="{width}" height="{height}" '
@@ -28,7 +36,7 @@ def bar_chart(title: str, labels: list[str], values: list[float], *, unit: str =
         parts.append(f'<text x="0" y="{top + 14}" class="chart-empty">nothing to show</text>')
     for i, (label, value) in enumerate(pairs):
         y = top + i * (bar_h + gap)
-        w = max(2.0, inner * abs(value) / peak)
+        w = max(2.0, inner * min(abs(value), peak) / peak)
         color = (colors[i % len(colors)] if colors else PALETTE[5])
         short = label if len(label) <= 28 else label[:27] + "…"
         parts.append(f'<text x="{label_w - 8}" y="{y + 15}" text-anchor="end" class="chart-label">'
@@ -36,5 +44,8 @@ def bar_chart(title: str, labels: list[str], values: list[float], *, unit: str =
         parts.append(f'<rect x="{label_w}" y="{y}" width="{w:.1f}" height="{bar_h}" rx="3" fill="{color}"/>')
         parts.append(f'<text x="{label_w + w + 6:.1f}" y="{y + 15}" class="chart-value">'
                      f'{html.escape(_fmt(value))}{html.escape(unit)}</text>')
+    if hidden:
+        y = top + len(pairs) * (bar_h + gap) + 14
+        parts.append(f'<text x="0" y="{y}" class="chart-empty">{hidden} more {html.escape(noun)}: see the CSV/JSON</text>')
     parts.append("</svg>")
     return "".join(parts)

@@ -291,19 +291,21 @@ def audit(ctx, rule_names, client_filter, as_of, output, fmt, snapshot_dir, demo
     snapshot = _snapshot_for(ctx, profile, snapshot_dir, demo, rule_names)
     day = _default_as_of(snapshot, as_of, demo)
     result = rulesglue.evaluate(snapshot, day, profile, rule_names)
-    findings = result.findings
+    findings, not_raised = result.findings, result.not_raised
     ids = _resolve_client(snapshot, client_filter)
     if ids:
         findings = [f for f in findings if f.client_id in ids]
+        not_raised = [n for n in not_raised if n.client_id in ids]
     meta = dict(snapshot.meta, as_of=day.isoformat())
     if fmt == "html":
-        text = report.render_html(findings, snapshot, day, meta)
+        text = report.render_html(findings, snapshot, day, meta, not_raised, ids)
     elif fmt == "json":
-        text = report.render_json(findings, meta)
-    elif fmt == "csv":
+        text = report.render_json(findings, meta, not_raised, result.not_judged)
+    elif fmt == "csv":  # findings only: one row each (the not-raised list is in the other formats)
         text = report.render_csv(report.findings_frame(findings, snapshot))
     else:
-        text = report.render_text(report.findings_frame(findings, snapshot))
+        text = report.render_text(report.findings_frame(findings, snapshot),
+                                  report.not_raised_frame(not_raised, snapshot))
     _emit(text, output)
     for err in result.errors:
         click.echo(f"rule {err['rule']} {_failed_or_skipped(err)}: {err['error']}", err=True)
@@ -337,7 +339,7 @@ def _emit(text: str, output: str | None) -> None:
 @handle_errors
 def explain(ctx, client, as_of, snapshot_dir, demo, **flags):
     """Every finding for one client (id or name), its evidence, and what sync would do about it."""
-    from clientcare.jobs import rulesglue
+    from clientcare.jobs import report, rulesglue
 
     offline = demo or snapshot_dir
     profile = load_profile_from(ctx, require_connection=not offline, **flags)
@@ -364,6 +366,13 @@ def explain(ctx, client, as_of, snapshot_dir, demo, **flags):
         cols = f.evidence_columns or (list(f.evidence[0]) if f.evidence else [])
         for row in f.evidence[:20]:
             click.echo("    - " + ", ".join(f"{c}={row.get(c)}" for c in cols))
+    not_raised = report.not_raised_frame([n for n in result.not_raised if n.client_id in ids], snapshot)
+    if len(not_raised):
+        click.echo("\nNot raised, because:")
+        for r in not_raised.itertuples():
+            click.echo(f"  {r.rule}: {r.record}: {r.reason}")
+    for n in result.not_judged:
+        click.echo(f"\nnot judged this run: {n.pattern} ({n.reason})")
 
 
 @main.group("rules")

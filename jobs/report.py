@@ -1,4 +1,10 @@
-"""Audit output: a terminal table grouped by client, CSV, JSON, and one self-contained HTML file."""
+"""Audit output: a terminal table grouped by client, CSV, JSON, and one self-contained HTML file.
+
+Findings come with what was *not* raised and why (``NotRaised``): every overdue invoice and
+late task Odoo shows is accounted for.  CSV holds the findings only (one row each); the
+"not raised" list is in the text, JSON and HTML outputs.  The charts are computed from the
+same frames the rules use, for the audited clients only, so they agree with the findings.
+"""
 from __future__ import annotations
 
 import csv
@@ -8,14 +14,16 @@ from datetime import date
 
 import pandas as pd
 
+from clientcare.connector.facts import severity_rank
 from clientcare.connector.snapshot import Snapshot
-from clientcare.jobs.charts import PALETTE, bar_chart
+from clientcare.jobs.charts import BAND_COLORS, PALETTE, bar_chart
 from clientcare.jobs.writeback import esc, evidence_table
+from clientcare.rules import frames as F
 
-SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4}
 AGE_BUCKETS = [(1, 15, "1–15 days"), (16, 30, "16–30 days"), (31, 60, "31–60 days"),
                (61, 90, "61–90 days"), (91, 10**6, "over 90 days")]
-NOT_DUE = ("paid", "in_payment", "reversed", "blocked")
+#: Lines of the "Not raised, because" section in text output (JSON lists them all).
+NOT_RAISED_SHOWN = 50
 
 
 def user_names(snapshot: Snapshot) -> dict[int, str]:
@@ -47,22 +55,42 @@ def findings_frame(findings: list, snapshot: Snapshot) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=["client_id", "client", "severity", "rule", "summary", "owner_id",
                                         "owner", "subject", "subject_name", "level", "key", "action",
                                         "activity_type", "due"])
-    frame["_sev"] = frame["severity"].map(SEVERITY_ORDER).fillna(9)
+    frame["_sev"] = frame["severity"].map(severity_rank)
     return (frame.sort_values(["client", "_sev", "rule", "key"], kind="stable")
             .drop(columns="_sev").reset_index(drop=True))
 
 
-def render_text(frame: pd.DataFrame) -> str:
-    if frame.empty:
-        return "No findings.\n"
-    out = []
+def not_raised_frame(not_raised: list, snapshot: Snapshot) -> pd.DataFrame:
+    """One row per record left without a finding: rule, record (with its name), client, reason."""
+    frame = pd.DataFrame([n.to_dict() for n in not_raised], columns=["rule", "model", "res_id", "client_id", "reason"])
+    ids = frame["res_id"].astype("int64")
+    is_inv, is_task = frame["model"] == "account.move", frame["model"] == "project.task"
+    names = pd.Series("", index=frame.index, dtype=object)
+    if is_inv.any():
+        names[is_inv] = F.invoice_names(snapshot, ids[is_inv]).astype(str)
+    if is_task.any():
+        names[is_task] = F.task_names(snapshot, ids[is_task]).astype(str)
+    frame["record"] = names.where(names != "", frame["model"] + "," + ids.astype(str))
+    frame["client"] = F.names(snapshot.partners, frame["client_id"].astype("Int64")).fillna("").astype(str)
+    return frame.sort_values(["client", "rule", "record"], kind="stable").reset_index(drop=True)
+
+
+def render_text(frame: pd.DataFrame, not_raised: pd.DataFrame | None = None) -> str:
+    out = ["No findings."] if frame.empty else []
     for client, group in frame.groupby(frame["client"].replace("", "(no client)"), sort=True):
         out.append(client)
         for _, r in group.iterrows():
             out.append(f"  {r['severity']:<8} {r['rule']:<16} {r['summary']}  [{r['owner'] or '-'}]")
-    counts = frame.groupby(["rule", "severity"]).size()
-    out.append("")
-    out.append(f"{len(frame)} finding(s): " + ", ".join(f"{rule} {sev} {n}" for (rule, sev), n in counts.items()))
+    if not frame.empty:
+        counts = frame.groupby(["rule", "severity"]).size()
+        out.append("")
+        out.append(f"{len(frame)} finding(s): " + ", ".join(f"{rule} {sev} {n}" for (rule, sev), n in counts.items()))
+    if not_raised is not None and len(not_raised):
+        out += ["", f"Not raised, because ({len(not_raised)}):"]
+        for r in not_raised.head(NOT_RAISED_SHOWN).itertuples():
+            out.append(f"  {r.rule:<16} {r.record} ({r.client or 'no client'}): {r.reason}")
+        if len(not_raised) > NOT_RAISED_SHOWN:
+            out.append(f"  ... and {len(not_raised) - NOT_RAISED_SHOWN} more: see --format json")
     return "\n".join(out) + "\n"
 
 
@@ -72,9 +100,10 @@ def render_csv(frame: pd.DataFrame) -> str:
     return buf.getvalue()
 
 
-def render_json(findings: list, meta: dict) -> str:
-    return json.dumps({"meta": meta, "findings": [_finding_dict(f) for f in findings]},
-                      indent=2, default=str)
+def render_json(findings: list, meta: dict, not_raised: list = (), not_judged: list = ()) -> str:
+    return json.dumps({"meta": meta, "findings": [_finding_dict(f) for f in findings],
+                       "not_raised": [n.to_dict() for n in not_raised],
+                       "not_judged": [n.to_dict() for n in not_judged]}, indent=2, default=str)
 
 
 def _finding_dict(f) -> dict:
@@ -85,28 +114,42 @@ def _finding_dict(f) -> dict:
 
 
 # -- HTML -------------------------------------------------------------------------
-def overdue_by_age(snapshot: Snapshot, as_of: date) -> list[tuple[str, float]]:
-    """Open receivables past due, in company currency, by how late they are."""
-    inv = snapshot.invoices
-    due = inv.loc[~inv["payment_state"].isin(NOT_DUE) & inv["invoice_date_due"].notna()]
-    days = (pd.Timestamp(as_of) - due["invoice_date_due"]).dt.days
-    amount = due["amount_residual_signed"]
+def overdue_by_age(snapshot: Snapshot, as_of: date, client_ids: set[int] | None = None) -> list[tuple[str, float]]:
+    """Overdue receivables still owed after open credit notes (what late_payment chases), in
+    company currency, by how late they are."""
+    inv = F.overdue_invoices(snapshot, as_of)
+    if client_ids is not None:
+        inv = inv.loc[inv["client_id"].isin(client_ids)]
+    days, amount = inv["days_overdue"], inv["net_company"]
     return [(label, float(amount[(days >= lo) & (days <= hi)].sum())) for lo, hi, label in AGE_BUCKETS]
 
 
-def late_tasks_by_project(snapshot: Snapshot, as_of: date) -> list[tuple[str, int]]:
-    t = snapshot.tasks
-    late = t.loc[t["is_open"] & (t["deadline_date"] < pd.Timestamp(as_of))]
-    counts = late.groupby(late["project_id_name"].fillna("(no project)")).size().sort_values(ascending=False)
+def late_tasks_by_project(snapshot: Snapshot, as_of: date, client_ids: set[int] | None = None,
+                          not_raised: list = ()) -> list[tuple[str, int]]:
+    """Open late tasks per project, less those not raised (as in the findings: a project's
+    tasks count for the project's client, a private task for its own client)."""
+    if "tasks" not in snapshot.tables:  # no project module
+        return []
+    late = F.late_tasks(snapshot, as_of)
+    left_out = [n.res_id for n in not_raised if n.model == "project.task"]
+    late = late.loc[late["is_open"] & ~late["id"].isin(left_out)]
+    if client_ids is not None:
+        project_client = F.lookup(F.project_clients(snapshot).set_index("id")["client_id"], late["project_id"])
+        client = late["client_id"].where(late["project_id"].isna(), project_client)
+        late = late.loc[client.isin(client_ids).to_numpy(dtype=bool)]
+    counts = late.groupby(late["project_id_name"].astype(object).fillna("(no project)")).size()
+    counts = counts.sort_values(ascending=False)
     return [(str(k), int(v)) for k, v in counts.items()]
 
 
-def fit_scores(findings: list) -> list[tuple[str, float]]:
+def fit_scores(findings: list) -> list[tuple[str, float, str]]:
+    """(client, score, band) of the clients with a score, worst first."""
     out = []
     for f in findings:
-        score = (getattr(f, "data", None) or {}).get("score")
-        if f.rule == "fit_checklist" and score is not None:
-            out.append((getattr(f, "subject_name", "") or str(f.subject_id), float(score)))
+        data = getattr(f, "data", None) or {}
+        if f.rule == "fit_checklist" and f.level == "checklist" and data.get("score") is not None:
+            out.append((getattr(f, "subject_name", "") or str(f.subject_id), float(data["score"]),
+                        str(data.get("band"))))
     return sorted(out, key=lambda p: p[1])
 
 
@@ -130,16 +173,22 @@ th{background:#f0f0f0} .sev{font-weight:600;border-radius:3px;padding:1px 6px;co
 """
 
 
-def render_html(findings: list, snapshot: Snapshot, as_of: date, meta: dict) -> str:
+def render_html(findings: list, snapshot: Snapshot, as_of: date, meta: dict, not_raised: list = (),
+                client_ids: set[int] | None = None) -> str:
     frame = findings_frame(findings, snapshot)
     by_key = {f.key: f for f in findings}
-    ages = overdue_by_age(snapshot, as_of)
+    ages = overdue_by_age(snapshot, as_of, client_ids)
+    scores = fit_scores(findings)
+    unscored = sum(1 for f in findings if f.rule == "fit_checklist" and f.level == "checklist"
+                   and (f.data or {}).get("score") is None)
     charts = [
-        bar_chart("Overdue receivables by age (company currency)", [a for a, _ in ages],
+        bar_chart("Overdue receivables by age, after open credit notes (company currency)", [a for a, _ in ages],
                   [v for _, v in ages], colors=PALETTE[:5]),
-        bar_chart("Fit score by client (0–100)", *_unzip(fit_scores(findings)),
-                  colors=[PALETTE[0]]),
-        bar_chart("Late tasks by project", *_unzip(late_tasks_by_project(snapshot, as_of)),
+        bar_chart("Fit score by client (0–100)" + (f"; {unscored} without a score (too few criteria known)"
+                                                   if unscored else ""), [c for c, _, _ in scores], [v for _, v, _ in scores],
+                  colors=[BAND_COLORS.get(b, PALETTE[5]) for _, _, b in scores] or None, scale_max=100.0,
+                  noun="clients"),
+        bar_chart("Late tasks by project", *_unzip(late_tasks_by_project(snapshot, as_of, client_ids, not_raised)),
                   colors=[PALETTE[3]]),
         bar_chart("Follow-ups due per owner", *_unzip(follow_ups_by_owner(frame)), colors=[PALETTE[5]]),
     ]
@@ -168,6 +217,13 @@ def render_html(findings: list, snapshot: Snapshot, as_of: date, meta: dict) -> 
             if evidence:
                 parts.append(f"<details><summary>Evidence: {esc(r['summary'])}</summary>"
                              f"{evidence_table(evidence, getattr(f, 'evidence_columns', None))}</details>")
+    if len(not_raised):
+        nr = not_raised_frame(list(not_raised), snapshot)
+        parts.append(f"<h2>Not raised, because ({len(nr)})</h2><table><thead><tr><th>client</th><th>rule</th>"
+                     "<th>record</th><th>reason</th></tr></thead><tbody>")
+        parts += [f"<tr><td>{esc(r.client)}</td><td>{esc(r.rule)}</td><td>{esc(r.record)}</td>"
+                  f"<td>{esc(r.reason)}</td></tr>" for r in nr.itertuples()]
+        parts.append("</tbody></table>")
     parts.append("</body></html>")
     return "\n".join(parts)
 
@@ -176,4 +232,4 @@ def _unzip(pairs):
     return [p[0] for p in pairs], [p[1] for p in pairs]
 
 
-__all__ = ["findings_frame", "render_csv", "render_html", "render_json", "render_text"]
+__all__ = ["findings_frame", "not_raised_frame", "render_csv", "render_html", "render_json", "render_text"]

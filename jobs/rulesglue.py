@@ -7,6 +7,7 @@ from datetime import date
 
 from clientcare.connector.snapshot import Snapshot
 from clientcare.jobs.config import Profile
+from clientcare.rules import coverage
 from clientcare.rules.config import describe_type
 from clientcare.rules.registry import Registry, load_rules
 from clientcare.rules.routing import RoutingConfig
@@ -45,7 +46,8 @@ def optional_tables(profile: Profile, rule_names: list[str] | None = None) -> se
 
 def evaluate(snapshot: Snapshot, as_of: date, profile: Profile, rule_names: list[str] | None = None,
              previous: dict[str, list[dict]] | None = None) -> RunResult:
-    """Run the enabled rules; those needing a table the server would not give are skipped."""
+    """Run the enabled rules; those needing a table the server would not give are skipped.  The
+    overdue invoices and late tasks of a rule that did not run are listed as not raised."""
     reg = registry()
     unavailable = snapshot.meta.get("unavailable_tables") or {}
     names = enabled(profile, rule_names)
@@ -60,6 +62,7 @@ def evaluate(snapshot: Snapshot, as_of: date, profile: Profile, rule_names: list
     result = run_rules(snapshot, as_of, profile.rules, routing(profile), registry=reg, only=run,
                        previous=previous)
     result.errors += skipped
+    result.not_raised += coverage.not_run(snapshot, as_of, result)
     return result
 
 

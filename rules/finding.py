@@ -172,7 +172,7 @@ class Finding:
             "responsible_user_id": self.responsible_user_id, "routed_by": self.routed_by,
             "action": self.action.to_dict() if self.action else None,
             "resolved_when": self.resolved_when,
-            "data": jsonable(self.data),
+            "data": jsonable(self.data), "daily": list(self.daily),
         }
 
 

@@ -16,16 +16,11 @@ from typing import Callable, Iterable
 import numpy as np
 import pandas as pd
 
+from clientcare.connector import facts
 from clientcare.connector.snapshot import Snapshot
 
 from .finding import Rows
 
-#: Payment states still owed by the client.  ``in_payment`` (paid, not yet reconciled with
-#: the bank), ``blocked`` (disputed, 18+), ``paid`` and ``reversed`` are not.
-OWED_STATES = ("not_paid", "partial")
-SETTLED_STATES = ("paid", "in_payment")
-#: Odoo 16 has no task ``state``: a cancelled task sits in a closed stage with one of these names.
-CANCELED_STAGE_NAMES = ("cancelled", "canceled")
 #: Messages that are a contact with the client (done activities count too, whatever their type).
 INTERACTION_TYPES = ("comment", "email", "email_outgoing")
 _CACHE = "_clientcare_rules_views"
@@ -77,6 +72,17 @@ def commercial(snapshot: Snapshot, partner_ids: pd.Series) -> pd.Series:
     return lookup(mapping, partner_ids).astype("Int64").fillna(partner_ids.astype("Int64"))
 
 
+#: Names in a summary are cut to this many characters, so the summary keeps its tail (the
+#: amounts, the dates) within about 250 characters.
+NAME_WIDTH = 60
+
+
+def short(name, width: int = NAME_WIDTH) -> str:
+    """A client or project name cut for a one-line summary ("Very long na…")."""
+    name = str(name)
+    return name if len(name) <= width else name[:width - 1].rstrip() + "…"
+
+
 def names(table: pd.DataFrame | None, ids: pd.Series, column: str = "name") -> pd.Series:
     if table is None or not len(table):
         return pd.Series(pd.NA, index=ids.index, dtype="string")
@@ -85,19 +91,20 @@ def names(table: pd.DataFrame | None, ids: pd.Series, column: str = "name") -> p
 
 # -- projects and tasks ----------------------------------------------------------------
 def tasks(snapshot: Snapshot) -> pd.DataFrame:
-    """Tasks narrowed to what rules compute with, plus ``client_id`` (task's partner, else the
-    project's), ``is_done``, ``is_canceled`` and ``closed_on`` (16: ``date_end``; 17+: last
-    write of a done task).  Text columns are categorical; names come from :func:`task_names`."""
+    """Tasks narrowed to what rules compute with, plus ``client_id`` (the task's client: its
+    partner's commercial partner, else its project's client), ``odoo_open`` (what Odoo's
+    filters call open), ``is_open`` (and not in a folded stage), ``is_folded``, ``is_done``,
+    ``is_canceled`` and ``closed_on`` (16: ``date_end``; 17+: last write of a done task).
+    Text columns are categorical; names come from :func:`task_names`."""
     def build():
         t = snapshot.tasks
-        p = snapshot.projects
-        project_client = _by_id(p.assign(client=commercial(snapshot, p["partner_id"])), "client")
+        project_client = _by_id(project_clients(snapshot), "client_id")
         client = commercial(snapshot, t["partner_id"]).fillna(lookup(project_client, t["project_id"]))
         if "state" in t:
-            canceled = t["state"].eq("1_canceled").fillna(False).astype(bool)
+            canceled = t["state"].eq(facts.CANCELED_TASK_STATE).fillna(False).astype(bool)
         else:
             stage = t["stage_id_name"].str.lower().fillna("")
-            canceled = ~t["is_open"] & stage.isin(CANCELED_STAGE_NAMES)
+            canceled = ~t["is_open"] & stage.isin(facts.CANCELED_STAGE_NAMES)
         canceled = canceled | ~t["active"]
         done = ~t["is_open"] & ~canceled
         closed_on = to_day(t["date_end"]).fillna(to_day(t["write_date"])).where(done)
@@ -106,6 +113,8 @@ def tasks(snapshot: Snapshot) -> pd.DataFrame:
             "project_id_name": t["project_id_name"].astype("category").array,
             "client_id": client.astype("Int64").array, "user_ids": t["user_ids"].to_numpy(),
             "active": t["active"].to_numpy(dtype=bool), "is_open": t["is_open"].to_numpy(dtype=bool),
+            "odoo_open": facts.odoo_open_mask(t).to_numpy(dtype=bool),
+            "is_folded": t["is_folded"].to_numpy(dtype=bool),
             "is_canceled": canceled.to_numpy(dtype=bool), "is_done": done.to_numpy(dtype=bool),
             "deadline_date": t["deadline_date"].to_numpy(), "closed_on": closed_on.to_numpy(),
             "write_day": to_day(t["write_date"]).to_numpy(), "create_day": to_day(t["create_date"]).to_numpy(),
@@ -123,22 +132,33 @@ def task_names(snapshot: Snapshot, ids: pd.Series) -> pd.Series:
     return pd.Series(by_id.reindex(ids.to_numpy()).to_numpy(), index=ids.index)
 
 
+def project_clients(snapshot: Snapshot) -> pd.DataFrame:
+    """A project's client: the commercial partner of its customer (``partner_id``).  Findings
+    about a project are filed under this client, whatever the clients of its tasks."""
+    def build():
+        p = snapshot.projects
+        return pd.DataFrame({"id": p["id"].to_numpy(),
+                             "client_id": commercial(snapshot, p["partner_id"]).astype("Int64").array})
+    return memo(snapshot, ("project_clients",), build)
+
+
 def projects(snapshot: Snapshot) -> pd.DataFrame:
-    """Projects with ``client_id``, task counts, ``is_done`` (status done, or tasks all closed)
-    and ``completed_on`` (the last task closing, else the last write)."""
+    """Projects with ``client_id`` (:func:`project_clients`), task counts, ``status_done`` (its
+    update status says done), ``is_done`` (that, or its tasks all closed) and ``completed_on``
+    (the last task closing, else the last write)."""
     def build():
         p = snapshot.projects
         t = tasks(snapshot)
         live = t.loc[t["active"] & t["project_id"].notna()]
         stats = live.groupby("project_id").agg(n_tasks=("id", "size"), n_open=("is_open", "sum"),
                                                last_closed=("closed_on", "max"))
-        out = p.assign(client_id=commercial(snapshot, p["partner_id"]))
+        out = p.assign(client_id=project_clients(snapshot)["client_id"].to_numpy())
         out = out.merge(stats, left_on="id", right_index=True, how="left")
         out["n_tasks"] = out["n_tasks"].fillna(0).astype("int64")
         out["n_open"] = out["n_open"].fillna(0).astype("int64")
         status = out["last_update_status"] if "last_update_status" in out else pd.Series(pd.NA, index=out.index)
-        out["is_done"] = (status.eq("done").fillna(False).astype(bool)
-                          | ((out["n_tasks"] > 0) & (out["n_open"] == 0)))
+        out["status_done"] = status.eq(facts.PROJECT_DONE_STATUS).fillna(False).astype(bool)
+        out["is_done"] = out["status_done"] | ((out["n_tasks"] > 0) & (out["n_open"] == 0))
         out["completed_on"] = out["last_closed"].fillna(to_day(out["write_date"])).where(out["is_done"])
         out["end_day"] = out["date"]
         return out
@@ -165,14 +185,14 @@ def invoices(snapshot: Snapshot) -> pd.DataFrame:
             "id": m["id"].to_numpy(), "client_id": client.astype("Int64").array,
             "company_id": m["company_id"].array, "invoice_user_id": m["invoice_user_id"].array,
             "move_type": m["move_type"].astype("category").array,
-            "is_invoice": (m["move_type"] == "out_invoice").fillna(False).to_numpy(dtype=bool),
+            "is_invoice": (m["move_type"] == facts.INVOICE).fillna(False).to_numpy(dtype=bool),
             "payment_state": state.astype("category").array,
-            "owed": state.isin(OWED_STATES).fillna(False).to_numpy(dtype=bool),
-            "settled": state.isin(SETTLED_STATES).fillna(False).to_numpy(dtype=bool),
+            "owed": state.isin(facts.OWED_STATES).fillna(False).to_numpy(dtype=bool),
+            "settled": state.isin(facts.SETTLED_STATES).fillna(False).to_numpy(dtype=bool),
             "currency_id_name": m["currency_id_name"].astype("category").array,
             "company_currency_id_name": m["company_currency_id_name"].astype("category").array,
             "invoice_date": m["invoice_date"].to_numpy(),
-            "due": m["invoice_date_due"].fillna(m["invoice_date"]).to_numpy(),
+            "due": facts.due_date(m).to_numpy(),
             "amount_total": m["amount_total"].to_numpy(), "amount_residual": m["amount_residual"].to_numpy(),
             "amount_total_signed": m["amount_total_signed"].to_numpy(),
             "amount_residual_signed": m["amount_residual_signed"].to_numpy(),
@@ -200,33 +220,59 @@ def invoice_names(snapshot: Snapshot, ids: pd.Series) -> pd.Series:
     return pd.Series(by_id.reindex(ids.to_numpy()).to_numpy(), index=ids.index)
 
 
-def overdue_invoices(snapshot: Snapshot, as_of: date, net_credit_notes: bool = True) -> pd.DataFrame:
-    """Owed customer invoices past due, with ``days_overdue`` and ``net_company``: the company-
-    currency amount still owed after the client's open credit notes, applied oldest invoice first."""
+def overdue_invoices(snapshot: Snapshot, as_of: date) -> pd.DataFrame:
+    """The invoices Odoo lists as overdue (:func:`facts.overdue_mask`), with ``days_overdue``,
+    ``amount_company`` (still owed, company currency) and what the client's open credit notes
+    (same company) would cover: ``credit_applied``, ``net_company`` and ``net_residual``.
+    Credit is applied newest invoice first, so the oldest truly overdue invoice, the real age
+    of the debt, stays visible; the rules report the credit, they never net it in silence."""
     def build():
         inv = invoices(snapshot)
         today = day(as_of)
-        owed = inv.loc[inv["owed"]]
-        out = owed.loc[owed["is_invoice"] & (owed["due"] < today)].copy()
+        if "moves" in snapshot.tables:
+            overdue = facts.overdue_mask(snapshot.invoices, today).to_numpy()
+        else:
+            overdue = np.zeros(len(inv), dtype=bool)
+        out = inv.loc[overdue].copy()
         out["days_overdue"] = days_since(today, out["due"]).astype("int64")
         out["amount_company"] = out["amount_residual_signed"]
+        credit = open_credits(snapshot).groupby(["client_id", "company_id"])["amount_company"].sum().rename("credit")
+        out = out.sort_values(["client_id", "company_id", "due", "id"], ascending=[True, True, False, False],
+                              kind="stable")
+        avail = out.merge(credit, left_on=["client_id", "company_id"], right_index=True,
+                          how="left")["credit"].fillna(0.0).clip(lower=0).to_numpy()
+        amount = out["amount_company"].to_numpy()
+        before = out.groupby(["client_id", "company_id"], dropna=False)["amount_company"].cumsum().to_numpy() - amount
+        out["credit_applied"] = np.clip(avail - before, 0.0, np.maximum(amount, 0.0)).round(2)
         out = out.sort_values(["client_id", "company_id", "due", "id"], kind="stable")
-        out["credit_applied"] = 0.0
-        if net_credit_notes:
-            refunds = owed.loc[~owed["is_invoice"]]
-            credit = (-refunds.groupby(["client_id", "company_id"])["amount_residual_signed"].sum()
-                      ).rename("credit")
-            if len(credit):
-                avail = out.merge(credit, left_on=["client_id", "company_id"], right_index=True,
-                                  how="left")["credit"].fillna(0.0).clip(lower=0).to_numpy()
-                amount = out["amount_company"].to_numpy()
-                before = out.groupby(["client_id", "company_id"])["amount_company"].cumsum().to_numpy() - amount
-                out["credit_applied"] = np.clip(avail - before, 0.0, amount).round(2)
         out["net_company"] = (out["amount_company"] - out["credit_applied"]).round(2)
         share = np.where(out["amount_company"] != 0, out["net_company"] / out["amount_company"], 0.0)
         out["net_residual"] = (out["amount_residual"] * share).round(2)
         return out
-    return memo(snapshot, ("overdue", as_of, net_credit_notes), build)
+    return memo(snapshot, ("overdue", as_of), build)
+
+
+def open_credits(snapshot: Snapshot) -> pd.DataFrame:
+    """Open credit notes (:func:`facts.open_credit_mask`) with ``amount_company``, the credit
+    still available to the client (positive, company currency)."""
+    def build():
+        inv = invoices(snapshot)
+        if "moves" not in snapshot.tables:
+            return inv.assign(amount_company=inv["amount_residual_signed"])
+        out = inv.loc[facts.open_credit_mask(snapshot.invoices).to_numpy()]
+        return out.assign(amount_company=-out["amount_residual_signed"])
+    return memo(snapshot, ("open_credits",), build)
+
+
+def late_tasks(snapshot: Snapshot, as_of: date) -> pd.DataFrame:
+    """The tasks Odoo lists as late (:func:`facts.late_task_domain`: open as Odoo says, active,
+    deadline before today), with ``days_late``; ``is_open`` tells which are really open."""
+    def build():
+        t = tasks(snapshot)
+        today = day(as_of)
+        late = t.loc[t["odoo_open"] & (t["deadline_date"] < today)]
+        return late.assign(days_late=days_since(today, late["deadline_date"]).astype("int64"))
+    return memo(snapshot, ("late_tasks", as_of), build)
 
 
 def settled_invoices(snapshot: Snapshot) -> pd.DataFrame:

@@ -23,7 +23,7 @@ from clientcare.connector.errors import ConfigError
 from clientcare.connector.snapshot import Snapshot
 
 from .config import RuleConfig
-from .finding import Finding
+from .finding import Finding, NotJudged, NotRaised, RuleOutput
 from .registry import Registry, load_rules
 from .routing import RoutingConfig, assign
 
@@ -43,6 +43,10 @@ class RunResult:
     #: Rules that ran to the end: only their earlier activities may be closed as resolved.
     rules_run: set[str] = field(default_factory=set)
     seconds: dict[str, float] = field(default_factory=dict)
+    #: Records a person would expect a finding about, and why there is none.
+    not_raised: list[NotRaised] = field(default_factory=list)
+    #: Finding keys (patterns) the rules could not decide: never closed as resolved.
+    not_judged: list[NotJudged] = field(default_factory=list)
 
     @property
     def partial(self) -> bool:
@@ -55,12 +59,17 @@ class RunResult:
         return out
 
     def summary(self) -> dict:
+        not_raised: dict[str, int] = {}
+        for n in self.not_raised:
+            not_raised[n.rule] = not_raised.get(n.rule, 0) + 1
         return {"as_of": self.as_of.isoformat(), "partial": self.partial, "findings": self.counts(),
+                "not_raised": not_raised, "not_judged": [n.to_dict() for n in self.not_judged],
                 "rules_run": sorted(self.rules_run), "seconds": self.seconds,
                 "errors": [{k: v for k, v in e.items() if k != "traceback"} for e in self.errors]}
 
     def to_dict(self) -> dict:
-        return dict(self.summary(), errors=self.errors, findings=[f.to_dict() for f in self.findings])
+        return dict(self.summary(), errors=self.errors, findings=[f.to_dict() for f in self.findings],
+                    not_raised=[n.to_dict() for n in self.not_raised])
 
 
 def run_rules(snapshot: Snapshot, as_of: date, configs: Mapping[str, Any] | None = None,
@@ -113,6 +122,10 @@ def _run(snapshot: Snapshot, as_of: date, parsed: dict, registry: Registry, rout
             continue
         finally:
             result.seconds[name] = round(time.perf_counter() - started, 4)
+        if isinstance(found, RuleOutput):
+            result.not_raised += [n for n in found.not_raised if isinstance(n, NotRaised)]
+            result.not_judged += [n for n in found.not_judged if isinstance(n, NotJudged)]
+            found = found.findings
         good, problems = _check_output(name, found)
         if problems:
             shown = problems[:20] + ([f"... and {len(problems) - 20} more"] if len(problems) > 20 else [])

@@ -53,6 +53,7 @@ COMMON = {
                          "field_id": "many2one"},
     "deadline_messages": {"id": "integer", "model": "char", "res_id": "many2one_reference", "date": "datetime",
                           "write_date": "datetime"},
+    "task_stages": {"id": "integer", "name": "char", "fold": "boolean", "write_date": "datetime"},
 }
 TASKS_BASE = {"id": "integer", "name": "char", "project_id": "many2one", "partner_id": "many2one",
               "user_ids": "many2many", "stage_id": "many2one", "active": "boolean", "company_id": "many2one",
@@ -98,6 +99,7 @@ class SnapshotBuilder:
         self.user(SALES, "Marc Demo")
         self.user(MANAGER, "Manager Mia")
         self.user(INACTIVE, "Gone Gary", active=False)
+        self.stage(1, "In Progress").stage(3, "Done", fold=True)
 
     # -- helpers -------------------------------------------------------------------------------
     def m2o(self, kind: str, rid):
@@ -151,9 +153,16 @@ class SnapshotBuilder:
             "create_date": dt(created), "write_date": dt(created), "last_update_status": status})
         return self
 
+    def stage(self, sid, name, fold=False):
+        self.names[("stage", sid)] = name
+        self.rows["task_stages"].append({"id": sid, "name": name, "fold": fold, "write_date": dt(-400)})
+        return self
+
     def task(self, tid, name, project=None, *, client=None, users=(), deadline=None, state="01_in_progress",
-             stage="In Progress", created=-100, written=None, closed_on=None, active=True, kanban="normal"):
-        """``state`` is the 17+ state; on 16 it becomes the stage's closed flag (1_done/1_canceled)."""
+             stage="In Progress", created=-100, written=None, closed_on=None, active=True, kanban="normal",
+             stage_id=None):
+        """``state`` is the 17+ state; on 16 it becomes the stage's closed flag (1_done/1_canceled).
+        ``stage_id`` puts the task in a stage declared with :meth:`stage` (its fold flag)."""
         done = state in ("1_done", "1_canceled")
         row = {"id": tid, "name": name, "project_id": self.m2o("project", project),
                "partner_id": self.m2o("partner", client), "user_ids": list(users),
@@ -162,6 +171,10 @@ class SnapshotBuilder:
                "active": active, "company_id": [1, "YourCompany"], "parent_id": False,
                "date_last_stage_update": dt(created), "create_date": dt(created),
                "write_date": dt(written if written is not None else (closed_on if closed_on is not None else created))}
+        if stage_id is not None:
+            row["stage_id"] = [stage_id, self.names[("stage", stage_id)]]
+            done = done or (self.version < 17 and any(
+                r["fold"] for r in self.rows["task_stages"] if r["id"] == stage_id))  # 16: is_closed follows fold
         if self.version >= 17:
             row.update(date_deadline=dt(deadline), state=state, date_end=False)
         else:
@@ -244,17 +257,16 @@ class SnapshotBuilder:
     # -- the snapshot ------------------------------------------------------------------------------
     def build(self) -> Snapshot:
         types = dict(COMMON, tasks=TASKS_17 if self.version >= 17 else TASKS_16)
-        wanted = ["partners", "users", "companies", "projects", "tasks", "moves", *sorted(self.optional)]
+        wanted = ["partners", "users", "companies", "projects", "tasks", "task_stages", "moves",
+                  *sorted(self.optional)]
         tables = {name: to_frame(self.rows.get(name, []), types[name]) for name in wanted}
         payments = pd.DataFrame(self.payments, columns=["move_id", "paid_date"])
         tables["payments"] = pd.DataFrame({
             "move_id": payments["move_id"].astype("int64"),
             "paid_date": pd.to_datetime(payments["paid_date"], format="%Y-%m-%d").astype("datetime64[ns]"),
             "source": pd.array(["payment"] * len(payments), dtype="string")})
-        open_filter = ([["state", "not in", ["1_done", "1_canceled"]]] if self.version >= 17
-                       else [["is_closed", "in", [False]]])
         meta = {"server_version": f"{self.version}.0", "server_major": self.version,
-                "pulled_at": f"{AS_OF.isoformat()}T12:00:00+00:00", "task_open_filter": open_filter,
+                "pulled_at": f"{AS_OF.isoformat()}T12:00:00+00:00",
                 "field_types": {k: types[k] for k in wanted},
                 "has_payment_state_blocked": self.version >= 18}
         return Snapshot(tables, meta)

@@ -60,6 +60,17 @@ def test_demo_audit_shows_findings(tmp_path):
     result = invoke(["audit", "--demo"], env={"CLIENTCARE_CONFIG": empty_config(tmp_path)})
     assert result.exit_code == 0, result.output
     assert "finding(s)" in result.output and "late_payment" in result.output
+    assert "Not raised, because" in result.output and "covered by open credit note(s)" in result.output
+
+
+def test_demo_audit_for_one_client_keeps_its_not_raised_only(tmp_path):
+    env = {"CLIENTCARE_CONFIG": empty_config(tmp_path)}
+    acme = invoke(["audit", "--demo", "--client", "Acme Corporation"], env=env)
+    assert acme.exit_code == 0, acme.output
+    assert "match 4 credit notes (103,556.25 USD) with overdue invoices of Acme Corporation" in acme.output
+    assert "covered by open credit note(s)" in acme.output and "private task" not in acme.output
+    explain = invoke(["explain", "--demo", "Acme Corporation"], env=env)
+    assert "Not raised, because:" in explain.output and "not judged this run" in explain.output
 
 
 @pytest.mark.parametrize("fmt", ["csv", "json", "html"])
@@ -72,9 +83,11 @@ def test_demo_audit_formats(tmp_path, fmt):
     if fmt == "json":
         data = json.loads(text)
         assert data["findings"] and all(f["evidence"] for f in data["findings"])
+        assert data["not_raised"] and {"rule", "model", "res_id", "client_id", "reason"} == set(data["not_raised"][0])
+        assert {n["pattern"] for n in data["not_judged"]} >= {"fit_checklist:*:attention"}
     elif fmt == "html":
         assert text.startswith("<!DOCTYPE html>") and text.count("<svg") == 4
-        assert "<script" not in text
+        assert "<script" not in text and "Not raised, because" in text
     else:
         assert text.splitlines()[0].startswith("client_id,client,severity,rule")
 

@@ -21,7 +21,7 @@ def checklist(b: SnapshotBuilder, previous=None, **config):
     snap = b.build()
     if previous is not None:
         snap.meta[PREVIOUS_KEY] = {"fit_checklist": previous}
-    found = {f.key: f for f in fc.evaluate(snap, AS_OF, fc.Config(**config))}
+    found = {f.key: f for f in fc.evaluate(snap, AS_OF, fc.Config(**config)).findings}
     return found
 
 
@@ -61,7 +61,7 @@ def test_missing_partner_data_is_unknown_not_a_mismatch():
     b = client(country=(21, "United States"))
     assert criteria(b, ideal_industries=("Construction",))["fits_our_work"] == "unknown"
     r = row(b, "fits_our_work", ideal_industries=("Construction",), ideal_countries=("united states",))
-    assert (r["status"], r["value"]) == ("pass", "1/1")
+    assert (r["status"], r["value"]) == ("pass", "1 of 1 dimension(s) match")
     assert r["detail"] == "industry unknown; country United States ✓"
 
 
@@ -93,7 +93,7 @@ def test_tasks_added_after_the_end_date_are_late():
 def test_deadlines_moved_later_count_when_tracking_is_readable():
     b = timeline(-90).deadline_move(1, 1, 5, 15).deadline_move(2, 1, 15, 10).deadline_move(3, 1, None, 20)
     r = row(b, "no_late_changes")
-    assert (r["status"], r["value"]) == ("warn", 1)  # only the move to a later date counts
+    assert (r["status"], r["value"]) == ("warn", "1 late change(s)")  # only the move to a later date counts
     assert r["detail"] == "0 task(s) added late, 1 deadline(s) moved later"
 
 
@@ -119,7 +119,7 @@ def test_missed_deadlines_make_a_project_late_unless_done():
     b.project(3, "Finished", 10, end=-30).task(3, "Done", 3, state="1_done", closed_on=-31)
     b.project(4, "Fine", 10, end=100)
     r = row(b, "reasonable_expectations")
-    assert (r["status"], r["value"]) == ("fail", 0.5)
+    assert (r["status"], r["value"]) == ("fail", "50 % of projects in trouble")
     assert r["detail"] == "2 of 4 project(s) at risk, off track or late (Late task, Past end)"
 
 
@@ -145,7 +145,9 @@ def test_current_overdue(overdue, status):
     r = row(b, "pays_on_time")
     assert r["status"] == status
     if overdue:
-        assert r["detail"].endswith(f"; 250.00 USD overdue now (up to {overdue} days)")
+        # a date, not "up to N days": the evidence must not change with the date alone
+        due = (AS_OF - timedelta(days=overdue)).isoformat()
+        assert r["detail"].endswith(f"; 250.00 USD overdue, the oldest due {due}")
 
 
 def test_pays_on_time_unknown_without_history():
@@ -194,10 +196,11 @@ def test_ratings_not_readable_is_unknown_and_old_ratings_do_not_count():
 # -- score and bands -------------------------------------------------------------------------------------------
 def test_score_over_known_criteria_with_weights():
     b = paid([0] * 5, client().tables("ratings")).rating(1, 10, 1)   # pays: pass, satisfied: fail
-    f = checklist(b)["fit_checklist:res.partner:10:checklist"]
+    f = checklist(b, min_known_criteria=2)["fit_checklist:res.partner:10:checklist"]
     assert (f.data["score"], f.data["band"]) == (50, "fair")
-    assert f.summary == "Azure Interior: fit score 50 (fair); fails: likely satisfied"
-    weighted = checklist(b, weights={"pays_on_time": 3.0})["fit_checklist:res.partner:10:checklist"]
+    assert f.summary == "Azure Interior: fit score 50, fair, 2 of 6 criteria known; fails: likely satisfied"
+    weighted = checklist(b, weights={"pays_on_time": 3.0}, min_known_criteria=2)[
+        "fit_checklist:res.partner:10:checklist"]
     assert (weighted.data["score"], weighted.data["band"]) == (75, "good")
     none = checklist(client())["fit_checklist:res.partner:10:checklist"]
     assert (none.data["score"], none.data["band"]) == (None, "unknown")
@@ -212,8 +215,12 @@ def test_weights_must_name_criteria():
 
 
 # -- change since the previous run --------------------------------------------------------------------------------
+# These tests are about change between runs, on one or two criteria: min_known_criteria = 1.
+ONE = {"min_known_criteria": 1}
+
+
 def previous_of(b, **config):
-    return [f.to_dict() for f in fc.evaluate(b.build(), AS_OF, fc.Config(**config))]
+    return [f.to_dict() for f in fc.evaluate(b.build(), AS_OF, fc.Config(**ONE, **config)).findings]
 
 
 def test_first_run_reports_the_checklist_only():
@@ -223,45 +230,49 @@ def test_first_run_reports_the_checklist_only():
 
 def test_band_change_posts_a_note_once_per_change():
     before = previous_of(paid([0] * 4))                      # pays on time: pass -> score 100, good
-    found = checklist(paid([1, 1, 0, 0]), previous=before)   # now fails -> 0, poor
+    found = checklist(paid([1, 1, 0, 0]), previous=before, **ONE)   # now fails -> 0, poor
     note = found[f"fit_checklist:res.partner:10:band:{AS_OF.isoformat()}"]
-    assert note.action.kind == "note" and note.summary == "Azure Interior: fit score 0 (poor), was 100 (good)"
+    assert note.action.kind == "note" and note.summary == (
+        "Azure Interior: fit score 0, poor, 1 of 6 criteria known; was 100 (good)")
     assert note.data["score_change"] == -100
-    same = checklist(paid([1, 1, 0, 0]), previous=previous_of(paid([1, 1, 0, 0])))
+    same = checklist(paid([1, 1, 0, 0]), previous=previous_of(paid([1, 1, 0, 0])), **ONE)
     assert not [k for k in same if ":band:" in k]
 
 
 def test_a_newly_failing_criterion_asks_the_salesperson_and_stays_until_fixed():
     before = previous_of(paid([0] * 4))
-    now = checklist(paid([1, 1, 0, 0]), previous=before)
+    now = checklist(paid([1, 1, 0, 0]), previous=before, **ONE)
     act = now["fit_checklist:res.partner:10:attention"]
     assert act.action.activity_type == "todo" and act.action.due_date == AS_OF
     assert "'pays on time' now fails" in act.summary
     # next run: still failing, no longer "new", the activity stays (same key, same due date)
-    later = checklist(paid([1, 1, 0, 0]), previous=[f.to_dict() for f in now.values()])
+    later = checklist(paid([1, 1, 0, 0]), previous=[f.to_dict() for f in now.values()], **ONE)
     assert later["fit_checklist:res.partner:10:attention"].action.due_date == AS_OF
     # fixed: the finding goes away, so the write-back closes the activity
     fixed_prev = [f.to_dict() for f in later.values()]
-    assert "fit_checklist:res.partner:10:attention" not in checklist(paid([0] * 4), previous=fixed_prev)
+    assert "fit_checklist:res.partner:10:attention" not in checklist(paid([0] * 4), previous=fixed_prev, **ONE)
 
 
 def test_falling_under_the_threshold():
     good = client().tables("ratings").rating(1, 10, 5).rating(2, 10, 5)
     bad = client().tables("ratings").rating(1, 10, 3).rating(2, 10, 3)
     before = previous_of(good)                                               # 100
-    found = checklist(bad, previous=before, attention_below=60.0)           # warn -> 50
+    found = checklist(bad, previous=before, attention_below=60.0, **ONE)    # warn -> 50
     assert "score fell under 60" in found["fit_checklist:res.partner:10:attention"].summary
-    again = checklist(bad, previous=[f.to_dict() for f in found.values()], attention_below=60.0)
+    again = checklist(bad, previous=[f.to_dict() for f in found.values()], attention_below=60.0, **ONE)
     assert "fit_checklist:res.partner:10:attention" in again                # stays while under
-    assert "fit_checklist:res.partner:10:attention" not in checklist(bad, previous=before)  # 50 >= 50
+    assert "fit_checklist:res.partner:10:attention" not in checklist(bad, previous=before, **ONE)  # 50 >= 50
 
 
 def test_run_rules_passes_the_previous_findings():
     registry = load_rules()
-    first = run_rules(paid([0] * 4).build(), AS_OF, registry=registry, only=["fit_checklist"])
+    configs = {"fit_checklist": ONE}
+    first = run_rules(paid([0] * 4).build(), AS_OF, configs, registry=registry, only=["fit_checklist"])
+    assert [n.pattern for n in first.not_judged] == ["fit_checklist:*:attention", "fit_checklist:*:band*"]
     previous = {"fit_checklist": [f.to_dict() for f in first.findings]}
-    second = run_rules(paid([1, 1, 0, 0]).build(), AS_OF, registry=registry, only=["fit_checklist"],
+    second = run_rules(paid([1, 1, 0, 0]).build(), AS_OF, configs, registry=registry, only=["fit_checklist"],
                        previous=previous)
+    assert not second.not_judged
     levels = sorted(f.level for f in second.findings)
     assert levels == ["attention", "band", "checklist"]
     owner = next(f for f in second.findings if f.level == "attention")
@@ -274,3 +285,15 @@ def test_ratings_by_someone_who_is_not_a_client_are_ignored():
     b.contact(50, "Own employee", 10)
     b.client(60, "Not a client", rank=0).rating(2, 60, 1)  # no customer activity: not a client
     assert criteria(b)["likely_satisfied"] == "pass"
+
+
+def test_an_attention_whose_cause_is_now_unknown_is_not_judged():
+    before = previous_of(paid([0] * 4))
+    now = checklist(paid([1, 1, 0, 0]), previous=before, **ONE)
+    assert "fit_checklist:res.partner:10:attention" in now
+    snap = paid([1, 1, 0, 0]).build()
+    del snap.tables["moves"]  # invoices not readable this run: "pays on time" is unknown
+    snap.meta[PREVIOUS_KEY] = {"fit_checklist": [f.to_dict() for f in now.values()]}
+    out = fc.evaluate(snap, AS_OF, fc.Config(**ONE))
+    assert "fit_checklist:res.partner:10:attention" not in {f.key for f in out.findings}
+    assert [n.pattern for n in out.not_judged] == ["fit_checklist:res.partner:10:attention"]

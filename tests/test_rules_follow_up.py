@@ -21,7 +21,7 @@ def active_client(version=17, *, created=-400):
 
 
 def run(b: SnapshotBuilder, kinds=("check_in",), **config):
-    return {f.key: f for f in fu.evaluate(b.build(), AS_OF, fu.Config(kinds=tuple(kinds), **config))}
+    return {f.key: f for f in fu.evaluate(b.build(), AS_OF, fu.Config(kinds=tuple(kinds), **config)).findings}
 
 
 # -- check-in -------------------------------------------------------------------------------------------
@@ -35,7 +35,9 @@ def test_check_in_after_n_days_without_contact(days, due):
         assert f.action.due_date == AS_OF + timedelta(days=due)
         assert f.evidence[1] == {"signal": "last logged contact", "record": "mail.message,1",
                                  "date": (AS_OF - timedelta(days=days)).isoformat(), "value": "message on res.partner"}
-        assert f.evidence[2]["value"] == days
+        # deliberate: no "days without contact" row any more (it changed every day)
+        assert f.evidence[2] == {"signal": "open activities on the client", "record": "res.partner,10",
+                                 "date": None, "value": 0}
 
 
 @pytest.mark.parametrize("model, res_id", [("res.partner", 10), ("res.partner", 11), ("project.task", 1),
@@ -135,12 +137,18 @@ def test_a_recent_rating_means_no_survey():
     assert run(active_client().rating(1, 10, 5, when=-31), ["survey"], survey_every_days=30)
 
 
-def test_survey_without_rating_data_is_periodic_and_new_clients_wait():
+# Deliberate change: without ratings, surveys used to be proposed periodically; whether the
+# client rated is unknown, so now none is proposed and survey keys are not judged.
+def test_survey_without_rating_data_is_not_judged_and_new_clients_wait():
     b = SnapshotBuilder(17).client(10, "Azure Interior", SALES, created=-400)
     b.project(1, "P", 10, created=-400).task(1, "T", 1, created=-400)
-    f = next(iter(run(b, ["survey"], survey_every_days=30).values()))
-    assert f.evidence[1]["value"] == "ratings not readable: periodic"
-    assert not run(active_client(created=-20), ["survey"], survey_every_days=30)
+    out = fu.evaluate(b.build(), AS_OF, fu.Config(kinds=("survey",), survey_every_days=30))
+    assert not out.findings
+    assert [(n.pattern, n.reason) for n in out.not_judged] == [
+        ("follow_up:*:survey*", "ratings not readable: whether the client rated is unknown")]
+    b.tables("ratings")
+    assert run(b, ["survey"], survey_every_days=30)
+    assert not run(active_client(created=-20).tables("ratings"), ["survey"], survey_every_days=30)
 
 
 def test_survey_lapses_after_the_expiry_window():
@@ -232,3 +240,25 @@ def test_every_kind_explains_itself_and_routes():
     assert kinds == {"check_in", "fix_check", "survey", "punch_list"}
     for f in result.findings:
         assert f.evidence and f.responsible_user_id and f.resolved_when and f.action.due_date
+
+
+# -- unknown is not resolved ---------------------------------------------------------------------------------
+def test_without_invoices_onboarding_is_unknown_not_proposed():
+    """A bot that cannot read invoices once proposed onboarding to long-standing clients."""
+    b = SnapshotBuilder(17).client(10, "Azure Interior", SALES, created=-400)
+    b.project(1, "Office Design", 10, MANAGER, created=-10).task(1, "Chairs", 1, created=-10)
+    b.invoice(5, 10, -300, 100.0, 0.0, invoice_date=-330, paid=-300)
+    snap = b.build()
+    assert "follow_up:res.partner:10:onboarding:scope" not in {
+        f.key for f in fu.evaluate(snap, AS_OF, fu.Config(kinds=("onboarding",))).findings}
+    del snap.tables["moves"]
+    out = fu.evaluate(snap, AS_OF, fu.Config(kinds=("onboarding",)))
+    assert not out.findings
+    assert [n.pattern for n in out.not_judged] == ["follow_up:*:onboarding*"]
+
+
+def test_without_contact_history_check_ins_are_not_judged():
+    b = SnapshotBuilder(17).client(10, "Azure Interior", SALES, created=-400)
+    b.project(1, "Office Design", 10, MANAGER, created=-400).task(1, "Chairs", 1, created=-400)
+    out = fu.evaluate(b.build(), AS_OF, fu.Config(kinds=("check_in",)))
+    assert not out.findings and [n.pattern for n in out.not_judged] == ["follow_up:*:check_in"]

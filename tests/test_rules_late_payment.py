@@ -13,7 +13,7 @@ from factories import ADMIN, AS_OF, MANAGER, SALES, SnapshotBuilder
 
 
 def run(b: SnapshotBuilder, **config):
-    return {f.key: f for f in lp.evaluate(b.build(), AS_OF, lp.Config(**config))}
+    return {f.key: f for f in lp.evaluate(b.build(), AS_OF, lp.Config(**config)).findings}
 
 
 def client(version=17, **kw):
@@ -88,18 +88,47 @@ def test_draft_and_cancelled_invoices_are_ignored():
     assert not run(client().invoice(1, 10, -40, 100.0, state="draft").invoice(2, 10, -40, 9.0, state="cancel"))
 
 
-def test_credit_notes_are_netted_oldest_invoice_first():
+# Deliberate change: credit used to be netted oldest invoice first, in silence (101 clients of a
+# real database got no finding and an understated age).  Now it is applied newest first, the
+# oldest truly overdue invoice stays chased, and a credit_match finding asks to match them.
+def test_credit_notes_cover_the_newest_invoices_and_ask_to_be_matched():
     b = client().invoice(1, 10, -40, 50.0).invoice(2, 10, -20, 70.0).refund(3, 10, 30.0)
-    found = run(b)
+    out = lp.evaluate(b.build(), AS_OF, lp.Config())
+    found = {f.key: f for f in out.findings}
     manager = found["late_payment:res.partner:10:manager"].evidence[0]
-    assert (manager["amount_due_company"], manager["credit_applied"]) == (20.0, 30.0)
-    assert found["late_payment:res.partner:10:call"].evidence[0]["credit_applied"] == 0.0
-    covered = run(client().invoice(1, 10, -40, 50.0).invoice(2, 10, -20, 70.0).refund(3, 10, 60.0))
-    assert list(covered) == ["late_payment:res.partner:10:call"]  # the first is fully covered
-    assert covered["late_payment:res.partner:10:call"].evidence[0]["amount_due_company"] == 60.0
-    assert len(run(b, net_credit_notes=False)) == 2
-    assert run(b, net_credit_notes=False)["late_payment:res.partner:10:manager"].evidence[0][
-        "amount_due_company"] == 50.0
+    assert (manager["invoice_id"], manager["amount_due_company"], manager["credit_applied"]) == (1, 50.0, 0.0)
+    call = found["late_payment:res.partner:10:call"].evidence[0]
+    assert (call["invoice_id"], call["amount_due_company"], call["credit_applied"]) == (2, 40.0, 30.0)
+    match = found["late_payment:res.partner:10:credit_match"]
+    assert match.summary == "match 1 credit note (30.00 USD) with overdue invoices of Azure Interior"
+    assert [(r["kind"], r["move_id"]) for r in match.evidence] == [("credit note", 3), ("overdue invoice", 2)]
+    assert match.route["order"][0] == "invoice_salesperson" and match.action.activity_type == "todo"
+    assert match.data == {"credit_note_ids": [3], "invoice_ids": [2]}
+    assert not out.not_raised
+
+
+def test_an_invoice_fully_covered_is_not_chased_but_said_why():
+    b = client().invoice(1, 10, -40, 50.0).invoice(2, 10, -20, 70.0).refund(3, 10, 80.0)
+    out = lp.evaluate(b.build(), AS_OF, lp.Config())
+    found = {f.key: f for f in out.findings}
+    assert set(found) == {"late_payment:res.partner:10:manager", "late_payment:res.partner:10:credit_match"}
+    assert found["late_payment:res.partner:10:manager"].evidence[0]["amount_due_company"] == 40.0
+    assert [(n.res_id, n.reason) for n in out.not_raised] == [
+        (2, "covered by open credit note(s) RINV/2026/00003: match them in Odoo")]
+    gross = {f.key: f for f in lp.evaluate(b.build(), AS_OF, lp.Config(net_credit_notes=False)).findings}
+    assert gross["late_payment:res.partner:10:call"].evidence[0]["amount_due_company"] == 70.0
+    assert "late_payment:res.partner:10:credit_match" in gross
+
+
+def test_every_overdue_invoice_is_in_a_finding_or_not_raised():
+    b = (client().client(11, "Deco Addict").invoice(1, 10, -2, 50.0).invoice(2, 10, -40, 5.0)
+         .invoice(3, 11, -20, 70.0).refund(4, 11, 70.0).invoice(5, 10, -1, 10.0))
+    out = lp.evaluate(b.build(), AS_OF, lp.Config(grace_days=1, min_amount=10.0))
+    raised = {i for f in out.findings for i in f.data.get("invoice_ids", [])}
+    reasons = {n.res_id: n.reason for n in out.not_raised}
+    assert raised | set(reasons) == {1, 2, 3, 5}
+    assert reasons[5] == "due 2026-11-21, within grace_days (1)"
+    assert reasons[2] == "the client's total at this level (5.00 USD) is under min_amount (10)"
 
 
 def test_a_paid_credit_note_nets_nothing():
@@ -217,3 +246,13 @@ def test_custom_levels():
     f = found["late_payment:res.partner:10:nudge"]
     assert f.summary.startswith("nudge: Azure Interior: 1 invoice 7+ days overdue")
     assert "7–20 days overdue" in f.resolved_when
+
+
+def test_min_amount_counts_only_what_is_chased():
+    # the 5.00 still within grace days does not lift the 8.00 past them over min_amount 10
+    b = client().invoice(1, 10, -3, 8.0).invoice(2, 10, -2, 5.0)
+    out = lp.evaluate(b.build(), AS_OF, lp.Config(grace_days=2, min_amount=10.0))
+    assert not out.findings
+    assert {n.res_id: n.reason for n in out.not_raised} == {
+        2: "due 2026-11-20, within grace_days (2)",
+        1: "the client's total at this level (8.00 USD) is under min_amount (10)"}

@@ -18,7 +18,7 @@ def base(version=17, **project):
 
 
 def run(b: SnapshotBuilder, **config):
-    return {f.key: f for f in ud.evaluate(b.build(), AS_OF, ud.Config(**config))}
+    return {f.key: f for f in ud.evaluate(b.build(), AS_OF, ud.Config(**config)).findings}
 
 
 LATE = "unmet_deadlines:project.project:1:late"
@@ -62,7 +62,8 @@ def test_one_finding_per_project_with_its_late_tasks_and_end_date():
     f = run(b, at_risk_days=0)[LATE]
     assert [(r["kind"], r["id"], r["days_late"]) for r in f.evidence] == [
         ("project", 1, 4), ("task", 1, 10), ("task", 2, 2)]
-    assert f.summary == "Office Design: 2 tasks past deadline and end date passed (up to 10 days late)"
+    # deliberate: dates, not day counts (a summary changing daily would rewrite the activity daily)
+    assert f.summary == "Office Design: 2 tasks past deadline, the oldest since 2026-11-12; end date 2026-11-18 passed"
     assert f.evidence[1]["assignees"] == "Marc Demo" and f.evidence[0]["assignees"] == "Manager Mia"
     assert f.action.due_date == AS_OF - timedelta(days=10) + timedelta(days=1)
     assert f.route["project_id"] == 1 and f.client_id == 10

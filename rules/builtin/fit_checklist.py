@@ -23,9 +23,10 @@ from itertools import compress
 import numpy as np
 import pandas as pd
 
+from clientcare.connector import facts
 from clientcare.rules import frames as F
 from clientcare.rules.config import RuleConfig
-from clientcare.rules.finding import Action, Finding
+from clientcare.rules.finding import Action, Finding, NotJudged, RuleOutput
 from clientcare.rules.runner import previous_findings
 
 name = "fit_checklist"
@@ -38,6 +39,9 @@ CRITERIA = ("fits_our_work", "no_late_changes", "reasonable_expectations", "pays
             "likely_satisfied")
 LABELS = {c: c.replace("_", " ") for c in CRITERIA}
 COLUMNS = ["criterion", "status", "value", "detail"]
+#: The detail carries figures that move with the date alone (the average delay of invoices
+#: still overdue): it does not decide whether an activity is rewritten.
+DAILY = ("detail",)
 
 
 @dataclass(frozen=True)
@@ -75,7 +79,8 @@ class Config(RuleConfig):
     # likely satisfied: average rating (1-5) over the window
     satisfied_warn_below: float = 4.0
     satisfied_fail_below: float = 2.5
-    # score bands and the activity threshold
+    # score bands and the activity threshold; fewer known criteria than this: no score
+    min_known_criteria: int = 3
     band_good: float = 75.0
     band_fair: float = 50.0
     attention_below: float = 50.0
@@ -96,6 +101,8 @@ class Config(RuleConfig):
         out += [f"{a} must not exceed {b}" for a, b in pairs if getattr(self, a) > getattr(self, b)]
         if self.window_days < 1:
             out.append("window_days must be >= 1")
+        if not 1 <= self.min_known_criteria <= len(CRITERIA):
+            out.append(f"min_known_criteria must be between 1 and {len(CRITERIA)}")
         if (self.ideal_min_revenue is not None and self.ideal_max_revenue is not None
                 and self.ideal_min_revenue > self.ideal_max_revenue):
             out.append("ideal_min_revenue must not exceed ideal_max_revenue")
@@ -105,24 +112,34 @@ class Config(RuleConfig):
         return float(self.weights.get(criterion, 1.0))
 
 
-def evaluate(snapshot, as_of: date, config: Config) -> list[Finding]:
+def evaluate(snapshot, as_of: date, config: Config) -> RuleOutput:
     clients = snapshot.clients[["id", "name"]].rename(columns={"id": "client_id"}).set_index("client_id")
+    out = RuleOutput()
+    if not previous_findings(snapshot, name):
+        out.not_judged += [NotJudged(name, f"{name}:*:{level}", "no previous run to compare with")
+                           for level in ("attention", "band*")]
     if not len(clients):
-        return []
+        return out
     ctx = _Context(snapshot, as_of, config, clients.index)
     parts = {c: getattr(ctx, c)().reindex(clients.index) for c in CRITERIA}
     status = pd.DataFrame({c: parts[c]["status"].fillna("unknown").to_numpy(dtype=object) for c in CRITERIA},
                           index=clients.index)
-    score = _score(status, config)
+    score, known, counted = _score(status, config)
     band = pd.Series(np.where(score.isna(), "unknown", np.where(
         score >= config.band_good, "good", np.where(score >= config.band_fair, "fair", "poor"))),
         index=clients.index)
-    # evidence: one row per criterion for every client, built column-wise
+    # evidence: one row per criterion for every client, built column-wise; an unknown
+    # criterion's detail says why it is unknown
     rows = [{"criterion": LABELS[c], "status": status[c], "value": parts[c]["value"],
-             "detail": parts[c]["detail"].fillna(ctx.unknown_reason.get(c, "no data to judge"))}
+             "detail": parts[c]["detail"].where(status[c] != "unknown").fillna(
+                 ctx.unknown_reason.get(c, "no data to judge"))}
             for c in CRITERIA]
     evidence = dict(zip(clients.index.tolist(), F.stacked_rows(COLUMNS, len(clients), rows)))
-    return _findings(snapshot, as_of, config, clients, status, score, band, evidence)
+    found, undecided = _findings(snapshot, as_of, config, clients, status, score, band, evidence, known, counted)
+    out.findings += found
+    out.not_judged += [NotJudged(name, f"{name}:res.partner:{cid}:attention",
+                                 "what raised its attention activity is unknown this run") for cid in undecided]
+    return out
 
 
 class _Context:
@@ -175,7 +192,7 @@ class _Context:
                           .to_numpy(dtype=object))
                  for k, (m, shown) in dims.items()]
         detail = ["; ".join(x) for x in zip(*parts)]
-        value = (hits.astype(str) + "/" + known.astype(str)).where(known > 0)
+        value = (hits.astype(str) + " of " + known.astype(str) + " dimension(s) match").where(known > 0)
         return _frame(status, value, detail, self.clients)
 
     # -- no late changes -------------------------------------------------------------------------
@@ -198,8 +215,10 @@ class _Context:
             counts = counts.join(moved.groupby("client_id").size().rename("moved"), how="outer")
             has_tasks = F.tasks(self.s)["client_id"].dropna().astype(int)
             judged |= set(has_tasks)
+            self.unknown_reason["no_late_changes"] = "no project with an end date and no task"
         else:
-            self.unknown_reason["no_late_changes"] = "no dated projects (deadline moves not readable)"
+            self.unknown_reason["no_late_changes"] = ("no project with an end date (deadline moves not "
+                                                      "readable)")
         counts = counts.reindex(self.clients).fillna(0).astype(int)
         if "moved" not in counts:
             counts["moved"] = 0
@@ -212,17 +231,17 @@ class _Context:
         listed = _listing(self.clients, {c: _ids(v) for c, v in ids.items()})
         detail = (_num(counts["added"]) + " task(s) added late" + listed + ", " + _num(counts["moved"])
                   + f" deadline(s) moved later{moved_note}")
-        return _frame(status, total.astype("Int64").where(known), detail, self.clients)
+        return _frame(status, _num(total) + " late change(s)", detail, self.clients)
 
     # -- reasonable expectations ------------------------------------------------------------------
     def reasonable_expectations(self) -> pd.DataFrame:
         cfg = self.cfg
         p = F.projects(self.s)
         p = p.loc[p["active"] & p["client_id"].notna()]
-        t = F.tasks(self.s)
-        late_task_projects = t.loc[t["is_open"] & (t["deadline_date"] < self.today), "project_id"].dropna()
+        late = F.late_tasks(self.s, self.as_of)
+        late_task_projects = late.loc[late["is_open"], "project_id"].dropna()
         status_col = p["last_update_status"] if "last_update_status" in p else pd.Series(pd.NA, index=p.index)
-        problem = (status_col.isin(["at_risk", "off_track"]).fillna(False).astype(bool)
+        problem = (status_col.isin(facts.PROJECT_TROUBLE_STATUSES).fillna(False).astype(bool)
                    | ((p["end_day"] < self.today) & ~p["is_done"]).fillna(False).astype(bool)
                    | p["id"].isin(late_task_projects))
         p = p.assign(problem=problem.astype(int))
@@ -236,26 +255,33 @@ class _Context:
         self.unknown_reason["reasonable_expectations"] = "no projects"
         listed = _listing(self.clients, {c: f" ({', '.join(v[:5])})" for c, v in names.items()})
         detail = _num(stats["bad"]) + " of " + _num(stats["n"]) + " project(s) at risk, off track or late" + listed
-        return _frame(status, share.round(2), detail, self.clients)
+        return _frame(status, _pct(share) + " of projects in trouble", detail, self.clients)
 
     # -- pays on time ---------------------------------------------------------------------------------
     def pays_on_time(self) -> pd.DataFrame:
+        """Invoices paid in the window, and every invoice overdue now counted as late with its
+        delay so far: paying an overdue invoice, however late, never lowers the score."""
         cfg = self.cfg
         if "moves" not in self.s.tables:
             self.unknown_reason["pays_on_time"] = "invoices not readable"
             return _empty(self.clients)
         paid = F.settled_invoices(self.s)
         paid = paid.loc[(paid["paid_date"] > self.since) & (paid["paid_date"] <= self.today)]
-        paid = paid.assign(late=(paid["days_late"] > 0).astype(int), delay=paid["days_late"].clip(lower=0))
-        hist = paid.groupby("client_id").agg(n=("id", "size"), n_late=("late", "sum"), avg=("delay", "mean"))
         over = F.overdue_invoices(self.s, self.as_of)
-        over = over.loc[over["net_company"] > 0]
-        now = over.groupby("client_id").agg(owed=("net_company", "sum"), worst=("days_overdue", "max"),
-                                            currency=("company_currency_id_name", "first"))
-        stats = hist.join(now, how="outer").reindex(self.clients)
+        both = pd.concat([
+            pd.DataFrame({"client_id": paid["client_id"].to_numpy(), "paid": 1,
+                          "late": (paid["days_late"] > 0).to_numpy(dtype="int64"),
+                          "delay": paid["days_late"].clip(lower=0).to_numpy()}),
+            pd.DataFrame({"client_id": over["client_id"].to_numpy(), "paid": 0, "late": 1,
+                          "delay": over["days_overdue"].to_numpy(dtype="float64")})], ignore_index=True)
+        hist = both.groupby("client_id").agg(n=("late", "size"), n_paid=("paid", "sum"), n_late=("late", "sum"),
+                                             avg=("delay", "mean"))
+        now = over.groupby("client_id").agg(owed=("amount_company", "sum"), worst=("days_overdue", "max"),
+                                            oldest=("due", "min"), currency=("company_currency_id_name", "first"))
+        stats = hist.join(now, how="left").reindex(self.clients)
         share = stats["n_late"] / stats["n"]
         worst = stats["worst"].fillna(0)
-        known = stats["n"].notna() | stats["owed"].notna()
+        known = stats["n"].notna()
         fail = (share >= cfg.pays_late_fail_share) | (stats["avg"] >= cfg.pays_avg_days_fail) | (
             worst >= cfg.overdue_fail_days)
         warn = (share >= cfg.pays_late_warn_share) | (stats["avg"] >= cfg.pays_avg_days_warn) | (
@@ -263,16 +289,15 @@ class _Context:
         status = pd.Series(np.where(~known, "unknown", np.where(fail.fillna(False), "fail", np.where(
             warn.fillna(False), "warn", "pass"))), index=self.clients)
         self.unknown_reason["pays_on_time"] = f"no invoice paid in {cfg.window_days} days and none overdue"
-        window = f"{cfg.window_days} days"
-        paid_text = (_num(stats["n"]) + f" invoice(s) paid in {window}, " + _num(stats["n_late"]) + " late, "
-                     + _num(stats["avg"]) + " days late on average").fillna(f"no invoice paid in {window}")
+        detail = (_num(stats["n_paid"]) + f" invoice(s) paid in {cfg.window_days} days, "
+                  + _num(stats["n"] - stats["n_paid"]) + " overdue now; " + _num(stats["n_late"]) + " of "
+                  + _num(stats["n"]) + " late, " + _num(stats["avg"]) + " days late on average")
         owing = stats["owed"].notna()
         owed_text = pd.Series("", index=self.clients, dtype="string")
-        owed_text[owing] = [f"; {o:,.2f} {c} overdue now (up to {int(w)} days)" for o, c, w in
+        owed_text[owing] = [f"; {o:,.2f} {c} overdue, the oldest due {d:%Y-%m-%d}" for o, c, d in
                             zip(stats["owed"][owing].tolist(), stats["currency"][owing].tolist(),
-                                worst[owing].tolist())]
-        detail = (paid_text + owed_text).where(known)
-        return _frame(status, share.round(2), detail, self.clients)
+                                stats["oldest"][owing].tolist())]
+        return _frame(status, _pct(share) + " of invoices paid late or overdue", detail + owed_text, self.clients)
 
     # -- cooperates ---------------------------------------------------------------------------------
     def cooperates(self) -> pd.DataFrame:
@@ -298,7 +323,7 @@ class _Context:
         self.unknown_reason["cooperates"] = "no open tasks"
         detail = (_num(n_stuck.where(known)) + " of " + _num(n_open) + " open task(s) waiting on the client for "
                   f"more than {cfg.waiting_days} days" + _listing(self.clients, {c: _ids(v) for c, v in ids.items()}))
-        return _frame(status, n_stuck.astype("Int64").where(known), detail, self.clients)
+        return _frame(status, _num(n_stuck) + " task(s) waiting on the client", detail, self.clients)
 
     # -- likely satisfied --------------------------------------------------------------------------
     def likely_satisfied(self) -> pd.DataFrame:
@@ -314,32 +339,42 @@ class _Context:
         status = pd.Series(np.where(~known, "unknown", np.where(
             stats["avg"] < cfg.satisfied_fail_below, "fail", np.where(stats["avg"] < cfg.satisfied_warn_below,
                                                                        "warn", "pass"))), index=self.clients)
+        r = r.sort_values(["client_id", "day", "rating_id"])
         ids = F.grouped_lists(r, "client_id", "rating_id")
-        detail = (_num(stats["n"]) + f" rating(s) in {cfg.window_days} days, average "
-                  + stats["avg"].round(1).astype("string") + " of 5"
-                  + _listing(self.clients, {c: _ids(v, "ratings") for c, v in ids.items()}))
-        return _frame(status, stats["avg"].round(2), detail, self.clients)
+        scores = F.grouped_lists(r.assign(score=r["rating"].round(0).astype("int64")), "client_id", "score")
+        detail = (_num(stats["n"]) + f" rating(s) in {cfg.window_days} days"
+                  + _listing(self.clients, {c: f": scores {', '.join(map(str, v[:10]))}" for c, v in scores.items()})
+                  + _listing(self.clients, {c: _ids(v, "rating record ids") for c, v in ids.items()}))
+        return _frame(status, "average " + stats["avg"].round(1).astype("string") + " of 5", detail,
+                      self.clients)
 
 
-def _score(status: pd.DataFrame, cfg: Config) -> pd.Series:
+def _score(status: pd.DataFrame, cfg: Config) -> tuple[pd.Series, np.ndarray, int]:
+    """The 0-100 score over the known criteria, the number known per client, and the number
+    that count (weight > 0).  Under ``min_known_criteria`` known there is no score: a score
+    resting on one criterion would read like a verdict on the client."""
     st = status[list(CRITERIA)].to_numpy(dtype=object)
     points = np.select([st == "pass", st == "warn", st == "fail"], [1.0, 0.5, 0.0], np.nan)
     weights = np.array([cfg.weight(c) for c in CRITERIA])
+    known = (~np.isnan(points) & (weights > 0)).sum(axis=1)
     known_w = (~np.isnan(points) * weights).sum(axis=1)
     got = (np.nan_to_num(points) * weights).sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        score = np.where(known_w > 0, 100 * got / known_w, np.nan)
-    return pd.Series(np.floor(score + 0.5), index=status.index)  # 62.5 -> 63, as people round
+        score = np.where((known_w > 0) & (known >= cfg.min_known_criteria), 100 * got / known_w, np.nan)
+    # 62.5 -> 63, as people round
+    return pd.Series(np.floor(score + 0.5), index=status.index), known, int((weights > 0).sum())
 
 
-def _findings(snapshot, as_of, cfg, clients, status, score, band, evidence) -> list[Finding]:
+def _findings(snapshot, as_of, cfg, clients, status, score, band, evidence, known, counted
+              ) -> tuple[list[Finding], list[int]]:
     prev = _previous(snapshot, clients.index)
     cols = list(CRITERIA)
     fail_now = (status[cols] == "fail").to_numpy()
     had = prev["known"].to_numpy(dtype=bool)
     prev_fail = (prev[cols] == "fail").to_numpy(dtype=bool)
     newly = fail_now & ~prev_fail & had[:, None]
-    still = fail_now & prev_fail & prev["attention_on"].to_numpy(dtype=bool)[:, None] & _prev_triggers(prev)
+    prev_triggers = _prev_triggers(prev)
+    still = fail_now & prev_fail & prev["attention_on"].to_numpy(dtype=bool)[:, None] & prev_triggers
     triggers = newly | still
     # "falls under": the score crossed the threshold since the last run, or crossed it earlier
     # and the activity that raised is still open (the score has not recovered)
@@ -347,11 +382,17 @@ def _findings(snapshot, as_of, cfg, clients, status, score, band, evidence) -> l
     prev_score = prev["score"].to_numpy(dtype="float64")
     low = under & had & ((prev_score >= cfg.attention_below) | prev["attention_low"].to_numpy(dtype=bool))
     attention = low | triggers.any(axis=1)
+    # an open attention activity whose cause is now unknown is not resolved: not judged
+    unknown_cause = ((prev_triggers & (status[cols] == "unknown").to_numpy()).any(axis=1)
+                     | (prev["attention_low"].to_numpy(dtype=bool) & score.isna().to_numpy()))
+    undecided = clients.index[prev["attention_on"].to_numpy(dtype=bool) & ~attention & unknown_cause].tolist()
     ids = clients.index.tolist()
     names = [n if isinstance(n, str) else f"partner {c}" for c, n in zip(ids, clients["name"].tolist())]
     scores = [None if s != s else int(s) for s in score.tolist()]
     bands = band.tolist()
-    heads = [f"{n}: fit score {'unknown' if s is None else s} ({b})" for n, s, b in zip(names, scores, bands)]
+    heads = [f"{F.short(n)}: fit score {s}, {b}, {k} of {counted} criteria known" if s is not None else
+             f"{F.short(n)}: fit score unknown, {k} of {counted} criteria known (needs {cfg.min_known_criteria})"
+             for n, s, b, k in zip(names, scores, bands, known.tolist())]
     labels = [LABELS[c] for c in cols]
     fails = [", ".join(compress(labels, row)) for row in fail_now.tolist()]
     pscores = [None if p != p else int(p) for p in prev["score"].tolist()]
@@ -359,10 +400,12 @@ def _findings(snapshot, as_of, cfg, clients, status, score, band, evidence) -> l
     since = np.where(attention & had & prev["attention_since"].notna().to_numpy(), prev["attention_since"], today)
     out = []
     datas = []
-    for cid, name_, head, sc, bd, st, failing, ps, pb, att, trig, lw, snc in zip(
+    for cid, name_, head, sc, bd, st, failing, ps, pb, att, trig, lw, snc, k in zip(
             ids, names, heads, scores, bands, status[cols].to_numpy().tolist(), fails, pscores,
-            prev["band"].tolist(), attention.tolist(), triggers.tolist(), low.tolist(), since.tolist()):
-        data = {"score": sc, "band": bd, "criteria": dict(zip(cols, st))}
+            prev["band"].tolist(), attention.tolist(), triggers.tolist(), low.tolist(), since.tolist(),
+            known.tolist()):
+        data = {"score": sc, "band": bd, "known_criteria": k, "criteria_counted": counted,
+                "criteria": dict(zip(cols, st))}
         if pb is not None and pb == pb:  # a previous run knew this client
             data.update(previous_score=ps, previous_band=pb, score_change=None if sc is None or ps is None else sc - ps)
         if att:
@@ -372,15 +415,15 @@ def _findings(snapshot, as_of, cfg, clients, status, score, band, evidence) -> l
         out.append(Finding(rule=name, subject_model="res.partner", subject_id=cid, subject_name=name_,
                            client_id=cid, severity="info", level="checklist",
                            summary=f"{head}; fails: {failing}" if failing else head, data=data,
-                           evidence=evidence[cid], evidence_columns=COLUMNS))
+                           evidence=evidence[cid], evidence_columns=COLUMNS, daily=DAILY))
     changed = np.flatnonzero(had & (prev["band"].to_numpy(dtype=object) != band.to_numpy(dtype=object)))
     for i in changed.tolist():
         ps = pscores[i]
-        text = f"{heads[i]}, was {'unknown' if ps is None else ps} ({prev['band'].iat[i]})"
+        text = f"{heads[i]}; was {'unknown' if ps is None else ps} ({prev['band'].iat[i]})"
         out.append(Finding(rule=name, subject_model="res.partner", subject_id=ids[i], subject_name=names[i],
                            client_id=ids[i], severity="medium" if bands[i] == "poor" else "low", level="band",
                            period=today, summary=text, action=Action("note", text), data=datas[i],
-                           evidence=evidence[ids[i]], evidence_columns=COLUMNS,
+                           evidence=evidence[ids[i]], evidence_columns=COLUMNS, daily=DAILY,
                            resolved_when="informational: posted once per band change"))
     for i in np.flatnonzero(attention).tolist():
         trig = datas[i].get("attention_criteria", [])
@@ -389,14 +432,14 @@ def _findings(snapshot, as_of, cfg, clients, status, score, band, evidence) -> l
             why.append(", ".join(f"'{LABELS[c]}'" for c in trig) + (" now fails" if len(trig) == 1 else " now fail"))
         if low[i]:
             why.append(f"score fell under {cfg.attention_below:g}")
-        text = f"check in with {names[i]}: {'; '.join(why)} (fit score {scores[i]}, {bands[i]})"
+        text = f"check in with {F.short(names[i])}: {'; '.join(why)} (fit score {scores[i]}, {bands[i]})"
         out.append(Finding(rule=name, subject_model="res.partner", subject_id=ids[i], subject_name=names[i],
                            client_id=ids[i], severity="medium", level="attention", summary=text,
                            action=Action("activity", text, "todo", date.fromisoformat(datas[i]["attention_since"])),
-                           data=datas[i], evidence=evidence[ids[i]], evidence_columns=COLUMNS,
+                           data=datas[i], evidence=evidence[ids[i]], evidence_columns=COLUMNS, daily=DAILY,
                            resolved_when=(f"the criteria that triggered it pass again and the score is at "
                                           f"least {cfg.attention_below:g}")))
-    return out
+    return out, undecided
 
 
 def _previous(snapshot, clients: pd.Index) -> pd.DataFrame:
@@ -458,10 +501,17 @@ def _num(values: pd.Series) -> pd.Series:
     return values.round(0).astype("Int64").astype("string")
 
 
+def _pct(share: pd.Series) -> pd.Series:
+    """A share as "60 %" text, column-wise (NA stays NA)."""
+    return _num(share * 100) + " %"
+
+
 def _frame(status, value, detail, clients) -> pd.DataFrame:
-    """One criterion's per-client status, value and detail (NA detail: the unknown reason)."""
-    return pd.DataFrame({"status": status.to_numpy(), "value": pd.Series(value, index=clients),
-                         "detail": pd.Series(detail, index=clients)}, index=clients)
+    """One criterion's per-client status, value and detail; both are NA where the status is
+    unknown (the evidence then shows why)."""
+    unknown = (status == "unknown").to_numpy()
+    return pd.DataFrame({"status": status.to_numpy(), "value": pd.Series(value, index=clients).mask(unknown),
+                         "detail": pd.Series(detail, index=clients).mask(unknown)}, index=clients)
 
 
 def _empty(clients: pd.Index) -> pd.DataFrame:

@@ -31,7 +31,7 @@ import pandas as pd
 
 from clientcare.rules import frames as F
 from clientcare.rules.config import RuleConfig
-from clientcare.rules.finding import Action, Finding
+from clientcare.rules.finding import Action, Finding, NotJudged, RuleOutput
 from clientcare.rules.routing import STEPS
 
 name = "follow_up"
@@ -109,18 +109,36 @@ class Config(RuleConfig):
         return out
 
 
-def evaluate(snapshot, as_of: date, config: Config) -> list[Finding]:
+#: What each kind needs to be decided at all (a table that was not pulled or not readable);
+#: without it the kind is not proposed and its keys are not judged (never closed as resolved).
+NEEDS = {"check_in": (("messages", "activities"), "contact history or open activities not readable"),
+         "survey": (("ratings",), "ratings not readable: whether the client rated is unknown"),
+         "onboarding": (("moves",), "invoices not readable: when the client was first seen is unknown")}
+PATTERNS = {"check_in": "follow_up:*:check_in", "survey": "follow_up:*:survey*",
+            "onboarding": "follow_up:*:onboarding*"}
+
+
+def evaluate(snapshot, as_of: date, config: Config) -> RuleOutput:
+    out = RuleOutput()
+    kinds = []
+    for kind in config.kinds:
+        tables, why = NEEDS.get(kind, ((), ""))
+        if all(t in snapshot.tables for t in tables):
+            kinds.append(kind)
+        else:
+            out.not_judged.append(NotJudged(name, PATTERNS[kind], why))
     ctx = _Clients(snapshot, as_of, config)
     parts = []
-    for kind in config.kinds:
+    for kind in kinds:
         frame = getattr(ctx, kind)()
         if frame is not None and len(frame):
             parts.append(frame.assign(kind=kind))
     if not parts:
-        return []
+        return out
     cand = pd.concat(parts, ignore_index=True)
     cand["due"] = _spaced(cand, ctx, config)
-    return _findings(cand, ctx, config)
+    out.findings += _findings(cand, ctx, config)
+    return out
 
 
 class _Clients:
@@ -180,25 +198,20 @@ class _Clients:
 
     # -- the kinds -------------------------------------------------------------------------------
     def check_in(self) -> pd.DataFrame | None:
-        if self.last is None or self.busy is None:
-            return None  # contact history or open activities unknown: a check-in could be a duplicate
         cfg = self.cfg
         since = self.last["day"].fillna(self.first_seen)
         idle = F.days_since(self.today, since)
         mask = self.active & ~self.busy & (idle >= cfg.check_in_after_days)
         out = self._per_client(mask, since + pd.Timedelta(days=cfg.check_in_after_days))
-        return out.assign(since=since.reindex(out["client_id"]).to_numpy(),
-                          idle=idle.reindex(out["client_id"]).to_numpy())
+        return out.assign(since=since.reindex(out["client_id"]).to_numpy())
 
     def survey(self) -> pd.DataFrame | None:
         n = self.cfg.survey_every_days
         if n <= 0:
             return None
         ratings = F.ratings(self.s)
-        recent = pd.Series(False, index=self.clients)
-        if ratings is not None:
-            r = ratings.loc[(ratings["day"] > self.today - pd.Timedelta(days=n)) & (ratings["day"] <= self.today)]
-            recent = self.clients.isin(r["client_id"].dropna())
+        r = ratings.loc[(ratings["day"] > self.today - pd.Timedelta(days=n)) & (ratings["day"] <= self.today)]
+        recent = self.clients.isin(r["client_id"].dropna())
         old_enough = self.first_seen <= self.today - pd.Timedelta(days=n)
         # staggered periods: client c's period k covers days [k*n - c, (k+1)*n - c) (proleptic ordinals)
         offset = (self.as_of.toordinal() + self.clients.to_numpy()) // n
@@ -209,8 +222,7 @@ class _Clients:
         fresh = self.today < start + pd.Timedelta(days=self.cfg.expire_after_days)
         mask = self.active & ~recent & old_enough & fresh
         out = self._per_client(mask, start)
-        return out.assign(period=[d.strftime("%Y-%m-%d") for d in out["natural_due"]],
-                          rated=ratings is not None)
+        return out.assign(period=pd.to_datetime(out["natural_due"]).dt.strftime("%Y-%m-%d"))
 
     def _due_without_contact(self, rows: pd.DataFrame, since: pd.Series, after_days: int):
         """Rows whose follow-up (``after_days`` after ``since``) is due and not yet expired, and
@@ -326,20 +338,21 @@ def _findings(cand: pd.DataFrame, ctx: _Clients, cfg: Config) -> list[Finding]:
         route = {"project_id": pid, "invoice_user_ids": invoice_users.get(cid, ()),
                  "task_user_ids": own_users if isinstance(own_users, list) else task_users.get(cid, ())}
         part, per, activity, resolved = kind, None, ACTIVITY.get(kind), RESOLVED.get(kind)
+        shown, cshown = F.short(sname), F.short(cname) if cname else "the client"
         if kind == "check_in":
-            summary = f"check in with {sname}: no logged contact for {cfg.check_in_after_days}+ days"
+            summary = f"check in with {shown}: no logged contact for {cfg.check_in_after_days}+ days"
         elif kind == "survey":
             per = period
-            summary = f"ask {sname} for feedback (satisfaction survey, every {cfg.survey_every_days} days)"
+            summary = f"ask {shown} for feedback (satisfaction survey, every {cfg.survey_every_days} days)"
             resolved = f"{sname} gives a rating; otherwise replaced by the next period's survey"
         elif kind == "fix_check":
-            summary = f"is the fix holding? check with {cname or 'the client'} about '{sname}'"
+            summary = f"is the fix holding? check with {cshown} about '{shown}'"
         elif kind == "punch_list":
-            summary = f"punch-list follow-up with {cname}: project '{sname}' completed"
+            summary = f"punch-list follow-up with {cshown}: project '{shown}' completed"
         else:
             s = steps[int(step)]
             part, activity = f"onboarding:{s.name}", s.activity_type
-            summary = (s.summary or f"onboarding: {s.name} with {{client}}").format(client=sname)
+            summary = (s.summary or f"onboarding: {s.name} with {{client}}").format(client=shown)
             resolved = f"{sname} is no longer a new client ({cfg.new_client_days} days after first seen)"
             route["order"] = (s.owner,) + tuple(x for x in STEPS if x != s.owner)
             if s.owner_user_id is not None:
@@ -373,12 +386,10 @@ def _evidence(cand: pd.DataFrame, ctx: _Clients, cfg: Config) -> dict[int, objec
                       "record": np.where(has, ("mail.message," + msg.astype("string")).to_numpy(dtype=object),
                                          client_rec.to_numpy(dtype=object)),
                       "value": np.where(has, how.to_numpy(dtype=object), "none logged; first seen")},
-                     {"signal": "days without contact", "value": c["idle"].round(0).astype("int64")},
                      {"signal": "open activities on the client", "record": client_rec, "value": 0}]
         elif kind == "survey":
             rows.append({"signal": "survey period starts", "date": c["natural_due"],
-                         "value": np.where(c["rated"], f"no rating in {cfg.survey_every_days} days",
-                                           "ratings not readable: periodic")})
+                         "value": f"no rating in {cfg.survey_every_days} days"})
         elif kind == "fix_check":
             rows += [{"signal": "fix task done", "record": "project.task," + c["subject_id"].astype(str),
                       "date": c["closed_on"], "value": "in project " + c["project_name"].astype(object).fillna("?")},

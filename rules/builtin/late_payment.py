@@ -3,10 +3,13 @@
 One finding per client per escalation level lists that level's invoices, so a
 call is about the client's whole situation, not one invoice at a time.
 Levels are counted in days past the due date; grace days only delay the first
-report.  Amounts still owed come from the residual (partial payments count),
-after the client's open credit notes are applied to the oldest invoices; they
-are shown in the invoice currency, totals in the company currency (the
-``*_signed`` fields).  Disputed (``blocked``, 18+) and in-payment invoices are
+report.  Amounts still owed come from the residual (partial payments count).
+Open credit notes are never netted in silence: a ``credit_match`` finding asks
+to match them; the chase shows what they leave owed, applied to the newest
+invoices first so the oldest overdue invoice (the real age) stays visible.
+Every overdue invoice Odoo lists is either in a finding or in a ``NotRaised``
+with its reason.  Amounts are shown in the invoice currency, totals in the
+company currency (the ``*_signed`` fields).  Disputed (``blocked``, 18+) and in-payment invoices are
 not owed.  Due dates of the proposed activities come from the data (the day
 the level was reached), so re-running the same day or the next changes nothing.
 """
@@ -21,7 +24,9 @@ import pandas as pd
 
 from clientcare.rules import frames as F
 from clientcare.rules.config import RuleConfig
-from clientcare.rules.finding import ACTIVITY_TYPES, SEVERITIES, Action, Finding
+from clientcare.connector.facts import ACTIVITY_TYPES, SEVERITIES
+from clientcare.rules.finding import Action, Finding, NotJudged, NotRaised, RuleOutput
+from clientcare.rules.routing import STEPS
 
 name = "late_payment"
 version = "1.0"
@@ -46,7 +51,8 @@ class Config(RuleConfig):
     grace_days: int = 0
     #: A client's level is reported only when its amount owed (company currency) reaches this.
     min_amount: float = 0.0
-    #: Apply the client's open credit notes to its oldest overdue invoices first.
+    #: Chase only what open credit notes leave owed (applied newest invoice first); either way a
+    #: ``credit_match`` finding asks to match them, and a fully covered invoice is not chased.
     net_credit_notes: bool = True
     #: The manager who owns the findings from ``manager_from_level`` (1-based) on; else routing.
     manager_user_id: int | None = None
@@ -92,34 +98,66 @@ class Config(RuleConfig):
 OVERDUE_COLUMNS = ["invoice", "invoice_id", "invoice_date", "due_date", "days_overdue", "currency",
                    "amount_total", "amount_due", "amount_due_company", "credit_applied", "company_currency",
                    "payment_state"]
+CREDIT_COLUMNS = ["kind", "move", "move_id", "date", "currency", "amount_open_company", "credit_applied",
+                  "company_currency"]
 CHRONIC_COLUMNS = ["invoice", "invoice_id", "due_date", "paid_date", "days_late", "currency", "amount_total"]
+#: Who matches credit notes with invoices: whoever handles the client's invoicing.
+CREDIT_ROUTE = ("invoice_salesperson",) + tuple(s for s in STEPS if s != "invoice_salesperson")
 
 
-def evaluate(snapshot, as_of: date, config: Config) -> list[Finding]:
-    out = _levels(snapshot, as_of, config)
-    if config.chronic:
-        out += _chronic(snapshot, as_of, config)
+def evaluate(snapshot, as_of: date, config: Config) -> RuleOutput:
+    inv = F.overdue_invoices(snapshot, as_of)
+    out = RuleOutput()
+    _levels(snapshot, inv, config, out)
+    out.findings += _credit_matches(snapshot, inv)
+    if not config.chronic:
+        return out
+    if "payments" in snapshot.tables:
+        out.findings += _chronic(snapshot, as_of, config)
+    else:
+        out.not_judged.append(NotJudged(name, f"{name}:*:chronic", "payment dates were not pulled"))
     return out
 
 
-def _levels(snapshot, as_of: date, cfg: Config) -> list[Finding]:
-    inv = F.overdue_invoices(snapshot, as_of, cfg.net_credit_notes)
-    inv = inv.loc[(inv["days_overdue"] > cfg.grace_days) & (inv["days_overdue"] >= cfg.levels[0])
-                  & (inv["net_company"] > 0)]
-    if not len(inv):
-        return []
+def _levels(snapshot, inv: pd.DataFrame, cfg: Config, out: RuleOutput) -> None:
+    """Chase what is still owed per client and level; every overdue invoice left out goes to
+    ``out.not_raised`` with its reason."""
+    if not cfg.net_credit_notes:
+        inv = inv.assign(net_company=inv["amount_company"], net_residual=inv["amount_residual"], credit_applied=0.0)
     levels = np.asarray(cfg.levels)
     inv = inv.assign(level=np.searchsorted(levels, inv["days_overdue"].to_numpy(), side="right") - 1)
+    due = inv["due"].dt.strftime("%Y-%m-%d")
+    credits = F.open_credits(snapshot)
+    named = credits.assign(name=F.invoice_names(snapshot, credits["id"]).astype(str))
+    rank = named.groupby(["client_id", "company_id"]).cumcount()
+    listed = named.loc[rank < 5].groupby(["client_id", "company_id"])["name"].agg(", ".join)
+    more = (rank >= 5).groupby([named["client_id"], named["company_id"]]).any().reindex(listed.index)
+    listed = listed + np.where(more.fillna(False), ", ...", "")
+    keys = pd.MultiIndex.from_arrays([inv["client_id"], inv["company_id"]])
+    covered = ("covered by open credit note(s) " + pd.Series(listed.reindex(keys).to_numpy(), index=inv.index)
+               .fillna("?") + ": match them in Odoo")
+    why = pd.Series(None, index=inv.index, dtype=object)
+    for mask, text in reversed([
+            (inv["net_company"] <= 0, covered),
+            (inv["days_overdue"] <= cfg.grace_days, "due " + due + f", within grace_days ({cfg.grace_days})"),
+            (inv["level"] < 0, "due " + due + f", not yet at the first level ({cfg.levels[0]} days overdue)")]):
+        why = why.mask(mask.to_numpy(dtype=bool), text)
     # The minimum amount applies per client, level and company (each in its own currency).
-    totals = inv.groupby(["client_id", "level", "company_id"])["net_company"].transform("sum")
-    inv = inv.loc[totals >= cfg.min_amount - 1e-9]
+    chased = inv["net_company"].where(why.isna(), 0.0)
+    totals = chased.groupby([inv["client_id"], inv["level"], inv["company_id"]]).transform("sum")
+    small = (why.isna() & (totals < cfg.min_amount - 1e-9)).to_numpy(dtype=bool)
+    why[small] = [f"the client's total at this level ({t:,.2f} {c}) is under min_amount ({cfg.min_amount:g})"
+                  for t, c in zip(totals[small].tolist(), inv.loc[small, "company_currency_id_name"].tolist())]
+    left = inv.loc[why.notna()]
+    out.not_raised += [NotRaised(name, "account.move", int(i), F.opt_id(c), r) for i, c, r in zip(
+        left["id"].tolist(), left["client_id"].tolist(), why.loc[why.notna()].tolist())]
+    inv = inv.loc[why.isna()]
     if not len(inv):
-        return []
+        return
     inv = inv.assign(group=inv.groupby(["client_id", "level"], sort=False).ngroup())
     inv = inv.sort_values(["group", "due", "id"], kind="stable")
     groups = inv.groupby("group").agg(client_id=("client_id", "first"), level=("level", "first"),
-                                      n=("id", "size"), first_due=("due", "min"),
-                                      max_days=("days_overdue", "max"))
+                                      n=("id", "size"), first_due=("due", "min"))
     money = inv.groupby(["group", "company_currency_id_name"])["net_company"].sum().round(2).reset_index()
     money["text"] = [f"{v:,.2f} {c}" for v, c in zip(money["net_company"], money["company_currency_id_name"])]
     money_text = F.grouped_lists(money, "group", "text")
@@ -134,10 +172,9 @@ def _levels(snapshot, as_of: date, cfg: Config) -> list[Finding]:
         "group", OVERDUE_COLUMNS)
     client_names = F.names(snapshot.partners, groups["client_id"]).tolist()
     first_due = groups["first_due"].dt.date.tolist()
-    findings = []
-    for g, cid, lvl, n, due0, max_days, cname in zip(
+    for g, cid, lvl, n, due0, cname in zip(
             groups.index.tolist(), groups["client_id"].tolist(), groups["level"].tolist(),
-            groups["n"].tolist(), first_due, groups["max_days"].tolist(), client_names):
+            groups["n"].tolist(), first_due, client_names):
         level_name, threshold = cfg.level_names[lvl], cfg.levels[lvl]
         cname = cname if isinstance(cname, str) else f"partner {cid}"
         verb = VERBS.get(level_name, f"{level_name}:")
@@ -146,9 +183,9 @@ def _levels(snapshot, as_of: date, cfg: Config) -> list[Finding]:
         route = {"invoice_user_ids": salespeople.get(g, [])}
         if cfg.manager_user_id is not None and lvl + 1 >= cfg.manager_from_level:
             route.update(user_id=cfg.manager_user_id, why="late_payment.manager_user_id")
-        summary = (f"{verb} {cname}: {_plural(n, 'invoice')} {threshold}+ days overdue "
+        summary = (f"{verb} {F.short(cname)}: {_plural(n, 'invoice')} {threshold}+ days overdue "
                    f"({' + '.join(money_text[g])})")
-        findings.append(Finding(
+        out.findings.append(Finding(
             rule=name, subject_model="res.partner", subject_id=cid, subject_name=cname,
             client_id=cid, severity=cfg.severities[lvl], level=level_name,
             summary=summary, evidence=evidence[g], evidence_columns=OVERDUE_COLUMNS,
@@ -157,9 +194,67 @@ def _levels(snapshot, as_of: date, cfg: Config) -> list[Finding]:
             resolved_when=f"no invoice of {cname} is {band} days overdue any more "
                           f"(paid, credited, disputed or moved to the next level)",
             data={"level": lvl + 1, "days": threshold, "totals_company_currency": dict(totals[g]),
-                  "invoice_ids": ids[g], "max_days_overdue": max_days},
-            route=route))
-    return findings
+                  "invoice_ids": ids[g], "oldest_due": due0.isoformat()},
+            route=route, daily=("days_overdue",)))
+
+
+def _credit_matches(snapshot, inv: pd.DataFrame) -> list[Finding]:
+    """A ``credit_match`` finding per client whose open credit notes would cover (part of) its
+    overdue invoices: someone has to match them in Odoo, the rule never nets them in silence."""
+    covered = inv.loc[inv["credit_applied"] > 0]
+    if not len(covered):
+        return []
+    credits = F.open_credits(snapshot)
+    credits = credits.loc[credits["client_id"].isin(covered["client_id"])]
+    rows = pd.concat([
+        pd.DataFrame({"client_id": credits["client_id"].to_numpy(), "kind": "credit note",
+                      "move_id": credits["id"].to_numpy(), "date": credits["invoice_date"].to_numpy(),
+                      "currency": credits["currency_id_name"].astype(object).to_numpy(),
+                      "amount_open_company": credits["amount_company"].to_numpy(), "credit_applied": np.nan,
+                      "company_currency": credits["company_currency_id_name"].astype(object).to_numpy()}),
+        pd.DataFrame({"client_id": covered["client_id"].to_numpy(), "kind": "overdue invoice",
+                      "move_id": covered["id"].to_numpy(), "date": covered["due"].to_numpy(),
+                      "currency": covered["currency_id_name"].astype(object).to_numpy(),
+                      "amount_open_company": covered["amount_company"].to_numpy(),
+                      "credit_applied": covered["credit_applied"].to_numpy(),
+                      "company_currency": covered["company_currency_id_name"].astype(object).to_numpy()}),
+    ], ignore_index=True)
+    rows["client_id"] = rows["client_id"].astype("int64")
+    rows["move"] = F.invoice_names(snapshot, rows["move_id"]).to_numpy()
+    rows = rows.sort_values(["client_id", "kind", "date", "move_id"], kind="stable")
+    evidence = F.grouped_records(rows, "client_id", CREDIT_COLUMNS)
+    credit_ids = F.grouped_lists(rows.loc[rows["kind"] == "credit note"], "client_id", "move_id")
+    invoice_ids = F.grouped_lists(rows.loc[rows["kind"] != "credit note"], "client_id", "move_id")
+    money = credits.groupby(["client_id", "company_currency_id_name"], observed=True)["amount_company"].sum()
+    money = money.round(2).reset_index()
+    money["client_id"] = money["client_id"].astype("int64")
+    money["text"] = [f"{v:,.2f} {c}" for v, c in zip(money["amount_company"], money["company_currency_id_name"])]
+    money_text = F.grouped_lists(money, "client_id", "text")
+    # due: the day both existed, from the data (the later of the first credit note and the first
+    # covered invoice falling overdue), so re-runs do not move it
+    first_credit = credits.groupby("client_id")["invoice_date"].min()
+    first_overdue = covered.groupby("client_id")["due"].min() + pd.Timedelta(days=1)
+    since = pd.concat([first_credit, first_overdue], axis=1).max(axis=1)
+    salespeople = F.ranked_users(pd.concat([credits[["client_id", "invoice_user_id"]],
+                                            covered[["client_id", "invoice_user_id"]]]), "client_id",
+                                 "invoice_user_id")
+    clients = since.index.to_series().astype("int64")
+    client_names = F.names(snapshot.partners, clients).tolist()
+    out = []
+    for cid, when, cname in zip(clients.tolist(), since.dt.date.tolist(), client_names):
+        cname = cname if isinstance(cname, str) else f"partner {cid}"
+        n = len(credit_ids.get(cid, []))
+        summary = (f"match {_plural(n, 'credit note')} ({' + '.join(money_text.get(cid, []))}) "
+                   f"with overdue invoices of {F.short(cname)}")
+        out.append(Finding(
+            rule=name, subject_model="res.partner", subject_id=cid, subject_name=cname, client_id=cid,
+            severity="medium", level="credit_match", summary=summary, evidence=evidence[cid],
+            evidence_columns=CREDIT_COLUMNS, action=Action("activity", summary, "todo", when),
+            resolved_when=f"no open credit note of {cname} is left beside an overdue invoice "
+                          f"(matched, refunded or the invoices paid)",
+            data={"credit_note_ids": credit_ids.get(cid, []), "invoice_ids": invoice_ids.get(cid, [])},
+            route={"invoice_user_ids": salespeople.get(cid, []), "order": CREDIT_ROUTE}))
+    return out
 
 
 def _chronic(snapshot, as_of: date, cfg: Config) -> list[Finding]:

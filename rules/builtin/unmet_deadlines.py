@@ -6,9 +6,12 @@ activity, not one per task; with ``group_by = "assignee"`` each assignee gets
 the tasks they hold instead.  Tasks due within ``at_risk_days`` that nobody
 has touched for ``untouched_days`` are reported as at risk.  Work late by
 ``escalate_after_days`` or more is escalated to a configured manager (or the
-default user).  Open and closed follow the server: ``state`` from Odoo 17,
-the stage's closed flag on 16.  Deadlines are calendar days (a 17+ deadline
-datetime counts on its UTC date).
+default user).  Open is :func:`facts.open_task_mask`: ``state`` from Odoo 17
+and not in a folded stage, the stage's closed flag on 16.  Every task Odoo lists
+as late is in a finding or in a ``NotRaised`` saying why not (folded stage,
+project done or archived, private task, grace days).  Project findings are
+filed under the project's client.  Summaries carry dates, never day counts.
+Deadlines are calendar days (a 17+ deadline datetime counts on its UTC date).
 """
 from __future__ import annotations
 
@@ -21,7 +24,7 @@ import pandas as pd
 
 from clientcare.rules import frames as F
 from clientcare.rules.config import RuleConfig
-from clientcare.rules.finding import Action, Finding
+from clientcare.rules.finding import Action, Finding, NotRaised, RuleOutput
 
 name = "unmet_deadlines"
 version = "1.0"
@@ -55,18 +58,18 @@ class Config(RuleConfig):
         return out
 
 
-def evaluate(snapshot, as_of: date, config: Config) -> list[Finding]:
+def evaluate(snapshot, as_of: date, config: Config) -> RuleOutput:
     today = F.day(as_of)
-    tasks = F.tasks(snapshot)
-    tasks = tasks.loc[tasks["is_open"] & tasks["deadline_date"].notna()]
-    if not config.include_private_tasks:
-        tasks = tasks.loc[tasks["project_id"].notna()]
     projects = F.projects(snapshot)
-    tasks = tasks.loc[tasks["project_id"].isna() | tasks["project_id"].isin(projects.loc[projects["active"], "id"])]
-    tasks = tasks.assign(days_late=F.days_since(today, tasks["deadline_date"]).astype("int64"))
+    active_projects = projects.loc[projects["active"] & ~projects["status_done"], "id"]
     user_names = F.names(snapshot.users, snapshot.users["id"]).set_axis(snapshot.users["id"]).to_dict()
 
-    rows = _task_rows(tasks.loc[tasks["days_late"] > config.grace_days], user_names, snapshot)
+    late = F.late_tasks(snapshot, as_of)
+    why = _why_not_raised(late, projects, config)
+    rows = _task_rows(late.loc[why.isna()], user_names, snapshot)
+    skipped = late.loc[why.notna()]
+    not_raised = [NotRaised(name, "project.task", int(tid), F.opt_id(cid), reason) for tid, cid, reason in zip(
+        skipped["id"].tolist(), skipped["client_id"].tolist(), why.loc[why.notna()].tolist())]
     if config.include_projects:
         late_projects = projects.loc[projects["active"] & ~projects["is_done"] & projects["end_day"].notna()]
         late_projects = late_projects.assign(days_late=F.days_since(today, late_projects["end_day"]).astype("int64"))
@@ -77,16 +80,47 @@ def evaluate(snapshot, as_of: date, config: Config) -> list[Finding]:
         findings += _findings(rows.loc[rows["days_late"] >= config.escalate_after_days], "escalated",
                               config, COLUMNS)
     if config.at_risk_days > 0:
-        soon = tasks.loc[(tasks["days_late"] <= 0) & (tasks["days_late"] >= -config.at_risk_days)
-                         & (tasks["write_day"] <= today - pd.Timedelta(days=config.untouched_days))]
+        t = F.tasks(snapshot)
+        watched = t["project_id"].isin(active_projects) | (t["project_id"].isna() & config.include_private_tasks)
+        t = t.loc[t["is_open"] & t["deadline_date"].notna() & watched]
+        left = F.days_since(t["deadline_date"], today)
+        soon = t.loc[(left >= 0) & (left <= config.at_risk_days)
+                     & (t["write_day"] <= today - pd.Timedelta(days=config.untouched_days))]
+        soon = soon.assign(days_late=-F.days_since(soon["deadline_date"], today).astype("int64"))
         risk = _task_rows(soon, user_names, snapshot).assign(days_left=lambda r: -r["days_late"])
         findings += _findings(risk, "at_risk", config, RISK_COLUMNS)
-    return findings
+    return RuleOutput(findings, not_raised)
+
+
+def _why_not_raised(late: pd.DataFrame, projects: pd.DataFrame, cfg: Config) -> pd.Series:
+    """Per late task (as Odoo lists them), why it gets no finding (NA: it gets one)."""
+    by_id = projects.drop_duplicates("id").set_index("id")
+    private = late["project_id"].isna()
+    archived = ~F.lookup(by_id["active"], late["project_id"]).fillna(True).astype(bool)
+    done = F.lookup(by_id["status_done"], late["project_id"]).fillna(False).astype(bool)
+    project = late["project_id_name"].astype(object).fillna("?").astype(str)
+    stage = late["stage_id_name"].astype(object).fillna("?").astype(str)
+    deadline = late["deadline_date"].dt.strftime("%Y-%m-%d")
+    reasons = [
+        (late["is_folded"], "in the folded stage " + stage + ": shown as done in Odoo"),
+        (private & (not cfg.include_private_tasks),
+         pd.Series("private task (no project): include_private_tasks is off", index=late.index)),
+        (archived & ~private, "project " + project + " is archived"),
+        (done & ~private, "project " + project + " is done (its status)"),
+        (late["days_late"] <= cfg.grace_days, "deadline " + deadline + f" is within grace_days ({cfg.grace_days})"),
+    ]
+    out = pd.Series(None, index=late.index, dtype=object)
+    for mask, text in reversed(reasons):  # the first reason that applies wins
+        out = out.mask(mask.to_numpy(dtype=bool), text)
+    return out
 
 
 def _task_rows(t: pd.DataFrame, user_names: dict, snapshot) -> pd.DataFrame:
+    """Evidence rows of tasks; the subject is the project (filed under the project's client),
+    or the task itself when it has no project (filed under the task's client)."""
     private = t["project_id"].isna()
     names = F.task_names(snapshot, t["id"]).to_numpy(dtype=object)
+    project_client = F.lookup(F.project_clients(snapshot).set_index("id")["client_id"], t["project_id"])
     return pd.DataFrame({
         "kind": "task", "id": t["id"].to_numpy(), "name": names,
         "deadline": t["deadline_date"].to_numpy(), "days_late": t["days_late"].to_numpy(),
@@ -96,7 +130,8 @@ def _task_rows(t: pd.DataFrame, user_names: dict, snapshot) -> pd.DataFrame:
         "subject_model": np.where(private, "project.task", "project.project"),
         "subject_id": np.where(private, t["id"].to_numpy(), t["project_id"].fillna(0).to_numpy(dtype="int64")),
         "subject_name": np.where(private, names, t["project_id_name"].to_numpy(dtype=object)),
-        "client_id": t["client_id"].to_numpy(), "project_id": t["project_id"].to_numpy(),
+        "client_id": t["client_id"].where(private, project_client).to_numpy(),
+        "project_id": t["project_id"].to_numpy(),
     })
 
 
@@ -127,9 +162,10 @@ def _findings(rows: pd.DataFrame, level: str, cfg: Config, columns: list[str]) -
         rows = rows.assign(owner=rows["user_ids"]).explode("owner")
     else:
         rows = rows.assign(owner=np.nan)
-    rows = rows.assign(owner=pd.to_numeric(rows["owner"]).astype("Int64"),
-                       is_task=(rows["kind"] == "task").astype("int64"),
-                       is_project=(rows["kind"] == "project").astype("int64"))
+    is_task = rows["kind"] == "task"
+    rows = rows.assign(owner=pd.to_numeric(rows["owner"]).astype("Int64"), is_task=is_task.astype("int64"),
+                       is_project=(~is_task).astype("int64"), task_deadline=rows["deadline"].where(is_task),
+                       end_date=rows["deadline"].where(~is_task))
     rows = rows.sort_values(["subject_model", "subject_id", "owner", "is_task", "deadline", "id"],
                             kind="stable", na_position="first")
     rows["group"] = rows.groupby(["subject_model", "subject_id", "owner"], sort=False, dropna=False).ngroup()
@@ -137,17 +173,22 @@ def _findings(rows: pd.DataFrame, level: str, cfg: Config, columns: list[str]) -
         subject_model=("subject_model", "first"), subject_id=("subject_id", "first"),
         subject_name=("subject_name", "first"), client_id=("client_id", "first"),
         project_id=("project_id", "first"), owner=("owner", "first"), n_tasks=("is_task", "sum"),
-        has_project=("is_project", "max"), first_deadline=("deadline", "min"), worst=("days_late", "max"))
+        has_project=("is_project", "max"), first_deadline=("deadline", "min"),
+        oldest_task=("task_deadline", "min"), end_date=("end_date", "min"))
     task_users = F.ranked_users(rows.loc[rows["kind"] == "task"], "group", "user_ids")
+    task_ids = F.grouped_lists(rows.loc[rows["kind"] == "task"], "group", "id")
     evidence = F.grouped_records(rows, "group", columns)
     severity = SEVERITY[level]
     out = []
-    for g, model, sid, sname, cid, pid, owner, n_tasks, has_project, first, worst in zip(
+    daily = ("days_left",) if level == "at_risk" else ("days_late",)
+    for g, model, sid, sname, cid, pid, owner, n_tasks, has_project, first, oldest, end in zip(
             groups.index.tolist(), groups["subject_model"].tolist(), groups["subject_id"].tolist(),
             groups["subject_name"].tolist(), groups["client_id"].tolist(), groups["project_id"].tolist(),
             groups["owner"].tolist(), groups["n_tasks"].tolist(), groups["has_project"].tolist(),
-            groups["first_deadline"].dt.date.tolist(), groups["worst"].tolist()):
+            groups["first_deadline"].dt.date.tolist(), groups["oldest_task"].dt.strftime("%Y-%m-%d").tolist(),
+            groups["end_date"].dt.strftime("%Y-%m-%d").tolist()):
         sname = sname if isinstance(sname, str) else f"{model} {sid}"
+        shown = F.short(sname)
         route: dict = {"project_id": F.opt_id(pid),
                        "task_user_ids": task_users.get(g, [])}
         part = None
@@ -161,14 +202,20 @@ def _findings(rows: pd.DataFrame, level: str, cfg: Config, columns: list[str]) -
                 route["order"] = ("default",)
         tasks_text = f"{n_tasks} task{'s' if n_tasks != 1 else ''}"
         if level == "at_risk":
-            summary = (f"{sname}: {tasks_text} due within {cfg.at_risk_days} days, "
+            summary = (f"{shown}: {tasks_text} due within {cfg.at_risk_days} days, "
                        f"untouched for {cfg.untouched_days}+ days")
             due = first
             resolved = "each listed task is worked on, closed, or its deadline moves further out"
         else:
-            what = ([f"{tasks_text} past deadline"] if n_tasks else []) + (["end date passed"] if has_project else [])
+            # dates, never day counts: a summary that changed daily would rewrite the activity daily
+            what = []
+            if n_tasks:
+                what.append(f"{tasks_text} past deadline" + (f", the oldest since {oldest}" if n_tasks > 1
+                                                              else f" since {oldest}"))
+            if has_project:
+                what.append(f"end date {end} passed")
             prefix = "escalate " if level == "escalated" else ""
-            summary = f"{prefix}{sname}: {' and '.join(what)} (up to {int(worst)} days late)"
+            summary = f"{prefix}{shown}: {'; '.join(what)}"
             offset = cfg.escalate_after_days if level == "escalated" else cfg.grace_days + 1
             due = first + timedelta(days=offset)
             resolved = ("every listed task is closed or its deadline moves past today; the project is "
@@ -178,7 +225,7 @@ def _findings(rows: pd.DataFrame, level: str, cfg: Config, columns: list[str]) -
             client_id=F.opt_id(cid), severity=severity, level=level,
             part=part, summary=summary, evidence=evidence[g], evidence_columns=columns,
             action=Action("activity", summary, "todo", due), resolved_when=resolved,
-            data={"tasks": n_tasks, "project_late": has_project,
-                  "max_days_late": None if level == "at_risk" else int(worst)},
-            route=route))
+            data={"tasks": n_tasks, "project_late": bool(has_project), "task_ids": task_ids.get(g, []),
+                  "first_deadline": first.isoformat()},
+            route=route, daily=daily))
     return out
