@@ -494,22 +494,17 @@ def _summary_text(d: dict) -> str:
 def undo(ctx, run_id, **flags):
     """Remove what one run created: its open activities and, where permitted, its notes."""
     from clientcare.jobs import runner
-    from clientcare.jobs.runs import RunHistory, profile_lock
-    from clientcare.jobs.writeback import undo_run
 
     profile = load_profile_from(ctx, **flags)
-    state = runner.open_state(profile)
-    run = RunHistory(state).get(run_id)
-    if run is None:
-        raise E.ConfigError(f"no run {run_id!r} in {profile.state_path}")
-    with profile_lock(profile.state_path):
-        report = undo_run(runner.open_client(profile, state), run["run_id"], state)
-    click.echo(f"run {run['run_id']}: removed {report['activities_removed']} activities and "
-               f"{report['notes_removed']} notes")
-    for item in report["not_removed"]:
-        click.echo(f"  could not remove {item['model']},{item['id']}: {item['why']}", err=True)
-    if report["not_removed"]:
-        ctx.exit(E.EXIT_PARTIAL)
+    summary = runner.undo(profile, run_id)
+    if summary.error:
+        click.echo(f"error: {summary.error}", err=True)
+        ctx.exit(summary.exit_code)
+    click.echo(f"run {summary.undone}: removed {summary.applied['activities_removed']} activities and "
+               f"{summary.applied['notes_removed']} notes (recorded as run {summary.run_id})")
+    for err in summary.write_errors:
+        click.echo(f"  could not remove {err['res_model']},{err['res_id']}: {err['error']}", err=True)
+    ctx.exit(summary.exit_code)
 
 
 def run() -> None:  # pragma: no cover - console entry point
