@@ -22,6 +22,7 @@ from clientcare.jobs import rulesglue
 from clientcare.jobs.config import Profile
 from clientcare.jobs.runs import RunHistory, new_run_id, profile_lock
 from clientcare.jobs.writeback import WRITE_MODELS, WriteBack, undo_run
+from clientcare.rules.finding import SUBJECT_MODELS
 
 log = logging.getLogger(__name__)
 
@@ -53,9 +54,10 @@ def pull_snapshot(client: OdooClient, profile: Profile, full: bool = False,
     return pull_incremental(client, pull_options(profile, full, rule_names))
 
 
-def models_needed(profile: Profile) -> tuple[dict[str, set[str]], set[str]]:
-    """Odoo models and operations the pull, the enabled rules and the write-back use (for
-    ``check``), and which of them are optional (a rule only loses a criterion without them)."""
+def models_needed(profile: Profile) -> tuple[dict[str, set[str]], set[str], set[str]]:
+    """For ``check``: the Odoo models and operations the pull, the enabled rules and the
+    write-back use; which of them are optional (a rule only loses a criterion without them);
+    and the documents sync may write activities and notes on (those the enabled rules read)."""
     out: dict[str, set[str]] = {m: set(ops) for m, ops in WRITE_MODELS.items()}
     options = pull_options(profile)
     for table in options.tables:
@@ -63,7 +65,7 @@ def models_needed(profile: Profile) -> tuple[dict[str, set[str]], set[str]]:
     optional_tables = rulesglue.optional_tables(profile)
     optional = {TABLES[t].model for t in optional_tables if t in TABLES}
     required = {TABLES[t].model for t in options.tables if t not in optional_tables}
-    return out, optional - required - set(WRITE_MODELS)
+    return out, optional - required - set(WRITE_MODELS), set(SUBJECT_MODELS) & required
 
 
 @dataclass

@@ -41,6 +41,29 @@ from clientcare.connector.state import StateStore
 log = logging.getLogger(__name__)
 
 WRITE_MODELS = {"mail.activity": {"read", "create", "write"}, "mail.message": {"read", "create"}}
+#: The right Odoo requires on a document to post an activity or a note on it (its
+#: ``_mail_post_access``; ``mail.thread`` defaults to write).  Read in the 16-19 sources:
+#: ``account.move`` and ``project.task`` lower it to read, ``res.partner`` and
+#: ``project.project`` keep write.  Closing an activity posts an "activity done" message: same right.
+MAIL_POST_ACCESS = {"res.partner": "write", "project.project": "write", "project.task": "read",
+                    "account.move": "read"}
+#: The smallest standard group that grants it (measured on 16-19, see the README).
+GROUP_FOR = {
+    ("res.partner", "write"): "Extra Rights / Contact Creation (base.group_partner_manager)",
+    ("project.project", "write"): "Project / Administrator (project.group_project_manager)",
+    ("project.task", "read"): "Project / User (project.group_project_user)",
+    ("account.move", "read"): "Invoicing / Billing (account.group_account_invoice)",
+}
+
+
+def rights_hint(model: str) -> str:
+    """What to give the bot when Odoo refuses an activity or note on ``model`` (Odoo's own
+    message names no group for it)."""
+    op = MAIL_POST_ACCESS.get(model, "write")
+    group = GROUP_FOR.get((model, op), f"a group with {op} rights on {model}")
+    return f"Odoo needs {op} rights on {model} to post activities and notes there: add the ClientCare user to {group}"
+
+
 #: Odoo's activity ``summary`` is a Char; long ones are shortened in the middle.
 SUMMARY_MAX = 250
 #: Feedback of the activities ClientCare closes: tells its closes from a person's "done".
@@ -530,8 +553,9 @@ class WriteBack:
         except (E.UserError, E.AccessError, E.MissingRecordError, E.ServerError) as exc:
             if len(batch) == 1:
                 it = batch[0]
+                hint = f" ({rights_hint(it.res_model)})" if isinstance(exc, E.AccessError) else ""
                 self.errors.append({"key": it.key, "op": it.op, "res_model": it.res_model,
-                                    "res_id": it.res_id, "error": f"{type(exc).__name__}: {exc}"})
+                                    "res_id": it.res_id, "error": f"{type(exc).__name__}: {exc}{hint}"})
                 log.error("%s %s on %s,%s failed: %s", it.op, it.key, it.res_model, it.res_id, exc)
                 self._ledger([it], "failed")
                 return 0
