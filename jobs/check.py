@@ -32,7 +32,8 @@ class Step:
 
 
 def run_check(settings: ConnectionSettings, models_needed: dict[str, set[str]],
-              optional_models: set[str] = frozenset(), post_targets: set[str] = frozenset()) -> list[Step]:
+              optional_models: set[str] = frozenset(), post_targets: set[str] = frozenset(), *,
+              notify_assignees: bool = False) -> list[Step]:
     """Run the checks in order; stop at the first failure later steps depend on.
 
     ``models_needed`` maps each Odoo model the enabled rules and write-back use
@@ -67,6 +68,7 @@ def run_check(settings: ConnectionSettings, models_needed: dict[str, set[str]],
     if probe.get("mail.activity"):
         steps += _posting(client, {m for m in post_targets if probe.get(m) is not None})
         steps.append(_activity_types(client))
+        steps.append(_sender(client, transport.uid, notify_assignees))
     steps.append(_clock(settings))
     return steps
 
@@ -162,6 +164,24 @@ def _activity_types(client: OdooClient) -> Step:
                     f"restore {', '.join(ACTIVITY_TYPE_XMLIDS[m] for m in missing)} or expect Odoo's "
                     f"default type on those activities")
     return Step("activity types", "ok", ", ".join(f"{k} {v}" for k, v in found.items()))
+
+
+def _sender(client: OdooClient, uid: int, notify_assignees: bool) -> Step:
+    """Odoo posts "activity done" messages and assignment mails as the bot: measured live,
+    without an email address on the bot user Odoo 16 refuses to mark activities done, and
+    16-18 refuse to create activities that notify their assignee (19 sends them anyway)."""
+    email = client.call("res.users", "read", [[uid]], {"fields": ["email"]})[0].get("email")
+    if email:
+        return Step("sender address", "ok", f"the ClientCare user writes as {email}")
+    fix = "give the ClientCare user an email address (its contact's Email field)"
+    if notify_assignees and client.profile.major <= 18:
+        return Step("sender address", "fail", "the ClientCare user has no email address and "
+                    "notify_assignees is on: Odoo 16-18 refuse activities whose assignee they must email", fix)
+    if client.profile.major <= 16:
+        return Step("sender address", "fail", "the ClientCare user has no email address: Odoo 16 "
+                    "refuses to mark activities done (it posts the 'done' message as the user)", fix)
+    return Step("sender address", "ok", "no email address (none needed: ClientCare sends no mail "
+                "unless notify_assignees is on)")
 
 
 def _clock(settings: ConnectionSettings) -> Step:

@@ -179,7 +179,8 @@ def check(ctx, **flags):
     from clientcare.jobs.runner import models_needed
 
     profile = load_profile_from(ctx, **flags)
-    steps = run_check(profile.connection(), *models_needed(profile))
+    steps = run_check(profile.connection(), *models_needed(profile),
+                      notify_assignees=bool(profile.values.get("notify_assignees")))
     marks = {"ok": click.style("ok  ", fg="green"), "warn": click.style("warn", fg="yellow"),
              "fail": click.style("FAIL", fg="red")}
     for step in steps:

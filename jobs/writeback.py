@@ -66,8 +66,9 @@ def rights_hint(model: str) -> str:
 
 #: Odoo's activity ``summary`` is a Char; long ones are shortened in the middle.
 SUMMARY_MAX = 250
-#: Feedback of the activities ClientCare closes: tells its closes from a person's "done".
-FEEDBACK_PREFIX = "ClientCare: "
+#: Feedback of the activities ClientCare closes, quoted by Odoo's "activity done" message:
+#: tells ClientCare's closes from a person's "done".
+CLOSE_FEEDBACK = "ClientCare: resolved: "
 
 
 def marker(key: str, run_id: str, fingerprint: str, note_hash: str | None = None) -> str:
@@ -281,7 +282,7 @@ class WriteBack:
         for row in rows:
             body = row.get("body") or ""
             m = MARKER_RE.search(body)
-            if m and m["key"] in wanted and FEEDBACK_PREFIX not in html.unescape(body):
+            if m and m["key"] in wanted and CLOSE_FEEDBACK not in html.unescape(body):
                 out.add(m["key"])
         return out
 
@@ -353,7 +354,7 @@ class WriteBack:
         edited = old.get("nh") and old["nh"] != note_hash(old.get("note"))
         if edited:  # a person wrote in the note: keep it, say what changed, keep the hash unmatched
             kept = MARKER_RE.sub("", old["note"])
-            vals["note"] = (kept + f"<p>{self.as_of:%Y-%m-%d} ClientCare: {esc(', '.join(changed))} changed: "
+            vals["note"] = (kept + f"<p>{self.as_of:%Y-%m-%d}, ClientCare update ({esc(', '.join(changed))}): "
                             f"{esc(vals['summary'])}</p>" + marker(key, old["run"], fp, old["nh"]))
         else:
             vals["note"] += marker(key, old["run"], fp, note_hash(vals["note"]))
@@ -378,7 +379,7 @@ class WriteBack:
             item.reason = "fresh state file: not closed"
         else:
             item.op = "close"
-            item.reason = f"resolved: {rule} no longer finds this on {self.as_of:%Y-%m-%d}"
+            item.reason = f"{rule} no longer finds this on {self.as_of:%Y-%m-%d}"
         return item
 
     def _plan_notes(self, note_findings: list) -> list[Item]:
@@ -489,7 +490,7 @@ class WriteBack:
 
     def _close(self, batch: list[Item], reason: str) -> None:
         self.client.call("mail.activity", "action_feedback", [[it.odoo_id for it in batch]],
-                         {"feedback": FEEDBACK_PREFIX + reason})
+                         {"feedback": CLOSE_FEEDBACK + reason})
         self._ledger(batch, "done")
 
     def _create_activities(self, model: str, batch: list[Item]) -> int:
