@@ -62,6 +62,7 @@ class OdooDouble:
         self.fail_res_ids: set[int] = set()    # records whose create fails validation
         self.message_create_allowed = True
         self.contexts: list[dict] = []         # the context of every write call
+        self.transport = SimpleNamespace(call_count=0, calls={}, retries=0)
 
     def context(self, **extra):
         return dict(extra)
