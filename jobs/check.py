@@ -12,7 +12,7 @@ from clientcare.connector.facts import ACTIVITY_TYPE_XMLIDS
 from clientcare.connector.pull import OdooClient
 from clientcare.connector.settings import ConnectionSettings
 from clientcare.connector.transports import open_transport
-from clientcare.jobs.writeback import MAIL_POST_ACCESS, WriteBack, rights_hint
+from clientcare.jobs.writeback import MAIL_POST_ACCESS, SENDER_HINT, WriteBack, rights_hint
 
 #: Odoo modules ClientCare's data comes from, and what is lost without each.
 MODULES = {
@@ -173,7 +173,7 @@ def _sender(client: OdooClient, uid: int, notify_assignees: bool) -> Step:
     email = client.call("res.users", "read", [[uid]], {"fields": ["email"]})[0].get("email")
     if email:
         return Step("sender address", "ok", f"the ClientCare user writes as {email}")
-    fix = "give the ClientCare user an email address (its contact's Email field)"
+    fix = SENDER_HINT
     if notify_assignees and client.profile.major <= 18:
         return Step("sender address", "fail", "the ClientCare user has no email address and "
                     "notify_assignees is on: Odoo 16-18 refuse activities whose assignee they must email", fix)

@@ -472,6 +472,8 @@ def _summary_text(d: dict) -> str:
              f"{d['rpc_calls']} RPC calls, {d['retries']} retries, {d['duration_s']} s"]
     for rule, counts in d["plan"].get("counts", {}).items():
         lines.append(f"  {rule}: " + ", ".join(f"{op} {n}" for op, n in sorted(counts.items())))
+    if d["plan"].get("left"):
+        lines.append("  left as they are: " + ", ".join(f"{n} {why}" for why, n in d["plan"]["left"].items()))
     if d["applied"]:
         lines.append("  applied: " + ", ".join(f"{k} {v}" for k, v in sorted(d["applied"].items())))
     if d["dry_run"]:

@@ -64,6 +64,7 @@ def rights_hint(model: str) -> str:
     return f"Odoo needs {op} rights on {model} to post activities and notes there: add the ClientCare user to {group}"
 
 
+SENDER_HINT = "give the ClientCare user an email address: Odoo posts and notifies as that user"
 #: Odoo's activity ``summary`` is a Char; long ones are shortened in the middle.
 SUMMARY_MAX = 250
 #: Feedback of the activities ClientCare closes, quoted by Odoo's "activity done" message:
@@ -554,7 +555,8 @@ class WriteBack:
         except (E.UserError, E.AccessError, E.MissingRecordError, E.ServerError) as exc:
             if len(batch) == 1:
                 it = batch[0]
-                hint = f" ({rights_hint(it.res_model)})" if isinstance(exc, E.AccessError) else ""
+                hint = (f" ({rights_hint(it.res_model)})" if isinstance(exc, E.AccessError)
+                        else f" ({SENDER_HINT})" if "sender's email" in str(exc) else "")
                 self.errors.append({"key": it.key, "op": it.op, "res_model": it.res_model,
                                     "res_id": it.res_id, "error": f"{type(exc).__name__}: {exc}{hint}"})
                 log.error("%s %s on %s,%s failed: %s", it.op, it.key, it.res_model, it.res_id, exc)
