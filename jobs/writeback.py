@@ -330,7 +330,7 @@ class WriteBack:
 
     def _plan_activity(self, f, key: str, old: dict | None, ledger: dict[str, str]) -> Item:
         vals, due = self._activity_vals(f)
-        fp = fingerprint(vals, list(f.evidence or []), tuple(getattr(f, "daily", ()) or ()))
+        fp = fingerprint(vals, list(f.evidence or []), tuple(f.daily))
         item = Item("leave", "activity", key, f.rule, f.subject_model, int(f.subject_id), vals["summary"],
                     severity=f.severity)
         if old is None and ledger.get(key) in ("open", "done"):
@@ -368,12 +368,12 @@ class WriteBack:
         rule = key.split(":", 1)[0]
         item = Item("leave", "activity", key, rule, old["res_model"], old["res_id"], old.get("summary") or "",
                     odoo_id=old["id"], run=old["run"])
-        judged = next((nj for nj in not_judged if nj.rule == rule and fnmatch.fnmatchcase(key, nj.pattern)),
-                      None)
+        unjudged = next((nj for nj in not_judged if nj.rule == rule and fnmatch.fnmatchcase(key, nj.pattern)),
+                        None)
         if rules_run is not None and rule not in rules_run:
             item.reason = "rule did not run"
-        elif judged is not None:
-            item.reason = f"not judged: {judged.reason}"
+        elif unjudged is not None:
+            item.reason = f"not judged: {unjudged.reason}"
         elif client_ids is not None and not _key_concerns(key, old, client_ids):
             item.reason = "other client"
         elif fresh:
