@@ -206,6 +206,8 @@ class WriteBack:
         self.warnings: list[str] = []
         self._type_ids: dict[str, int] | None = None
         self._note_subtype: int | None = None
+        #: What the last :meth:`plan` could judge: (rules_run, client_ids, not_judged).
+        self._judged: tuple = (None, None, ())
 
     # -- lookups (a constant number of calls, all allowed to any internal user) ---------
     def lookups(self) -> dict[str, int]:
@@ -296,6 +298,7 @@ class WriteBack:
         key (no ``not_judged`` pattern matches it), within ``client_ids`` for targeted runs,
         and never by a fresh state file (empty ledger): unknown is not resolved.
         """
+        self._judged = (rules_run, client_ids, tuple(not_judged))
         self.lookups()
         existing = self.existing_activities()
         ledger = self._ledger_keys()
@@ -320,7 +323,7 @@ class WriteBack:
                     it.op, it.reason, it.vals = "leave", "done in Odoo", {}
         for key, old in existing.items():
             if key not in current:
-                items.append(self._plan_close(key, old, rules_run, client_ids, not_judged, fresh))
+                items.append(self._plan_close(key, old, fresh))
         if note_findings:
             items += self._plan_notes(note_findings)
         adopted = [Item("leave", "activity", key, key.split(":", 1)[0], old["res_model"], old["res_id"],
@@ -364,24 +367,33 @@ class WriteBack:
         item.reason = "changed: " + ", ".join(changed) + (" (the person's note is kept)" if edited else "")
         return item
 
-    def _plan_close(self, key: str, old: dict, rules_run, client_ids, not_judged, fresh: bool) -> Item:
+    def _plan_close(self, key: str, old: dict, fresh: bool) -> Item:
         rule = key.split(":", 1)[0]
         item = Item("leave", "activity", key, rule, old["res_model"], old["res_id"], old.get("summary") or "",
                     odoo_id=old["id"], run=old["run"])
-        unjudged = next((nj for nj in not_judged if nj.rule == rule and fnmatch.fnmatchcase(key, nj.pattern)),
-                        None)
-        if rules_run is not None and rule not in rules_run:
-            item.reason = "rule did not run"
-        elif unjudged is not None:
-            item.reason = f"not judged: {unjudged.reason}"
-        elif client_ids is not None and not _key_concerns(key, old, client_ids):
-            item.reason = "other client"
+        unknown = self._unknown(key, old["res_model"], old["res_id"])
+        if unknown:
+            item.reason = unknown
         elif fresh:
             item.reason = "fresh state file: not closed"
         else:
             item.op = "close"
             item.reason = f"{rule} no longer finds this on {self.as_of:%Y-%m-%d}"
         return item
+
+    def _unknown(self, key: str, res_model: str, res_id: int) -> str:
+        """Why this run cannot say that a key without a finding is resolved ("" when it can)."""
+        rules_run, client_ids, not_judged = self._judged
+        rule = key.split(":", 1)[0]
+        if rules_run is not None and rule not in rules_run:
+            return "rule did not run"
+        unjudged = next((nj for nj in not_judged if nj.rule == rule and fnmatch.fnmatchcase(key, nj.pattern)),
+                        None)
+        if unjudged is not None:
+            return f"not judged: {unjudged.reason}"
+        if client_ids is not None and not (res_model == "res.partner" and res_id in client_ids):
+            return "other client"
+        return ""
 
     def _plan_notes(self, note_findings: list) -> list[Item]:
         items = []
@@ -408,15 +420,16 @@ class WriteBack:
         return dict(rows)
 
     def forget_resolved(self, plan: Plan, findings: list) -> None:
-        """Keys whose situation went away may raise a new activity when it comes back."""
+        """Keys whose situation went away may raise a new activity when it comes back; a key
+        this run could not judge (as in :meth:`plan`) stays remembered as done."""
         if self.state is None:
             return
         current = {_safe_key(f.key) for f in findings}
         with self.state.transaction() as db:
-            rows = db.execute("SELECT finding_key FROM ledger WHERE scope=? AND kind='activity' "
-                              "AND status='done'", (self.client.scope,)).fetchall()
-            for (key,) in rows:
-                if key not in current:
+            rows = db.execute("SELECT finding_key, res_model, res_id FROM ledger WHERE scope=? AND "
+                              "kind='activity' AND status='done'", (self.client.scope,)).fetchall()
+            for key, res_model, res_id in rows:
+                if key not in current and not self._unknown(key, res_model, res_id):
                     db.execute("DELETE FROM ledger WHERE scope=? AND kind='activity' AND finding_key=?",
                                (self.client.scope, key))
 
@@ -629,6 +642,3 @@ def _norm(value):
         return value[0]
     return value
 
-
-def _key_concerns(key: str, old: dict, client_ids: set[int]) -> bool:
-    return old.get("res_model") == "res.partner" and old.get("res_id") in client_ids

@@ -196,3 +196,16 @@ def test_long_summaries_keep_their_tail():
     assert len(short) == SUMMARY_MAX and short.endswith("total 12,345.67 EUR") and "…" in short
     assert short.startswith("call Société Générale")
     assert shorten("short") == "short"
+
+
+def test_a_done_activity_is_not_forgotten_while_its_key_is_not_judged(state):
+    odoo = OdooDouble()
+    sync(odoo, state, [finding(1), finding(2)], "run1")
+    odoo.mark_done(activity(odoo, 1001)["id"])
+    unknown = [NotJudged("late_payment", "late_payment:*", "invoices unreadable")]
+    for run, kw in (("run2", {"not_judged": unknown}), ("run3", {"rules_run": set()}),
+                    ("run4", {"client_ids": {1002}})):
+        wb, plan, _ = sync(odoo, state, [finding(2)], run, **kw)
+        wb.forget_resolved(plan, [finding(2)])
+    _, plan, done = sync(odoo, state, [finding(1), finding(2)], "run5")  # judged again, still there
+    assert done == {} and plan.items[0].reason == "done in Odoo"
