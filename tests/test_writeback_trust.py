@@ -202,10 +202,12 @@ def test_a_done_activity_is_not_forgotten_while_its_key_is_not_judged(state):
     odoo = OdooDouble()
     sync(odoo, state, [finding(1), finding(2)], "run1")
     odoo.mark_done(activity(odoo, 1001)["id"])
+    _, plan, _ = sync(odoo, state, [finding(1), finding(2)], "run2")
+    assert plan.items[0].reason == "done in Odoo"  # the ledger now remembers it as done
     unknown = [NotJudged("late_payment", "late_payment:*", "invoices unreadable")]
-    for run, kw in (("run2", {"not_judged": unknown}), ("run3", {"rules_run": set()}),
-                    ("run4", {"client_ids": {1002}})):
+    for run, kw in (("run3", {"not_judged": unknown}), ("run4", {"rules_run": set()}),
+                    ("run5", {"client_ids": {1002}})):
         wb, plan, _ = sync(odoo, state, [finding(2)], run, **kw)
         wb.forget_resolved(plan, [finding(2)])
-    _, plan, done = sync(odoo, state, [finding(1), finding(2)], "run5")  # judged again, still there
+    _, plan, done = sync(odoo, state, [finding(1), finding(2)], "run6")  # judged again, still there
     assert done == {} and plan.items[0].reason == "done in Odoo"
