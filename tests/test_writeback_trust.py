@@ -211,3 +211,18 @@ def test_a_done_activity_is_not_forgotten_while_its_key_is_not_judged(state):
         wb.forget_resolved(plan, [finding(2)])
     _, plan, done = sync(odoo, state, [finding(1), finding(2)], "run6")  # judged again, still there
     assert done == {} and plan.items[0].reason == "done in Odoo"
+
+
+def test_notify_assignees_is_validated_like_every_key(tmp_path):
+    import pytest
+
+    from clientcare.connector.errors import ConfigError
+    from clientcare.jobs.config import load_profile
+
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[profiles.t]\nurl = "https://odoo.example.com"\ndb = "d"\nlogin = "bot"\n')
+    env = {"CLIENTCARE_PASSWORD": "x"}
+    assert load_profile("t", cfg, env=env).values["notify_assignees"] is False
+    assert load_profile("t", cfg, env=dict(env, CLIENTCARE_NOTIFY_ASSIGNEES="yes")).values["notify_assignees"]
+    with pytest.raises(ConfigError, match="notify_assignees must be bool"):
+        load_profile("t", cfg, env=dict(env, CLIENTCARE_NOTIFY_ASSIGNEES="maybe"))
