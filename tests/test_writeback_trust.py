@@ -7,6 +7,8 @@ from __future__ import annotations
 import dataclasses
 from datetime import date, timedelta
 
+import pytest
+
 from clientcare.jobs.writeback import SUMMARY_MAX, WriteBack, note_hash, shorten, undo_run
 from clientcare.rules.finding import NotJudged
 
@@ -214,8 +216,6 @@ def test_a_done_activity_is_not_forgotten_while_its_key_is_not_judged(state):
 
 
 def test_notify_assignees_is_validated_like_every_key(tmp_path):
-    import pytest
-
     from clientcare.connector.errors import ConfigError
     from clientcare.jobs.config import load_profile
 
