@@ -137,6 +137,27 @@ _BY_EXCEPTION_NAME = {
 }
 
 
+#: The line a Python traceback ends with: ``odoo.exceptions.AccessError: <message…>``.
+_EXCEPTION_LINE = re.compile(r"^(?:[A-Za-z_][\w]*\.)*[A-Za-z_]\w*(?:Error|Exception|Warning|Denied)\b[^\n:]*: ", re.M)
+
+
+def server_message(message: str) -> str:
+    """Odoo's whole message on one line.
+
+    An access error spans several lines and names the model, the operation and the
+    groups that would allow it: all of it is what a person needs to fix the rights, so
+    nothing is dropped.  From a traceback (XML-RPC fault 1) only the final exception's
+    message is kept, from its first line to the end.
+    """
+    text = message.strip()
+    if "Traceback (most recent call last)" in text:
+        last = None
+        for last in _EXCEPTION_LINE.finditer(text):
+            pass
+        text = text[last.end():] if last else text.splitlines()[-1]
+    return " ".join(text.split()) or "server error"
+
+
 def classify_server_error(
     message: str,
     *,
@@ -155,7 +176,7 @@ def classify_server_error(
     """
     haystack = "\n".join(x for x in (exception_name, message, details or "") if x)
     prefix = f"{where}: " if where else ""
-    text = prefix + (message.strip().splitlines()[-1] if message.strip() else "server error")
+    text = prefix + server_message(message)
     kw = {"details": details}
     if http_status in (502, 503, 504):
         return ServerUnavailable(f"{prefix}HTTP {http_status} from the server", **kw)

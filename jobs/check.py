@@ -8,9 +8,11 @@ from datetime import datetime, timezone
 import requests
 
 from clientcare.connector import errors as E
+from clientcare.connector.facts import ACTIVITY_TYPE_XMLIDS
 from clientcare.connector.pull import OdooClient
 from clientcare.connector.settings import ConnectionSettings
 from clientcare.connector.transports import open_transport
+from clientcare.jobs.writeback import MAIL_POST_ACCESS, SENDER_HINT, WriteBack, rights_hint
 
 #: Odoo modules ClientCare's data comes from, and what is lost without each.
 MODULES = {
@@ -30,11 +32,14 @@ class Step:
 
 
 def run_check(settings: ConnectionSettings, models_needed: dict[str, set[str]],
-              optional_models: set[str] = frozenset()) -> list[Step]:
+              optional_models: set[str] = frozenset(), post_targets: set[str] = frozenset(), *,
+              notify_assignees: bool = False) -> list[Step]:
     """Run the checks in order; stop at the first failure later steps depend on.
 
     ``models_needed`` maps each Odoo model the enabled rules and write-back use
-    to the operations needed on it (``read``, ``create``, ``write``).
+    to the operations needed on it (``read``, ``create``, ``write``);
+    ``post_targets`` are the documents sync may put activities and notes on.  Every
+    call sync makes is one a check step makes or probes the right for.
     """
     steps: list[Step] = []
     try:
@@ -60,6 +65,10 @@ def run_check(settings: ConnectionSettings, models_needed: dict[str, set[str]],
              sorted(set(models_needed) | {m for m in MODULE_MODELS.values()})}
     steps.append(_modules(probe))
     steps += _access(client, models_needed, probe, optional_models)
+    if probe.get("mail.activity"):
+        steps += _posting(client, {m for m in post_targets if probe.get(m) is not None})
+        steps.append(_activity_types(client))
+        steps.append(_sender(client, transport.uid, notify_assignees))
     steps.append(_clock(settings))
     return steps
 
@@ -128,6 +137,51 @@ def _access(client: OdooClient, models_needed: dict[str, set[str]], probe: dict[
         else:
             steps.append(Step(f"rights on {model}", "ok", ", ".join(sorted(operations))))
     return steps
+
+
+def _posting(client: OdooClient, targets: set[str]) -> list[Step]:
+    """Creating an activity, posting a note and marking an activity done all need the
+    document's mail-post right, not only rights on ``mail.activity``."""
+    steps = []
+    for model in sorted(targets):
+        op = MAIL_POST_ACCESS.get(model, "write")
+        if _allowed(client, model, op):
+            steps.append(Step(f"activities on {model}", "ok", f"{op} right on {model}"))
+        else:
+            steps.append(Step(f"activities on {model}", "fail",
+                              f"no {op} right on {model}: Odoo refuses activities and notes on it",
+                              rights_hint(model)))
+    return steps
+
+
+def _activity_types(client: OdooClient) -> Step:
+    """The activity types and the note subtype, looked up exactly as sync does."""
+    writer = WriteBack(client, None, "check")
+    found = writer.lookups()
+    missing = [name for name in ACTIVITY_TYPE_XMLIDS if name not in found]
+    if missing:
+        return Step("activity types", "warn", f"not found: {', '.join(missing)}",
+                    f"restore {', '.join(ACTIVITY_TYPE_XMLIDS[m] for m in missing)} or expect Odoo's "
+                    f"default type on those activities")
+    return Step("activity types", "ok", ", ".join(f"{k} {v}" for k, v in found.items()))
+
+
+def _sender(client: OdooClient, uid: int, notify_assignees: bool) -> Step:
+    """Odoo posts "activity done" messages and assignment mails as the bot: measured live,
+    without an email address on the bot user Odoo 16 refuses to mark activities done, and
+    16-18 refuse to create activities that notify their assignee (19 sends them anyway)."""
+    email = client.call("res.users", "read", [[uid]], {"fields": ["email"]})[0].get("email")
+    if email:
+        return Step("sender address", "ok", f"the ClientCare user writes as {email}")
+    fix = SENDER_HINT
+    if notify_assignees and client.profile.major <= 18:
+        return Step("sender address", "fail", "the ClientCare user has no email address and "
+                    "notify_assignees is on: Odoo 16-18 refuse activities whose assignee they must email", fix)
+    if client.profile.major <= 16:
+        return Step("sender address", "fail", "the ClientCare user has no email address: Odoo 16 "
+                    "refuses to mark activities done (it posts the 'done' message as the user)", fix)
+    return Step("sender address", "ok", "no email address (none needed: ClientCare sends no mail "
+                "unless notify_assignees is on)")
 
 
 def _clock(settings: ConnectionSettings) -> Step:

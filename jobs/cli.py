@@ -179,7 +179,8 @@ def check(ctx, **flags):
     from clientcare.jobs.runner import models_needed
 
     profile = load_profile_from(ctx, **flags)
-    steps = run_check(profile.connection(), *models_needed(profile))
+    steps = run_check(profile.connection(), *models_needed(profile),
+                      notify_assignees=bool(profile.values.get("notify_assignees")))
     marks = {"ok": click.style("ok  ", fg="green"), "warn": click.style("warn", fg="yellow"),
              "fail": click.style("FAIL", fg="red")}
     for step in steps:
@@ -480,6 +481,8 @@ def _summary_text(d: dict) -> str:
              f"{d['rpc_calls']} RPC calls, {d['retries']} retries, {d['duration_s']} s"]
     for rule, counts in d["plan"].get("counts", {}).items():
         lines.append(f"  {rule}: " + ", ".join(f"{op} {n}" for op, n in sorted(counts.items())))
+    if d["plan"].get("left"):
+        lines.append("  left as they are: " + ", ".join(f"{n} {why}" for why, n in d["plan"]["left"].items()))
     if d["applied"]:
         lines.append("  applied: " + ", ".join(f"{k} {v}" for k, v in sorted(d["applied"].items())))
     if d["dry_run"]:
@@ -503,22 +506,17 @@ def _summary_text(d: dict) -> str:
 def undo(ctx, run_id, **flags):
     """Remove what one run created: its open activities and, where permitted, its notes."""
     from clientcare.jobs import runner
-    from clientcare.jobs.runs import RunHistory, profile_lock
-    from clientcare.jobs.writeback import undo_run
 
     profile = load_profile_from(ctx, **flags)
-    state = runner.open_state(profile)
-    run = RunHistory(state).get(run_id)
-    if run is None:
-        raise E.ConfigError(f"no run {run_id!r} in {profile.state_path}")
-    with profile_lock(profile.state_path):
-        report = undo_run(runner.open_client(profile, state), run["run_id"], state)
-    click.echo(f"run {run['run_id']}: removed {report['activities_removed']} activities and "
-               f"{report['notes_removed']} notes")
-    for item in report["not_removed"]:
-        click.echo(f"  could not remove {item['model']},{item['id']}: {item['why']}", err=True)
-    if report["not_removed"]:
-        ctx.exit(E.EXIT_PARTIAL)
+    summary = runner.undo(profile, run_id)
+    if summary.error:
+        click.echo(f"error: {summary.error}", err=True)
+        ctx.exit(summary.exit_code)
+    click.echo(f"run {summary.undone}: removed {summary.applied['activities_removed']} activities and "
+               f"{summary.applied['notes_removed']} notes (recorded as run {summary.run_id})")
+    for err in summary.write_errors:
+        click.echo(f"  could not remove {err['res_model']},{err['res_id']}: {err['error']}", err=True)
+    ctx.exit(summary.exit_code)
 
 
 def run() -> None:  # pragma: no cover - console entry point

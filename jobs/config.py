@@ -49,6 +49,7 @@ KEYS: dict[str, tuple[type, Any, bool, str]] = {
     "state_path": (str, None, False, "SQLite state file (default: user data dir/<profile>.sqlite3)"),
     "max_creations": (int, 500, False, "per-run cap on activities and notes created"),
     "default_user_id": (int, None, False, "Odoo user id that gets findings no one else owns"),
+    "notify_assignees": (bool, False, False, "let Odoo email each assignee about a new or reassigned activity"),
 }
 SECTIONS = ("rules", "routing")
 

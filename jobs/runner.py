@@ -9,8 +9,10 @@ import json
 import logging
 import time
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
+from types import SimpleNamespace
 from typing import Any
 
 from clientcare.connector import (OdooClient, PullOptions, Snapshot, StateStore, errors as E,
@@ -19,7 +21,8 @@ from clientcare.connector.schema import CORE_TABLES, TABLES
 from clientcare.jobs import rulesglue
 from clientcare.jobs.config import Profile
 from clientcare.jobs.runs import RunHistory, new_run_id, profile_lock
-from clientcare.jobs.writeback import WRITE_MODELS, WriteBack
+from clientcare.jobs.writeback import WRITE_MODELS, WriteBack, undo_run
+from clientcare.rules.finding import SUBJECT_MODELS
 
 log = logging.getLogger(__name__)
 
@@ -51,9 +54,10 @@ def pull_snapshot(client: OdooClient, profile: Profile, full: bool = False,
     return pull_incremental(client, pull_options(profile, full, rule_names))
 
 
-def models_needed(profile: Profile) -> tuple[dict[str, set[str]], set[str]]:
-    """Odoo models and operations the pull, the enabled rules and the write-back use (for
-    ``check``), and which of them are optional (a rule only loses a criterion without them)."""
+def models_needed(profile: Profile) -> tuple[dict[str, set[str]], set[str], set[str]]:
+    """For ``check``: the Odoo models and operations the pull, the enabled rules and the
+    write-back use; which of them are optional (a rule only loses a criterion without them);
+    and the documents sync may write activities and notes on (those the enabled rules read)."""
     out: dict[str, set[str]] = {m: set(ops) for m, ops in WRITE_MODELS.items()}
     options = pull_options(profile)
     for table in options.tables:
@@ -61,7 +65,7 @@ def models_needed(profile: Profile) -> tuple[dict[str, set[str]], set[str]]:
     optional_tables = rulesglue.optional_tables(profile)
     optional = {TABLES[t].model for t in optional_tables if t in TABLES}
     required = {TABLES[t].model for t in options.tables if t not in optional_tables}
-    return out, optional - required - set(WRITE_MODELS)
+    return out, optional - required - set(WRITE_MODELS), set(SUBJECT_MODELS) & required
 
 
 @dataclass
@@ -85,61 +89,94 @@ class RunSummary:
     retries: int = 0
     duration_s: float = 0.0
     error: str | None = None
+    #: ``undo``: the run whose records were removed.
+    undone: str | None = None
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
+
+
+@contextmanager
+def _recorded(profile: Profile, summary: RunSummary, command: str):
+    """Lock, run-history row and bookkeeping shared by ``sync`` and ``undo``: Odoo problems
+    end the run with an exit code in the summary, never an exception."""
+    started = time.monotonic()
+    with profile_lock(profile.state_path):
+        run = SimpleNamespace(state=open_state(profile), client=None)
+        history = RunHistory(run.state)
+        history.start(summary.run_id, profile.name, command)
+        try:
+            yield run
+        except E.ClientCareError as exc:
+            summary.status, summary.exit_code = "failed", E.exit_code_for(exc)
+            summary.error = f"{type(exc).__name__}: {exc}"
+            log.error("%s failed: %s", summary.command, exc)
+        except Exception as exc:  # a bug of ours: recorded in the history, then shown with its traceback
+            summary.status, summary.exit_code = "failed", E.EXIT_PARTIAL
+            summary.error = f"internal error {type(exc).__name__}: {exc}"
+            log.exception("%s failed with an internal error", summary.command)
+        finally:
+            if run.client is not None:
+                summary.rpc_calls = run.client.transport.call_count
+                summary.rpc_by_method = dict(sorted(run.client.transport.calls.items()))
+                summary.retries = run.client.transport.retries
+            summary.duration_s = round(time.monotonic() - started, 3)
+            history.finish(summary.run_id, summary.status, summary.exit_code, summary.to_dict())
+            run.state.close()
 
 
 def sync(profile: Profile, *, dry_run: bool = False, as_of: date | None = None, full: bool = False,
          rule_names: list[str] | None = None, client_ids: set[int] | None = None) -> RunSummary:
     """One sync run; never raises for Odoo problems, the summary says what happened."""
     as_of = as_of or date.today()
-    started = time.monotonic()
     summary = RunSummary(new_run_id(), "sync", profile.name, dry_run=dry_run, as_of=as_of.isoformat())
-    with profile_lock(profile.state_path):
-        state = open_state(profile)
-        history = RunHistory(state)
-        history.start(summary.run_id, profile.name, "sync --dry-run" if dry_run else "sync")
-        client = None
-        try:
-            client = open_client(profile, state)
-            snapshot = pull_snapshot(client, profile, full=full, rule_names=rule_names)
-            summary.pulled = snapshot.summary()
-            previous = _load_previous(profile)
-            result = rulesglue.evaluate(snapshot, as_of, profile, rule_names, previous=previous)
-            findings = result.findings
-            if client_ids:
-                findings = [f for f in findings if getattr(f, "client_id", None) in client_ids]
-            summary.findings = dict(sorted(Counter(f.rule for f in findings).items()))
-            summary.rule_errors = result.errors
-            writer = WriteBack(client, state, summary.run_id, as_of=as_of,
-                               max_creations=profile.values.get("max_creations") or 500)
-            plan = writer.plan(findings, rules_run=result.rules_run, client_ids=client_ids)
-            summary.plan = plan.to_dict()
-            if not dry_run:
-                summary.applied = writer.apply(plan)
-                writer.forget_resolved(plan, findings)
-                _save_previous(profile, result.findings, previous)
-            summary.write_errors = writer.errors
-            summary.warnings = writer.warnings
-            if summary.rule_errors or summary.write_errors or any("cap" in w for w in writer.warnings):
-                summary.status, summary.exit_code = "partial", E.EXIT_PARTIAL
-        except E.ClientCareError as exc:
-            summary.status, summary.exit_code = "failed", E.exit_code_for(exc)
-            summary.error = f"{type(exc).__name__}: {exc}"
-            log.error("sync failed: %s", exc)
-        except Exception as exc:  # a bug of ours: recorded in the history, then shown with its traceback
-            summary.status, summary.exit_code = "failed", E.EXIT_PARTIAL
-            summary.error = f"internal error {type(exc).__name__}: {exc}"
-            log.exception("sync failed with an internal error")
-        finally:
-            if client is not None:
-                summary.rpc_calls = client.transport.call_count
-                summary.rpc_by_method = dict(sorted(client.transport.calls.items()))
-                summary.retries = client.transport.retries
-            summary.duration_s = round(time.monotonic() - started, 3)
-            history.finish(summary.run_id, summary.status, summary.exit_code, summary.to_dict())
-            state.close()
+    with _recorded(profile, summary, "sync --dry-run" if dry_run else "sync") as run:
+        run.client = client = open_client(profile, run.state)
+        snapshot = pull_snapshot(client, profile, full=full, rule_names=rule_names)
+        summary.pulled = snapshot.summary()
+        previous = _load_previous(profile)
+        result = rulesglue.evaluate(snapshot, as_of, profile, rule_names, previous=previous)
+        findings = result.findings
+        if client_ids:
+            findings = [f for f in findings if getattr(f, "client_id", None) in client_ids]
+        summary.findings = dict(sorted(Counter(f.rule for f in findings).items()))
+        summary.rule_errors = result.errors
+        writer = WriteBack(client, run.state, summary.run_id, as_of=as_of,
+                           max_creations=profile.values.get("max_creations") or 500,
+                           notify_assignees=bool(profile.values.get("notify_assignees")))
+        # rules/runner fills ``not_judged`` (keys a rule could not decide); older rule runners do not
+        plan = writer.plan(findings, rules_run=result.rules_run, client_ids=client_ids,
+                           not_judged=getattr(result, "not_judged", []))
+        summary.plan = plan.to_dict()
+        if not dry_run:
+            summary.applied = writer.apply(plan)
+            writer.forget_resolved(plan, findings)
+            _save_previous(profile, result.findings, previous)
+        summary.write_errors = writer.errors
+        summary.warnings = writer.warnings
+        if summary.rule_errors or summary.write_errors or any("cap" in w for w in writer.warnings):
+            summary.status, summary.exit_code = "partial", E.EXIT_PARTIAL
+    return summary
+
+
+def undo(profile: Profile, run_id: str) -> RunSummary:
+    """Remove what one run created (:func:`undo_run`), recorded in the run history like a sync."""
+    state = open_state(profile)
+    try:
+        target = RunHistory(state).get(run_id)
+    finally:
+        state.close()
+    if target is None:
+        raise E.ConfigError(f"no run {run_id!r} in {profile.state_path}")
+    summary = RunSummary(new_run_id(), "undo", profile.name, undone=target["run_id"])
+    with _recorded(profile, summary, f"undo {target['run_id']}") as run:
+        run.client = open_client(profile, run.state)
+        report = undo_run(run.client, target["run_id"], run.state)
+        summary.applied = {k: report[k] for k in ("activities_removed", "notes_removed")}
+        summary.write_errors = [{"res_model": i["model"], "res_id": i["id"], "error": i["why"]}
+                                for i in report["not_removed"]]
+        if summary.write_errors:
+            summary.status, summary.exit_code = "partial", E.EXIT_PARTIAL
     return summary
 
 

@@ -1,20 +1,27 @@
 """Write-back: findings become activities and chatter notes in Odoo, idempotently.
 
 Every record ClientCare creates carries an HTML comment marker
-``<!-- clientcare key=… run=… fp=… -->``.  Measured live on Odoo 16, 18 and 19:
-comments survive the HTML sanitiser of activity notes and message bodies
-(``data-*`` attributes do not), users never see them, and ``ilike`` finds them.
-So Odoo itself says which findings already have an open activity, even when a
-run died after Odoo created records but before the ledger was written; the
-SQLite ledger adds run ownership (for ``undo``) and history.
+``<!-- clientcare key=… run=… fp=… nh=… -->`` (:data:`MARKER_RE`).  Measured live on
+Odoo 16-19: comments survive the HTML sanitiser of activity notes and message bodies
+(``data-*`` attributes do not), users never see them, and ``ilike`` finds them.  So Odoo
+itself says which findings already have an open activity, even when a run died after
+Odoo created records but before the ledger was written; the SQLite ledger adds run
+ownership (for ``undo``) and history.
 
-Plan per finding key: create, update (the fingerprint of what we would write
-changed: level, invoices, deadline, owner), close (the finding is gone: mark
-the activity done with a feedback line), or leave.  Never a second open
-activity for one key.
+Plan per finding key: create, update (what the activity asks of the person changed:
+summary, type, owner, evidence apart from day counts), close (the rule ran, judged the
+key and no longer finds it), or leave.  Never a second open activity for one key, never
+a deadline in the past, never a rewrite only because a day passed.
+
+Only what a least-rights bot may do is used (no ``ir.model``/``ir.model.data`` reads):
+activities are created per document model with ``default_res_model`` in the context
+(``mail.activity.default_get`` turns it into ``res_model_id`` with the ORM's own
+``ir.model._get``), and activity types are found by xml id with
+``ir.model.data.check_object_reference``, which any user may call.
 """
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import html
 import json
@@ -23,29 +30,51 @@ import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
-from typing import Any, Iterable
+from typing import Any
 
 from clientcare.connector import errors as E
+from clientcare.connector.facts import (ACTIVITY_TYPE_XMLIDS, MARKER_PREFIX, MARKER_RE, NOTE_SUBTYPE_XMLID,
+                                        severity_rank)
 from clientcare.connector.pull import OdooClient
 from clientcare.connector.state import StateStore
 
 log = logging.getLogger(__name__)
 
-MARKER_PREFIX = "<!-- clientcare key="
-MARKER_RE = re.compile(r"<!-- clientcare key=(?P<key>\S+) run=(?P<run>\S+) fp=(?P<fp>[0-9a-f]+) -->")
-
-#: Friendly activity type names → the xml ids Odoo ships in ``mail``.
-ACTIVITY_TYPES = {
-    "todo": "mail_activity_data_todo",
-    "call": "mail_activity_data_call",
-    "email": "mail_activity_data_email",
-    "meeting": "mail_activity_data_meeting",
-}
 WRITE_MODELS = {"mail.activity": {"read", "create", "write"}, "mail.message": {"read", "create"}}
+#: The right Odoo requires on a document to post an activity or a note on it (its
+#: ``_mail_post_access``; ``mail.thread`` defaults to write).  Read in the 16-19 sources:
+#: ``account.move`` and ``project.task`` lower it to read, ``res.partner`` and
+#: ``project.project`` keep write.  Closing an activity posts an "activity done" message: same right.
+MAIL_POST_ACCESS = {"res.partner": "write", "project.project": "write", "project.task": "read",
+                    "account.move": "read"}
+#: The smallest standard group that grants it (measured on 16-19, see the README).
+GROUP_FOR = {
+    ("res.partner", "write"): "Extra Rights / Contact Creation (base.group_partner_manager)",
+    ("project.project", "write"): "Project / Administrator (project.group_project_manager)",
+    ("project.task", "read"): "Project / User (project.group_project_user)",
+    ("account.move", "read"): "Invoicing / Billing (account.group_account_invoice)",
+}
 
 
-def marker(key: str, run_id: str, fingerprint: str) -> str:
-    return f"<!-- clientcare key={_safe_key(key)} run={run_id} fp={fingerprint} -->"
+def rights_hint(model: str) -> str:
+    """What to give the bot when Odoo refuses an activity or note on ``model`` (Odoo's own
+    message names no group for it)."""
+    op = MAIL_POST_ACCESS.get(model, "write")
+    group = GROUP_FOR.get((model, op), f"a group with {op} rights on {model}")
+    return f"Odoo needs {op} rights on {model} to post activities and notes there: add the ClientCare user to {group}"
+
+
+SENDER_HINT = "give the ClientCare user an email address: Odoo posts and notifies as that user"
+#: Odoo's activity ``summary`` is a Char; long ones are shortened in the middle.
+SUMMARY_MAX = 250
+#: Feedback of the activities ClientCare closes, quoted by Odoo's "activity done" message:
+#: tells ClientCare's closes from a person's "done".
+CLOSE_FEEDBACK = "ClientCare: resolved: "
+
+
+def marker(key: str, run_id: str, fingerprint: str, note_hash: str | None = None) -> str:
+    nh = f" nh={note_hash}" if note_hash else ""
+    return f"<!-- clientcare key={_safe_key(key)} run={run_id} fp={fingerprint}{nh} -->"
 
 
 def _safe_key(key: str) -> str:
@@ -76,6 +105,21 @@ def evidence_table(rows: list[dict], columns: list[str] | None = None) -> str:
     return f'<table class="table table-sm"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{more}'
 
 
+def shorten(text: str, limit: int = SUMMARY_MAX) -> str:
+    """Head and tail with "…" between: the tail of a summary holds the amount."""
+    if len(text) <= limit:
+        return text
+    head = (limit - 1) // 2
+    return text[:head] + "…" + text[len(text) - (limit - 1 - head):]
+
+
+def note_hash(note: str | None) -> str:
+    """Hash of a note's visible text: Odoo's sanitiser may rewrite our HTML, not the text."""
+    text = re.sub(r"<!--.*?-->|<[^>]*>", " ", note or "", flags=re.S)
+    text = " ".join(html.unescape(text).split())
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
 def open_only(client) -> list:
     """Domain part for open activities only: done ones are archived from 17 on (deleted in 16)
     and pulls read archived records too (``active_test=False``), so it must be explicit."""
@@ -99,6 +143,8 @@ class Item:
     odoo_id: int | None = None
     reason: str = ""
     severity: str = ""
+    #: The run that created the record, when not this one (adopted or updated activities).
+    run: str | None = None
 
     def public(self) -> dict:
         return {"op": self.op, "kind": self.kind, "key": self.key, "rule": self.rule,
@@ -111,6 +157,8 @@ class Item:
 class Plan:
     items: list[Item]
     run_id: str
+    #: Open activities the ledger did not know (a fresh state file): recorded as ours.
+    adopted: list[Item] = field(default_factory=list)
 
     def counts(self) -> dict[str, dict[str, int]]:
         out: dict[str, Counter] = defaultdict(Counter)
@@ -123,14 +171,20 @@ class Plan:
 
     def to_dict(self, sample: int = 10) -> dict:
         changes = [it for it in self.items if it.op != "leave"]
+        kept = Counter(it.reason for it in self.items if it.op == "leave")
         return {"run_id": self.run_id, "counts": self.counts(),
                 "changes": [{"op": it.op, "key": it.key, "odoo_id": it.odoo_id} for it in changes],
+                "left": dict(sorted(kept.items())), "adopted": len(self.adopted),
                 "sample": [it.public() for it in changes][:sample]}
 
 
-def fingerprint(vals: dict) -> str:
-    payload = json.dumps({k: vals.get(k) for k in ("summary", "note", "date_deadline", "user_id",
-                                                   "activity_type_id", "body")},
+def fingerprint(vals: dict, evidence: list[dict] | None = None, daily: tuple[str, ...] = ()) -> str:
+    """What an activity asks the person to do: summary, type, owner and the evidence without
+    the columns that change with the date alone.  Never the deadline: a day passing must not
+    rewrite anything.  Notes (posted once) hash their body."""
+    rows = [{k: v for k, v in row.items() if k not in daily} for row in evidence or []]
+    payload = json.dumps({"summary": vals.get("summary"), "activity_type_id": vals.get("activity_type_id"),
+                          "user_id": vals.get("user_id"), "body": vals.get("body"), "evidence": rows},
                          sort_keys=True, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()[:12]
 
@@ -139,33 +193,50 @@ class WriteBack:
     """Plans and applies the write-back of one run on one database."""
 
     def __init__(self, client: OdooClient, state: StateStore | None, run_id: str, *,
-                 max_creations: int = 500, batch_size: int = 100, as_of: date | None = None):
+                 max_creations: int = 500, batch_size: int = 100, as_of: date | None = None,
+                 notify_assignees: bool = False):
         self.client = client
         self.state = state
         self.run_id = run_id
         self.max_creations = max_creations
         self.batch_size = batch_size
         self.as_of = as_of or date.today()
+        self.notify_assignees = notify_assignees
         self.errors: list[dict] = []
         self.warnings: list[str] = []
-        self._model_ids: dict[str, int] = {}
-        self._type_ids: dict[str, int] = {}
+        self._type_ids: dict[str, int] | None = None
         self._note_subtype: int | None = None
+        #: What the last :meth:`plan` could judge: (rules_run, client_ids, not_judged).
+        self._judged: tuple = (None, None, ())
 
-    # -- lookups (a constant number of calls) -----------------------------------------
-    def _lookups(self, models: Iterable[str]) -> None:
-        models = sorted(set(models) - set(self._model_ids))
-        if models:
-            for row in self.client.call("ir.model", "search_read", [], {
-                    "domain": [("model", "in", models)], "fields": ["model"]}):
-                self._model_ids[row["model"]] = row["id"]
-        if not self._type_ids:
-            names = list(ACTIVITY_TYPES.values()) + ["mt_note"]
-            rows = self.client.call("ir.model.data", "search_read", [], {
-                "domain": [("module", "=", "mail"), ("name", "in", names)], "fields": ["name", "res_id"]})
-            by_name = {r["name"]: r["res_id"] for r in rows}
-            self._type_ids = {k: by_name[v] for k, v in ACTIVITY_TYPES.items() if v in by_name}
-            self._note_subtype = by_name.get("mt_note")
+    # -- lookups (a constant number of calls, all allowed to any internal user) ---------
+    def lookups(self) -> dict[str, int]:
+        """Activity type ids by friendly name, and the note subtype, from their xml ids."""
+        if self._type_ids is None:
+            self._type_ids = {}
+            for name, xmlid in ACTIVITY_TYPE_XMLIDS.items():
+                res_id = self._xmlid(xmlid)
+                if res_id:
+                    self._type_ids[name] = res_id
+            self._note_subtype = self._xmlid(NOTE_SUBTYPE_XMLID)
+            if "todo" not in self._type_ids:
+                self.warnings.append(f"activity type {ACTIVITY_TYPE_XMLIDS['todo']} not found or not "
+                                     f"readable: Odoo picks each activity's default type")
+        return self._type_ids
+
+    def _xmlid(self, xmlid: str) -> int | None:
+        module, name = xmlid.split(".", 1)
+        try:
+            _model, res_id = self.client.call("ir.model.data", "check_object_reference", [module, name])
+        except (E.ServerError, E.UserError, E.MissingRecordError):  # deleted by an administrator
+            return None
+        return res_id or None
+
+    def _context(self, **extra) -> dict:
+        """Assignment mails only when the profile asks for them (``notify_assignees``)."""
+        if not self.notify_assignees:
+            extra["mail_activity_quick_update"] = True
+        return self.client.context(**extra)
 
     def existing_activities(self) -> dict[str, dict]:
         """Open ClientCare activities in Odoo by finding key (one paged search_read)."""
@@ -177,7 +248,7 @@ class WriteBack:
             m = MARKER_RE.search(row.get("note") or "")
             if not m:
                 continue
-            row.update(key=m["key"], run=m["run"], fp=m["fp"])
+            row.update(key=m["key"], run=m["run"], fp=m["fp"], nh=m["nh"])
             if m["key"] in out:  # a duplicate from a crash elsewhere: keep the oldest open one
                 self.warnings.append(f"duplicate open activity for {m['key']}: {row['id']}")
                 continue
@@ -198,98 +269,167 @@ class WriteBack:
                     found.add(m["key"])
         return found
 
+    def done_by_a_person(self, candidates: list[Item]) -> set[str]:
+        """Keys among ``candidates`` whose activity a person marked done, from Odoo's "activity
+        done" messages (they quote the note with its marker, on 16 where done activities are
+        deleted and 17+ where they are archived).  One search bounded to the candidates'
+        records; for a fresh state file only (otherwise the ledger knows)."""
+        if not candidates:
+            return set()
+        wanted = {it.key for it in candidates}
+        rows = self.client.search_read_all("mail.message", [
+            ("mail_activity_type_id", "!=", False), ("body", "ilike", MARKER_PREFIX),
+            ("model", "in", sorted({it.res_model for it in candidates})),
+            ("res_id", "in", sorted({it.res_id for it in candidates}))], ["body"])
+        out = set()
+        for row in rows:
+            body = row.get("body") or ""
+            m = MARKER_RE.search(body)
+            if m and m["key"] in wanted and CLOSE_FEEDBACK not in html.unescape(body):
+                out.add(m["key"])
+        return out
+
     # -- plan -----------------------------------------------------------------------
     def plan(self, findings: list, *, rules_run: set[str] | None = None,
-             client_ids: set[int] | None = None) -> Plan:
+             client_ids: set[int] | None = None, not_judged: list | tuple = ()) -> Plan:
         """Decide create / update / close / leave for every finding and open activity.
 
-        ``rules_run`` limits closing to activities of rules that ran (a rule that
-        crashed or was filtered out must not have its activities closed), and
-        ``client_ids`` likewise for targeted runs.
+        An activity is closed only when its rule ran to the end (``rules_run``) and judged its
+        key (no ``not_judged`` pattern matches it), within ``client_ids`` for targeted runs,
+        and never by a fresh state file (empty ledger): unknown is not resolved.
         """
-        self._lookups({f.subject_model for f in findings} | {"res.partner"})
+        self._judged = (rules_run, client_ids, tuple(not_judged))
+        self.lookups()
         existing = self.existing_activities()
-        handled = self._handled_keys(existing)
+        ledger = self._ledger_keys()
+        fresh = not ledger
         items: list[Item] = []
-        current_activity_keys: set[str] = set()
+        current: set[str] = set()
         note_findings = []
         for f in findings:
-            action = f.action
-            if action is None:
+            if f.action is None:
                 continue
-            if action.kind == "note":
+            if f.action.kind == "note":
                 note_findings.append(f)
                 continue
             key = _safe_key(f.key)
-            current_activity_keys.add(key)
-            vals = self._activity_vals(f)
-            fp = fingerprint(vals)
-            old = existing.get(key)
-            if old is None and key in handled:
-                # we created it, it is no longer open: a person marked it done (or undo removed it).
-                # Not again until the situation goes away and comes back.
-                items.append(Item("leave", "activity", key, f.rule, f.subject_model, int(f.subject_id),
-                                  vals["summary"], reason="done in Odoo", severity=f.severity))
-                continue
-            if old is None:
-                vals["note"] += marker(key, self.run_id, fp)
-                items.append(Item("create", "activity", key, f.rule, f.subject_model, int(f.subject_id),
-                                  vals["summary"], vals, reason="new finding", severity=f.severity))
-            elif old["fp"] != fp:
-                vals["note"] += marker(key, old["run"], fp)
-                changed = [k for k in ("summary", "date_deadline", "user_id", "activity_type_id")
-                           if _norm(old.get(k)) != _norm(vals.get(k))] or ["evidence"]
-                items.append(Item("update", "activity", key, f.rule, f.subject_model, int(f.subject_id),
-                                  vals["summary"], vals, odoo_id=old["id"],
-                                  reason="changed: " + ", ".join(changed), severity=f.severity))
-            else:
-                items.append(Item("leave", "activity", key, f.rule, f.subject_model, int(f.subject_id),
-                                  vals["summary"], odoo_id=old["id"], reason="unchanged",
-                                  severity=f.severity))
+            current.add(key)
+            items.append(self._plan_activity(f, key, existing.get(key), ledger))
+        if fresh:
+            creates = [it for it in items if it.op == "create"]
+            done = self.done_by_a_person(creates)
+            for it in creates:
+                if it.key in done:
+                    it.op, it.reason, it.vals = "leave", "done in Odoo", {}
         for key, old in existing.items():
-            if key in current_activity_keys:
-                continue
-            rule = key.split(":", 1)[0]
-            if rules_run is not None and rule not in rules_run:
-                continue
-            if client_ids is not None and not _key_concerns(key, old, client_ids):
-                continue
-            items.append(Item("close", "activity", key, rule, old["res_model"], old["res_id"],
-                              old.get("summary") or "", odoo_id=old["id"],
-                              reason=f"resolved: {rule} no longer finds this on {self.as_of:%Y-%m-%d}"))
+            if key not in current:
+                items.append(self._plan_close(key, old, fresh))
         if note_findings:
-            already = self.posted_notes([_safe_key(f.key) for f in note_findings])
-            for f in note_findings:
-                key = _safe_key(f.key)
-                if key in already:
-                    items.append(Item("leave", "note", key, f.rule, f.subject_model, int(f.subject_id),
-                                      f.summary, reason="already posted", severity=f.severity))
-                    continue
-                body = self._note_body(f)
-                body += marker(key, self.run_id, fingerprint({"body": body}))
-                items.append(Item("note", "note", key, f.rule, f.subject_model, int(f.subject_id),
-                                  f.summary, {"body": body}, reason="new note", severity=f.severity))
-        return self._cap(Plan(items, self.run_id))
+            items += self._plan_notes(note_findings)
+        adopted = [Item("leave", "activity", key, key.split(":", 1)[0], old["res_model"], old["res_id"],
+                        old.get("summary") or "", odoo_id=old["id"], reason="adopted", run=old["run"])
+                   for key, old in existing.items() if key not in ledger]
+        return self._cap(Plan(items, self.run_id, adopted))
 
-    def _handled_keys(self, existing: dict[str, dict]) -> set[str]:
-        """Activity keys the ledger says we created and that are no longer open in Odoo."""
+    def _plan_activity(self, f, key: str, old: dict | None, ledger: dict[str, str]) -> Item:
+        vals, due = self._activity_vals(f)
+        fp = fingerprint(vals, list(f.evidence or []), tuple(f.daily))
+        item = Item("leave", "activity", key, f.rule, f.subject_model, int(f.subject_id), vals["summary"],
+                    severity=f.severity)
+        if old is None and ledger.get(key) in ("open", "done"):
+            # we created it and it is no longer open: a person marked it done (or deleted it).
+            # Not again until the situation goes away and comes back.
+            item.reason = "done in Odoo"
+            return item
+        if old is None:
+            vals["note"] += marker(key, self.run_id, fp, note_hash(vals["note"]))
+            item.op, item.vals, item.reason = "create", vals, "new finding"
+            return item
+        item.odoo_id, item.run = old["id"], old["run"]
+        if old["fp"] == fp:
+            item.reason = "unchanged"
+            return item
+        changed = [name for name, k in (("summary", "summary"), ("owner", "user_id"), ("type", "activity_type_id"))
+                   if _norm(old.get(k)) != _norm(vals.get(k))] or ["evidence"]
+        if _norm(old.get("user_id")) == vals["user_id"]:
+            del vals["date_deadline"]  # a new owner gets a fresh deadline; otherwise it stays
+        else:
+            vals["date_deadline"] = max(due, self.as_of).isoformat()
+        edited = old.get("nh") and old["nh"] != note_hash(old.get("note"))
+        if edited:  # a person wrote in the note: keep it, say what changed, keep the hash unmatched
+            kept = MARKER_RE.sub("", old["note"])
+            vals["note"] = (kept + f"<p>{self.as_of:%Y-%m-%d}, ClientCare update ({esc(', '.join(changed))}): "
+                            f"{esc(vals['summary'])}</p>" + marker(key, old["run"], fp, old["nh"]))
+        else:
+            vals["note"] += marker(key, old["run"], fp, note_hash(vals["note"]))
+        del vals["res_id"]
+        item.op, item.vals = "update", vals
+        item.reason = "changed: " + ", ".join(changed) + (" (the person's note is kept)" if edited else "")
+        return item
+
+    def _plan_close(self, key: str, old: dict, fresh: bool) -> Item:
+        rule = key.split(":", 1)[0]
+        item = Item("leave", "activity", key, rule, old["res_model"], old["res_id"], old.get("summary") or "",
+                    odoo_id=old["id"], run=old["run"])
+        unknown = self._unknown(key, old["res_model"], old["res_id"])
+        if unknown:
+            item.reason = unknown
+        elif fresh:
+            item.reason = "fresh state file: not closed"
+        else:
+            item.op = "close"
+            item.reason = f"{rule} no longer finds this on {self.as_of:%Y-%m-%d}"
+        return item
+
+    def _unknown(self, key: str, res_model: str, res_id: int) -> str:
+        """Why this run cannot say that a key without a finding is resolved ("" when it can)."""
+        rules_run, client_ids, not_judged = self._judged
+        rule = key.split(":", 1)[0]
+        if rules_run is not None and rule not in rules_run:
+            return "rule did not run"
+        unjudged = next((nj for nj in not_judged if nj.rule == rule and fnmatch.fnmatchcase(key, nj.pattern)),
+                        None)
+        if unjudged is not None:
+            return f"not judged: {unjudged.reason}"
+        if client_ids is not None and not (res_model == "res.partner" and res_id in client_ids):
+            return "other client"
+        return ""
+
+    def _plan_notes(self, note_findings: list) -> list[Item]:
+        items = []
+        already = self.posted_notes([_safe_key(f.key) for f in note_findings])
+        for f in note_findings:
+            key = _safe_key(f.key)
+            if key in already:
+                items.append(Item("leave", "note", key, f.rule, f.subject_model, int(f.subject_id),
+                                  f.summary, reason="already posted", severity=f.severity))
+                continue
+            body = self._note_body(f)
+            body += marker(key, self.run_id, fingerprint({"body": body}))
+            items.append(Item("note", "note", key, f.rule, f.subject_model, int(f.subject_id),
+                              f.summary, {"body": body}, reason="new note", severity=f.severity))
+        return items
+
+    def _ledger_keys(self) -> dict[str, str]:
+        """Activity keys the ledger knows for this database, with their status."""
         if self.state is None:
-            return set()
+            return {}
         rows = self.state.db.execute(
-            "SELECT finding_key FROM ledger WHERE scope=? AND kind='activity' AND status IN ('open','done')",
+            "SELECT finding_key, status FROM ledger WHERE scope=? AND kind='activity'",
             (self.client.scope,)).fetchall()
-        return {k for (k,) in rows if k not in existing}
+        return dict(rows)
 
     def forget_resolved(self, plan: Plan, findings: list) -> None:
-        """Keys whose situation went away may raise a new activity when it comes back."""
+        """Keys whose situation went away may raise a new activity when it comes back; a key
+        this run could not judge (as in :meth:`plan`) stays remembered as done."""
         if self.state is None:
             return
         current = {_safe_key(f.key) for f in findings}
         with self.state.transaction() as db:
-            rows = db.execute("SELECT finding_key FROM ledger WHERE scope=? AND kind='activity' "
-                              "AND status='done'", (self.client.scope,)).fetchall()
-            for (key,) in rows:
-                if key not in current:
+            rows = db.execute("SELECT finding_key, res_model, res_id FROM ledger WHERE scope=? AND "
+                              "kind='activity' AND status='done'", (self.client.scope,)).fetchall()
+            for key, res_model, res_id in rows:
+                if key not in current and not self._unknown(key, res_model, res_id):
                     db.execute("DELETE FROM ledger WHERE scope=? AND kind='activity' AND finding_key=?",
                                (self.client.scope, key))
 
@@ -297,8 +437,7 @@ class WriteBack:
         creations = plan.of("create", "note")
         if len(creations) <= self.max_creations:
             return plan
-        order = {"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4}
-        keep = set(id(it) for it in sorted(creations, key=lambda it: order.get(it.severity, 5))
+        keep = set(id(it) for it in sorted(creations, key=lambda it: severity_rank(it.severity))
                    [:self.max_creations])
         skipped = 0
         for it in creations:
@@ -310,24 +449,25 @@ class WriteBack:
         log.warning(self.warnings[-1])
         return plan
 
-    def _activity_vals(self, f) -> dict:
+    def _activity_vals(self, f) -> tuple[dict, date]:
+        """Values of a new activity, and the rule's due date.  The deadline is never before
+        the day it is created; the note says since when the situation exists."""
         a = f.action
-        type_name = getattr(a, "activity_type", None) or "todo"
-        type_id = self._type_ids.get(type_name) or self._type_ids.get("todo")
-        due = getattr(a, "due_date", None) or self.as_of
-        note = f"<p>{esc(f.summary)}</p>" + evidence_table(list(f.evidence or []),
-                                                            getattr(f, "evidence_columns", None))
+        type_id = self._type_ids.get(a.activity_type or "todo") or self._type_ids.get("todo")
+        due = a.due_date or self.as_of
+        since = f"<p>Since {esc(due)}.</p>" if due < self.as_of else ""
+        note = (f"<p>{esc(f.summary)}</p>{since}"
+                + evidence_table(list(f.evidence or []), getattr(f, "evidence_columns", None)))
         vals = {
-            "res_model_id": self._model_ids[f.subject_model],
             "res_id": int(f.subject_id),
-            "summary": (getattr(a, "summary", None) or f.summary)[:250],
+            "summary": shorten(a.summary or f.summary),
             "note": note,
-            "date_deadline": due.strftime("%Y-%m-%d") if hasattr(due, "strftime") else str(due),
+            "date_deadline": max(due, self.as_of).isoformat(),
             "user_id": int(f.responsible_user_id) if f.responsible_user_id else False,
         }
         if type_id:
             vals["activity_type_id"] = type_id
-        return vals
+        return vals, due
 
     def _note_body(self, f) -> str:
         return (f"<p><strong>ClientCare</strong>: {esc(f.summary)}</p>"
@@ -337,18 +477,21 @@ class WriteBack:
     def apply(self, plan: Plan) -> dict[str, int]:
         """Carry out the plan in batches; a failing record fails alone (batches are split)."""
         done: Counter = Counter()
+        self._ledger(plan.adopted, "open")
         self._ledger([it for it in plan.of("leave") if it.reason == "done in Odoo"], "done")
-        creates = plan.of("create")
-        for start in range(0, len(creates), self.batch_size):
-            done["created"] += self._create_activities(creates[start:start + self.batch_size])
+        by_model: dict[str, list[Item]] = defaultdict(list)
+        for it in plan.of("create"):
+            by_model[it.res_model].append(it)
+        for model, creates in sorted(by_model.items()):
+            for start in range(0, len(creates), self.batch_size):
+                done["created"] += self._create_activities(model, creates[start:start + self.batch_size])
         for it in plan.of("update"):
-            if self._guard(it, lambda it=it: self.client.call("mail.activity", "write",
-                                                               [[it.odoo_id], it.vals])):
+            if self._guard(it, lambda it=it: self.client.call(
+                    "mail.activity", "write", [[it.odoo_id], it.vals], {"context": self._context()})):
                 self._ledger([it], "open")
                 done["updated"] += 1
-        closes = plan.of("close")
         by_reason: dict[str, list[Item]] = defaultdict(list)
-        for it in closes:
+        for it in plan.of("close"):
             by_reason[it.reason].append(it)
         for reason, its in by_reason.items():
             for start in range(0, len(its), self.batch_size):
@@ -361,31 +504,35 @@ class WriteBack:
 
     def _close(self, batch: list[Item], reason: str) -> None:
         self.client.call("mail.activity", "action_feedback", [[it.odoo_id for it in batch]],
-                         {"feedback": f"ClientCare: {reason}"})
+                         {"feedback": CLOSE_FEEDBACK + reason})
         self._ledger(batch, "done")
 
-    def _create_activities(self, batch: list[Item]) -> int:
+    def _create_activities(self, model: str, batch: list[Item]) -> int:
+        """One ``create`` per batch of one document model: ``default_res_model`` in the
+        context sets each activity's ``res_model_id`` inside Odoo."""
         self._ledger(batch, "pending")
+        context = self._context(default_res_model=model)
 
         def create(part: list[Item]) -> None:
-            ids = self._create_once("mail.activity", part, lambda: self.existing_activities())
+            ids = self._create_once("mail.activity", part, context, self.existing_activities)
             for it, odoo_id in zip(part, ids):
                 it.odoo_id = odoo_id
             self._ledger(part, "open")
         return self._split(batch, create)
 
-    def _create_once(self, model: str, part: list[Item], find_existing) -> list[int]:
+    def _create_once(self, model: str, part: list[Item], context: dict, find_existing) -> list[int]:
         """``create`` is not retried blindly: after a lost answer, Odoo is asked which
         markers exist and only the missing records are created."""
         try:
-            ids = self.client.call(model, "create", [[it.vals for it in part]], retry=False)
+            ids = self.client.call(model, "create", [[it.vals for it in part]], {"context": context},
+                                   retry=False)
             return ids if isinstance(ids, list) else [ids]
         except E.RetriableError as exc:
             log.warning("create on %s interrupted (%s); checking what landed", model, exc)
             landed = find_existing()
             missing = [it for it in part if it.key not in landed]
             if missing:
-                self.client.call(model, "create", [[it.vals for it in missing]])
+                self.client.call(model, "create", [[it.vals for it in missing]], {"context": context})
                 landed = find_existing()
             return [landed[it.key]["id"] for it in part]
 
@@ -403,7 +550,7 @@ class WriteBack:
                 ids = []
                 for it in part:
                     kw = {"body": it.vals["body"], "message_type": "comment",
-                          "subtype_xmlid": "mail.mt_note"}
+                          "subtype_xmlid": NOTE_SUBTYPE_XMLID}
                     if self.client.profile.major >= 17:
                         kw["body_is_html"] = True
                     res = self.client.call(it.res_model, "message_post", [[it.res_id]], kw)
@@ -421,8 +568,10 @@ class WriteBack:
         except (E.UserError, E.AccessError, E.MissingRecordError, E.ServerError) as exc:
             if len(batch) == 1:
                 it = batch[0]
+                hint = (f" ({rights_hint(it.res_model)})" if isinstance(exc, E.AccessError)
+                        else f" ({SENDER_HINT})" if "sender's email" in str(exc) else "")
                 self.errors.append({"key": it.key, "op": it.op, "res_model": it.res_model,
-                                    "res_id": it.res_id, "error": f"{type(exc).__name__}: {exc}"})
+                                    "res_id": it.res_id, "error": f"{type(exc).__name__}: {exc}{hint}"})
                 log.error("%s %s on %s,%s failed: %s", it.op, it.key, it.res_model, it.res_id, exc)
                 self._ledger([it], "failed")
                 return 0
@@ -434,7 +583,7 @@ class WriteBack:
 
     # -- ledger ---------------------------------------------------------------------
     def _ledger(self, items: list[Item], status: str) -> None:
-        if self.state is None:
+        if self.state is None or not items:
             return
         now = datetime.now(timezone.utc).isoformat()
         with self.state.transaction() as db:
@@ -446,15 +595,18 @@ class WriteBack:
                     "ledger.odoo_id), run_id=CASE WHEN excluded.status IN ('pending','open','posted') "
                     "AND ledger.status NOT IN ('open') THEN excluded.run_id ELSE ledger.run_id END, "
                     "status=excluded.status, updated_at=excluded.updated_at",
-                    (it.key, self.client.scope, it.res_model, it.res_id, it.kind, it.odoo_id, self.run_id,
-                     status, _marker_fp(it), now))
+                    (it.key, self.client.scope, it.res_model, it.res_id, it.kind, it.odoo_id,
+                     it.run or self.run_id, status, _marker_fp(it), now))
 
 
 def undo_run(client: OdooClient, run_id: str, state: StateStore | None = None) -> dict:
     """Remove what one run created: its open activities and, where permitted, its notes.
 
-    The ledger marks them removed, so a later sync may raise them again if the
-    situation is still there (unlike an activity a person marked done).
+    Only ClientCare's own notes are removed (comments without an activity type): Odoo's
+    "activity done" messages quote the activity's note with its marker, and are the
+    history of what people did.  The ledger marks the activities removed, so a later sync
+    may raise them again if the situation is still there (unlike an activity a person
+    marked done).
     """
     tag = f"run={run_id} "
     report = {"activities_removed": 0, "notes_removed": 0, "not_removed": []}
@@ -467,7 +619,8 @@ def undo_run(client: OdooClient, run_id: str, state: StateStore | None = None) -
             with state.transaction() as db:
                 db.executemany("UPDATE ledger SET status='removed' WHERE scope=? AND kind='activity' "
                                "AND odoo_id=?", [(client.scope, i) for i in ids])
-    msgs = client.search_read_all("mail.message", [("body", "ilike", tag)], ["body"])
+    msgs = client.search_read_all("mail.message", [("body", "ilike", tag), ("message_type", "=", "comment"),
+                                                   ("mail_activity_type_id", "=", False)], ["body"])
     ids = [m_["id"] for m_ in msgs if (m := MARKER_RE.search(m_["body"] or "")) and m["run"] == run_id]
     for start in range(0, len(ids), 100):
         chunk = ids[start:start + 100]
@@ -489,6 +642,3 @@ def _norm(value):
         return value[0]
     return value
 
-
-def _key_concerns(key: str, old: dict, client_ids: set[int]) -> bool:
-    return old.get("res_model") == "res.partner" and old.get("res_id") in client_ids

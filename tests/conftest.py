@@ -34,6 +34,7 @@ API_KEY = "***api-key***"
 DEMO_PASSWORD = "***demo-password***"
 DEMO_API_KEY = "***demo-api-key***"
 LIMITED_PASSWORD = "***limited-password***"
+BOT_PASSWORD = "***bot-password***"
 EXPIRED_API_KEY = "***expired-api-key***"
 WRONG_PASSWORD = "not-the-password"
 
@@ -63,6 +64,7 @@ class Live:
             DEMO_PASSWORD: os.environ.get("ODOO_DEMO_PASSWORD", "demo"),
             DEMO_API_KEY: os.environ.get("ODOO_DEMO_API_KEY", ""),
             LIMITED_PASSWORD: os.environ.get("ODOO_LIMITED_PASSWORD", ""),
+            BOT_PASSWORD: os.environ.get("ODOO_BOT_PASSWORD", ""),
             EXPIRED_API_KEY: os.environ.get("ODOO_EXPIRED_API_KEY", ""),
         }
         info = xmlrpc.client.ServerProxy(f"{self.url}/xmlrpc/2/common").version()
@@ -70,6 +72,7 @@ class Live:
         self.server = {"url": self.url, "db": self.db, "login": self.login,
                        "demo_login": os.environ.get("ODOO_DEMO_USER", "demo"),
                        "limited_login": os.environ.get("ODOO_LIMITED_USER", "ccbot_limited"),
+                       "bot_login": os.environ.get("ODOO_BOT_USER", "ccbot"),
                        "server_version": info["server_version"],
                        "recorded_at": datetime.now(timezone.utc).replace(microsecond=0).isoformat()}
 

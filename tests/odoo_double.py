@@ -34,11 +34,20 @@ def _match(record: dict, domain: list) -> bool:
                 stack.append(have in value)
             elif op == "=":
                 stack.append(have == value)
+            elif op == "!=":
+                stack.append(have != value)
             elif op == ">":
                 stack.append(have > value)
             else:
                 raise NotImplementedError(op)
     return all(stack)
+
+
+XMLIDS = {"mail.mail_activity_data_todo": ("mail.activity.type", 1),
+          "mail.mail_activity_data_call": ("mail.activity.type", 2),
+          "mail.mail_activity_data_email": ("mail.activity.type", 3),
+          "mail.mail_activity_data_meeting": ("mail.activity.type", 4),
+          "mail.mt_note": ("mail.message.subtype", 5)}
 
 
 class OdooDouble:
@@ -52,17 +61,19 @@ class OdooDouble:
         self.crash_after_write = False         # … before (False) or after (True) Odoo applied it
         self.fail_res_ids: set[int] = set()    # records whose create fails validation
         self.message_create_allowed = True
+        self.contexts: list[dict] = []         # the context of every write call
+        self.transport = SimpleNamespace(call_count=0, calls={}, retries=0)
+
+    def context(self, **extra):
+        return dict(extra)
 
     # -- the OdooClient surface the write-back uses ---------------------------------
     def call(self, model, method, args=(), kwargs=None, retry=True):
         kwargs = kwargs or {}
-        if model == "ir.model":
-            return [{"id": i + 1, "model": m} for i, m in enumerate(
-                ["res.partner", "project.project", "project.task", "account.move"])]
-        if model == "ir.model.data":
-            return [{"name": n, "res_id": i + 1} for i, n in enumerate(
-                ["mail_activity_data_todo", "mail_activity_data_call", "mail_activity_data_email",
-                 "mail_activity_data_meeting", "mt_note"])]
+        if model in ("ir.model", "ir.model.data") and method != "check_object_reference":
+            raise E.AccessError(f"You are not allowed to access '{model}' records (administrators only)")
+        if method == "check_object_reference":
+            return list(XMLIDS[f"{args[0]}.{args[1]}"])
         if method == "search_read":
             return self._search_read(model, kwargs["domain"], kwargs["fields"])
         return self._write(model, method, args, kwargs)
@@ -81,6 +92,7 @@ class OdooDouble:
 
     def _write(self, model, method, args, kwargs):
         self.write_calls += 1
+        self.contexts.append(kwargs.get("context") or {})
         crash_now = self.crash_at == self.write_calls
         if crash_now and not self.crash_after_write:
             raise Crash(f"died before write #{self.write_calls}")
@@ -102,9 +114,11 @@ class OdooDouble:
             for vals in vals_list:
                 self.next_id += 1
                 rec = dict(vals, id=self.next_id, active=True)
-                if model == "mail.activity":
-                    rec["res_model"] = {1: "res.partner", 2: "project.project", 3: "project.task",
-                                        4: "account.move"}[vals["res_model_id"]]
+                if model == "mail.activity":  # what mail.activity.default_get does with the context
+                    assert "res_model_id" not in vals
+                    rec["res_model"] = kwargs["context"]["default_res_model"]
+                if model == "mail.message":
+                    rec.setdefault("mail_activity_type_id", False)
                 store[self.next_id] = rec
                 ids.append(self.next_id)
             return ids
@@ -112,10 +126,18 @@ class OdooDouble:
             for i in args[0]:
                 store[i].update(args[1])
             return True
-        if method == "action_feedback":
+        if method == "action_feedback":  # as Odoo: an "activity done" message quoting the note
             for i in args[0]:
-                store[i]["active"] = False
-                store[i]["feedback"] = kwargs.get("feedback")
+                act = store[i]
+                self.next_id += 1
+                self.records["mail.message"][self.next_id] = {
+                    "id": self.next_id, "model": act["res_model"], "res_id": act["res_id"],
+                    "message_type": "notification", "mail_activity_type_id": act.get("activity_type_id") or 1,
+                    "body": f"<div>{act['note']}</div><p>{kwargs.get('feedback') or ''}</p>", "active": True}
+                if self.profile.major >= 17:
+                    act["active"], act["feedback"] = False, kwargs.get("feedback")
+                else:
+                    del store[i]
             return True
         if method == "unlink":
             for i in args[0]:
@@ -125,7 +147,7 @@ class OdooDouble:
             self.next_id += 1
             self.records["mail.message"][self.next_id] = {
                 "id": self.next_id, "model": model, "res_id": args[0][0], "body": kwargs["body"],
-                "active": True}
+                "message_type": "comment", "mail_activity_type_id": False, "active": True}
             return self.next_id
         raise NotImplementedError(f"{model}.{method}")
 
@@ -133,7 +155,12 @@ class OdooDouble:
         return [r for r in self.records["mail.activity"].values() if r["active"]]
 
     def messages(self) -> list[dict]:
-        return list(self.records["mail.message"].values())
+        """ClientCare's notes (comments), not Odoo's "activity done" messages."""
+        return [m for m in self.records["mail.message"].values() if not m["mail_activity_type_id"]]
+
+    def mark_done(self, activity_id: int, feedback: str = "called them") -> None:
+        """A person marks an activity done in Odoo."""
+        self._apply("mail.activity", "action_feedback", [[activity_id]], {"feedback": feedback})
 
 
 def keys_in(records: list[dict], field: str) -> list[str]:

@@ -154,6 +154,9 @@ def test_check_reports_missing_rights(odoo, cassette, tmp_path):
     env = env_for(odoo, tmp_path, login=odoo.server["limited_login"], password=LIMITED_PASSWORD)
     result = invoke(["check"], env=env)
     assert "FAIL rights on account.move: no read right" in result.output, result.output
+    # what sync would be refused: activities on clients need write on res.partner; the fix names the group
+    assert "FAIL activities on res.partner: no write right" in result.output
+    assert "Contact Creation (base.group_partner_manager)" in result.output
     assert result.exit_code == E.EXIT_ODOO_REFUSED
 
 
@@ -208,6 +211,7 @@ def test_sync_dry_run_then_runs_and_undo(odoo, cassette, tmp_path, monkeypatch):
     assert json.loads(one.stdout)["summary"]["plan"]["counts"] == summary["plan"]["counts"]
     undone = invoke(["undo", "cli-run-1"], env=env)  # a dry run created nothing: nothing to remove
     assert undone.exit_code == 0 and "removed 0 activities and 0 notes" in undone.output
+    assert "cli-run-3  undo cli-run-1" in invoke(["runs"], env=env).output  # undo is in the history
     missing = invoke(["undo", "no-such-run"], env=env)
     assert missing.exit_code == E.EXIT_USAGE and "no run 'no-such-run'" in missing.output
 

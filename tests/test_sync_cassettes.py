@@ -100,13 +100,24 @@ def test_sync_lifecycle(odoo, cassette, profile):
     first = runner.sync(profile, as_of=as_of)
     assert first.exit_code == 0, (first.error, first.write_errors)
     assert first.applied.get("created", 0) + first.applied.get("noted", 0) == planned
-    keys = open_keys(admin)
+    keys = first_keys = open_keys(admin)
     assert len(keys) == first.applied["created"]
     assert any(k.startswith("late_payment:res.partner:") for k in keys)
+    deadlines = admin.search_read_all("mail.activity", [("id", "in", list(keys.values()))], ["date_deadline"])
+    assert min(d["date_deadline"] for d in deadlines) >= as_of.isoformat(), "no activity is born overdue"
 
     second = runner.sync(profile, as_of=as_of)
     assert second.exit_code == 0 and second.applied == {} and writes(second) == {}
     assert open_keys(admin) == keys
+
+    # a day passes: day counts grow, but nothing an activity asks of a person changed, so no
+    # activity is rewritten (a level reached today may create or close one: new keys only)
+    tomorrow = runner.sync(profile, as_of=as_of + timedelta(days=1))
+    assert tomorrow.exit_code == 0, tomorrow.error
+    changes = tomorrow.plan["changes"]
+    assert not [c for c in changes if c["op"] == "update"], "a day passing rewrote activities"
+    assert not {c["key"] for c in changes if c["op"] == "create"} & set(keys)
+    keys = open_keys(admin)
 
     # the hostile partner's name is escaped in every note ClientCare wrote about it
     notes = admin.search_read_all("mail.activity", [("res_model", "=", "res.partner"),
@@ -131,7 +142,7 @@ def test_sync_lifecycle(odoo, cassette, profile):
         admin.call("account.payment.register", "action_create_payments",
                    [[wizard[0] if isinstance(wizard, list) else wizard]], {"context": ctx})
 
-    third = runner.sync(profile, as_of=as_of)
+    third = runner.sync(profile, as_of=as_of + timedelta(days=1))
     assert third.exit_code == 0, third.error
     closed = {i["key"] for i in third.plan["changes"] if i["op"] == "close"}
     overdue_levels = {k for k in keys if k.startswith(f"late_payment:res.partner:{partner}:")
@@ -145,6 +156,6 @@ def test_sync_lifecycle(odoo, cassette, profile):
     assert set(after) == (set(keys) - closed) | created  # nothing lost, nothing duplicated
 
     report = undo_run(admin, "test-run-2")  # the first applied run
-    assert report["activities_removed"] == len(set(after) - created)
-    assert set(open_keys(admin)) == created
+    assert report["activities_removed"] == len({k for k in after if k not in created and k in first_keys})
+    assert set(open_keys(admin)) == set(after) - first_keys.keys()
     clean_slate(admin)
