@@ -144,9 +144,8 @@ def sync(profile: Profile, *, dry_run: bool = False, as_of: date | None = None, 
         writer = WriteBack(client, run.state, summary.run_id, as_of=as_of,
                            max_creations=profile.values.get("max_creations") or 500,
                            notify_assignees=bool(profile.values.get("notify_assignees")))
-        # rules/runner fills ``not_judged`` (keys a rule could not decide); older rule runners do not
         plan = writer.plan(findings, rules_run=result.rules_run, client_ids=client_ids,
-                           not_judged=getattr(result, "not_judged", []))
+                           not_judged=result.not_judged)
         summary.plan = plan.to_dict()
         if not dry_run:
             summary.applied = writer.apply(plan)

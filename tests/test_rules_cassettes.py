@@ -16,10 +16,10 @@ from __future__ import annotations
 import pytest
 
 from clientcare.connector import OdooClient, PullOptions, Puller
+from clientcare.connector.schema import CORE_TABLES
 from clientcare.rules import coverage, load_rules, run_rules
 
 # These recordings predate the task_stages table (fold flags): after re-recording, add it here.
-BASE = ("partners", "users", "companies", "projects", "tasks", "moves")
 ONBOARDING = ("expectations", "scope", "payment_terms", "responsibilities")
 
 
@@ -77,7 +77,7 @@ EXPECTED = {
 def recorded_snapshot(odoo):
     with odoo.cassette("test_full_pull_is_the_same_through_every_transport"):
         client = OdooClient(odoo.settings("xmlrpc", page_size=2000, api_key=""))
-        return Puller(client, PullOptions(tables=BASE)).pull(now=odoo.recorded_at)
+        return Puller(client, PullOptions(tables=CORE_TABLES)).pull(now=odoo.recorded_at)
 
 
 def test_builtin_rules_on_the_recorded_databases(odoo, recorded_snapshot):
