@@ -236,8 +236,10 @@ class OdooServer:
             password=self.secret(password), api_key=self.secret(api_key),
             transport=transport, retry_attempts=1, **kw)
 
-    def cassette(self, name: str):
-        return self.vcr.use_cassette(f"{name}.yaml")
+    def cassette(self, name: str, replay_only: bool = False):
+        """``replay_only``: reuse another test's recording as it is, also while recording
+        (re-recording it later would capture the data after other tests changed it)."""
+        return self.vcr.use_cassette(f"{name}.yaml", **({"record_mode": "none"} if replay_only else {}))
 
 
 @pytest.fixture

@@ -39,9 +39,9 @@ def _password_slots(body: str):
             yield args[pos]
 
 
-def test_there_are_cassettes_from_16_18_and_19():
+def test_there_are_cassettes_from_16_17_18_and_19():
     versions = {p.parent.name for p in CASSETTE_FILES}
-    assert {"odoo16", "odoo18", "odoo19"} <= versions
+    assert {"odoo16", "odoo17", "odoo18", "odoo19"} <= versions
 
 
 @pytest.mark.parametrize("path", CASSETTE_FILES, ids=lambda p: f"{p.parent.name}/{p.stem}")
