@@ -1,6 +1,9 @@
-"""The demo snapshot shipped inside the package: pulled by ClientCare from a real Odoo 19
-demo database (with tests/seed_odoo.py's overdue invoices and late tasks), so that
-``clientcare audit --demo`` shows a real report right after install."""
+"""The demo snapshot shipped inside the package: pulled by ClientCare (``clientcare pull``)
+from a real Odoo 19 Community demo database with tests/seed_odoo.py's overdue invoices, credit
+note and late tasks, plus a client who pays late again and again and two tasks nobody touched
+for twelve days that fall due within three days, so that ``clientcare audit --demo`` shows
+every rule at work right after install.  It holds no test artefacts (no test users, no
+hostile names: those live in the cassettes)."""
 from __future__ import annotations
 
 from importlib import resources

@@ -1,0 +1,30 @@
+"""The shipped demo snapshot shows every rule at work and holds no test artefacts."""
+from __future__ import annotations
+
+from datetime import date
+
+from clientcare.jobs.demo import demo_snapshot
+from clientcare.rules import load_rules, run_rules
+
+
+def test_demo_shows_every_rule_at_work():
+    snap = demo_snapshot()
+    result = run_rules(snap, date.fromisoformat(snap.meta["as_of"]), {}, {}, registry=load_rules())
+    assert not result.errors
+    levels = {(f.rule, f.level) for f in result.findings}
+    late_payment = {lvl for rule, lvl in levels if rule == "late_payment"}
+    assert {"reminder", "call", "manager", "stop_work", "credit_match", "chronic"} <= late_payment
+    assert {("unmet_deadlines", "late"), ("unmet_deadlines", "escalated"), ("unmet_deadlines", "at_risk")} <= levels
+    follow_ups = {f.key.split(":")[3] for f in result.findings if f.rule == "follow_up"}
+    assert {"check_in", "onboarding"} <= follow_ups
+    scores = [f.data["score"] for f in result.findings if f.level == "checklist"]
+    assert any(s is not None for s in scores) and None in scores  # scored, and honest about too little data
+    assert result.not_raised  # and says what it leaves out, and why
+
+
+def test_demo_holds_no_test_artefacts():
+    snap = demo_snapshot()
+    names = " ".join(snap.partners["name"].dropna()) + " ".join(snap.users["name"].dropna())
+    assert "<" not in names and "script" not in names.lower()
+    assert not snap.users["login"].str.contains("ccbot|bot|limited", case=False).any()
+    assert "password" not in (snap.meta.get("url") or "")
