@@ -14,6 +14,7 @@ are not in these recordings: check-ins and the rating criterion are "unknown" he
 """
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from clientcare.connector import OdooClient, PullOptions, Puller
@@ -132,6 +133,14 @@ def test_builtin_rules_on_the_recorded_databases(odoo, recorded_snapshot):
         assert f.responsible_user_id == owner, key
         assert [evidence_row(r) for r in f.evidence] == rows, key
     assert {(n.model, n.res_id): n.reason for n in result.not_raised} == expected["not_raised"]
+    # a project's findings belong to the project's customer (its commercial partner), whoever
+    # the client of its earliest late task is
+    projects = recorded_snapshot.projects.set_index("id")
+    commercial = recorded_snapshot.partners.set_index("id")["commercial_partner_id"]
+    for f in result.findings:
+        if f.subject_model == "project.project":
+            partner = projects.at[f.subject_id, "partner_id"]
+            assert f.client_id == (None if partner is pd.NA else int(commercial.get(partner, partner))), f.key
     assert coverage.unaccounted(recorded_snapshot, odoo.recorded_at.date(), result).empty
     checklist = {f.subject_id: f for f in result.findings if f.level == "checklist"}
     assert {c: (f.data["score"], "".join(s[0] for s in f.data["criteria"].values()))

@@ -2,7 +2,9 @@
 and undo on a real server: no call it makes needs more than the documented groups.
 
 Recorded against a server where that user exists with exactly the README's groups (and, on
-Odoo 16, an email address).  Until a server's cassette is recorded, the test is skipped there.
+Odoo 16, an email address).  The same recording shows the calm write-back: no activity born
+overdue, no mail queued, a second sync, a sync with a fresh state file and a sync that runs
+one rule only all write nothing (unknown is never taken for resolved).
 """
 from __future__ import annotations
 
@@ -21,10 +23,7 @@ from test_sync_cassettes import clean_slate, open_keys
 
 
 @pytest.fixture
-def bot_env(odoo, request, tmp_path, monkeypatch):
-    name = request.node.name.replace(f"[{odoo.dir.name}]", "")
-    if not odoo.live and ("bot_login" not in odoo.server or not (odoo.dir / f"{name}.yaml").exists()):
-        pytest.skip(f"not recorded on {odoo.dir.name} yet: pytest --record with ODOO_BOT_USER/ODOO_BOT_PASSWORD")
+def bot_env(odoo, tmp_path, monkeypatch):
     counter = itertools.count(1)
     monkeypatch.setattr(runner, "new_run_id", lambda: f"bot-run-{next(counter)}")
     (tmp_path / "empty.toml").write_text("")
@@ -41,7 +40,7 @@ def invoke(args, env):
     return CliRunner().invoke(main, args, env=env, catch_exceptions=False)
 
 
-def test_least_rights_bot_checks_syncs_and_undoes(odoo, bot_env, cassette):
+def test_least_rights_bot_checks_syncs_and_undoes(odoo, bot_env, cassette, tmp_path):
     admin = OdooClient(odoo.settings())
     clean_slate(admin)
     as_of = odoo.recorded_at.date().isoformat()
@@ -57,7 +56,10 @@ def test_least_rights_bot_checks_syncs_and_undoes(odoo, bot_env, cassette):
     assert planned["status"] == "ok" and not [k for k in planned["rpc_by_method"] if k.startswith("ir.model.")
                                               and not k.endswith("check_object_reference")]
 
+    last_mail = admin.call("mail.mail", "search", [[]], {"limit": 1, "order": "id desc"})
     first = json.loads(invoke(["sync", "--json", "--as-of", as_of], bot_env).stdout)
+    queued = admin.call("mail.mail", "search_count", [[("id", ">", last_mail[0] if last_mail else 0)]])
+    assert queued == 0, "assignment mails are off by default"
     assert first["exit_code"] == 0 and first["write_errors"] == [], first
     keys = open_keys(admin)
     assert first["applied"]["created"] == len(keys) > 0
@@ -66,6 +68,13 @@ def test_least_rights_bot_checks_syncs_and_undoes(odoo, bot_env, cassette):
 
     second = invoke(["sync", "--json", "--as-of", as_of], bot_env)
     assert second.exit_code == 0 and json.loads(second.stdout)["applied"] == {}
+    # one rule only: the others' activities are not judged this run, so none is closed
+    one_rule = invoke(["sync", "--json", "--as-of", as_of, "--rules", "unmet_deadlines"], bot_env)
+    assert one_rule.exit_code == 0 and json.loads(one_rule.stdout)["applied"] == {}
+    # a fresh state file adopts the open activities from their marker: nothing closed or doubled
+    fresh = invoke(["sync", "--json", "--as-of", as_of], dict(bot_env, CLIENTCARE_STATE_PATH=str(tmp_path / "new.sqlite3")))
+    assert fresh.exit_code == 0 and json.loads(fresh.stdout)["applied"] == {}
+    assert open_keys(admin) == keys
 
     undone = invoke(["undo", "bot-run-2"], bot_env)
     assert undone.exit_code == 0, undone.output
