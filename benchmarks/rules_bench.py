@@ -229,7 +229,7 @@ def generate(n_invoices: int, n_clients: int, n_tasks: int, seed: int = 7) -> Sn
         ("ratings", ratings))}
     tables["payments"] = payments
     meta = {"server_version": "19.0", "server_major": 19, "pulled_at": f"{AS_OF}T06:00:00+00:00",
-            "task_open_filter": [["state", "not in", ["1_done", "1_canceled"]]], "has_payment_state_blocked": True}
+            "has_payment_state_blocked": True}
     return Snapshot(tables, meta)
 
 

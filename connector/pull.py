@@ -217,8 +217,6 @@ class Puller:
             "pulled_at": now.isoformat(), "company_ids": c.company_ids,
             "field_types": {s.name: frame_types(c.profile.field_list(s, opts.extra_fields.get(s.name, ())),
                                                 c.profile.fields[s.model]) for s in specs if s.name in tables},
-            "task_open_filter": [list(t[:2]) + [list(t[2])] for t in
-                                 (c.profile.task_open_filter().terms if c.profile.task_open_filter() else ())],
             "has_payment_state_blocked": "blocked" in c.profile.selection("account.move", "payment_state"),
             "unavailable_tables": unavailable,
         }

@@ -10,7 +10,11 @@ entry-point group, with::
     needs = {"moves": ["amount_total"]}    # table -> fields beyond the defaults
     optional_needs = {"ratings": []}       # tables used when readable (optional attribute)
 
-    def evaluate(snapshot, as_of, config) -> list[Finding]: ...
+    def evaluate(snapshot, as_of, config) -> list[Finding] | RuleOutput: ...
+
+``evaluate`` returns its findings, or a ``RuleOutput`` that adds what it left out and why
+(``NotRaised``) and the finding keys it could not decide this run (``NotJudged``: the
+write-back never closes those).
 
 Like pluggy's hook specifications, the spec is data and every implementation
 is checked against it when loaded: a missing or misspelled attribute, a wrong
@@ -31,7 +35,7 @@ from clientcare.connector.schema import TABLES
 from clientcare.connector.snapshot import Snapshot
 
 from .config import RuleConfig, config_class_problems
-from .finding import Finding
+from .finding import Finding, RuleOutput
 
 ENTRY_POINT_GROUP = "clientcare.rules"
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{1,63}$")
@@ -51,7 +55,7 @@ class RuleSpec(Protocol):
     Config: type[RuleConfig]
     needs: Mapping[str, Sequence[str]]
 
-    def evaluate(self, snapshot: Snapshot, as_of: date, config: RuleConfig) -> list[Finding]: ...
+    def evaluate(self, snapshot: Snapshot, as_of: date, config: RuleConfig) -> list[Finding] | RuleOutput: ...
 
 
 class RuleSpecError(FatalError):
@@ -75,7 +79,7 @@ class Rule:
     Config: type
     needs: dict[str, tuple[str, ...]]
     optional_needs: dict[str, tuple[str, ...]]
-    evaluate: Callable[[Snapshot, date, Any], list[Finding]]
+    evaluate: Callable[[Snapshot, date, Any], list[Finding] | RuleOutput]
     origin: str = ""
 
     def default_config(self) -> RuleConfig:
