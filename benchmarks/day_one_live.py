@@ -22,22 +22,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 from datetime import date, timedelta
 
-from clientcare.connector import ConnectionSettings, OdooClient, Snapshot, StateStore, snapshot_dir_for
+from clientcare.connector import OdooClient, Snapshot, StateStore, snapshot_dir_for
 from clientcare.connector.facts import MARKER_PREFIX
 from clientcare.rules import load_rules, run_rules
 
+from live import clean_slate, client
+
 WRITE_METHODS = ("create", "write", "unlink", "action_feedback", "message_post")
 
-
-def client() -> OdooClient:
-    return OdooClient(ConnectionSettings(
-        url=os.environ["CLIENTCARE_URL"], db=os.environ["CLIENTCARE_DB"], login=os.environ["CLIENTCARE_LOGIN"],
-        password=os.environ["CLIENTCARE_PASSWORD"], transport="xmlrpc", timeout=300))
 
 
 def sync(state: str, as_of: date) -> dict:
@@ -72,12 +68,7 @@ def main(argv=None) -> int:
     ap.add_argument("--as-of", type=date.fromisoformat, default=date.today())
     args = ap.parse_args(argv)
     c = client()
-    ids = c.search_ids("mail.activity", [("note", "ilike", MARKER_PREFIX)])
-    for start in range(0, len(ids), 1000):
-        c.call("mail.activity", "unlink", [ids[start:start + 1000]])
-    for suffix in ("", "-wal", "-shm"):
-        if os.path.exists(args.state + suffix):
-            os.remove(args.state + suffix)
+    clean_slate(c, args.state)
     mails_before = last_id(c, "mail.mail")
     first = sync(args.state, args.as_of)
     mails = c.call("mail.mail", "search_count", [[("id", ">", mails_before)]])

@@ -22,16 +22,13 @@ import subprocess
 import sys
 from collections import Counter
 
-from clientcare.connector import ConnectionSettings, OdooClient
+from clientcare.connector import OdooClient
+from clientcare.connector.facts import MARKER_PREFIX as MARKER
 
-MARKER = "<!-- clientcare key="
+from live import clean_slate, client
+
 KEY_RE = re.compile(r"<!-- clientcare key=(\S+) run=")
 
-
-def client() -> OdooClient:
-    return OdooClient(ConnectionSettings(
-        url=os.environ["CLIENTCARE_URL"], db=os.environ["CLIENTCARE_DB"], login=os.environ["CLIENTCARE_LOGIN"],
-        password=os.environ["CLIENTCARE_PASSWORD"], transport="xmlrpc", timeout=300))
 
 
 def open_activity_keys(c: OdooClient) -> Counter:
@@ -53,12 +50,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     rng = random.Random(args.seed)
     c = client()
-    ids = c.search_ids("mail.activity", [("note", "ilike", MARKER)])
-    for start in range(0, len(ids), 1000):
-        c.call("mail.activity", "unlink", [ids[start:start + 1000]])
-    for suffix in ("", "-wal", "-shm"):
-        if os.path.exists(args.state + suffix):
-            os.remove(args.state + suffix)
+    clean_slate(c, args.state)
     env = dict(os.environ, CLIENTCARE_CONFIG=os.devnull)
     # warm-up: one full pull (a dry run writes nothing), so later runs reach the write-back
     subprocess.run(sync_cmd(args.state, "--dry-run"), env=env, stdout=subprocess.DEVNULL, check=False)
