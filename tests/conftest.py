@@ -269,6 +269,14 @@ def cassette(odoo, request):
 
 
 @pytest.fixture(autouse=True)
+def _no_ambient_clientcare_settings(monkeypatch):
+    """The suite's result must not depend on the shell it runs in: every test that wants a
+    ``CLIENTCARE_*`` setting passes it explicitly (the recording switch is read at start-up)."""
+    for name in [n for n in os.environ if n.startswith("CLIENTCARE_")]:
+        monkeypatch.delenv(name)
+
+
+@pytest.fixture(autouse=True)
 def _instant_backoff(monkeypatch):
     monkeypatch.setattr(transports_mod, "_sleep", lambda s: None)
 
