@@ -303,9 +303,9 @@ def audit(ctx, rule_names, client_filter, as_of, output, fmt, snapshot_dir, demo
     elif fmt == "json":
         text = report.render_json(findings, meta, not_raised, result.not_judged)
     elif fmt == "csv":  # findings only: one row each (the not-raised list is in the other formats)
-        text = report.render_csv(report.findings_frame(findings, snapshot))
+        text = report.render_csv(report.findings_frame(findings, snapshot, day))
     else:
-        text = report.render_text(report.findings_frame(findings, snapshot),
+        text = report.render_text(report.findings_frame(findings, snapshot, day),
                                   report.not_raised_frame(not_raised, snapshot))
     _emit(text, output)
     for err in result.errors:
@@ -357,7 +357,9 @@ def explain(ctx, client, as_of, snapshot_dir, demo, **flags):
         click.echo(f"  key: {f.key}")
         click.echo(f"  owner: user {f.responsible_user_id} (routed by {f.routed_by})")
         if f.action:
-            what = (f"{f.action.activity_type} activity due {f.action.due_date}" if f.action.kind == "activity"
+            a = f.action
+            since = f" (the situation since {a.due_date})" if a.due_date and a.due_date < day else ""
+            what = (f"{a.activity_type} activity due {a.due_on(day)}{since}" if a.kind == "activity"
                     else "a note in the chatter")
             click.echo(f"  sync would: ensure {what} on {f.subject_model},{f.subject_id}: {f.action.summary}")
         else:

@@ -33,13 +33,16 @@ def user_names(snapshot: Snapshot) -> dict[int, str]:
     return dict(zip(users["id"].astype(int), users["name"].astype(str)))
 
 
-def findings_frame(findings: list, snapshot: Snapshot) -> pd.DataFrame:
-    """One row per finding with the client's and the owner's names, sorted for reading."""
+def findings_frame(findings: list, snapshot: Snapshot, as_of: date) -> pd.DataFrame:
+    """One row per finding with the client's and the owner's names, sorted for reading; ``due``
+    is the deadline sync would give the activity on ``as_of``, ``since`` the rule's own date
+    when that is earlier (the situation is older than the activity)."""
     names = user_names(snapshot)
     clients = dict(zip(snapshot.partners["id"].astype(int), snapshot.partners["name"].astype(str)))
     rows = []
     for f in findings:
         action = getattr(f, "action", None)
+        activity = action is not None and action.kind == "activity"
         client_id = getattr(f, "client_id", None)
         owner = getattr(f, "responsible_user_id", None)
         rows.append({
@@ -50,11 +53,12 @@ def findings_frame(findings: list, snapshot: Snapshot) -> pd.DataFrame:
             "level": getattr(f, "level", None), "key": f.key,
             "action": (getattr(action, "kind", None) if action else None) or "",
             "activity_type": (getattr(action, "activity_type", None) if action else None) or "",
-            "due": (getattr(action, "due_date", None) if action else None) or "",
+            "due": action.due_on(as_of) if activity else "",
+            "since": action.due_date if activity and action.due_date and action.due_date < as_of else "",
         })
     frame = pd.DataFrame(rows, columns=["client_id", "client", "severity", "rule", "summary", "owner_id",
                                         "owner", "subject", "subject_name", "level", "key", "action",
-                                        "activity_type", "due"])
+                                        "activity_type", "due", "since"])
     frame["_sev"] = frame["severity"].map(severity_rank)
     return (frame.sort_values(["client", "_sev", "rule", "key"], kind="stable")
             .drop(columns="_sev").reset_index(drop=True))
@@ -175,7 +179,7 @@ th{background:#f0f0f0} .sev{font-weight:600;border-radius:3px;padding:1px 6px;co
 
 def render_html(findings: list, snapshot: Snapshot, as_of: date, meta: dict, not_raised: list = (),
                 client_ids: set[int] | None = None) -> str:
-    frame = findings_frame(findings, snapshot)
+    frame = findings_frame(findings, snapshot, as_of)
     by_key = {f.key: f for f in findings}
     ages = overdue_by_age(snapshot, as_of, client_ids)
     scores = fit_scores(findings)
@@ -205,11 +209,11 @@ def render_html(findings: list, snapshot: Snapshot, as_of: date, meta: dict, not
     ]
     for client, group in frame.groupby(frame["client"].replace("", "(no client)"), sort=True):
         parts.append(f"<h3>{esc(client)}</h3><table><thead><tr><th>severity</th><th>rule</th>"
-                     "<th>summary</th><th>owner</th><th>action</th><th>due</th></tr></thead><tbody>")
+                     "<th>summary</th><th>owner</th><th>action</th><th>due</th><th>since</th></tr></thead><tbody>")
         for _, r in group.iterrows():
             parts.append(f"<tr><td><span class='sev sev-{esc(r['severity'])}'>{esc(r['severity'])}</span></td>"
                          f"<td>{esc(r['rule'])}</td><td>{esc(r['summary'])}</td><td>{esc(r['owner'])}</td>"
-                         f"<td>{esc(r['activity_type'] or r['action'] or '')}</td><td>{esc(r['due'])}</td></tr>")
+                         f"<td>{esc(r['activity_type'] or r['action'] or '')}</td><td>{esc(r['due'])}</td><td>{esc(r['since'])}</td></tr>")
         parts.append("</tbody></table>")
         for _, r in group.iterrows():
             f = by_key.get(r["key"])

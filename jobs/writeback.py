@@ -354,7 +354,7 @@ class WriteBack:
         if _norm(old.get("user_id")) == vals["user_id"]:
             del vals["date_deadline"]  # a new owner gets a fresh deadline; otherwise it stays
         else:
-            vals["date_deadline"] = max(due, self.as_of).isoformat()
+            vals["date_deadline"] = f.action.due_on(self.as_of).isoformat()
         edited = old.get("nh") and old["nh"] != note_hash(old.get("note"))
         if edited:  # a person wrote in the note: keep it, say what changed, keep the hash unmatched
             kept = MARKER_RE.sub("", old["note"])
@@ -462,7 +462,7 @@ class WriteBack:
             "res_id": int(f.subject_id),
             "summary": shorten(a.summary or f.summary),
             "note": note,
-            "date_deadline": max(due, self.as_of).isoformat(),
+            "date_deadline": a.due_on(self.as_of).isoformat(),
             "user_id": int(f.responsible_user_id) if f.responsible_user_id else False,
         }
         if type_id:

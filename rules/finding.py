@@ -88,6 +88,12 @@ class Action:
             out.append("the action has no summary")
         return out
 
+    def due_on(self, created: date) -> date:
+        """When an activity created on ``created`` is due: the rule's date, never earlier than
+        the day it is created (activities born overdue flood people's lists and mailboxes);
+        the rule's own date is still shown as "since"."""
+        return max(self.due_date or created, created)
+
     def to_dict(self) -> dict:
         return {"kind": self.kind, "summary": self.summary, "activity_type": self.activity_type,
                 "due_date": self.due_date.isoformat() if self.due_date else None}

@@ -28,3 +28,17 @@ def test_demo_holds_no_test_artefacts():
     assert "<" not in names and "script" not in names.lower()
     assert not snap.users["login"].str.contains("ccbot|bot|limited", case=False).any()
     assert "password" not in (snap.meta.get("url") or "")
+
+
+def test_report_shows_the_deadline_sync_would_set():
+    """The report's due date is what lands in Odoo (never before the run day); the rule's
+    earlier date is shown as "since"."""
+    from clientcare.jobs.report import findings_frame
+
+    snap = demo_snapshot()
+    as_of = date.fromisoformat(snap.meta["as_of"])
+    result = run_rules(snap, as_of, {}, {}, registry=load_rules())
+    frame = findings_frame(result.findings, snap, as_of)
+    dues = [d for d in frame["due"] if d != ""]
+    assert dues and min(dues) >= as_of
+    assert any(s != "" and s < as_of for s in frame["since"])
