@@ -74,7 +74,7 @@ CLOSE_FEEDBACK = "ClientCare: resolved: "
 
 def marker(key: str, run_id: str, fingerprint: str, note_hash: str | None = None) -> str:
     nh = f" nh={note_hash}" if note_hash else ""
-    return f"<!-- clientcare key={_safe_key(key)} run={run_id} fp={fingerprint}{nh} -->"
+    return f"{MARKER_PREFIX}{_safe_key(key)} run={run_id} fp={fingerprint}{nh} -->"
 
 
 def _safe_key(key: str) -> str:

@@ -165,6 +165,10 @@ def test_audit_without_invoice_rights_skips_those_rules(odoo, cassette, tmp_path
     result = invoke(["audit", "--as-of", odoo.recorded_at.date().isoformat()], env=env)
     assert result.exit_code == E.EXIT_PARTIAL, result.output
     assert "rule late_payment skipped: needs moves" in result.output
+    # without invoices nobody can tell a new client from an old one: no onboarding is proposed
+    assert "rule follow_up" not in result.output  # it ran, without invoices
+    assert "agree on expectations" not in result.output and "onboarding" not in result.output
+    assert "allowed for the following groups" in result.output  # Odoo's whole message, groups included
     assert "unmet_deadlines" in result.output or "No findings" in result.output
 
 
