@@ -148,6 +148,25 @@ def test_sync_lifecycle(odoo, cassette, profile):
     for row in notes:
         assert "<script>" not in row["note"] and "&lt;script&gt;alert(1)&lt;/script&gt; &amp;" in row["note"]
 
+    # a person writes in an activity's note, then the client gets another salesperson: the
+    # activity follows its new owner (an update) and what the person wrote stays
+    target = next(k for k in sorted(keys) if k.startswith("late_payment:res.partner:")
+                  and not k.startswith(f"late_payment:res.partner:{hostile_id[0]}:"))
+    client_id = int(target.split(":")[2])
+    act = admin.call("mail.activity", "read", [[keys[target]], ["note", "user_id"]])[0]
+    admin.call("mail.activity", "write", [[keys[target]], {
+        "note": act["note"] + "<p>Called them: payment promised for Friday.</p>"}])
+    salesperson = admin.call("res.partner", "read", [[client_id], ["user_id"]])[0]["user_id"]
+    demo = admin.call("res.users", "search", [[("login", "=", odoo.server["demo_login"])]])[0]
+    new_owner = demo if act["user_id"][0] != demo else 2
+    admin.call("res.partner", "write", [[client_id], {"user_id": new_owner}])
+    moved = runner.sync(profile, as_of=as_of + timedelta(days=1))
+    assert moved.exit_code == 0, moved.error
+    assert target in {c["key"] for c in moved.plan["changes"] if c["op"] == "update"}
+    act = admin.call("mail.activity", "read", [[keys[target]], ["note", "user_id"]])[0]
+    assert act["user_id"][0] == new_owner and "payment promised for Friday" in act["note"]
+    admin.call("res.partner", "write", [[client_id], {"user_id": salesperson[0] if salesperson else False}])
+
     # the data changes: one late client pays everything, one late task is closed
     partner = hostile_id[0]
     assert any(k.startswith(f"late_payment:res.partner:{partner}:") for k in keys)
