@@ -52,7 +52,7 @@ GROUP_FOR = {
     ("res.partner", "write"): "Extra Rights / Contact Creation (base.group_partner_manager)",
     ("project.project", "write"): "Project / Administrator (project.group_project_manager)",
     ("project.task", "read"): "Project / User (project.group_project_user)",
-    ("account.move", "read"): "Invoicing / Billing (account.group_account_invoice)",
+    ("account.move", "read"): "Show Accounting Features - Readonly (account.group_account_readonly)",
 }
 
 
