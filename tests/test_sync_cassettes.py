@@ -195,7 +195,13 @@ def test_sync_lifecycle(odoo, cassette, profile):
     created = {i["key"] for i in third.plan["changes"] if i["op"] == "create"}
     assert set(after) == (set(keys) - closed) | created  # nothing lost, nothing duplicated
 
+    def done_messages() -> int:  # "activity done" messages quoting the first applied run's marker
+        return admin.call("mail.message", "search_count", [[("mail_activity_type_id", "!=", False),
+                                                             ("body", "ilike", "run=test-run-2 ")]])
+    closed_by_later_runs = done_messages()
     report = undo_run(admin, "test-run-2")  # the first applied run
     assert report["activities_removed"] == len({k for k in after if k not in created and k in first_keys})
+    assert closed_by_later_runs > 0 and done_messages() == closed_by_later_runs  # history stays
+    assert report["notes_removed"] == 0 and not report["not_removed"]
     assert set(open_keys(admin)) == set(after) - first_keys.keys()
     clean_slate(admin)
