@@ -93,8 +93,7 @@ def http_status_error(status: int, where: str, body: str = "") -> E.ClientCareEr
     if status in (502, 503, 504):
         return E.ServerUnavailable(f"{where}: HTTP {status} from the server")
     if status == 404:
-        return E.ProtocolError(f"{where}: HTTP 404: is this the Odoo base URL?",
-                               hint="the URL should be the one you open Odoo with, without /web")
+        return E.NotOdooError(f"{where}: HTTP 404: not Odoo's API at this URL")
     if status in (401, 403):
         return E.AuthenticationError(f"{where}: HTTP {status} {body[:200]}".strip())
     return E.ProtocolError(f"{where}: HTTP {status} {body[:200]}".strip())
@@ -260,7 +259,9 @@ class XmlRpcTransport(Transport):
         except xmlrpc.client.ProtocolError as p:
             raise http_status_error(p.errcode, where, p.errmsg) from None
         except xmlrpc.client.ResponseError as r:
-            raise E.ProtocolError(f"{where}: the answer is not XML-RPC ({r})") from None
+            raise E.NotOdooError(f"{where}: the answer is not Odoo's XML-RPC ({r})") from None
+        except xml.parsers.expat.ExpatError:  # a whole answer that is not XML: a web page
+            raise E.NotOdooError(f"{where}: the answer is not Odoo's XML-RPC (not XML)") from None
         except Exception as exc:  # network family
             if isinstance(exc, E.ClientCareError):
                 raise
@@ -324,7 +325,7 @@ class JsonRpcTransport(Transport):
         except urllib.error.HTTPError as exc:
             raise http_status_error(exc.code, where) from None
         except (json.JSONDecodeError, ValueError) as exc:
-            raise E.ProtocolError(f"{where}: the answer is not JSON-RPC ({exc})") from None
+            raise E.NotOdooError(f"{where}: the answer is not Odoo's JSON-RPC (not JSON)") from None
         except E.ClientCareError:
             raise
         except Exception as exc:
@@ -394,14 +395,15 @@ class Json2Transport(Transport):
         try:
             return resp.json()
         except ValueError:
-            raise E.ProtocolError(f"{where}: the answer is not JSON (HTTP {resp.status_code})") from None
+            raise E.NotOdooError(f"{where}: the answer is not Odoo's JSON-2 (not JSON, HTTP "
+                                 f"{resp.status_code})") from None
 
     def _version(self) -> dict:
         where = self._where("common.version")
         body = self._post("/web/webclient/version_info",
                           {"jsonrpc": "2.0", "method": "call", "params": {}}, where)
         if not isinstance(body, dict) or "result" not in body:
-            raise E.ProtocolError(f"{where}: unexpected answer")
+            raise E.NotOdooError(f"{where}: the answer is not Odoo's (no version info)")
         return body["result"]
 
     def _authenticate(self):

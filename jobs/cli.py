@@ -11,7 +11,8 @@ import functools
 import json
 import logging
 import sys
-from datetime import date
+import traceback
+from datetime import date, datetime, timezone
 
 import click
 
@@ -28,27 +29,126 @@ EXIT_CODES_HELP = (
 )
 
 
+#: How errors are shown, set from the global options (pre-scanned from the arguments, so a
+#: usage error in them is shown the same way): ``quiet``, ``log_format``, ``debug``.
+OUTPUT = {"quiet": False, "log_format": "text", "debug": False}
+
+#: Exit codes the README calls harmless under a schedule: ``-q`` prints nothing for them.
+HARMLESS_EXITS = (E.EXIT_RETRY_LATER, E.EXIT_LOCKED)
+
+
+def emit_error(message: str, exit_code: int, hint: str = "", traceback_text: str = "") -> None:
+    """The final error line(s) on stderr: one line (one per problem of a configuration), the
+    hint on the same line; JSON lines with ``--log-format json``; nothing with ``-q`` for the
+    harmless exits 3 and 5; the traceback first with ``--debug``."""
+    message, hint = REDACTOR.redact(message), REDACTOR.redact(hint or "")
+    traceback_text = REDACTOR.redact(traceback_text or "")
+    if OUTPUT["quiet"] and not OUTPUT["debug"] and exit_code in HARMLESS_EXITS:
+        return
+    if OUTPUT["log_format"] == "json":
+        entry = {"ts": datetime.now(timezone.utc).isoformat(timespec="milliseconds"), "level": "error",
+                 "logger": "clientcare", "msg": message, "exit_code": exit_code}
+        if hint:
+            entry["hint"] = hint
+        if OUTPUT["debug"] and traceback_text:
+            entry["exc"] = traceback_text
+        click.echo(json.dumps(entry), err=True)
+        return
+    if OUTPUT["debug"] and traceback_text:
+        click.echo(traceback_text.rstrip("\n"), err=True)
+    click.echo(f"Error: {message}" + (f" (hint: {hint})" if hint else ""), err=True)
+
+
 class CliError(click.ClickException):
     """A library error as the CLI shows it: one line, a hint, its own exit code."""
 
-    def __init__(self, exc: BaseException):
-        text = str(exc)
-        hint = getattr(exc, "hint", "")
-        super().__init__(text + (f"\n  hint: {hint}" if hint else ""))
-        self.exit_code = E.exit_code_for(exc)
+    def __init__(self, exc: BaseException | str, exit_code: int | None = None, hint: str = "",
+                 traceback_text: str = ""):
+        if isinstance(exc, BaseException):
+            hint = hint or getattr(exc, "hint", "") or ""
+            exit_code = E.exit_code_for(exc) if exit_code is None else exit_code
+            exc = str(exc)
+        super().__init__(exc)
+        self.hint = hint
+        self.exit_code = E.EXIT_PARTIAL if exit_code is None else exit_code
+        self.traceback_text = traceback_text
+
+    def format_message(self) -> str:
+        return REDACTOR.redact(self.message + (f" (hint: {self.hint})" if self.hint else ""))
+
+    def show(self, file=None) -> None:
+        emit_error(self.message, self.exit_code, self.hint, self.traceback_text)
+
+
+def _usage_line(exc: click.UsageError) -> CliError:
+    """Click's usage error (bad option value, unknown option) as one line, exit code 2."""
+    command = exc.ctx.command_path if exc.ctx is not None else "clientcare"
+    return CliError(exc.format_message(), E.EXIT_USAGE, hint=f"see `{command} --help`",
+                    traceback_text=traceback.format_exc() if OUTPUT["debug"] else "")
+
+
+def _prescan(args) -> None:
+    args = list(args or [])
+    fmt = "text"
+    for i, arg in enumerate(args):
+        if arg == "--log-format" and i + 1 < len(args):
+            fmt = args[i + 1]
+        elif arg.startswith("--log-format="):
+            fmt = arg.split("=", 1)[1]
+    OUTPUT.update(quiet=any(a in ("-q", "--quiet") for a in args), debug="--debug" in args,
+                  log_format="json" if fmt == "json" else "text")
+
+
+class ClientCareGroup(click.Group):
+    """The root group: usage errors are shown like every other error (one line, exit 2)."""
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        _prescan(args)
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.UsageError as exc:
+            if isinstance(exc, CliError):
+                raise
+            raise _usage_line(exc) from None
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as exc:
+            raise _usage_line(exc) from None
 
 
 def handle_errors(fn):
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        ctx = click.get_current_context()
         try:
             return fn(*args, **kwargs)
+        except (click.exceptions.Exit, click.Abort, click.ClickException):
+            raise
         except E.ClientCareError as exc:
-            if ctx.obj and ctx.obj.get("debug"):
-                raise
-            raise CliError(exc) from None
+            raise CliError(exc, traceback_text=traceback.format_exc() if OUTPUT["debug"] else "") from None
+        except OSError as exc:  # a file ClientCare was told to read or write
+            where = f"{exc.filename}: " if exc.filename else ""
+            raise CliError(f"{where}{_os_reason(exc)}", E.EXIT_USAGE,
+                           traceback_text=traceback.format_exc() if OUTPUT["debug"] else "") from None
+        except Exception as exc:  # a bug of ours: one line; the traceback with --debug
+            raise CliError(f"internal error {type(exc).__name__}: {exc}", E.EXIT_PARTIAL,
+                           hint="run again with --debug for the traceback and report it",
+                           traceback_text=traceback.format_exc()) from None
     return wrapper
+
+
+def _os_reason(exc: OSError) -> str:
+    import errno
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return "permission denied"
+    if exc.errno == errno.ENOENT:
+        return "no such file or directory"
+    if exc.errno == errno.EISDIR:
+        return "is a directory"
+    if exc.errno == errno.ENOSPC:
+        return "no space left on the device"
+    return exc.strerror or str(exc)
 
 
 # -- reusable options -------------------------------------------------------------
@@ -108,7 +208,7 @@ def as_of_date(value) -> date:
 
 
 # -- the group --------------------------------------------------------------------
-@click.group(epilog=EXIT_CODES_HELP)
+@click.group(cls=ClientCareGroup, epilog=EXIT_CODES_HELP)
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), envvar="CLIENTCARE_CONFIG",
               help="Config file (default: the user config dir's clientcare/config.toml).")
 @click.option("--profile", "-p", envvar="CLIENTCARE_PROFILE", help="Profile name in the config file.")
@@ -122,7 +222,8 @@ def as_of_date(value) -> date:
 def main(ctx, config_path, profile, log_format, verbose, quiet, debug):
     """ClientCare: client-care rules for Odoo, written back as activities and notes."""
     ctx.ensure_object(dict)
-    ctx.obj.update(config=config_path, profile=profile, debug=debug, log_format=log_format)
+    ctx.obj.update(config=config_path, profile=profile, debug=debug, log_format=log_format, quiet=quiet)
+    OUTPUT.update(quiet=quiet, debug=debug, log_format=log_format)
     setup_logging(log_format, verbose + (2 if debug else 0), quiet)
     from clientcare.jobs import runner
     runner.PROGRESS = _terminal_progress if (sys.stderr.isatty() and not quiet) else None
@@ -188,11 +289,9 @@ def check(ctx, **flags):
         if step.fix:
             click.echo(f"     fix: {step.fix}")
     failed = [s for s in steps if s.status == "fail"]
-    if failed:
-        code = E.EXIT_ODOO_REFUSED
-        if any(s.name == "server reachable" for s in failed):
-            code = E.EXIT_RETRY_LATER
-        ctx.exit(code)
+    if failed:  # the failing step's own code: 3 unreachable, 2 not Odoo / configuration, else 4
+        codes = [s.code for s in failed if s.code is not None]
+        ctx.exit(codes[0] if codes else E.EXIT_ODOO_REFUSED)
 
 
 @main.command()
@@ -471,10 +570,13 @@ def sync(ctx, rule_names, client_filter, as_of, dry_run, full, as_json, **flags)
     data = summary.to_dict()
     if as_json:
         click.echo(json.dumps(data, indent=2, default=str))
+    elif summary.error:  # the run did not get anywhere: only the one error line
+        pass
     elif dry_run or summary.applied or summary.status != "ok":
         click.echo(_summary_text(data))
     if summary.error:
-        click.echo(f"error: {summary.error}", err=True)
+        raise CliError(summary.error, summary.exit_code, hint=summary.hint,
+                       traceback_text=summary.traceback if OUTPUT["debug"] else "")
     ctx.exit(summary.exit_code)
 
 
@@ -512,8 +614,8 @@ def undo(ctx, run_id, **flags):
     profile = load_profile_from(ctx, **flags)
     summary = runner.undo(profile, run_id)
     if summary.error:
-        click.echo(f"error: {summary.error}", err=True)
-        ctx.exit(summary.exit_code)
+        raise CliError(summary.error, summary.exit_code, hint=summary.hint,
+                       traceback_text=summary.traceback if OUTPUT["debug"] else "")
     click.echo(f"run {summary.undone}: removed {summary.applied['activities_removed']} activities and "
                f"{summary.applied['notes_removed']} notes (recorded as run {summary.run_id})")
     for err in summary.write_errors:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+import traceback
 from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -91,9 +92,12 @@ class RunSummary:
     error: str | None = None
     #: ``undo``: the run whose records were removed.
     undone: str | None = None
+    #: For the CLI's error line and ``--debug``; not part of the stored summary.
+    hint: str = field(default="", repr=False)
+    traceback: str = field(default="", repr=False)
 
     def to_dict(self) -> dict:
-        return dict(self.__dict__)
+        return {k: v for k, v in self.__dict__.items() if k not in ("hint", "traceback")}
 
 
 @contextmanager
@@ -107,14 +111,18 @@ def _recorded(profile: Profile, summary: RunSummary, command: str):
         history.start(summary.run_id, profile.name, command)
         try:
             yield run
-        except E.ClientCareError as exc:
+        except E.ClientCareError as exc:  # the CLI shows it once, as its final error line
             summary.status, summary.exit_code = "failed", E.exit_code_for(exc)
             summary.error = f"{type(exc).__name__}: {exc}"
-            log.error("%s failed: %s", summary.command, exc)
-        except Exception as exc:  # a bug of ours: recorded in the history, then shown with its traceback
+            summary.hint = exc.hint or ""
+            summary.traceback = traceback.format_exc()
+            log.debug("%s failed: %s", summary.command, exc)
+        except Exception as exc:  # a bug of ours: recorded in the history; the traceback with --debug
             summary.status, summary.exit_code = "failed", E.EXIT_PARTIAL
             summary.error = f"internal error {type(exc).__name__}: {exc}"
-            log.exception("%s failed with an internal error", summary.command)
+            summary.hint = "run again with --debug for the traceback and report it"
+            summary.traceback = traceback.format_exc()
+            log.debug("%s failed with an internal error", summary.command, exc_info=True)
         finally:
             if run.client is not None:
                 summary.rpc_calls = run.client.transport.call_count
