@@ -98,9 +98,32 @@ def render_text(frame: pd.DataFrame, not_raised: pd.DataFrame | None = None) -> 
     return "\n".join(out) + "\n"
 
 
+#: A text cell starting with one of these is a formula to a spreadsheet (OWASP CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_cell(value):
+    """A text cell a spreadsheet would run as a formula, prefixed with a single quote (OWASP's
+    advice); other values as they are."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def render_csv(frame: pd.DataFrame) -> str:
+    """Findings as CSV: ids as integers, and no cell a spreadsheet would run as a formula
+    (a client named ``=HYPERLINK(...)`` is written ``'=HYPERLINK(...)``)."""
+    out = frame.copy()
+    for col in out.columns:
+        if col.endswith("_id"):
+            numbers = pd.to_numeric(out[col], errors="coerce")
+            if numbers.notna().sum() == out[col].notna().sum() and (numbers.dropna() % 1 == 0).all():
+                out[col] = numbers.astype("Int64")
+                continue
+        if out[col].dtype == object:
+            out[col] = out[col].map(neutralise_cell)
     buf = io.StringIO()
-    frame.to_csv(buf, index=False, quoting=csv.QUOTE_MINIMAL)
+    out.to_csv(buf, index=False, quoting=csv.QUOTE_MINIMAL)
     return buf.getvalue()
 
 
