@@ -507,13 +507,61 @@ def rules_show(name):
     from clientcare.jobs import rulesglue
 
     info = rulesglue.describe_rule(name)
+    helps = _field_docs(rulesglue.registry().get(name).Config)
     click.echo(f"{info['name']} {info['version']} ({info['package']})\n  {info['description']}\n")
-    click.echo("config (key, type, default):")
+    click.echo(f"config ([profiles.NAME.rules.{info['name']}]; key, type, default as TOML, meaning):")
     for row in info["config"]:
-        click.echo(f"  {row['key']:<28} {row['type']:<36} {row['default']}")
-    click.echo("\nneeds:")
+        click.echo(f"  {row['key']:<28} {row['type']:<36} {toml_value(row['default'])}")
+        if helps.get(row["key"]):
+            click.echo(f"  {'':<28} {helps[row['key']]}")
+    click.echo("\nneeds (snapshot tables, their Odoo model, and fields beyond the standard ones):")
+    from clientcare.connector.schema import TABLES
     for table, fields in info["needs"].items():
-        click.echo(f"  {table}: {', '.join(fields)}")
+        model = getattr(TABLES.get(table), "model", "")
+        extra = ", ".join(fields) if fields else "the standard fields only"
+        click.echo(f"  {table}" + (f" ({model})" if model else "") + f": {extra}")
+
+
+def toml_value(value) -> str:
+    """A default as one would write it in the TOML profile (``none``: not set)."""
+    import dataclasses as dc
+    if value is None:
+        return "(not set)"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k} = {toml_value(v)}" for k, v in value.items() if v is not None) + "}"
+    if dc.is_dataclass(value):
+        return "{" + ", ".join(f"{f.name} = {toml_value(getattr(value, f.name))}"
+                               for f in dc.fields(value) if f.init and getattr(value, f.name) is not None) + "}"
+    return json.dumps(str(value))
+
+
+def _field_docs(cls) -> dict[str, str]:
+    """The ``#:`` comment above each field of a rule's Config (its meaning), from the source."""
+    import inspect
+    import re
+    try:
+        lines = inspect.getsource(cls).splitlines()
+    except (OSError, TypeError):
+        return {}
+    docs, pending = {}, []
+    for line in lines:
+        text = line.strip()
+        if text.startswith("#:"):
+            pending.append(text[2:].strip())
+            continue
+        m = re.match(r"([A-Za-z_]\w*)\s*:", text)
+        if m and pending:
+            docs[m.group(1)] = " ".join(pending)
+        pending = []
+    return docs
 
 
 @main.command()

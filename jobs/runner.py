@@ -150,7 +150,7 @@ def sync(profile: Profile, *, dry_run: bool = False, as_of: date | None = None, 
         summary.findings = dict(sorted(Counter(f.rule for f in findings).items()))
         summary.rule_errors = result.errors
         writer = WriteBack(client, run.state, summary.run_id, as_of=as_of,
-                           max_creations=profile.values.get("max_creations") or 500,
+                           max_creations=_max_creations(profile),
                            notify_assignees=bool(profile.values.get("notify_assignees")))
         plan = writer.plan(findings, rules_run=result.rules_run, client_ids=client_ids,
                            not_judged=result.not_judged)
@@ -164,6 +164,15 @@ def sync(profile: Profile, *, dry_run: bool = False, as_of: date | None = None, 
         if summary.rule_errors or summary.write_errors or any("cap" in w for w in writer.warnings):
             summary.status, summary.exit_code = "partial", E.EXIT_PARTIAL
     return summary
+
+
+def _max_creations(profile: Profile) -> int:
+    """The profile's cap (0: create nothing); validated at start-up, never negative here."""
+    value = profile.values.get("max_creations")
+    value = 500 if value is None else int(value)
+    if value < 0:
+        raise E.ConfigError(f"max_creations must be 0 or more, not {value}")
+    return value
 
 
 def undo(profile: Profile, run_id: str) -> RunSummary:

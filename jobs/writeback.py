@@ -435,6 +435,12 @@ class WriteBack:
 
     def _cap(self, plan: Plan) -> Plan:
         creations = plan.of("create", "note")
+        if self.max_creations < 0:
+            raise ValueError(f"max_creations must be 0 or more, not {self.max_creations}")
+        if self.max_creations == 0:  # creations turned off on purpose: not a partial run
+            for it in creations:
+                it.op, it.reason = "skip", "max_creations is 0: nothing is created"
+            return plan
         if len(creations) <= self.max_creations:
             return plan
         keep = set(id(it) for it in sorted(creations, key=lambda it: severity_rank(it.severity))
