@@ -5,13 +5,14 @@ reset (losing the ledger would duplicate activities in Odoo)."""
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from contextlib import contextmanager
 from pathlib import Path
 
 import platformdirs
 
-from .errors import ConfigError
+from .errors import ConfigError, UsageError
 
 SCHEMA_VERSION = 1
 _APP_ID = 0x43434152  # "CCAR": marks the file as ours
@@ -62,6 +63,35 @@ _MIGRATIONS = {
 }
 
 
+def path_problem(path: Path, directory: bool) -> str | None:
+    """Why ClientCare could not read and write ``path`` (a file, or a directory it writes files
+    in), checked before any work; None when it can.  A missing path is fine when it can be
+    created in its nearest existing parent."""
+    path = Path(path)
+    if path.exists():
+        if directory and not path.is_dir():
+            return "is not a directory"
+        if not directory and path.is_dir():
+            return "is a directory"
+        if not os.access(path, os.R_OK | os.W_OK | (os.X_OK if directory else 0)):
+            what = ("give this user read and write access to it (it holds the cursors and the "
+                    "write-back ledger: do not move it away)" if not directory else
+                    "choose a directory this user may write to")
+            return f"permission denied; {what}"
+        if not directory and not os.access(path.parent, os.W_OK | os.X_OK):
+            return (f"permission denied on its directory {path.parent} (SQLite writes its journal "
+                    f"and the lock file next to it)")
+        return None
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        return f"cannot be created: {parent} is not a directory"
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return f"cannot be created: permission denied in {parent}"
+    return None
+
+
 def default_state_path(profile: str = "default") -> Path:
     return Path(platformdirs.user_data_dir("clientcare")) / f"{profile}.sqlite3"
 
@@ -71,7 +101,13 @@ class StateStore:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        problem = path_problem(self.path, directory=False)
+        if problem:
+            raise UsageError(f"state file {self.path}: {problem}")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(f"state file {self.path}: cannot create its directory ({exc.strerror})") from None
         try:
             self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
             self.db.execute("PRAGMA journal_mode=WAL")

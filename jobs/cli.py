@@ -13,6 +13,7 @@ import logging
 import sys
 import traceback
 from datetime import date, datetime, timezone
+from pathlib import Path
 
 import click
 
@@ -306,6 +307,10 @@ def pull(ctx, out_dir, full, **flags):
     from clientcare.jobs.runner import open_client, pull_snapshot
 
     profile = load_profile_from(ctx, **flags)
+    from clientcare.connector.state import path_problem
+    problem = path_problem(Path(out_dir), directory=True)
+    if problem:  # checked before the pull, not after it
+        raise E.UsageError(f"--out {out_dir}: {problem}")
     client = open_client(profile)
     snapshot = pull_snapshot(client, profile, full=full)
     snapshot.save(out_dir)
@@ -387,7 +392,10 @@ def audit(ctx, rule_names, client_filter, as_of, output, fmt, snapshot_dir, demo
     from clientcare.jobs import report, rulesglue
 
     offline = demo or snapshot_dir
+    if demo and snapshot_dir:
+        raise E.UsageError("--demo and --snapshot DIR both name the data to audit: give one")
     profile = load_profile_from(ctx, require_connection=not offline, **flags)
+    _check_output(output)
     snapshot = _snapshot_for(ctx, profile, snapshot_dir, demo, rule_names)
     day = _default_as_of(snapshot, as_of, demo)
     result = rulesglue.evaluate(snapshot, day, profile, rule_names)
@@ -417,13 +425,23 @@ def _failed_or_skipped(err: dict) -> str:
     return "skipped" if err.get("stage") == "skipped" else "failed"
 
 
+def _check_output(output: str | None) -> None:
+    """An --output file that cannot be written is refused before any work (exit 2)."""
+    if output:
+        from clientcare.connector.state import path_problem
+        problem = path_problem(Path(output), directory=False)
+        if problem and "its directory" not in problem:
+            raise E.UsageError(f"--output {output}: {problem.split(';')[0]}")
+
+
 def _emit(text: str, output: str | None) -> None:
     if _PROGRESS_SHOWN:
         _clear_progress()
     if output:
         with open(output, "w", encoding="utf-8") as fh:
             fh.write(text)
-        click.echo(f"wrote {output}", err=True)
+        if not OUTPUT["quiet"]:
+            click.echo(f"wrote {output}", err=True)
     else:
         click.echo(text, nl=False)
 
