@@ -182,9 +182,27 @@ def output_options(fn):
     return fn
 
 
+class DateParam(click.ParamType):
+    """A calendar date YYYY-MM-DD; a wrong one says what is wrong with it."""
+
+    name = "YYYY-MM-DD"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, datetime):
+            return value
+        text = str(value).strip()
+        try:
+            return datetime.strptime(text, "%Y-%m-%d")
+        except ValueError as exc:
+            import re
+            if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+                self.fail(f"{text!r} is not a date of the calendar ({exc})", param, ctx)
+            self.fail(f"{text!r} is not a date written YYYY-MM-DD, e.g. 2026-11-30", param, ctx)
+
+
 def as_of_option(fn):
-    return click.option("--as-of", type=click.DateTime(formats=["%Y-%m-%d"]),
-                        help="Evaluate as of this date (default: today).")(fn)
+    return click.option("--as-of", type=DateParam(),
+                        help="Evaluate as of this date, YYYY-MM-DD (default: today).")(fn)
 
 
 def load_profile_from(ctx: click.Context, require_connection: bool = True, **flags) -> cfg.Profile:
@@ -321,14 +339,39 @@ def pull(ctx, out_dir, full, **flags):
                f"({client.transport.call_count} RPC calls)")
 
 
+def _rule_names(ctx, param, value):
+    if value is None:
+        return None
+    names = [r.strip() for r in value.split(",") if r.strip()]
+    if not names:
+        raise click.BadParameter(f"{value!r} names no rule (give names separated by commas; "
+                                 f"`clientcare rules list` lists them)", ctx, param)
+    return names
+
+
 def rules_option(fn):
-    return click.option("--rules", "rule_names", help="Comma-separated rule names to run (default: all enabled).",
-                        callback=lambda ctx, p, v: [r.strip() for r in v.split(",") if r.strip()] if v else None
-                        )(fn)
+    return click.option("--rules", "rule_names", callback=_rule_names,
+                        help="Comma-separated rule names to run (default: all enabled).")(fn)
+
+
+def _check_rule_names(profile, rule_names) -> None:
+    """A rule named in --rules but disabled in the profile would silently give no findings."""
+    if not rule_names:
+        return
+    from clientcare.jobs import rulesglue
+    running = set(rulesglue.enabled(profile, rule_names))
+    off = [n for n in rule_names if n not in running]
+    if off:
+        raise E.UsageError(f"--rules {','.join(off)}: disabled in profile {profile.name!r} "
+                           f"(rules.{off[0]}.enabled = false); enable it there to run it")
+
+
+def _strip(ctx, param, value):
+    return value.strip() if isinstance(value, str) else value
 
 
 def client_option(fn):
-    return click.option("--client", "client_filter", help="Only this client (id or name).")(fn)
+    return click.option("--client", "client_filter", callback=_strip, help="Only this client (id or name).")(fn)
 
 
 def _resolve_client(snapshot, value: str | None) -> set[int] | None:
@@ -344,11 +387,11 @@ def _resolve_client(snapshot, value: str | None) -> set[int] | None:
         ids = set((exact if len(exact) else clients.loc[names.str.contains(value.lower(), regex=False), "id"])
                   .astype(int))
     if not ids:
-        raise E.ConfigError(f"no client matches {value!r}")
+        raise E.UsageError(f"no client matches {value!r} (a client id, or part of a client's name)")
     if len(ids) > 1 and not value.isdigit():
         matches = clients.loc[clients["id"].isin(ids), "name"].tolist()
-        raise E.ConfigError(f"{value!r} matches several clients: {', '.join(map(str, matches[:10]))}; "
-                            f"use the id")
+        raise E.UsageError(f"{value!r} matches several clients: {', '.join(map(str, matches[:10]))}; "
+                           f"use the id")
     return ids
 
 
@@ -396,6 +439,7 @@ def audit(ctx, rule_names, client_filter, as_of, output, fmt, snapshot_dir, demo
         raise E.UsageError("--demo and --snapshot DIR both name the data to audit: give one")
     profile = load_profile_from(ctx, require_connection=not offline, **flags)
     _check_output(output)
+    _check_rule_names(profile, rule_names)
     snapshot = _snapshot_for(ctx, profile, snapshot_dir, demo, rule_names)
     day = _default_as_of(snapshot, as_of, demo)
     result = rulesglue.evaluate(snapshot, day, profile, rule_names)
@@ -586,7 +630,8 @@ def _field_docs(cls) -> dict[str, str]:
 @click.argument("run_id", required=False)
 @connection_options
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@click.option("--limit", type=int, default=20, show_default=True, help="How many runs to list.")
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True,
+              help="How many runs to list (1 or more).")
 @click.pass_context
 @handle_errors
 def runs(ctx, run_id, as_json, limit, **flags):
@@ -599,7 +644,7 @@ def runs(ctx, run_id, as_json, limit, **flags):
     if run_id:
         run = history.get(run_id)
         if run is None:
-            raise E.ConfigError(f"no run {run_id!r} in {profile.state_path}")
+            raise E.UsageError(f"no run {run_id!r} in {profile.state_path} (`clientcare runs` lists them)")
         click.echo(json.dumps(run, indent=2, default=str))
         return
     rows = history.list(limit)
@@ -616,7 +661,8 @@ def runs(ctx, run_id, as_json, limit, **flags):
 @main.command()
 @connection_options
 @rules_option
-@client_option
+@click.option("--client", "client_filter", callback=_strip,
+              help="Only this client (its id; `clientcare explain NAME` shows it).")
 @as_of_option
 @click.option("--dry-run", is_flag=True, help="Compute and print the plan; make no write call.")
 @click.option("--full", is_flag=True, help="Full pull instead of incremental.")
@@ -629,7 +675,9 @@ def sync(ctx, rule_names, client_filter, as_of, dry_run, full, as_json, **flags)
 
     profile = load_profile_from(ctx, **flags)
     if client_filter and not client_filter.isdigit():
-        raise E.ConfigError("--client for sync takes a client id (use `explain` to find it)")
+        raise E.UsageError(f"--client {client_filter!r}: sync takes a client id (`clientcare explain NAME` "
+                           f"shows a client's id)")
+    _check_rule_names(profile, rule_names)
     client_ids = {int(client_filter)} if client_filter else None
     summary = runner.sync(profile, dry_run=dry_run, as_of=as_of.date() if as_of else None, full=full,
                           rule_names=rule_names, client_ids=client_ids)
@@ -656,9 +704,13 @@ def _summary_text(d: dict) -> str:
     if d["applied"]:
         lines.append("  applied: " + ", ".join(f"{k} {v}" for k, v in sorted(d["applied"].items())))
     if d["dry_run"]:
-        for item in d["plan"].get("sample", []):
+        sample = d["plan"].get("sample", [])
+        for item in sample:
             lines.append(f"    {item['op']:<7} {item['res_model']},{item['res_id']}: {item['summary']} "
                          f"(user {item['user_id']}, due {item['date_deadline']}) [{item['reason']}]")
+        more = d["plan"].get("sample_total", len(sample)) - len(sample)
+        if more > 0:
+            lines.append(f"    ... and {more} more (see --json)")
     for err in d["rule_errors"]:
         lines.append(f"  rule {err['rule']} {_failed_or_skipped(err)}: {err['error']}")
     for err in d["write_errors"]:

@@ -154,7 +154,7 @@ def sync(profile: Profile, *, dry_run: bool = False, as_of: date | None = None, 
                            notify_assignees=bool(profile.values.get("notify_assignees")))
         plan = writer.plan(findings, rules_run=result.rules_run, client_ids=client_ids,
                            not_judged=result.not_judged)
-        summary.plan = plan.to_dict()
+        summary.plan = plan.to_dict(sample=None if dry_run else 10)  # a dry run shows the whole plan
         if not dry_run:
             summary.applied = writer.apply(plan)
             writer.forget_resolved(plan, findings)
@@ -183,7 +183,7 @@ def undo(profile: Profile, run_id: str) -> RunSummary:
     finally:
         state.close()
     if target is None:
-        raise E.ConfigError(f"no run {run_id!r} in {profile.state_path}")
+        raise E.UsageError(f"no run {run_id!r} in {profile.state_path} (`clientcare runs` lists them)")
     summary = RunSummary(new_run_id(), "undo", profile.name, undone=target["run_id"])
     with _recorded(profile, summary, f"undo {target['run_id']}") as run:
         run.client = open_client(profile, run.state)
