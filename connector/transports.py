@@ -55,13 +55,19 @@ POSITIONAL_NAMES = {
 }
 
 
+#: URLs whose disabled TLS verification was already announced in this process.
+INSECURE_WARNED: set[str] = set()
+
+
 def ssl_context(settings: ConnectionSettings) -> ssl.SSLContext | None:
     """Certificate verification on unless explicitly disabled; extra CA bundle if given."""
     if urlsplit(settings.url).scheme != "https":
         return None
     if not settings.verify_tls:
-        log.warning("TLS certificate verification is DISABLED for %s: anyone on the path "
-                    "can read the credentials", settings.url)
+        if settings.url not in INSECURE_WARNED:  # once per process (the CLI says it at start-up)
+            INSECURE_WARNED.add(settings.url)
+            log.warning("TLS certificate verification is DISABLED for %s: anyone on the path "
+                        "can read the credentials", settings.url)
         ctx = ssl.create_default_context()
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE

@@ -91,7 +91,7 @@ def _reachable(settings: ConnectionSettings) -> Step:
     if resp.status_code != 200 or "result" not in resp.text:
         raise E.NotOdooError(f"{settings.url} answered HTTP {resp.status_code}, not Odoo's API")
     tls = "TLS verified" if settings.url.startswith("https") and settings.verify_tls else (
-        "TLS NOT verified (--insecure)" if settings.url.startswith("https") else "plain HTTP")
+        "TLS NOT verified (verify_tls off)" if settings.url.startswith("https") else "plain HTTP")
     status = "warn" if "NOT" in tls or tls == "plain HTTP" else "ok"
     return Step("server reachable", status, f"{settings.url} ({tls})",
                 "use https so the credentials are encrypted" if status == "warn" else "")

@@ -210,8 +210,6 @@ def load_profile_from(ctx: click.Context, require_connection: bool = True, **fla
                                            "state_path")}
     if flags.get("insecure"):
         overrides["verify_tls"] = False
-        click.echo("WARNING: TLS verification is off (--insecure): credentials can be intercepted.",
-                   err=True)
     if flags.get("ask_password"):
         overrides["password"] = click.prompt("Odoo password or API key", hide_input=True, err=True)
     from clientcare.jobs import rulesglue
@@ -219,6 +217,12 @@ def load_profile_from(ctx: click.Context, require_connection: bool = True, **fla
     profile = cfg.load_profile(ctx.obj["profile"], ctx.obj["config"], overrides,
                                require_connection=require_connection, validators=(rulesglue.validate,))
     REDACTOR.add(str(profile.values.get("password") or ""), str(profile.values.get("api_key") or ""))
+    if profile.values.get("verify_tls") is False and require_connection:  # said once, whatever its source
+        source = "--insecure" if flags.get("insecure") else \
+            f"verify_tls = false from {profile.sources.get('verify_tls', 'the profile')}"
+        log.warning("TLS verification is off (%s): credentials can be intercepted", source)
+        from clientcare.connector import transports
+        transports.INSECURE_WARNED.add(profile.connection().url)
     return profile
 
 
