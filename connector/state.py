@@ -110,8 +110,7 @@ class StateStore:
             raise UsageError(f"state file {self.path}: cannot create its directory ({exc.strerror})") from None
         try:
             self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self._migrate()
+            self._migrate()  # checks the file is ours first: WAL mode would rewrite a foreign header
         except sqlite3.DatabaseError as exc:
             raise ConfigError(f"state file {self.path} is not a usable ClientCare state store ({exc}); "
                               f"move it away to start afresh") from None
@@ -125,6 +124,7 @@ class StateStore:
         if version > SCHEMA_VERSION:
             raise ConfigError(f"state file {self.path} has schema version {version}, newer than this "
                               f"ClientCare understands ({SCHEMA_VERSION}); upgrade ClientCare")
+        self.db.execute("PRAGMA journal_mode=WAL")
         for target in range(version + 1, SCHEMA_VERSION + 1):
             with self.transaction():
                 for statement in _MIGRATIONS[target].split(";"):

@@ -372,6 +372,12 @@ class Json2Transport(Transport):
 
     def __init__(self, settings: ConnectionSettings):
         super().__init__(settings)
+        key = settings.api_key.reveal()
+        try:
+            key.encode("latin-1")
+        except UnicodeEncodeError:
+            raise E.ConfigError("api_key: holds characters an HTTP header cannot carry (an Odoo API "
+                                "key is 40 hexadecimal characters): check it was copied whole") from None
         self._session = requests.Session()
         self._session.headers.update({
             "Authorization": f"bearer {settings.api_key.reveal()}",

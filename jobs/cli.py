@@ -307,10 +307,10 @@ def check(ctx, **flags):
                       notify_assignees=bool(profile.values.get("notify_assignees")))
     marks = {"ok": click.style("ok  ", fg="green"), "warn": click.style("warn", fg="yellow"),
              "fail": click.style("FAIL", fg="red")}
-    for step in steps:
-        click.echo(f"{marks[step.status]} {step.name}: {step.detail}")
+    for step in steps:  # a step's detail may quote what the server echoed: redacted
+        click.echo(f"{marks[step.status]} {step.name}: {REDACTOR.redact(step.detail)}")
         if step.fix:
-            click.echo(f"     fix: {step.fix}")
+            click.echo(f"     fix: {REDACTOR.redact(step.fix)}")
     failed = [s for s in steps if s.status == "fail"]
     if failed:  # the failing step's own code: 3 unreachable, 2 not Odoo / configuration, else 4
         codes = [s.code for s in failed if s.code is not None]
@@ -359,10 +359,15 @@ def rules_option(fn):
 
 
 def _check_rule_names(profile, rule_names) -> None:
-    """A rule named in --rules but disabled in the profile would silently give no findings."""
+    """A rule named in --rules that does not exist, or is disabled in the profile (it would
+    silently give no findings), is a usage error."""
     if not rule_names:
         return
     from clientcare.jobs import rulesglue
+    known = rulesglue.registry().known_names()
+    unknown = [n for n in rule_names if n not in known]
+    if unknown:
+        raise E.UsageError(f"--rules {','.join(unknown)}: no such rule (installed: {', '.join(sorted(known))})")
     running = set(rulesglue.enabled(profile, rule_names))
     off = [n for n in rule_names if n not in running]
     if off:
@@ -464,7 +469,7 @@ def audit(ctx, rule_names, client_filter, as_of, output, fmt, snapshot_dir, demo
                                   report.not_raised_frame(not_raised, snapshot))
     _emit(text, output)
     for err in result.errors:
-        click.echo(f"rule {err['rule']} {_failed_or_skipped(err)}: {err['error']}", err=True)
+        click.echo(REDACTOR.redact(f"rule {err['rule']} {_failed_or_skipped(err)}: {err['error']}"), err=True)
     if result.errors:
         ctx.exit(E.EXIT_PARTIAL)
 
@@ -687,11 +692,11 @@ def sync(ctx, rule_names, client_filter, as_of, dry_run, full, as_json, **flags)
                           rule_names=rule_names, client_ids=client_ids)
     data = summary.to_dict()
     if as_json:
-        click.echo(json.dumps(data, indent=2, default=str))
+        click.echo(REDACTOR.redact(json.dumps(data, indent=2, default=str)))
     elif summary.error:  # the run did not get anywhere: only the one error line
         pass
     elif dry_run or summary.applied or summary.status != "ok":
-        click.echo(_summary_text(data))
+        click.echo(REDACTOR.redact(_summary_text(data)))
     if summary.error:
         raise CliError(summary.error, summary.exit_code, hint=summary.hint,
                        traceback_text=summary.traceback if OUTPUT["debug"] else "")

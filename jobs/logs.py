@@ -42,6 +42,7 @@ def secret_forms(secret: str) -> set[str]:
              quote(secret), html.escape(secret), html.escape(secret, quote=False),
              secret.encode("unicode_escape").decode("ascii"),
              json.dumps(json.dumps(secret))[3:-3]}          # JSON inside JSON (a logged payload)
+    forms |= {" ".join(f.split()) for f in forms}      # whitespace collapsed (one-line messages)
     raw = secret.encode("utf-8")
     forms |= _base64_cores(raw)
     forms.add(base64.b64encode(raw).decode())

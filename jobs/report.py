@@ -120,11 +120,23 @@ def render_csv(frame: pd.DataFrame) -> str:
             if numbers.notna().sum() == out[col].notna().sum() and (numbers.dropna() % 1 == 0).all():
                 out[col] = numbers.astype("Int64")
                 continue
-        if out[col].dtype == object:
-            out[col] = out[col].map(neutralise_cell)
+        if pd.api.types.is_object_dtype(out[col]) or pd.api.types.is_string_dtype(out[col]):
+            out[col] = out[col].astype(object).map(neutralise_cell)
     buf = io.StringIO()
-    out.to_csv(buf, index=False, quoting=csv.QUOTE_MINIMAL)
+    # RFC 4180 line ends: a cell holding a carriage return is then quoted too (with "\n" as the
+    # line end, Python's writer leaves a lone CR bare and a reader splits the row there)
+    writer = csv.writer(buf, quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
+    writer.writerow(out.columns)
+    for row in out.itertuples(index=False):
+        writer.writerow(["" if _missing(v) else v for v in row])
     return buf.getvalue()
+
+
+def _missing(value) -> bool:
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
 
 
 def render_json(findings: list, meta: dict, not_raised: list = (), not_judged: list = ()) -> str:

@@ -122,15 +122,26 @@ def _recorded(profile: Profile, summary: RunSummary, command: str):
             summary.error = f"internal error {type(exc).__name__}: {exc}"
             summary.hint = "run again with --debug for the traceback and report it"
             summary.traceback = traceback.format_exc()
-            log.debug("%s failed with an internal error", summary.command, exc_info=True)
+            log.debug("%s failed with an internal error: %s", summary.command, exc)
         finally:
             if run.client is not None:
                 summary.rpc_calls = run.client.transport.call_count
                 summary.rpc_by_method = dict(sorted(run.client.transport.calls.items()))
                 summary.retries = run.client.transport.retries
             summary.duration_s = round(time.monotonic() - started, 3)
+            if summary.error:  # an error text may quote what the server echoed, secrets included
+                summary.error = _redact(profile, summary.error)
+                summary.traceback = _redact(profile, summary.traceback)
+            summary.write_errors = [dict(e, error=_redact(profile, str(e.get("error", ""))))
+                                    for e in summary.write_errors]
             history.finish(summary.run_id, summary.status, summary.exit_code, summary.to_dict())
             run.state.close()
+
+
+def _redact(profile: Profile, text: str) -> str:
+    from clientcare.jobs.logs import REDACTOR
+    REDACTOR.add(str(profile.values.get("password") or ""), str(profile.values.get("api_key") or ""))
+    return REDACTOR.redact(text or "")
 
 
 def sync(profile: Profile, *, dry_run: bool = False, as_of: date | None = None, full: bool = False,
