@@ -60,6 +60,17 @@ def emit_error(message: str, exit_code: int, hint: str = "", traceback_text: str
     click.echo(f"Error: {message}" + (f" (hint: {hint})" if hint else ""), err=True)
 
 
+def note(line: str, level: str = "warning") -> None:
+    """A line for stderr that is not the final error: text, or a JSON object with
+    ``--log-format json`` (so every stderr line is JSON there); always redacted."""
+    line = REDACTOR.redact(line)
+    if OUTPUT["log_format"] == "json":
+        click.echo(json.dumps({"ts": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+                               "level": level, "logger": "clientcare", "msg": line.strip()}), err=True)
+    else:
+        click.echo(line, err=True)
+
+
 class CliError(click.ClickException):
     """A library error as the CLI shows it: one line, a hint, its own exit code."""
 
@@ -469,7 +480,7 @@ def audit(ctx, rule_names, client_filter, as_of, output, fmt, snapshot_dir, demo
                                   report.not_raised_frame(not_raised, snapshot))
     _emit(text, output)
     for err in result.errors:
-        click.echo(REDACTOR.redact(f"rule {err['rule']} {_failed_or_skipped(err)}: {err['error']}"), err=True)
+        note(f"rule {err['rule']} {_failed_or_skipped(err)}: {err['error']}")
     if result.errors:
         ctx.exit(E.EXIT_PARTIAL)
 
@@ -494,7 +505,7 @@ def _emit(text: str, output: str | None) -> None:
         with open(output, "w", encoding="utf-8") as fh:
             fh.write(text)
         if not OUTPUT["quiet"]:
-            click.echo(f"wrote {output}", err=True)
+            note(f"wrote {output}", "info")
     else:
         click.echo(text, nl=False)
 
@@ -513,6 +524,8 @@ def explain(ctx, client, as_of, snapshot_dir, demo, **flags):
     from clientcare.jobs import report, rulesglue
 
     offline = demo or snapshot_dir
+    if demo and snapshot_dir:
+        raise E.UsageError("--demo and --snapshot DIR both name the data to explain: give one")
     profile = load_profile_from(ctx, require_connection=not offline, **flags)
     snapshot = _snapshot_for(ctx, profile, snapshot_dir, demo, None)
     day = _default_as_of(snapshot, as_of, demo)
@@ -567,7 +580,7 @@ def rules_list(as_json):
     for info in infos:
         click.echo(f"{info['name']:<16} {info['version']:<8} {info['package']:<24} {info['description']}")
     for fail in failures:
-        click.echo(f"FAILED {fail['name']}: {fail['error']}", err=True)
+        note(f"FAILED {fail['name']}: {fail['error']}")
 
 
 @rules_group.command("show")
@@ -746,7 +759,7 @@ def undo(ctx, run_id, **flags):
     click.echo(f"run {summary.undone}: removed {summary.applied['activities_removed']} activities and "
                f"{summary.applied['notes_removed']} notes (recorded as run {summary.run_id})")
     for err in summary.write_errors:
-        click.echo(f"  could not remove {err['res_model']},{err['res_id']}: {err['error']}", err=True)
+        note(f"  could not remove {err['res_model']},{err['res_id']}: {err['error']}")
     ctx.exit(summary.exit_code)
 
 

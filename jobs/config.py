@@ -133,8 +133,27 @@ def _check_value(key: str, value: Any, source: str, problems: list[str]) -> None
         problems.append(f"{source}: transport must be one of {', '.join(TRANSPORTS)}, not {value!r}")
     elif key == "url":
         problems += [f"{source}: {p}" for p in url_problems(value)]
+    elif key == "ca_bundle":
+        problem = ca_bundle_problem(value)
+        if problem:
+            problems.append(f"{source}: ca_bundle {value!r} {problem}")
     elif key in ("db", "login") and value != value.strip():
         problems.append(f"{source}: {key} {value!r} has leading or trailing spaces")
+
+
+def ca_bundle_problem(path: str) -> str | None:
+    """Why ``path`` cannot serve as a CA bundle (None when it can)."""
+    import ssl
+    p = Path(path)
+    if not p.is_file():
+        return "does not exist" if not p.exists() else "is not a file"
+    try:
+        ssl.create_default_context(cafile=str(p))
+    except PermissionError:
+        return "cannot be read: permission denied"
+    except (ssl.SSLError, OSError, ValueError) as exc:
+        return f"is not a PEM file of CA certificates ({type(exc).__name__})"
+    return None
 
 
 def url_problems(url: str) -> list[str]:

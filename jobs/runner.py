@@ -220,10 +220,14 @@ def _load_previous(profile: Profile) -> dict[str, list[dict]]:
     if not path.exists():
         return {}
     try:
-        return json.loads(path.read_text())
-    except ValueError:
-        log.warning("%s is unreadable; score changes start afresh", path)
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:  # damaged, not UTF-8, or not readable by this user
+        log.warning("%s is unreadable (%s); score changes start afresh", path, type(exc).__name__)
         return {}
+    if not isinstance(data, dict) or not all(isinstance(v, list) for v in data.values()):
+        log.warning("%s is not a previous-findings file; score changes start afresh", path)
+        return {}
+    return data
 
 
 def _save_previous(profile: Profile, findings: list, old: dict[str, list[dict]]) -> None:

@@ -834,3 +834,40 @@ def test_odoorpc_payload_logger_is_silenced_at_vv(env):
 
 def test_permission_reason_names_permission_denied():
     assert cli_mod._os_reason(PermissionError(errno.EACCES, "x")) == "permission denied"
+
+
+# -- damaged files ClientCare reads: the CA bundle and the previous-findings file ------------------
+@pytest.mark.parametrize("content, text", [(b"not a certificate", "is not a PEM file"),
+                                           (None, "does not exist")])
+@pytest.mark.parametrize("command", [["check"], ["audit"], ["config", "show"]], ids=" ".join)
+def test_damaged_or_missing_ca_bundle_is_one_line_exit_2(content, text, command, tmp_path, env):
+    bundle = tmp_path / "ca.pem"
+    if content is not None:
+        bundle.write_bytes(content)
+    result = invoke(command, dict(env, CLIENTCARE_CA_BUNDLE=str(bundle), CLIENTCARE_URL="https://127.0.0.1:9"))
+    assert_one_error_line(result, E.EXIT_USAGE, "ca_bundle", text, "CLIENTCARE_CA_BUNDLE")
+
+
+@pytest.mark.parametrize("content", [b"{not json", b"\xff\xfe\x00", b"[1, 2]", b'{"fit_checklist": 3}'])
+def test_damaged_previous_findings_file_starts_afresh_with_a_warning(content, tmp_path, caplog):
+    from clientcare.jobs.config import load_profile
+    from clientcare.jobs.runner import _load_previous, _previous_path
+
+    profile = load_profile("default", None, {"state_path": str(tmp_path / "s.sqlite3")}, env={},
+                           require_connection=False)
+    _previous_path(profile).write_bytes(content)
+    with caplog.at_level(logging.WARNING):
+        assert _load_previous(profile) == {}
+    assert "score changes start afresh" in caplog.text
+
+
+def test_json_log_format_keeps_warnings_and_wrote_lines_json(tmp_path, env):
+    result = invoke(["--log-format", "json", "audit", "--demo", "-o", str(tmp_path / "a.txt")], env)
+    assert result.exit_code == 0, result.output
+    entries = [json.loads(line) for line in lines(result.stderr)]
+    assert any(e["msg"].startswith("wrote ") for e in entries)
+
+
+def test_explain_refuses_demo_with_snapshot(env):
+    result = invoke(["explain", "9", "--demo", "--snapshot", "."], env)
+    assert_one_error_line(result, E.EXIT_USAGE, "give one")
