@@ -104,6 +104,23 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
+class TextFormatter(logging.Formatter):
+    """``LEVEL logger: message``; a traceback only at debug verbosity (``--debug`` / ``-vv``)."""
+
+    def __init__(self):
+        super().__init__("%(levelname)s %(name)s: %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        if logging.getLogger().isEnabledFor(logging.DEBUG):
+            return super().format(record)
+        saved = record.exc_info, record.exc_text, record.stack_info
+        record.exc_info, record.exc_text, record.stack_info = None, None, None
+        try:
+            return super().format(record)
+        finally:
+            record.exc_info, record.exc_text, record.stack_info = saved
+
+
 REDACTOR = RedactSecrets()
 
 
@@ -115,7 +132,7 @@ def setup_logging(fmt: str = "text", verbosity: int = 0, quiet: bool = False) ->
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(TextFormatter())
     root = logging.getLogger()
     for old in list(root.handlers):
         if getattr(old, "_clientcare", False):

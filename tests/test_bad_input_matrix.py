@@ -871,3 +871,25 @@ def test_json_log_format_keeps_warnings_and_wrote_lines_json(tmp_path, env):
 def test_explain_refuses_demo_with_snapshot(env):
     result = invoke(["explain", "9", "--demo", "--snapshot", "."], env)
     assert_one_error_line(result, E.EXIT_USAGE, "give one")
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_a_logged_exception_shows_no_traceback_below_debug(fmt, capsys):
+    from clientcare.jobs.logs import setup_logging
+    setup_logging(fmt, 0, False)
+    try:
+        raise ValueError("inner")
+    except ValueError:
+        logging.getLogger("some.library").warning("it failed", exc_info=True)
+    err = capsys.readouterr().err
+    assert "it failed" in err and "Traceback" not in err
+    setup_logging(fmt, 2, False)
+    try:
+        raise ValueError("inner")
+    except ValueError:
+        logging.getLogger("some.library").warning("it failed", exc_info=True)
+    assert "Traceback" in capsys.readouterr().err
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if getattr(h, "_clientcare", False)]:
+        root.removeHandler(handler)
+    root.setLevel(logging.WARNING)
