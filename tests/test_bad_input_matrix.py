@@ -782,10 +782,12 @@ def test_no_secret_at_vv_on_any_transport(secret, transport, log_format, echo_se
     refused = transport == "json2" and not header_safe  # cannot be an API key: refused, never sent
     outputs = []
     for args in (["audit"], ["sync"], ["sync", "--dry-run", "--json"], ["pull", "--out", str(tmp_path / "snap")],
-                 ["check"], ["--debug", "sync"], ["--debug", "audit"], ["runs"], ["config", "show"]):
+                 ["check"], ["--debug", "sync"], ["--debug", "audit"], ["runs"], ["config", "show"],
+                 *[["audit", "--demo", "--format", f, "-o", str(tmp_path / f"report.{f}")]
+                   for f in ("html", "json", "csv")]):
         result = invoke(["--log-format", log_format, "-vv", *args], env)
         outputs += [result.stdout, result.stderr, repr(result.exception)]
-        if refused and args[-1] not in ("runs", "show"):
+        if refused and args[-1] not in ("runs", "show") and "--demo" not in args:
             assert result.exit_code == E.EXIT_USAGE and "api_key: holds characters an HTTP header" in result.stderr
         else:
             assert result.exit_code in (E.EXIT_ODOO_REFUSED, E.EXIT_OK, E.EXIT_PARTIAL), (args, result.output)
@@ -797,6 +799,7 @@ def test_no_secret_at_vv_on_any_transport(secret, transport, log_format, echo_se
         assert any("echo of" in o for o in outputs)  # ... and echoed it back into an error
     # ... but no form of it reached an output, the state file, a snapshot or a report
     files = [p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()]
+    assert {p.name for p in tmp_path.rglob("report.*")} == {"report.html", "report.json", "report.csv"}
     assert not every_form_absent(outputs + files, secret)
 
 
