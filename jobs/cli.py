@@ -139,10 +139,16 @@ def handle_errors(fn):
             raise
         except E.ClientCareError as exc:
             raise CliError(exc, traceback_text=traceback.format_exc() if OUTPUT["debug"] else "") from None
-        except OSError as exc:  # a file ClientCare was told to read or write
-            where = f"{exc.filename}: " if exc.filename else ""
-            raise CliError(f"{where}{_os_reason(exc)}", E.EXIT_USAGE,
-                           traceback_text=traceback.format_exc() if OUTPUT["debug"] else "") from None
+        except OSError as exc:
+            tb = traceback.format_exc() if OUTPUT["debug"] else ""
+            if exc.filename:  # a file ClientCare was told to read or write
+                raise CliError(f"{exc.filename}: {_os_reason(exc)}", E.EXIT_USAGE, traceback_text=tb) from None
+            if isinstance(exc, (ConnectionError, TimeoutError)):  # a network failure no transport mapped
+                raise CliError(f"network failure: {type(exc).__name__}: {exc}", E.EXIT_RETRY_LATER,
+                               hint=E.ConnectionFailure.hint, traceback_text=tb) from None
+            raise CliError(f"internal error {type(exc).__name__}: {exc}", E.EXIT_PARTIAL,
+                           hint="run again with --debug for the traceback and report it",
+                           traceback_text=traceback.format_exc()) from None
         except Exception as exc:  # a bug of ours: one line; the traceback with --debug
             raise CliError(f"internal error {type(exc).__name__}: {exc}", E.EXIT_PARTIAL,
                            hint="run again with --debug for the traceback and report it",

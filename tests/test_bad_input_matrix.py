@@ -896,3 +896,20 @@ def test_a_logged_exception_shows_no_traceback_below_debug(fmt, capsys):
     for handler in [h for h in root.handlers if getattr(h, "_clientcare", False)]:
         root.removeHandler(handler)
     root.setLevel(logging.WARNING)
+
+
+@pytest.mark.parametrize("exc, code, text", [
+    (PermissionError(errno.EACCES, "Permission denied", "/some/file"), E.EXIT_USAGE, "/some/file: permission denied"),
+    (FileNotFoundError(errno.ENOENT, "No such file", "/gone"), E.EXIT_USAGE, "/gone: no such file or directory"),
+    (ConnectionResetError(errno.ECONNRESET, "reset"), E.EXIT_RETRY_LATER, "network failure"),
+    (OSError(errno.EIO, "io"), E.EXIT_PARTIAL, "internal error"),
+])
+def test_stray_os_errors_are_one_line_with_a_fitting_code(exc, code, text, env, monkeypatch):
+    from clientcare.jobs import report
+
+    def boom(*a, **kw):
+        raise exc
+
+    monkeypatch.setattr(report, "render_text", boom)
+    result = invoke(["audit", "--demo"], env)
+    assert_one_error_line(result, code, text)
