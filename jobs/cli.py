@@ -307,7 +307,8 @@ def config_show(ctx, as_json, **flags):
         return
     click.echo(f"profile {profile.name} ({profile.config_path})")
     for key, item in shown.items():
-        click.echo(f"  {key:16} {str(item['value']):40} [{item['source']}]")
+        value = "(not set)" if item["value"] in (None, "") else toml_value(item["value"])
+        click.echo(f"  {key:16} {value:40} [{item['source']}]")
 
 
 @main.command()
