@@ -431,9 +431,32 @@ def _snapshot_for(ctx, profile, snapshot_dir, demo, rule_names):
         from clientcare.jobs.demo import demo_snapshot
         return demo_snapshot()
     if snapshot_dir:
-        return Snapshot.load(snapshot_dir)
+        return _checked_snapshot(Snapshot.load(snapshot_dir), snapshot_dir, profile, rule_names)
     client = runner.open_client(profile)
     return runner.pull_snapshot(client, profile, rule_names=rule_names)
+
+
+#: Tables every snapshot has (pulled whatever the rules): without them nothing can be judged.
+BASE_TABLES = ("partners", "users", "companies")
+
+
+def _checked_snapshot(snapshot, snapshot_dir, profile, rule_names):
+    """A saved snapshot lacking a base table is refused (exit 2); one lacking a table some
+    enabled rule needs (pulled while that rule was off) has it marked unavailable, so that rule
+    is skipped with one line saying why (exit 1) instead of failing with a KeyError."""
+    from clientcare.jobs import rulesglue
+
+    missing = [t for t in BASE_TABLES if t not in snapshot.tables]
+    if missing:
+        raise E.UsageError(f"snapshot {snapshot_dir} has no {', '.join(missing)} table: not a ClientCare "
+                           f"snapshot; pull it again with `clientcare pull --out {snapshot_dir}`")
+    required, _ = rulesglue.registry().needs(rulesglue.enabled(profile, rule_names))
+    unavailable = dict(snapshot.meta.get("unavailable_tables") or {})
+    for table in required:
+        if table not in snapshot.tables and table not in unavailable:
+            unavailable[table] = "not in the snapshot"
+    snapshot.meta["unavailable_tables"] = unavailable
+    return snapshot
 
 
 def _default_as_of(snapshot, as_of, demo):
@@ -566,6 +589,10 @@ def explain(ctx, client, as_of, snapshot_dir, demo, **flags):
             click.echo(f"  {r.rule}: {r.record}: {r.reason}")
     for n in result.not_judged:
         click.echo(f"\nnot judged this run: {n.pattern} ({n.reason})")
+    for err in result.errors:
+        note(f"rule {err['rule']} {_failed_or_skipped(err)}: {err['error']}")
+    if result.errors:
+        ctx.exit(E.EXIT_PARTIAL)
 
 
 @main.group("rules")

@@ -913,3 +913,24 @@ def test_stray_os_errors_are_one_line_with_a_fitting_code(exc, code, text, env, 
     monkeypatch.setattr(report, "render_text", boom)
     result = invoke(["audit", "--demo"], env)
     assert_one_error_line(result, code, text)
+
+
+def test_snapshot_without_a_base_table_is_refused(tmp_path, env):
+    snap = demo_snapshot()
+    snap.tables = {"partners": snap.tables["partners"]}
+    d = snap.save(tmp_path / "thin")
+    for command in (["audit"], ["explain", "9"]):
+        result = invoke([*command, "--snapshot", str(d)], env)
+        assert_one_error_line(result, E.EXIT_USAGE, "has no users, companies table", "clientcare pull --out")
+
+
+def test_snapshot_without_a_table_a_rule_needs_skips_that_rule_exit_1(tmp_path, env):
+    snap = demo_snapshot()
+    snap.tables = {k: snap.tables[k] for k in ("partners", "users", "companies", "moves", "payments")}
+    d = snap.save(tmp_path / "invoices-only")
+    for command in (["audit"], ["explain", "9"]):
+        result = invoke([*command, "--snapshot", str(d), "--as-of", "2026-11-30"], env)
+        assert result.exit_code == E.EXIT_PARTIAL, result.output
+        assert "Traceback" not in result.output and "KeyError" not in result.output
+        assert "rule unmet_deadlines skipped: needs projects, tasks" in result.stderr
+        assert "rule late_payment" not in result.stderr  # it had its tables and ran
