@@ -12,7 +12,7 @@ from pathlib import Path
 
 import platformdirs
 
-from .errors import ConfigError, UsageError
+from .errors import UsageError
 
 SCHEMA_VERSION = 1
 _APP_ID = 0x43434152  # "CCAR": marks the file as ours
@@ -112,7 +112,7 @@ class StateStore:
             self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
             self._migrate()  # checks the file is ours first: WAL mode would rewrite a foreign header
         except sqlite3.DatabaseError as exc:
-            raise ConfigError(f"state file {self.path} is not a usable ClientCare state store ({exc}); "
+            raise UsageError(f"state file {self.path} is not a usable ClientCare state store ({exc}); "
                               f"move it away to start afresh") from None
 
     def _migrate(self):
@@ -120,9 +120,9 @@ class StateStore:
         version = self.db.execute("PRAGMA user_version").fetchone()[0]
         tables = self.db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
         if app_id not in (0, _APP_ID) or (app_id == 0 and tables):
-            raise ConfigError(f"state file {self.path} was not written by ClientCare; refusing to use it")
+            raise UsageError(f"state file {self.path} was not written by ClientCare; refusing to use it")
         if version > SCHEMA_VERSION:
-            raise ConfigError(f"state file {self.path} has schema version {version}, newer than this "
+            raise UsageError(f"state file {self.path} has schema version {version}, newer than this "
                               f"ClientCare understands ({SCHEMA_VERSION}); upgrade ClientCare")
         self.db.execute("PRAGMA journal_mode=WAL")
         for target in range(version + 1, SCHEMA_VERSION + 1):
