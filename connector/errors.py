@@ -46,8 +46,19 @@ class ConfigError(FatalError):
         if isinstance(problems, str):
             problems = [problems]
         self.problems = list(problems)
-        text = "invalid configuration:\n" + "\n".join(f"  - {p}" for p in self.problems)
+        text = ("invalid configuration: " + self.problems[0] if len(self.problems) == 1 else
+                "invalid configuration:\n" + "\n".join(f"  - {p}" for p in self.problems))
         super().__init__(text, **kw)
+
+
+class UsageError(ConfigError):
+    """A bad argument on the command line (an unknown client, run or date): exit code 2,
+    shown as the problem itself, not as "invalid configuration"."""
+
+    def __init__(self, message: str, **kw):
+        super().__init__([message], **kw)
+        self.message = message
+        self.args = (message,)
 
 
 class AuthenticationError(FatalError):
@@ -84,6 +95,18 @@ class MissingDatabaseError(FatalError):
 
 class ProtocolError(FatalError):
     """The server answered something that is not Odoo's API (wrong URL, proxy page, TLS)."""
+
+
+#: What every command says when the URL answers but is not Odoo's API.
+NOT_ODOO_HINT = ("set url to the address you open Odoo with in a browser (no /web or /odoo path); "
+                 "`clientcare check` tests it")
+
+
+class NotOdooError(ProtocolError):
+    """The URL answers, but not as Odoo does (a web page, another application, a wrong path).
+    A configuration problem: exit code 2 from every command, with the same hint."""
+
+    hint = NOT_ODOO_HINT
 
 
 class ServerError(FatalError):
@@ -225,7 +248,7 @@ EXIT_LOCKED = 5           # another run of the same profile is in progress
 def exit_code_for(exc: BaseException) -> int:
     if isinstance(exc, LockedError):
         return EXIT_LOCKED
-    if isinstance(exc, ConfigError):
+    if isinstance(exc, (ConfigError, NotOdooError)):
         return EXIT_USAGE
     if isinstance(exc, RetriableError):
         return EXIT_RETRY_LATER

@@ -25,6 +25,14 @@ class Secret(str):
         return str.__str__(self)
 
 
+def _header_safe(value: str) -> bool:
+    try:
+        str(value).encode("latin-1")
+    except UnicodeEncodeError:
+        return False
+    return "\n" not in value and "\r" not in value
+
+
 def _secret(value) -> Secret:
     return value if isinstance(value, Secret) else Secret(value or "")
 
@@ -83,6 +91,9 @@ class ConnectionSettings:
             out.append(f"transport: {self.transport!r} is not one of {', '.join(TRANSPORTS)}")
         if self.transport == "json2" and not self.api_key:
             out.append("api_key: the json2 transport needs an API key")
+        if self.transport == "json2" and self.api_key and not _header_safe(self.api_key):
+            out.append("api_key: holds characters an HTTP header cannot carry (an Odoo API key is "
+                       "40 hexadecimal characters): check it was copied whole")
         if not (isinstance(self.timeout, (int, float)) and self.timeout > 0):
             out.append(f"timeout: must be a positive number of seconds, not {self.timeout!r}")
         if not (isinstance(self.page_size, int) and 1 <= self.page_size <= 100_000):

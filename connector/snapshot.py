@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from . import facts
-from .errors import ConfigError
+from .errors import UsageError
 
 FORMAT_VERSION = 1
 
@@ -130,19 +130,42 @@ class Snapshot:
 
     @classmethod
     def load(cls, directory: str | Path) -> "Snapshot":
+        """Read a saved snapshot; a missing, unreadable or damaged file is a :class:`UsageError`
+        naming the file and what to do (exit code 2), never a traceback."""
         directory = Path(directory)
         meta_path = directory / "meta.json"
+        redo = f"pull it again with `clientcare pull --out {directory}`"
         if not meta_path.exists():
-            raise ConfigError(f"{directory} is not a ClientCare snapshot (no meta.json)")
-        meta = json.loads(meta_path.read_text())
-        if meta.get("format_version", 0) > FORMAT_VERSION:
-            raise ConfigError(f"snapshot {directory} was written by a newer ClientCare")
+            raise UsageError(f"{directory} is not a ClientCare snapshot (no meta.json); "
+                             f"make one with `clientcare pull --out {directory}`")
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        except PermissionError:
+            raise UsageError(f"snapshot file {meta_path}: permission denied") from None
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"snapshot file {meta_path} is damaged ({type(exc).__name__}); {redo}") from None
+        tables_listed = meta.get("tables", []) if isinstance(meta, dict) else None
+        if not isinstance(tables_listed, list) or not all(isinstance(t, str) for t in tables_listed):
+            raise UsageError(f"snapshot file {meta_path} is damaged (not a snapshot's meta.json); {redo}")
+        version = meta.get("format_version", 0)
+        if not isinstance(version, int):
+            raise UsageError(f"snapshot file {meta_path} is damaged (format_version {version!r}); {redo}")
+        if version > FORMAT_VERSION:
+            raise UsageError(f"snapshot {directory} was written by a newer ClientCare; upgrade ClientCare")
         tables = {}
-        for name in meta.get("tables", []):
-            frame = pd.read_parquet(directory / f"{name}.parquet")
-            for col in frame.columns:  # Parquet gives lists back as arrays
-                if frame[col].dtype == object and len(frame) and not isinstance(frame[col].iloc[0], str):
-                    frame[col] = [list(map(int, v)) if v is not None else [] for v in frame[col]]
+        for name in tables_listed:
+            path = directory / f"{name}.parquet"
+            if not path.exists():
+                raise UsageError(f"snapshot file {path} is missing (meta.json lists table {name!r}); {redo}")
+            try:
+                frame = pd.read_parquet(path)
+                for col in frame.columns:  # Parquet gives lists back as arrays
+                    if frame[col].dtype == object and len(frame) and not isinstance(frame[col].iloc[0], str):
+                        frame[col] = [list(map(int, v)) if v is not None else [] for v in frame[col]]
+            except PermissionError:
+                raise UsageError(f"snapshot file {path}: permission denied") from None
+            except Exception as exc:  # noqa: BLE001 - pyarrow raises many kinds for a damaged file
+                raise UsageError(f"snapshot file {path} is damaged ({type(exc).__name__}); {redo}") from None
             tables[name] = frame
         return cls(tables, meta)
 

@@ -5,13 +5,14 @@ reset (losing the ledger would duplicate activities in Odoo)."""
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from contextlib import contextmanager
 from pathlib import Path
 
 import platformdirs
 
-from .errors import ConfigError
+from .errors import UsageError
 
 SCHEMA_VERSION = 1
 _APP_ID = 0x43434152  # "CCAR": marks the file as ours
@@ -62,6 +63,35 @@ _MIGRATIONS = {
 }
 
 
+def path_problem(path: Path, directory: bool) -> str | None:
+    """Why ClientCare could not read and write ``path`` (a file, or a directory it writes files
+    in), checked before any work; None when it can.  A missing path is fine when it can be
+    created in its nearest existing parent."""
+    path = Path(path)
+    if path.exists():
+        if directory and not path.is_dir():
+            return "is not a directory"
+        if not directory and path.is_dir():
+            return "is a directory"
+        if not os.access(path, os.R_OK | os.W_OK | (os.X_OK if directory else 0)):
+            what = ("give this user read and write access to it (it holds the cursors and the "
+                    "write-back ledger: do not move it away)" if not directory else
+                    "choose a directory this user may write to")
+            return f"permission denied; {what}"
+        if not directory and not os.access(path.parent, os.W_OK | os.X_OK):
+            return (f"permission denied on its directory {path.parent} (SQLite writes its journal "
+                    f"and the lock file next to it)")
+        return None
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        return f"cannot be created: {parent} is not a directory"
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return f"cannot be created: permission denied in {parent}"
+    return None
+
+
 def default_state_path(profile: str = "default") -> Path:
     return Path(platformdirs.user_data_dir("clientcare")) / f"{profile}.sqlite3"
 
@@ -71,13 +101,18 @@ class StateStore:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        problem = path_problem(self.path, directory=False)
+        if problem:
+            raise UsageError(f"state file {self.path}: {problem}")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(f"state file {self.path}: cannot create its directory ({exc.strerror})") from None
         try:
             self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self._migrate()
+            self._migrate()  # checks the file is ours first: WAL mode would rewrite a foreign header
         except sqlite3.DatabaseError as exc:
-            raise ConfigError(f"state file {self.path} is not a usable ClientCare state store ({exc}); "
+            raise UsageError(f"state file {self.path} is not a usable ClientCare state store ({exc}); "
                               f"move it away to start afresh") from None
 
     def _migrate(self):
@@ -85,10 +120,11 @@ class StateStore:
         version = self.db.execute("PRAGMA user_version").fetchone()[0]
         tables = self.db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
         if app_id not in (0, _APP_ID) or (app_id == 0 and tables):
-            raise ConfigError(f"state file {self.path} was not written by ClientCare; refusing to use it")
+            raise UsageError(f"state file {self.path} was not written by ClientCare; refusing to use it")
         if version > SCHEMA_VERSION:
-            raise ConfigError(f"state file {self.path} has schema version {version}, newer than this "
+            raise UsageError(f"state file {self.path} has schema version {version}, newer than this "
                               f"ClientCare understands ({SCHEMA_VERSION}); upgrade ClientCare")
+        self.db.execute("PRAGMA journal_mode=WAL")
         for target in range(version + 1, SCHEMA_VERSION + 1):
             with self.transaction():
                 for statement in _MIGRATIONS[target].split(";"):

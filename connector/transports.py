@@ -55,13 +55,19 @@ POSITIONAL_NAMES = {
 }
 
 
+#: URLs whose disabled TLS verification was already announced in this process.
+INSECURE_WARNED: set[str] = set()
+
+
 def ssl_context(settings: ConnectionSettings) -> ssl.SSLContext | None:
     """Certificate verification on unless explicitly disabled; extra CA bundle if given."""
     if urlsplit(settings.url).scheme != "https":
         return None
     if not settings.verify_tls:
-        log.warning("TLS certificate verification is DISABLED for %s: anyone on the path "
-                    "can read the credentials", settings.url)
+        if settings.url not in INSECURE_WARNED:  # once per process (the CLI says it at start-up)
+            INSECURE_WARNED.add(settings.url)
+            log.warning("TLS certificate verification is DISABLED for %s: anyone on the path "
+                        "can read the credentials", settings.url)
         ctx = ssl.create_default_context()
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
@@ -93,8 +99,7 @@ def http_status_error(status: int, where: str, body: str = "") -> E.ClientCareEr
     if status in (502, 503, 504):
         return E.ServerUnavailable(f"{where}: HTTP {status} from the server")
     if status == 404:
-        return E.ProtocolError(f"{where}: HTTP 404: is this the Odoo base URL?",
-                               hint="the URL should be the one you open Odoo with, without /web")
+        return E.NotOdooError(f"{where}: HTTP 404: not Odoo's API at this URL")
     if status in (401, 403):
         return E.AuthenticationError(f"{where}: HTTP {status} {body[:200]}".strip())
     return E.ProtocolError(f"{where}: HTTP {status} {body[:200]}".strip())
@@ -260,7 +265,9 @@ class XmlRpcTransport(Transport):
         except xmlrpc.client.ProtocolError as p:
             raise http_status_error(p.errcode, where, p.errmsg) from None
         except xmlrpc.client.ResponseError as r:
-            raise E.ProtocolError(f"{where}: the answer is not XML-RPC ({r})") from None
+            raise E.NotOdooError(f"{where}: the answer is not Odoo's XML-RPC ({r})") from None
+        except xml.parsers.expat.ExpatError:  # a whole answer that is not XML: a web page
+            raise E.NotOdooError(f"{where}: the answer is not Odoo's XML-RPC (not XML)") from None
         except Exception as exc:  # network family
             if isinstance(exc, E.ClientCareError):
                 raise
@@ -324,7 +331,7 @@ class JsonRpcTransport(Transport):
         except urllib.error.HTTPError as exc:
             raise http_status_error(exc.code, where) from None
         except (json.JSONDecodeError, ValueError) as exc:
-            raise E.ProtocolError(f"{where}: the answer is not JSON-RPC ({exc})") from None
+            raise E.NotOdooError(f"{where}: the answer is not Odoo's JSON-RPC (not JSON)") from None
         except E.ClientCareError:
             raise
         except Exception as exc:
@@ -365,6 +372,12 @@ class Json2Transport(Transport):
 
     def __init__(self, settings: ConnectionSettings):
         super().__init__(settings)
+        key = settings.api_key.reveal()
+        try:
+            key.encode("latin-1")
+        except UnicodeEncodeError:
+            raise E.ConfigError("api_key: holds characters an HTTP header cannot carry (an Odoo API "
+                                "key is 40 hexadecimal characters): check it was copied whole") from None
         self._session = requests.Session()
         self._session.headers.update({
             "Authorization": f"bearer {settings.api_key.reveal()}",
@@ -394,14 +407,15 @@ class Json2Transport(Transport):
         try:
             return resp.json()
         except ValueError:
-            raise E.ProtocolError(f"{where}: the answer is not JSON (HTTP {resp.status_code})") from None
+            raise E.NotOdooError(f"{where}: the answer is not Odoo's JSON-2 (not JSON, HTTP "
+                                 f"{resp.status_code})") from None
 
     def _version(self) -> dict:
         where = self._where("common.version")
         body = self._post("/web/webclient/version_info",
                           {"jsonrpc": "2.0", "method": "call", "params": {}}, where)
         if not isinstance(body, dict) or "result" not in body:
-            raise E.ProtocolError(f"{where}: unexpected answer")
+            raise E.NotOdooError(f"{where}: the answer is not Odoo's (no version info)")
         return body["result"]
 
     def _authenticate(self):

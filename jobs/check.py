@@ -29,6 +29,8 @@ class Step:
     status: str  # ok | warn | fail
     detail: str
     fix: str = ""
+    #: The exit code this failure stands for (None: "Odoo refused", 4).
+    code: int | None = None
 
 
 def run_check(settings: ConnectionSettings, models_needed: dict[str, set[str]],
@@ -45,7 +47,8 @@ def run_check(settings: ConnectionSettings, models_needed: dict[str, set[str]],
     try:
         steps.append(_reachable(settings))
     except E.ClientCareError as exc:
-        return steps + [Step("server reachable", "fail", str(exc), exc.hint or "check the URL")]
+        return steps + [Step("server reachable", "fail", str(exc), exc.hint or "check the URL",
+                             E.exit_code_for(exc))]
     try:
         transport = open_transport(settings)
     except E.MissingDatabaseError as exc:
@@ -54,7 +57,7 @@ def run_check(settings: ConnectionSettings, models_needed: dict[str, set[str]],
         return steps + [Step("database", "ok", f"{settings.db!r} answers"),
                         Step("credentials", "fail", str(exc), exc.hint)]
     except E.ClientCareError as exc:
-        return steps + [Step("login", "fail", str(exc), exc.hint)]
+        return steps + [Step("login", "fail", str(exc), exc.hint, E.exit_code_for(exc))]
     steps.append(Step("database", "ok", f"{settings.db!r} answers"))
     steps.append(Step("credentials", "ok", f"logged in as {settings.login!r} (uid {transport.uid})"))
     info = transport.version()
@@ -83,11 +86,12 @@ def _reachable(settings: ConnectionSettings) -> Step:
                               hint="use --ca-bundle for a private CA; --insecure only for tests") from None
     except requests.RequestException as exc:
         raise E.ConnectionFailure(f"cannot reach {settings.url}: {type(exc).__name__}") from None
+    if resp.status_code in (502, 503, 504):
+        raise E.ServerUnavailable(f"{settings.url} answered HTTP {resp.status_code} (server unavailable)")
     if resp.status_code != 200 or "result" not in resp.text:
-        raise E.ProtocolError(f"{settings.url} answered HTTP {resp.status_code}, not Odoo's API",
-                              hint="the URL should be the one you open Odoo with, without /web")
+        raise E.NotOdooError(f"{settings.url} answered HTTP {resp.status_code}, not Odoo's API")
     tls = "TLS verified" if settings.url.startswith("https") and settings.verify_tls else (
-        "TLS NOT verified (--insecure)" if settings.url.startswith("https") else "plain HTTP")
+        "TLS NOT verified (verify_tls off)" if settings.url.startswith("https") else "plain HTTP")
     status = "warn" if "NOT" in tls or tls == "plain HTTP" else "ok"
     return Step("server reachable", status, f"{settings.url} ({tls})",
                 "use https so the credentials are encrypted" if status == "warn" else "")

@@ -11,7 +11,9 @@ import functools
 import json
 import logging
 import sys
-from datetime import date
+import traceback
+from datetime import date, datetime, timezone
+from pathlib import Path
 
 import click
 
@@ -28,27 +30,143 @@ EXIT_CODES_HELP = (
 )
 
 
+#: How errors are shown, set from the global options (pre-scanned from the arguments, so a
+#: usage error in them is shown the same way): ``quiet``, ``log_format``, ``debug``.
+OUTPUT = {"quiet": False, "log_format": "text", "debug": False}
+
+#: Exit codes the README calls harmless under a schedule: ``-q`` prints nothing for them.
+HARMLESS_EXITS = (E.EXIT_RETRY_LATER, E.EXIT_LOCKED)
+
+
+def emit_error(message: str, exit_code: int, hint: str = "", traceback_text: str = "") -> None:
+    """The final error line(s) on stderr: one line (one per problem of a configuration), the
+    hint on the same line; JSON lines with ``--log-format json``; nothing with ``-q`` for the
+    harmless exits 3 and 5; the traceback first with ``--debug``."""
+    message, hint = REDACTOR.redact(message), REDACTOR.redact(hint or "")
+    traceback_text = REDACTOR.redact(traceback_text or "")
+    if OUTPUT["quiet"] and not OUTPUT["debug"] and exit_code in HARMLESS_EXITS:
+        return
+    if OUTPUT["log_format"] == "json":
+        entry = {"ts": datetime.now(timezone.utc).isoformat(timespec="milliseconds"), "level": "error",
+                 "logger": "clientcare", "msg": message, "exit_code": exit_code}
+        if hint:
+            entry["hint"] = hint
+        if OUTPUT["debug"] and traceback_text:
+            entry["exc"] = traceback_text
+        click.echo(json.dumps(entry), err=True)
+        return
+    if OUTPUT["debug"] and traceback_text:
+        click.echo(traceback_text.rstrip("\n"), err=True)
+    click.echo(f"Error: {message}" + (f" (hint: {hint})" if hint else ""), err=True)
+
+
+def note(line: str, level: str = "warning") -> None:
+    """A line for stderr that is not the final error: text, or a JSON object with
+    ``--log-format json`` (so every stderr line is JSON there); always redacted."""
+    line = REDACTOR.redact(line)
+    if OUTPUT["log_format"] == "json":
+        click.echo(json.dumps({"ts": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+                               "level": level, "logger": "clientcare", "msg": line.strip()}), err=True)
+    else:
+        click.echo(line, err=True)
+
+
 class CliError(click.ClickException):
     """A library error as the CLI shows it: one line, a hint, its own exit code."""
 
-    def __init__(self, exc: BaseException):
-        text = str(exc)
-        hint = getattr(exc, "hint", "")
-        super().__init__(text + (f"\n  hint: {hint}" if hint else ""))
-        self.exit_code = E.exit_code_for(exc)
+    def __init__(self, exc: BaseException | str, exit_code: int | None = None, hint: str = "",
+                 traceback_text: str = ""):
+        if isinstance(exc, BaseException):
+            hint = hint or getattr(exc, "hint", "") or ""
+            exit_code = E.exit_code_for(exc) if exit_code is None else exit_code
+            exc = str(exc)
+        super().__init__(exc)
+        self.hint = hint
+        self.exit_code = E.EXIT_PARTIAL if exit_code is None else exit_code
+        self.traceback_text = traceback_text
+
+    def format_message(self) -> str:
+        return REDACTOR.redact(self.message + (f" (hint: {self.hint})" if self.hint else ""))
+
+    def show(self, file=None) -> None:
+        emit_error(self.message, self.exit_code, self.hint, self.traceback_text)
+
+
+def _usage_line(exc: click.UsageError) -> CliError:
+    """Click's usage error (bad option value, unknown option) as one line, exit code 2."""
+    command = exc.ctx.command_path if exc.ctx is not None else "clientcare"
+    return CliError(exc.format_message(), E.EXIT_USAGE, hint=f"see `{command} --help`",
+                    traceback_text=traceback.format_exc() if OUTPUT["debug"] else "")
+
+
+def _prescan(args) -> None:
+    args = list(args or [])
+    fmt = "text"
+    for i, arg in enumerate(args):
+        if arg == "--log-format" and i + 1 < len(args):
+            fmt = args[i + 1]
+        elif arg.startswith("--log-format="):
+            fmt = arg.split("=", 1)[1]
+    OUTPUT.update(quiet=any(a in ("-q", "--quiet") for a in args), debug="--debug" in args,
+                  log_format="json" if fmt == "json" else "text")
+
+
+class ClientCareGroup(click.Group):
+    """The root group: usage errors are shown like every other error (one line, exit 2)."""
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        _prescan(args)
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.UsageError as exc:
+            if isinstance(exc, CliError):
+                raise
+            raise _usage_line(exc) from None
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as exc:
+            raise _usage_line(exc) from None
 
 
 def handle_errors(fn):
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        ctx = click.get_current_context()
         try:
             return fn(*args, **kwargs)
+        except (click.exceptions.Exit, click.Abort, click.ClickException):
+            raise
         except E.ClientCareError as exc:
-            if ctx.obj and ctx.obj.get("debug"):
-                raise
-            raise CliError(exc) from None
+            raise CliError(exc, traceback_text=traceback.format_exc() if OUTPUT["debug"] else "") from None
+        except OSError as exc:
+            tb = traceback.format_exc() if OUTPUT["debug"] else ""
+            if exc.filename:  # a file ClientCare was told to read or write
+                raise CliError(f"{exc.filename}: {_os_reason(exc)}", E.EXIT_USAGE, traceback_text=tb) from None
+            if isinstance(exc, (ConnectionError, TimeoutError)):  # a network failure no transport mapped
+                raise CliError(f"network failure: {type(exc).__name__}: {exc}", E.EXIT_RETRY_LATER,
+                               hint=E.ConnectionFailure.hint, traceback_text=tb) from None
+            raise CliError(f"internal error {type(exc).__name__}: {exc}", E.EXIT_PARTIAL,
+                           hint="run again with --debug for the traceback and report it",
+                           traceback_text=traceback.format_exc()) from None
+        except Exception as exc:  # a bug of ours: one line; the traceback with --debug
+            raise CliError(f"internal error {type(exc).__name__}: {exc}", E.EXIT_PARTIAL,
+                           hint="run again with --debug for the traceback and report it",
+                           traceback_text=traceback.format_exc()) from None
     return wrapper
+
+
+def _os_reason(exc: OSError) -> str:
+    import errno
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return "permission denied"
+    if exc.errno == errno.ENOENT:
+        return "no such file or directory"
+    if exc.errno == errno.EISDIR:
+        return "is a directory"
+    if exc.errno == errno.ENOSPC:
+        return "no space left on the device"
+    return exc.strerror or str(exc)
 
 
 # -- reusable options -------------------------------------------------------------
@@ -81,9 +199,27 @@ def output_options(fn):
     return fn
 
 
+class DateParam(click.ParamType):
+    """A calendar date YYYY-MM-DD; a wrong one says what is wrong with it."""
+
+    name = "YYYY-MM-DD"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, datetime):
+            return value
+        text = str(value).strip()
+        try:
+            return datetime.strptime(text, "%Y-%m-%d")
+        except ValueError as exc:
+            import re
+            if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+                self.fail(f"{text!r} is not a date of the calendar ({exc})", param, ctx)
+            self.fail(f"{text!r} is not a date written YYYY-MM-DD, e.g. 2026-11-30", param, ctx)
+
+
 def as_of_option(fn):
-    return click.option("--as-of", type=click.DateTime(formats=["%Y-%m-%d"]),
-                        help="Evaluate as of this date (default: today).")(fn)
+    return click.option("--as-of", type=DateParam(),
+                        help="Evaluate as of this date, YYYY-MM-DD (default: today).")(fn)
 
 
 def load_profile_from(ctx: click.Context, require_connection: bool = True, **flags) -> cfg.Profile:
@@ -91,8 +227,6 @@ def load_profile_from(ctx: click.Context, require_connection: bool = True, **fla
                                            "state_path")}
     if flags.get("insecure"):
         overrides["verify_tls"] = False
-        click.echo("WARNING: TLS verification is off (--insecure): credentials can be intercepted.",
-                   err=True)
     if flags.get("ask_password"):
         overrides["password"] = click.prompt("Odoo password or API key", hide_input=True, err=True)
     from clientcare.jobs import rulesglue
@@ -100,6 +234,12 @@ def load_profile_from(ctx: click.Context, require_connection: bool = True, **fla
     profile = cfg.load_profile(ctx.obj["profile"], ctx.obj["config"], overrides,
                                require_connection=require_connection, validators=(rulesglue.validate,))
     REDACTOR.add(str(profile.values.get("password") or ""), str(profile.values.get("api_key") or ""))
+    if profile.values.get("verify_tls") is False and require_connection:  # said once, whatever its source
+        source = "--insecure" if flags.get("insecure") else \
+            f"verify_tls = false from {profile.sources.get('verify_tls', 'the profile')}"
+        log.warning("TLS verification is off (%s): credentials can be intercepted", source)
+        from clientcare.connector import transports
+        transports.INSECURE_WARNED.add(profile.connection().url)
     return profile
 
 
@@ -108,7 +248,7 @@ def as_of_date(value) -> date:
 
 
 # -- the group --------------------------------------------------------------------
-@click.group(epilog=EXIT_CODES_HELP)
+@click.group(cls=ClientCareGroup, epilog=EXIT_CODES_HELP)
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), envvar="CLIENTCARE_CONFIG",
               help="Config file (default: the user config dir's clientcare/config.toml).")
 @click.option("--profile", "-p", envvar="CLIENTCARE_PROFILE", help="Profile name in the config file.")
@@ -122,7 +262,8 @@ def as_of_date(value) -> date:
 def main(ctx, config_path, profile, log_format, verbose, quiet, debug):
     """ClientCare: client-care rules for Odoo, written back as activities and notes."""
     ctx.ensure_object(dict)
-    ctx.obj.update(config=config_path, profile=profile, debug=debug, log_format=log_format)
+    ctx.obj.update(config=config_path, profile=profile, debug=debug, log_format=log_format, quiet=quiet)
+    OUTPUT.update(quiet=quiet, debug=debug, log_format=log_format)
     setup_logging(log_format, verbose + (2 if debug else 0), quiet)
     from clientcare.jobs import runner
     runner.PROGRESS = _terminal_progress if (sys.stderr.isatty() and not quiet) else None
@@ -166,7 +307,8 @@ def config_show(ctx, as_json, **flags):
         return
     click.echo(f"profile {profile.name} ({profile.config_path})")
     for key, item in shown.items():
-        click.echo(f"  {key:16} {str(item['value']):40} [{item['source']}]")
+        value = "(not set)" if item["value"] in (None, "") else toml_value(item["value"])
+        click.echo(f"  {key:16} {value:40} [{item['source']}]")
 
 
 @main.command()
@@ -183,16 +325,14 @@ def check(ctx, **flags):
                       notify_assignees=bool(profile.values.get("notify_assignees")))
     marks = {"ok": click.style("ok  ", fg="green"), "warn": click.style("warn", fg="yellow"),
              "fail": click.style("FAIL", fg="red")}
-    for step in steps:
-        click.echo(f"{marks[step.status]} {step.name}: {step.detail}")
+    for step in steps:  # a step's detail may quote what the server echoed: redacted
+        click.echo(f"{marks[step.status]} {step.name}: {REDACTOR.redact(step.detail)}")
         if step.fix:
-            click.echo(f"     fix: {step.fix}")
+            click.echo(f"     fix: {REDACTOR.redact(step.fix)}")
     failed = [s for s in steps if s.status == "fail"]
-    if failed:
-        code = E.EXIT_ODOO_REFUSED
-        if any(s.name == "server reachable" for s in failed):
-            code = E.EXIT_RETRY_LATER
-        ctx.exit(code)
+    if failed:  # the failing step's own code: 3 unreachable, 2 not Odoo / configuration, else 4
+        codes = [s.code for s in failed if s.code is not None]
+        ctx.exit(codes[0] if codes else E.EXIT_ODOO_REFUSED)
 
 
 @main.command()
@@ -207,6 +347,10 @@ def pull(ctx, out_dir, full, **flags):
     from clientcare.jobs.runner import open_client, pull_snapshot
 
     profile = load_profile_from(ctx, **flags)
+    from clientcare.connector.state import path_problem
+    problem = path_problem(Path(out_dir), directory=True)
+    if problem:  # checked before the pull, not after it
+        raise E.UsageError(f"--out {out_dir}: {problem}")
     client = open_client(profile)
     snapshot = pull_snapshot(client, profile, full=full)
     snapshot.save(out_dir)
@@ -217,14 +361,44 @@ def pull(ctx, out_dir, full, **flags):
                f"({client.transport.call_count} RPC calls)")
 
 
+def _rule_names(ctx, param, value):
+    if value is None:
+        return None
+    names = [r.strip() for r in value.split(",") if r.strip()]
+    if not names:
+        raise click.BadParameter(f"{value!r} names no rule (give names separated by commas; "
+                                 f"`clientcare rules list` lists them)", ctx, param)
+    return names
+
+
 def rules_option(fn):
-    return click.option("--rules", "rule_names", help="Comma-separated rule names to run (default: all enabled).",
-                        callback=lambda ctx, p, v: [r.strip() for r in v.split(",") if r.strip()] if v else None
-                        )(fn)
+    return click.option("--rules", "rule_names", callback=_rule_names,
+                        help="Comma-separated rule names to run (default: all enabled).")(fn)
+
+
+def _check_rule_names(profile, rule_names) -> None:
+    """A rule named in --rules that does not exist, or is disabled in the profile (it would
+    silently give no findings), is a usage error."""
+    if not rule_names:
+        return
+    from clientcare.jobs import rulesglue
+    known = rulesglue.registry().known_names()
+    unknown = [n for n in rule_names if n not in known]
+    if unknown:
+        raise E.UsageError(f"--rules {','.join(unknown)}: no such rule (installed: {', '.join(sorted(known))})")
+    running = set(rulesglue.enabled(profile, rule_names))
+    off = [n for n in rule_names if n not in running]
+    if off:
+        raise E.UsageError(f"--rules {','.join(off)}: disabled in profile {profile.name!r} "
+                           f"(rules.{off[0]}.enabled = false); enable it there to run it")
+
+
+def _strip(ctx, param, value):
+    return value.strip() if isinstance(value, str) else value
 
 
 def client_option(fn):
-    return click.option("--client", "client_filter", help="Only this client (id or name).")(fn)
+    return click.option("--client", "client_filter", callback=_strip, help="Only this client (id or name).")(fn)
 
 
 def _resolve_client(snapshot, value: str | None) -> set[int] | None:
@@ -240,11 +414,11 @@ def _resolve_client(snapshot, value: str | None) -> set[int] | None:
         ids = set((exact if len(exact) else clients.loc[names.str.contains(value.lower(), regex=False), "id"])
                   .astype(int))
     if not ids:
-        raise E.ConfigError(f"no client matches {value!r}")
+        raise E.UsageError(f"no client matches {value!r} (a client id, or part of a client's name)")
     if len(ids) > 1 and not value.isdigit():
         matches = clients.loc[clients["id"].isin(ids), "name"].tolist()
-        raise E.ConfigError(f"{value!r} matches several clients: {', '.join(map(str, matches[:10]))}; "
-                            f"use the id")
+        raise E.UsageError(f"{value!r} matches several clients: {', '.join(map(str, matches[:10]))}; "
+                           f"use the id")
     return ids
 
 
@@ -257,9 +431,32 @@ def _snapshot_for(ctx, profile, snapshot_dir, demo, rule_names):
         from clientcare.jobs.demo import demo_snapshot
         return demo_snapshot()
     if snapshot_dir:
-        return Snapshot.load(snapshot_dir)
+        return _checked_snapshot(Snapshot.load(snapshot_dir), snapshot_dir, profile, rule_names)
     client = runner.open_client(profile)
     return runner.pull_snapshot(client, profile, rule_names=rule_names)
+
+
+#: Tables every snapshot has (pulled whatever the rules): without them nothing can be judged.
+BASE_TABLES = ("partners", "users", "companies")
+
+
+def _checked_snapshot(snapshot, snapshot_dir, profile, rule_names):
+    """A saved snapshot lacking a base table is refused (exit 2); one lacking a table some
+    enabled rule needs (pulled while that rule was off) has it marked unavailable, so that rule
+    is skipped with one line saying why (exit 1) instead of failing with a KeyError."""
+    from clientcare.jobs import rulesglue
+
+    missing = [t for t in BASE_TABLES if t not in snapshot.tables]
+    if missing:
+        raise E.UsageError(f"snapshot {snapshot_dir} has no {', '.join(missing)} table: not a ClientCare "
+                           f"snapshot; pull it again with `clientcare pull --out {snapshot_dir}`")
+    required, _ = rulesglue.registry().needs(rulesglue.enabled(profile, rule_names))
+    unavailable = dict(snapshot.meta.get("unavailable_tables") or {})
+    for table in required:
+        if table not in snapshot.tables and table not in unavailable:
+            unavailable[table] = "not in the snapshot"
+    snapshot.meta["unavailable_tables"] = unavailable
+    return snapshot
 
 
 def _default_as_of(snapshot, as_of, demo):
@@ -288,7 +485,11 @@ def audit(ctx, rule_names, client_filter, as_of, output, fmt, snapshot_dir, demo
     from clientcare.jobs import report, rulesglue
 
     offline = demo or snapshot_dir
+    if demo and snapshot_dir:
+        raise E.UsageError("--demo and --snapshot DIR both name the data to audit: give one")
     profile = load_profile_from(ctx, require_connection=not offline, **flags)
+    _check_output(output)
+    _check_rule_names(profile, rule_names)
     snapshot = _snapshot_for(ctx, profile, snapshot_dir, demo, rule_names)
     day = _default_as_of(snapshot, as_of, demo)
     result = rulesglue.evaluate(snapshot, day, profile, rule_names)
@@ -309,7 +510,7 @@ def audit(ctx, rule_names, client_filter, as_of, output, fmt, snapshot_dir, demo
                                   report.not_raised_frame(not_raised, snapshot))
     _emit(text, output)
     for err in result.errors:
-        click.echo(f"rule {err['rule']} {_failed_or_skipped(err)}: {err['error']}", err=True)
+        note(f"rule {err['rule']} {_failed_or_skipped(err)}: {err['error']}")
     if result.errors:
         ctx.exit(E.EXIT_PARTIAL)
 
@@ -318,13 +519,23 @@ def _failed_or_skipped(err: dict) -> str:
     return "skipped" if err.get("stage") == "skipped" else "failed"
 
 
+def _check_output(output: str | None) -> None:
+    """An --output file that cannot be written is refused before any work (exit 2)."""
+    if output:
+        from clientcare.connector.state import path_problem
+        problem = path_problem(Path(output), directory=False)
+        if problem and "its directory" not in problem:
+            raise E.UsageError(f"--output {output}: {problem.split(';')[0]}")
+
+
 def _emit(text: str, output: str | None) -> None:
     if _PROGRESS_SHOWN:
         _clear_progress()
     if output:
         with open(output, "w", encoding="utf-8") as fh:
             fh.write(text)
-        click.echo(f"wrote {output}", err=True)
+        if not OUTPUT["quiet"]:
+            note(f"wrote {output}", "info")
     else:
         click.echo(text, nl=False)
 
@@ -343,6 +554,8 @@ def explain(ctx, client, as_of, snapshot_dir, demo, **flags):
     from clientcare.jobs import report, rulesglue
 
     offline = demo or snapshot_dir
+    if demo and snapshot_dir:
+        raise E.UsageError("--demo and --snapshot DIR both name the data to explain: give one")
     profile = load_profile_from(ctx, require_connection=not offline, **flags)
     snapshot = _snapshot_for(ctx, profile, snapshot_dir, demo, None)
     day = _default_as_of(snapshot, as_of, demo)
@@ -376,6 +589,10 @@ def explain(ctx, client, as_of, snapshot_dir, demo, **flags):
             click.echo(f"  {r.rule}: {r.record}: {r.reason}")
     for n in result.not_judged:
         click.echo(f"\nnot judged this run: {n.pattern} ({n.reason})")
+    for err in result.errors:
+        note(f"rule {err['rule']} {_failed_or_skipped(err)}: {err['error']}")
+    if result.errors:
+        ctx.exit(E.EXIT_PARTIAL)
 
 
 @main.group("rules")
@@ -397,7 +614,7 @@ def rules_list(as_json):
     for info in infos:
         click.echo(f"{info['name']:<16} {info['version']:<8} {info['package']:<24} {info['description']}")
     for fail in failures:
-        click.echo(f"FAILED {fail['name']}: {fail['error']}", err=True)
+        note(f"FAILED {fail['name']}: {fail['error']}")
 
 
 @rules_group.command("show")
@@ -408,20 +625,69 @@ def rules_show(name):
     from clientcare.jobs import rulesglue
 
     info = rulesglue.describe_rule(name)
+    helps = _field_docs(rulesglue.registry().get(name).Config)
     click.echo(f"{info['name']} {info['version']} ({info['package']})\n  {info['description']}\n")
-    click.echo("config (key, type, default):")
+    click.echo(f"config ([profiles.NAME.rules.{info['name']}]; key, type, default as TOML, meaning):")
     for row in info["config"]:
-        click.echo(f"  {row['key']:<28} {row['type']:<36} {row['default']}")
-    click.echo("\nneeds:")
+        click.echo(f"  {row['key']:<28} {row['type']:<36} {toml_value(row['default'])}")
+        if helps.get(row["key"]):
+            click.echo(f"  {'':<28} {helps[row['key']]}")
+    click.echo("\nneeds (snapshot tables, their Odoo model, and fields beyond the standard ones):")
+    from clientcare.connector.schema import TABLES
     for table, fields in info["needs"].items():
-        click.echo(f"  {table}: {', '.join(fields)}")
+        model = getattr(TABLES.get(table), "model", "")
+        extra = ", ".join(fields) if fields else "the standard fields only"
+        click.echo(f"  {table}" + (f" ({model})" if model else "") + f": {extra}")
+
+
+def toml_value(value) -> str:
+    """A default as one would write it in the TOML profile (``none``: not set)."""
+    import dataclasses as dc
+    if value is None:
+        return "(not set)"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k} = {toml_value(v)}" for k, v in value.items() if v is not None) + "}"
+    if dc.is_dataclass(value):
+        return "{" + ", ".join(f"{f.name} = {toml_value(getattr(value, f.name))}"
+                               for f in dc.fields(value) if f.init and getattr(value, f.name) is not None) + "}"
+    return json.dumps(str(value))
+
+
+def _field_docs(cls) -> dict[str, str]:
+    """The ``#:`` comment above each field of a rule's Config (its meaning), from the source."""
+    import inspect
+    import re
+    try:
+        lines = inspect.getsource(cls).splitlines()
+    except (OSError, TypeError):
+        return {}
+    docs, pending = {}, []
+    for line in lines:
+        text = line.strip()
+        if text.startswith("#:"):
+            pending.append(text[2:].strip())
+            continue
+        m = re.match(r"([A-Za-z_]\w*)\s*:", text)
+        if m and pending:
+            docs[m.group(1)] = " ".join(pending)
+        pending = []
+    return docs
 
 
 @main.command()
 @click.argument("run_id", required=False)
 @connection_options
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@click.option("--limit", type=int, default=20, show_default=True, help="How many runs to list.")
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True,
+              help="How many runs to list (1 or more).")
 @click.pass_context
 @handle_errors
 def runs(ctx, run_id, as_json, limit, **flags):
@@ -434,7 +700,7 @@ def runs(ctx, run_id, as_json, limit, **flags):
     if run_id:
         run = history.get(run_id)
         if run is None:
-            raise E.ConfigError(f"no run {run_id!r} in {profile.state_path}")
+            raise E.UsageError(f"no run {run_id!r} in {profile.state_path} (`clientcare runs` lists them)")
         click.echo(json.dumps(run, indent=2, default=str))
         return
     rows = history.list(limit)
@@ -451,7 +717,8 @@ def runs(ctx, run_id, as_json, limit, **flags):
 @main.command()
 @connection_options
 @rules_option
-@client_option
+@click.option("--client", "client_filter", callback=_strip,
+              help="Only this client (its id; `clientcare explain NAME` shows it).")
 @as_of_option
 @click.option("--dry-run", is_flag=True, help="Compute and print the plan; make no write call.")
 @click.option("--full", is_flag=True, help="Full pull instead of incremental.")
@@ -464,17 +731,22 @@ def sync(ctx, rule_names, client_filter, as_of, dry_run, full, as_json, **flags)
 
     profile = load_profile_from(ctx, **flags)
     if client_filter and not client_filter.isdigit():
-        raise E.ConfigError("--client for sync takes a client id (use `explain` to find it)")
+        raise E.UsageError(f"--client {client_filter!r}: sync takes a client id (`clientcare explain NAME` "
+                           f"shows a client's id)")
+    _check_rule_names(profile, rule_names)
     client_ids = {int(client_filter)} if client_filter else None
     summary = runner.sync(profile, dry_run=dry_run, as_of=as_of.date() if as_of else None, full=full,
                           rule_names=rule_names, client_ids=client_ids)
     data = summary.to_dict()
     if as_json:
-        click.echo(json.dumps(data, indent=2, default=str))
+        click.echo(REDACTOR.redact(json.dumps(data, indent=2, default=str)))
+    elif summary.error:  # the run did not get anywhere: only the one error line
+        pass
     elif dry_run or summary.applied or summary.status != "ok":
-        click.echo(_summary_text(data))
+        click.echo(REDACTOR.redact(_summary_text(data)))
     if summary.error:
-        click.echo(f"error: {summary.error}", err=True)
+        raise CliError(summary.error, summary.exit_code, hint=summary.hint,
+                       traceback_text=summary.traceback if OUTPUT["debug"] else "")
     ctx.exit(summary.exit_code)
 
 
@@ -488,9 +760,13 @@ def _summary_text(d: dict) -> str:
     if d["applied"]:
         lines.append("  applied: " + ", ".join(f"{k} {v}" for k, v in sorted(d["applied"].items())))
     if d["dry_run"]:
-        for item in d["plan"].get("sample", []):
+        sample = d["plan"].get("sample", [])
+        for item in sample:
             lines.append(f"    {item['op']:<7} {item['res_model']},{item['res_id']}: {item['summary']} "
                          f"(user {item['user_id']}, due {item['date_deadline']}) [{item['reason']}]")
+        more = d["plan"].get("sample_total", len(sample)) - len(sample)
+        if more > 0:
+            lines.append(f"    ... and {more} more (see --json)")
     for err in d["rule_errors"]:
         lines.append(f"  rule {err['rule']} {_failed_or_skipped(err)}: {err['error']}")
     for err in d["write_errors"]:
@@ -512,12 +788,12 @@ def undo(ctx, run_id, **flags):
     profile = load_profile_from(ctx, **flags)
     summary = runner.undo(profile, run_id)
     if summary.error:
-        click.echo(f"error: {summary.error}", err=True)
-        ctx.exit(summary.exit_code)
+        raise CliError(summary.error, summary.exit_code, hint=summary.hint,
+                       traceback_text=summary.traceback if OUTPUT["debug"] else "")
     click.echo(f"run {summary.undone}: removed {summary.applied['activities_removed']} activities and "
                f"{summary.applied['notes_removed']} notes (recorded as run {summary.run_id})")
     for err in summary.write_errors:
-        click.echo(f"  could not remove {err['res_model']},{err['res_id']}: {err['error']}", err=True)
+        note(f"  could not remove {err['res_model']},{err['res_id']}: {err['error']}")
     ctx.exit(summary.exit_code)
 
 

@@ -15,6 +15,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import platformdirs
 
@@ -86,9 +87,100 @@ class Profile:
         out = {}
         for key, (_, _, secret, _) in KEYS.items():
             value = self.values.get(key)
+            if key == "url" and isinstance(value, str):
+                value = strip_credentials(value)
             out[key] = {"value": ("***" if value else "") if secret else value,
                         "source": self.sources.get(key, "default")}
         return out
+
+
+#: Allowed ranges, checked at start-up by every command (connecting or not).
+RANGES: dict[str, tuple[float, float, str]] = {
+    "timeout": (0.001, 3600, "a positive number of seconds, at most 3600"),
+    "page_size": (1, 100_000, "an integer from 1 to 100000"),
+    "retry_attempts": (1, 20, "an integer from 1 to 20"),
+    "max_creations": (0, 1_000_000, "an integer from 0 (create nothing) to 1000000"),
+    "default_user_id": (1, 2**31 - 1, "an Odoo user id (a positive integer)"),
+}
+
+_TOML_TYPES = {bool: "a TOML boolean (true or false)", int: "a TOML integer", float: "a TOML number",
+               str: "a TOML string"}
+
+
+def _coerce_file(key: str, raw: Any, source: str, problems: list[str]) -> Any:
+    """A value from the TOML file: TOML has types, so ``verify_tls = "yes"`` or
+    ``page_size = 1.5`` is a mistake, not something to guess about."""
+    typ = KEYS[key][0]
+    ok = (isinstance(raw, bool) if typ is bool else
+          isinstance(raw, int) and not isinstance(raw, bool) if typ is int else
+          isinstance(raw, (int, float)) and not isinstance(raw, bool) if typ is float else
+          isinstance(raw, str))
+    if not ok:
+        problems.append(f"{source}: {key} must be {typ.__name__} ({_TOML_TYPES[typ]}), not {raw!r}")
+        return None
+    return float(raw) if typ is float else raw
+
+
+def _check_value(key: str, value: Any, source: str, problems: list[str]) -> None:
+    """Ranges and shapes every command relies on, whatever the value's source."""
+    if value is None:
+        return
+    if key in RANGES:
+        lo, hi, what = RANGES[key]
+        if not (lo <= value <= hi) or (isinstance(value, float) and value != value):
+            problems.append(f"{source}: {key} must be {what}, not {value!r}")
+    elif key == "transport" and value not in TRANSPORTS:
+        problems.append(f"{source}: transport must be one of {', '.join(TRANSPORTS)}, not {value!r}")
+    elif key == "url":
+        problems += [f"{source}: {p}" for p in url_problems(value)]
+    elif key == "ca_bundle":
+        problem = ca_bundle_problem(value)
+        if problem:
+            problems.append(f"{source}: ca_bundle {value!r} {problem}")
+    elif key in ("db", "login") and value != value.strip():
+        problems.append(f"{source}: {key} {value!r} has leading or trailing spaces")
+
+
+def ca_bundle_problem(path: str) -> str | None:
+    """Why ``path`` cannot serve as a CA bundle (None when it can)."""
+    import ssl
+    p = Path(path)
+    if not p.is_file():
+        return "does not exist" if not p.exists() else "is not a file"
+    try:
+        ssl.create_default_context(cafile=str(p))
+    except PermissionError:
+        return "cannot be read: permission denied"
+    except (ssl.SSLError, OSError, ValueError) as exc:
+        return f"is not a PEM file of CA certificates ({type(exc).__name__})"
+    return None
+
+
+def url_problems(url: str) -> list[str]:
+    """What is wrong with an Odoo base URL (never repeating credentials found in it)."""
+    if url != url.strip():
+        return ["url has leading or trailing spaces"]
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return [f"url: {strip_credentials(url)!r} is not an http(s) URL such as https://odoo.example.com"]
+    out = []
+    if parts.username or parts.password:
+        out.append(f"url: {strip_credentials(url)!r} holds credentials: put the login in login and the "
+                   "password in CLIENTCARE_PASSWORD")
+    if parts.path.rstrip("/") in ("/web", "/odoo") or parts.path.rstrip("/").startswith(("/web/", "/odoo/")):
+        out.append(f"url: {strip_credentials(url)!r} has the path {parts.path!r}: use the base URL "
+                   f"{parts.scheme}://{parts.netloc.rsplit('@', 1)[-1]}")
+    if parts.query or parts.fragment:
+        out.append(f"url: {strip_credentials(url)!r} has a query or fragment: use the base URL")
+    return out
+
+
+def strip_credentials(url: str) -> str:
+    """``url`` with any ``user:password@`` replaced by ``***@`` (safe to print)."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]))
 
 
 def _coerce(key: str, raw: Any, source: str, problems: list[str]) -> Any:
@@ -152,18 +244,22 @@ def load_profile(name: str | None = None, config_path: str | Path | None = None,
         if key not in KEYS:
             problems.append(f"{where}: unknown key {key!r}")
             continue
-        values[key] = _coerce(key, raw, where, problems)
+        values[key] = _coerce_file(key, raw, where, problems)
+        _check_value(key, values[key], where, problems)
         sources[key] = str(path)
         if KEYS[key][2] and raw:
             _warn_if_readable(path)
     for key in KEYS:
         var = f"{ENV_PREFIX}{key.upper()}"
         if var in env and env[var] != "":
-            values[key] = _coerce(key, env[var], f"environment {var}", problems)
+            values[key] = _coerce(key, env[var].strip() if KEYS[key][0] is not str else env[var],
+                                  f"environment {var}", problems)
+            _check_value(key, values[key], f"environment {var}", problems)
             sources[key] = f"env {var}"
     for key, raw in (overrides or {}).items():
         if raw is not None:
             values[key] = _coerce(key, raw, f"option --{key.replace('_', '-')}", problems)
+            _check_value(key, values[key], f"option --{key.replace('_', '-')}", problems)
             sources[key] = "command line"
 
     profile = Profile(name, values, sources, rules=dict(section.get("rules", {}) or {}),
@@ -175,7 +271,8 @@ def load_profile(name: str | None = None, config_path: str | Path | None = None,
                                 f"or --{key})")
         if values.get("url") and values.get("db") and values.get("login"):
             problems += [p for p in profile.connection().problems()
-                         if not p.startswith(("db:", "login:"))]
+                         if not p.startswith(("db:", "login:", "url:", "timeout:", "page_size:",
+                                              "retry_attempts:", "transport:"))]
     for validate in validators:  # e.g. the rules' own config, so every problem shows at once
         try:
             validate(profile)

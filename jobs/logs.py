@@ -1,28 +1,87 @@
 """Logging for people (text) and for log shippers (JSON lines), with secrets redacted."""
 from __future__ import annotations
 
+import base64
+import html
 import json
 import logging
 import sys
 from datetime import datetime, timezone
+from urllib.parse import quote, quote_plus
+
+#: Loggers that print whole request payloads at debug level (odoorpc logs every JSON-RPC call
+#: with its arguments, where the password travels): never below WARNING, whatever -v says.
+PAYLOAD_LOGGERS = ("odoorpc", "urllib3", "requests")
+
+
+def _base64_cores(secret: bytes) -> set[str]:
+    """The base64 characters that encode only ``secret``'s bytes, at each of the three
+    alignments it may have inside a longer encoded text (e.g. ``login:secret`` in a Basic
+    authorization header)."""
+    out = set()
+    n = len(secret)
+    for k in range(3):
+        encoded = base64.b64encode(b"\0" * k + secret + b"\0" * 3).decode()
+        first = -(-8 * k // 6)                     # first character made of secret bits only
+        last = (8 * (k + n) - 6) // 6               # last such character
+        core = encoded[first:last + 1]
+        if len(core) >= 4:
+            out.add(core)
+        for alphabet in (core.replace("+", "-").replace("/", "_"),):  # URL-safe base64
+            if len(alphabet) >= 4:
+                out.add(alphabet)
+    return out
+
+
+def secret_forms(secret: str) -> set[str]:
+    """Every way ``secret`` may appear in a log line, an exception or a payload: as is,
+    Python-escaped (``repr``), JSON-encoded (ASCII or not), URL-encoded, XML/HTML-escaped,
+    and base64 (alone or inside a longer encoded value)."""
+    forms = {secret, repr(secret)[1:-1], json.dumps(secret)[1:-1],
+             json.dumps(secret, ensure_ascii=False)[1:-1], quote(secret, safe=""), quote_plus(secret),
+             quote(secret), html.escape(secret), html.escape(secret, quote=False),
+             secret.encode("unicode_escape").decode("ascii"),
+             json.dumps(json.dumps(secret))[3:-3]}          # JSON inside JSON (a logged payload)
+    forms |= {" ".join(f.split()) for f in forms}      # whitespace collapsed (one-line messages)
+    raw = secret.encode("utf-8")
+    forms |= _base64_cores(raw)
+    forms.add(base64.b64encode(raw).decode())
+    forms.add(raw.hex())
+    return {f for f in forms if f and len(f) >= 4}
 
 
 class RedactSecrets(logging.Filter):
-    """Replace every known secret value in a log record's final text by ``***``."""
+    """Replace every known secret, in each of its encoded forms, in a log record's final text
+    (message and traceback) by ``***``."""
 
     def __init__(self, secrets: list[str] | None = None):
         super().__init__()
-        self.secrets = [s for s in (secrets or []) if s and len(s) >= 4]
+        self.secrets: list[str] = []
+        self._forms: list[str] = []
+        self.add(*(secrets or []))
 
     def add(self, *secrets: str) -> None:
-        self.secrets += [s for s in secrets if s and len(s) >= 4 and s not in self.secrets]
+        for s in secrets:
+            if s and len(s) >= 4 and s not in self.secrets:
+                self.secrets.append(s)
+                self._forms = sorted(set(self._forms) | secret_forms(s), key=len, reverse=True)
+
+    def clear(self) -> None:
+        self.secrets, self._forms = [], []
+
+    def redact(self, text: str) -> str:
+        for form in self._forms:
+            if form in text:
+                text = text.replace(form, "***")
+        return text
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if self.secrets:
-            text = record.getMessage()
-            for secret in self.secrets:
-                text = text.replace(secret, "***")
-            record.msg, record.args = text, ()
+        if self._forms:
+            record.msg, record.args = self.redact(record.getMessage()), ()
+            if record.exc_info:
+                record.exc_text = self.redact(logging.Formatter().formatException(record.exc_info))
+                record.exc_info = None
+                record._clientcare_exc = record.exc_text
         return True
 
 
@@ -37,9 +96,29 @@ class JsonFormatter(logging.Formatter):
         for key in ("run_id", "profile", "event"):
             if hasattr(record, key):
                 entry[key] = getattr(record, key)
-        if record.exc_info and logging.getLogger().isEnabledFor(logging.DEBUG):
-            entry["exc"] = self.formatException(record.exc_info)
+        if logging.getLogger().isEnabledFor(logging.DEBUG) or getattr(record, "debug_traceback", False):
+            if record.exc_info:
+                entry["exc"] = self.formatException(record.exc_info)
+            elif record.exc_text:
+                entry["exc"] = record.exc_text
         return json.dumps(entry, default=str)
+
+
+class TextFormatter(logging.Formatter):
+    """``LEVEL logger: message``; a traceback only at debug verbosity (``--debug`` / ``-vv``)."""
+
+    def __init__(self):
+        super().__init__("%(levelname)s %(name)s: %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        if logging.getLogger().isEnabledFor(logging.DEBUG):
+            return super().format(record)
+        saved = record.exc_info, record.exc_text, record.stack_info
+        record.exc_info, record.exc_text, record.stack_info = None, None, None
+        try:
+            return super().format(record)
+        finally:
+            record.exc_info, record.exc_text, record.stack_info = saved
 
 
 REDACTOR = RedactSecrets()
@@ -53,7 +132,7 @@ def setup_logging(fmt: str = "text", verbosity: int = 0, quiet: bool = False) ->
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(TextFormatter())
     root = logging.getLogger()
     for old in list(root.handlers):
         if getattr(old, "_clientcare", False):
@@ -61,3 +140,5 @@ def setup_logging(fmt: str = "text", verbosity: int = 0, quiet: bool = False) ->
     handler._clientcare = True
     root.addHandler(handler)
     root.setLevel(level)
+    for name in PAYLOAD_LOGGERS:
+        logging.getLogger(name).setLevel(max(level, logging.WARNING))

@@ -98,10 +98,45 @@ def render_text(frame: pd.DataFrame, not_raised: pd.DataFrame | None = None) -> 
     return "\n".join(out) + "\n"
 
 
+#: A text cell starting with one of these is a formula to a spreadsheet (OWASP CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_cell(value):
+    """A text cell a spreadsheet would run as a formula, prefixed with a single quote (OWASP's
+    advice); other values as they are."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def render_csv(frame: pd.DataFrame) -> str:
+    """Findings as CSV: ids as integers, and no cell a spreadsheet would run as a formula
+    (a client named ``=HYPERLINK(...)`` is written ``'=HYPERLINK(...)``)."""
+    out = frame.copy()
+    for col in out.columns:
+        if col.endswith("_id"):
+            numbers = pd.to_numeric(out[col], errors="coerce")
+            if numbers.notna().sum() == out[col].notna().sum() and (numbers.dropna() % 1 == 0).all():
+                out[col] = numbers.astype("Int64")
+                continue
+        if pd.api.types.is_object_dtype(out[col]) or pd.api.types.is_string_dtype(out[col]):
+            out[col] = out[col].astype(object).map(neutralise_cell)
     buf = io.StringIO()
-    frame.to_csv(buf, index=False, quoting=csv.QUOTE_MINIMAL)
+    # RFC 4180 line ends: a cell holding a carriage return is then quoted too (with "\n" as the
+    # line end, Python's writer leaves a lone CR bare and a reader splits the row there)
+    writer = csv.writer(buf, quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
+    writer.writerow(out.columns)
+    for row in out.itertuples(index=False):
+        writer.writerow(["" if _missing(v) else v for v in row])
     return buf.getvalue()
+
+
+def _missing(value) -> bool:
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
 
 
 def render_json(findings: list, meta: dict, not_raised: list = (), not_judged: list = ()) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+import traceback
 from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -91,9 +92,12 @@ class RunSummary:
     error: str | None = None
     #: ``undo``: the run whose records were removed.
     undone: str | None = None
+    #: For the CLI's error line and ``--debug``; not part of the stored summary.
+    hint: str = field(default="", repr=False)
+    traceback: str = field(default="", repr=False)
 
     def to_dict(self) -> dict:
-        return dict(self.__dict__)
+        return {k: v for k, v in self.__dict__.items() if k not in ("hint", "traceback")}
 
 
 @contextmanager
@@ -107,22 +111,37 @@ def _recorded(profile: Profile, summary: RunSummary, command: str):
         history.start(summary.run_id, profile.name, command)
         try:
             yield run
-        except E.ClientCareError as exc:
+        except E.ClientCareError as exc:  # the CLI shows it once, as its final error line
             summary.status, summary.exit_code = "failed", E.exit_code_for(exc)
             summary.error = f"{type(exc).__name__}: {exc}"
-            log.error("%s failed: %s", summary.command, exc)
-        except Exception as exc:  # a bug of ours: recorded in the history, then shown with its traceback
+            summary.hint = exc.hint or ""
+            summary.traceback = traceback.format_exc()
+            log.debug("%s failed: %s", summary.command, exc)
+        except Exception as exc:  # a bug of ours: recorded in the history; the traceback with --debug
             summary.status, summary.exit_code = "failed", E.EXIT_PARTIAL
             summary.error = f"internal error {type(exc).__name__}: {exc}"
-            log.exception("%s failed with an internal error", summary.command)
+            summary.hint = "run again with --debug for the traceback and report it"
+            summary.traceback = traceback.format_exc()
+            log.debug("%s failed with an internal error: %s", summary.command, exc)
         finally:
             if run.client is not None:
                 summary.rpc_calls = run.client.transport.call_count
                 summary.rpc_by_method = dict(sorted(run.client.transport.calls.items()))
                 summary.retries = run.client.transport.retries
             summary.duration_s = round(time.monotonic() - started, 3)
+            if summary.error:  # an error text may quote what the server echoed, secrets included
+                summary.error = _redact(profile, summary.error)
+                summary.traceback = _redact(profile, summary.traceback)
+            summary.write_errors = [dict(e, error=_redact(profile, str(e.get("error", ""))))
+                                    for e in summary.write_errors]
             history.finish(summary.run_id, summary.status, summary.exit_code, summary.to_dict())
             run.state.close()
+
+
+def _redact(profile: Profile, text: str) -> str:
+    from clientcare.jobs.logs import REDACTOR
+    REDACTOR.add(str(profile.values.get("password") or ""), str(profile.values.get("api_key") or ""))
+    return REDACTOR.redact(text or "")
 
 
 def sync(profile: Profile, *, dry_run: bool = False, as_of: date | None = None, full: bool = False,
@@ -142,11 +161,11 @@ def sync(profile: Profile, *, dry_run: bool = False, as_of: date | None = None, 
         summary.findings = dict(sorted(Counter(f.rule for f in findings).items()))
         summary.rule_errors = result.errors
         writer = WriteBack(client, run.state, summary.run_id, as_of=as_of,
-                           max_creations=profile.values.get("max_creations") or 500,
+                           max_creations=_max_creations(profile),
                            notify_assignees=bool(profile.values.get("notify_assignees")))
         plan = writer.plan(findings, rules_run=result.rules_run, client_ids=client_ids,
                            not_judged=result.not_judged)
-        summary.plan = plan.to_dict()
+        summary.plan = plan.to_dict(sample=None if dry_run else 10)  # a dry run shows the whole plan
         if not dry_run:
             summary.applied = writer.apply(plan)
             writer.forget_resolved(plan, findings)
@@ -158,6 +177,15 @@ def sync(profile: Profile, *, dry_run: bool = False, as_of: date | None = None, 
     return summary
 
 
+def _max_creations(profile: Profile) -> int:
+    """The profile's cap (0: create nothing); validated at start-up, never negative here."""
+    value = profile.values.get("max_creations")
+    value = 500 if value is None else int(value)
+    if value < 0:
+        raise E.ConfigError(f"max_creations must be 0 or more, not {value}")
+    return value
+
+
 def undo(profile: Profile, run_id: str) -> RunSummary:
     """Remove what one run created (:func:`undo_run`), recorded in the run history like a sync."""
     state = open_state(profile)
@@ -166,7 +194,7 @@ def undo(profile: Profile, run_id: str) -> RunSummary:
     finally:
         state.close()
     if target is None:
-        raise E.ConfigError(f"no run {run_id!r} in {profile.state_path}")
+        raise E.UsageError(f"no run {run_id!r} in {profile.state_path} (`clientcare runs` lists them)")
     summary = RunSummary(new_run_id(), "undo", profile.name, undone=target["run_id"])
     with _recorded(profile, summary, f"undo {target['run_id']}") as run:
         run.client = open_client(profile, run.state)
@@ -192,10 +220,14 @@ def _load_previous(profile: Profile) -> dict[str, list[dict]]:
     if not path.exists():
         return {}
     try:
-        return json.loads(path.read_text())
-    except ValueError:
-        log.warning("%s is unreadable; score changes start afresh", path)
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:  # damaged, not UTF-8, or not readable by this user
+        log.warning("%s is unreadable (%s); score changes start afresh", path, type(exc).__name__)
         return {}
+    if not isinstance(data, dict) or not all(isinstance(v, list) for v in data.values()):
+        log.warning("%s is not a previous-findings file; score changes start afresh", path)
+        return {}
+    return data
 
 
 def _save_previous(profile: Profile, findings: list, old: dict[str, list[dict]]) -> None:

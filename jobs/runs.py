@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
-from clientcare.connector.errors import LockedError
+from clientcare.connector.errors import LockedError, UsageError
 from clientcare.connector.state import StateStore
 
 
@@ -26,8 +26,12 @@ def profile_lock(state_path: Path):
     (even ``kill -9``) never leaves a stale lock behind.
     """
     path = Path(f"{state_path}.lock")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        reason = "permission denied" if isinstance(exc, PermissionError) else (exc.strerror or str(exc))
+        raise UsageError(f"state file {state_path}: cannot open its lock file {path}: {reason}") from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

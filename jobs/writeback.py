@@ -169,13 +169,15 @@ class Plan:
     def of(self, *ops: str) -> list[Item]:
         return [it for it in self.items if it.op in ops]
 
-    def to_dict(self, sample: int = 10) -> dict:
+    def to_dict(self, sample: int | None = 10) -> dict:
+        """The plan as JSON; ``sample`` changes in full (None: all of them), and
+        ``sample_total`` says how many there are, so a shortened list is visible."""
         changes = [it for it in self.items if it.op != "leave"]
         kept = Counter(it.reason for it in self.items if it.op == "leave")
         return {"run_id": self.run_id, "counts": self.counts(),
                 "changes": [{"op": it.op, "key": it.key, "odoo_id": it.odoo_id} for it in changes],
                 "left": dict(sorted(kept.items())), "adopted": len(self.adopted),
-                "sample": [it.public() for it in changes][:sample]}
+                "sample": [it.public() for it in changes][:sample], "sample_total": len(changes)}
 
 
 def fingerprint(vals: dict, evidence: list[dict] | None = None, daily: tuple[str, ...] = ()) -> str:
@@ -435,6 +437,12 @@ class WriteBack:
 
     def _cap(self, plan: Plan) -> Plan:
         creations = plan.of("create", "note")
+        if self.max_creations < 0:
+            raise ValueError(f"max_creations must be 0 or more, not {self.max_creations}")
+        if self.max_creations == 0:  # creations turned off on purpose: not a partial run
+            for it in creations:
+                it.op, it.reason = "skip", "max_creations is 0: nothing is created"
+            return plan
         if len(creations) <= self.max_creations:
             return plan
         keep = set(id(it) for it in sorted(creations, key=lambda it: severity_rank(it.severity))

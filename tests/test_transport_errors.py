@@ -115,7 +115,7 @@ def test_network_errors(exc, expected):
 
 
 @pytest.mark.parametrize("status, expected", [(502, E.ServerUnavailable), (503, E.ServerUnavailable),
-                                              (504, E.ServerUnavailable), (404, E.ProtocolError),
+                                              (504, E.ServerUnavailable), (404, E.NotOdooError),
                                               (401, E.AuthenticationError), (500, E.ProtocolError)])
 def test_http_status_without_odoo_body(status, expected):
     assert type(http_status_error(status, "x")) is expected

@@ -46,9 +46,14 @@ class Config(RuleConfig):
     #: At risk: deadline within this many days (0 disables) and no change for ``untouched_days``.
     at_risk_days: int = 3
     untouched_days: int = 7
-    #: Escalate work this many days late or more (None disables) to this user (else the default user).
+    #: Escalate work this many days late or more to escalate_to_user_id; 0 turns escalation off.
     escalate_after_days: int | None = 14
+    #: Who gets escalated work (default: the routing's default user).
     escalate_to_user_id: int | None = None
+
+    def __post_init__(self):
+        if self.escalate_after_days == 0:  # the one documented way to turn escalation off
+            object.__setattr__(self, "escalate_after_days", None)
 
     def check(self) -> list[str]:
         out = [f"{k} must be >= 0" for k in ("grace_days", "at_risk_days", "untouched_days")
