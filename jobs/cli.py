@@ -103,10 +103,6 @@ def load_profile_from(ctx: click.Context, require_connection: bool = True, **fla
     return profile
 
 
-def as_of_date(value) -> date:
-    return value.date() if value else date.today()
-
-
 # -- the group --------------------------------------------------------------------
 @click.group(epilog=EXIT_CODES_HELP)
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), envvar="CLIENTCARE_CONFIG",
@@ -223,6 +219,11 @@ def rules_option(fn):
                         )(fn)
 
 
+def strict_option(fn):
+    return click.option("--strict", is_flag=True,
+                        help="A rule that failed to load is an error (exit 2) instead of a partial run.")(fn)
+
+
 def client_option(fn):
     return click.option("--client", "client_filter", help="Only this client (id or name).")(fn)
 
@@ -263,11 +264,12 @@ def _snapshot_for(ctx, profile, snapshot_dir, demo, rule_names):
 
 
 def _default_as_of(snapshot, as_of, demo):
-    if as_of:
-        return as_of.date()
-    if demo:
-        return date.fromisoformat(snapshot.meta["as_of"])
-    return date.today()
+    from clientcare.jobs.demo import demo_as_of
+    from clientcare.jobs.runner import run_day
+
+    if demo and not as_of:
+        return demo_as_of(snapshot)
+    return run_day(as_of.date() if as_of else None)
 
 
 @main.command()
@@ -281,14 +283,17 @@ def _default_as_of(snapshot, as_of, demo):
 @click.option("--snapshot", "snapshot_dir", type=click.Path(exists=True, file_okay=False),
               help="Audit a saved snapshot (from `clientcare pull`) instead of the live server.")
 @click.option("--demo", is_flag=True, help="Audit the demo snapshot shipped with ClientCare (no server).")
+@strict_option
 @click.pass_context
 @handle_errors
-def audit(ctx, rule_names, client_filter, as_of, output, fmt, snapshot_dir, demo, **flags):
+def audit(ctx, rule_names, client_filter, as_of, output, fmt, snapshot_dir, demo, strict, **flags):
     """Read-only: pull (or load) data, run the rules, and report the findings. Writes nothing to Odoo."""
     from clientcare.jobs import report, rulesglue
 
     offline = demo or snapshot_dir
     profile = load_profile_from(ctx, require_connection=not offline, **flags)
+    if strict:
+        rulesglue.require_loaded(profile, rule_names)
     snapshot = _snapshot_for(ctx, profile, snapshot_dir, demo, rule_names)
     day = _default_as_of(snapshot, as_of, demo)
     result = rulesglue.evaluate(snapshot, day, profile, rule_names)
@@ -385,19 +390,23 @@ def rules_group():
 
 @rules_group.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
 @handle_errors
-def rules_list(as_json):
-    """Loaded rules: name, version, origin package, description (and load failures)."""
+def rules_list(ctx, as_json):
+    """Installed rules: name, version, origin package, description; load failures, each once
+    (then the exit code is 1)."""
     from clientcare.jobs import rulesglue
 
     infos, failures = rulesglue.describe_rules()
     if as_json:
         click.echo(json.dumps({"rules": infos, "failures": failures}, indent=2, default=str))
-        return
+        ctx.exit(E.EXIT_PARTIAL if failures else E.EXIT_OK)
     for info in infos:
         click.echo(f"{info['name']:<16} {info['version']:<8} {info['package']:<24} {info['description']}")
     for fail in failures:
         click.echo(f"FAILED {fail['name']}: {fail['error']}", err=True)
+    if failures:
+        ctx.exit(E.EXIT_PARTIAL)
 
 
 @rules_group.command("show")
@@ -456,9 +465,10 @@ def runs(ctx, run_id, as_json, limit, **flags):
 @click.option("--dry-run", is_flag=True, help="Compute and print the plan; make no write call.")
 @click.option("--full", is_flag=True, help="Full pull instead of incremental.")
 @click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
+@strict_option
 @click.pass_context
 @handle_errors
-def sync(ctx, rule_names, client_filter, as_of, dry_run, full, as_json, **flags):
+def sync(ctx, rule_names, client_filter, as_of, dry_run, full, as_json, strict, **flags):
     """Pull (incremental), run the rules, and write activities and notes to Odoo. For cron."""
     from clientcare.jobs import runner
 
@@ -467,7 +477,7 @@ def sync(ctx, rule_names, client_filter, as_of, dry_run, full, as_json, **flags)
         raise E.ConfigError("--client for sync takes a client id (use `explain` to find it)")
     client_ids = {int(client_filter)} if client_filter else None
     summary = runner.sync(profile, dry_run=dry_run, as_of=as_of.date() if as_of else None, full=full,
-                          rule_names=rule_names, client_ids=client_ids)
+                          rule_names=rule_names, client_ids=client_ids, strict=strict)
     data = summary.to_dict()
     if as_json:
         click.echo(json.dumps(data, indent=2, default=str))

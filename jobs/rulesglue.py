@@ -5,18 +5,38 @@ import dataclasses
 import functools
 from datetime import date
 
+from clientcare.connector.errors import ConfigError
 from clientcare.connector.snapshot import Snapshot
 from clientcare.jobs.config import Profile
 from clientcare.rules import coverage
 from clientcare.rules.config import describe_type
-from clientcare.rules.registry import Registry, load_rules
+from clientcare.rules.registry import LoadFailure, Registry, load_rules
 from clientcare.rules.routing import RoutingConfig
 from clientcare.rules.runner import RunResult, run_rules
 
 
-@functools.lru_cache(maxsize=1)
-def registry() -> Registry:
-    return load_rules()
+def registry(profile: Profile | None = None) -> Registry:
+    """The rules the profile enables (``rules_enabled``), or every installed one."""
+    enabled = (profile.values.get("rules_enabled") if profile is not None else None)
+    return _load(tuple(enabled) if enabled is not None else None)
+
+
+@functools.lru_cache(maxsize=4)
+def _load(enabled: tuple[str, ...] | None) -> Registry:
+    return load_rules(enabled=enabled)
+
+
+def load_failures(profile: Profile, rule_names: list[str] | None = None) -> list[LoadFailure]:
+    """The load failures of the rules this run would run (asked for and not switched off)."""
+    return registry(profile).failures_for(profile.rules, rule_names)
+
+
+def require_loaded(profile: Profile, rule_names: list[str] | None = None) -> None:
+    """``--strict``: a rule that failed to load is a configuration error (exit 2), not a partial run."""
+    failures = load_failures(profile, rule_names)
+    if failures:
+        raise ConfigError([f"rule {f.name} failed to load: {f.error}" for f in failures],
+                          hint="fix or uninstall the rule's package, or leave it out of rules_enabled")
 
 
 def routing(profile: Profile) -> RoutingConfig:
@@ -25,22 +45,22 @@ def routing(profile: Profile) -> RoutingConfig:
 
 def validate(profile: Profile, rule_names: list[str] | None = None) -> None:
     """Every rule and routing problem of the profile, raised together (ConfigError)."""
-    registry().configure(profile.rules, rule_names)
+    registry(profile).configure(profile.rules, rule_names)
     routing(profile)
 
 
 def enabled(profile: Profile, rule_names: list[str] | None = None) -> list[str]:
-    return sorted(registry().configure(profile.rules, rule_names))
+    return sorted(registry(profile).configure(profile.rules, rule_names))
 
 
 def needs(profile: Profile, rule_names: list[str] | None = None) -> dict[str, list[str]]:
     """Table -> extra fields over the enabled rules (required and optional tables alike)."""
-    required, optional = registry().needs(enabled(profile, rule_names))
+    required, optional = registry(profile).needs(enabled(profile, rule_names))
     return {**optional, **required}
 
 
 def optional_tables(profile: Profile, rule_names: list[str] | None = None) -> set[str]:
-    required, optional = registry().needs(enabled(profile, rule_names))
+    required, optional = registry(profile).needs(enabled(profile, rule_names))
     return set(optional) - set(required)
 
 
@@ -48,8 +68,8 @@ def evaluate(snapshot: Snapshot, as_of: date, profile: Profile, rule_names: list
              previous: dict[str, list[dict]] | None = None) -> RunResult:
     """Run the enabled rules; those needing a table the server would not give are skipped.  The
     overdue invoices and late tasks of a rule that did not run are listed as not raised."""
-    reg = registry()
-    unavailable = snapshot.meta.get("unavailable_tables") or {}
+    reg = registry(profile)
+    unavailable = snapshot.unavailable
     names = enabled(profile, rule_names)
     skipped = []
     for name in names:
@@ -61,6 +81,7 @@ def evaluate(snapshot: Snapshot, as_of: date, profile: Profile, rule_names: list
     run = [n for n in names if n not in {s["rule"] for s in skipped}]
     result = run_rules(snapshot, as_of, profile.rules, routing(profile), registry=reg, only=run,
                        previous=previous)
+    result.errors[:0] = [f.to_dict() for f in reg.failures_for(profile.rules, rule_names)]
     result.errors += skipped
     result.not_raised += coverage.not_run(snapshot, as_of, result)
     return result

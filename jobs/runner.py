@@ -5,7 +5,6 @@ with a run summary stored in the history and a documented exit code.
 """
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections import Counter
@@ -25,6 +24,11 @@ from clientcare.jobs.writeback import WRITE_MODELS, WriteBack, undo_run
 from clientcare.rules.finding import SUBJECT_MODELS
 
 log = logging.getLogger(__name__)
+
+
+def run_day(as_of: date | None) -> date:
+    """The day a run evaluates: the one given, or today; decided once, then passed down."""
+    return as_of or date.today()
 
 
 def open_state(profile: Profile) -> StateStore:
@@ -126,15 +130,19 @@ def _recorded(profile: Profile, summary: RunSummary, command: str):
 
 
 def sync(profile: Profile, *, dry_run: bool = False, as_of: date | None = None, full: bool = False,
-         rule_names: list[str] | None = None, client_ids: set[int] | None = None) -> RunSummary:
-    """One sync run; never raises for Odoo problems, the summary says what happened."""
-    as_of = as_of or date.today()
+         rule_names: list[str] | None = None, client_ids: set[int] | None = None,
+         strict: bool = False) -> RunSummary:
+    """One sync run; never raises for Odoo problems, the summary says what happened.  A rule that
+    failed to load makes the run partial, or (``strict``) stops it before anything is pulled."""
+    as_of = run_day(as_of)
     summary = RunSummary(new_run_id(), "sync", profile.name, dry_run=dry_run, as_of=as_of.isoformat())
     with _recorded(profile, summary, "sync --dry-run" if dry_run else "sync") as run:
+        if strict:
+            rulesglue.require_loaded(profile, rule_names)
         run.client = client = open_client(profile, run.state)
         snapshot = pull_snapshot(client, profile, full=full, rule_names=rule_names)
         summary.pulled = snapshot.summary()
-        previous = _load_previous(profile)
+        previous = run.state.get_previous(client.scope)
         result = rulesglue.evaluate(snapshot, as_of, profile, rule_names, previous=previous)
         findings = result.findings
         if client_ids:
@@ -150,7 +158,8 @@ def sync(profile: Profile, *, dry_run: bool = False, as_of: date | None = None, 
         if not dry_run:
             summary.applied = writer.apply(plan)
             writer.forget_resolved(plan, findings)
-            _save_previous(profile, result.findings, previous)
+            run.state.set_previous(client.scope, summary.run_id, {
+                rule: [f.to_dict() for f in result.findings if f.rule == rule] for rule in result.rules_run})
         summary.write_errors = writer.errors
         summary.warnings = writer.warnings
         if summary.rule_errors or summary.write_errors or any("cap" in w for w in writer.warnings):
@@ -177,35 +186,3 @@ def undo(profile: Profile, run_id: str) -> RunSummary:
         if summary.write_errors:
             summary.status, summary.exit_code = "partial", E.EXIT_PARTIAL
     return summary
-
-
-#: Rules that compare with the previous run (fit_checklist reports score changes).
-PREVIOUS_RULES = ("fit_checklist",)
-
-
-def _previous_path(profile: Profile):
-    return profile.state_path.with_name(profile.state_path.stem + "-previous.json")
-
-
-def _load_previous(profile: Profile) -> dict[str, list[dict]]:
-    path = _previous_path(profile)
-    if not path.exists():
-        return {}
-    try:
-        return json.loads(path.read_text())
-    except ValueError:
-        log.warning("%s is unreadable; score changes start afresh", path)
-        return {}
-
-
-def _save_previous(profile: Profile, findings: list, old: dict[str, list[dict]]) -> None:
-    """The last applied run's findings of the rules in PREVIOUS_RULES (atomic replace)."""
-    data = dict(old)
-    for rule in PREVIOUS_RULES:
-        mine = [f.to_dict() for f in findings if f.rule == rule]
-        if mine:
-            data[rule] = mine
-    path = _previous_path(profile)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, default=str))
-    tmp.replace(path)

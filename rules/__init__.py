@@ -8,12 +8,13 @@ from .config import RuleConfig, parse_config
 from .finding import SEVERITIES, Action, Finding, NotJudged, NotRaised, Rows, RuleOutput
 from .registry import LoadFailure, Registry, load_rules
 from .routing import RoutingConfig
-from .runner import RunResult, previous_findings, run_rules
+from .context import RuleContext
+from .runner import RunResult, run_rules
 from .spec import ENTRY_POINT_GROUP, Rule, RuleSpec, RuleSpecError, validate_rule
 
 __all__ = [
     "ENTRY_POINT_GROUP", "SEVERITIES", "Action", "Finding", "LoadFailure", "NotJudged", "NotRaised", "Registry",
-    "Rule", "RuleOutput",
+    "Rule", "RuleContext", "RuleOutput",
     "RuleConfig", "RuleSpec", "RuleSpecError", "RoutingConfig", "Rows", "RunResult", "load_rules",
-    "parse_config", "previous_findings", "run_rules", "validate_rule",
+    "parse_config", "run_rules", "validate_rule",
 ]

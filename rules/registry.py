@@ -21,6 +21,9 @@ from .spec import DERIVED_TABLES, ENTRY_POINT_GROUP, Rule, RuleSpecError, valida
 
 log = logging.getLogger(__name__)
 
+#: The package of the rules shipped with ClientCare (they register like any plugin).
+BUILTIN_PACKAGE = "clientcare.rules.builtin"
+
 #: Keys of a rule's config table handled by ClientCare itself, not by the rule's Config.
 RESERVED_KEYS = ("enabled",)
 
@@ -52,6 +55,16 @@ class Registry:
             return self.rules[name]
         except KeyError:
             raise ConfigError(_unknown_rule(name, self.known_names())) from None
+
+    def failures_for(self, raw: Mapping[str, Any] | None = None, only: Iterable[str] | None = None
+                     ) -> list[LoadFailure]:
+        """The load failures of the rules this run asked for: all of them unless ``only`` names
+        some, less those the config switches off (``enabled = false``)."""
+        raw = raw or {}
+        wanted = set(only) if only is not None else None
+        return [f for f in self.failures
+                if (wanted is None or f.name in wanted)
+                and not (isinstance(raw.get(f.name), Mapping) and raw[f.name].get("enabled") is False)]
 
     def known_names(self) -> list[str]:
         return sorted(set(self.rules) | {f.name for f in self.failures})
@@ -126,13 +139,37 @@ class Registry:
         return ({t: sorted(f) for t, f in required.items()}, {t: sorted(f) for t, f in optional.items()})
 
 
-def load_rules(entry_points: Iterable[Any] | None = None, *, strict: bool = False) -> Registry:
-    """Load every rule of the ``clientcare.rules`` group (or the given entry points)."""
+def discover() -> list[Any]:
+    """The installed entry points of the ``clientcare.rules`` group (the one place that asks)."""
+    return list(metadata.entry_points(group=ENTRY_POINT_GROUP))
+
+
+def builtin_names() -> list[str]:
+    """The rules ClientCare itself ships, as its own entry points declare them."""
+    return sorted({ep.name for ep in discover() if ep.value.startswith(BUILTIN_PACKAGE + ".")})
+
+
+def load_rules(entry_points: Iterable[Any] | None = None, *, strict: bool = False,
+               enabled: Iterable[str] | None = None) -> Registry:
+    """Load the rules of the ``clientcare.rules`` group (or the given entry points).
+
+    ``enabled`` (the profile's ``rules_enabled``) names the installed rules to load; the
+    others are not even imported, so an unrelated broken or new package cannot change a
+    run.  A name in ``enabled`` that nothing provides is a load failure.
+    """
     if entry_points is None:
-        entry_points = metadata.entry_points(group=ENTRY_POINT_GROUP)
+        entry_points = discover()
+    entry_points = _unique(entry_points)
     registry = Registry()
+    if enabled is not None:
+        enabled = list(enabled)
+        provided = {ep.name for ep in entry_points}
+        entry_points = [ep for ep in entry_points if ep.name in enabled]
+        registry.failures += [LoadFailure(n, "", f"rule {n!r} is enabled but no installed package provides it"
+                                          + _did_you_mean(n, sorted(provided)), "")
+                              for n in sorted(set(enabled) - provided)]
     seen: dict[str, str] = {}
-    for ep in sorted(_unique(entry_points), key=lambda e: (e.name, e.value)):
+    for ep in sorted(entry_points, key=lambda e: (e.name, e.value)):
         where = f"{ep.value}" + (f" ({ep.dist.name} {ep.dist.version})" if getattr(ep, "dist", None) else "")
         if ep.name in seen:
             registry.failures.append(LoadFailure(
@@ -151,7 +188,8 @@ def load_rules(entry_points: Iterable[Any] | None = None, *, strict: bool = Fals
             seen[ep.name] = where
             continue
         seen[ep.name] = where
-        log.error("rule %s (%s) failed to load: %s", ep.name, where, registry.failures[-1].error)
+        # reported once, by the command that runs or lists the rules (not also by the log)
+        log.debug("rule %s (%s) failed to load: %s", ep.name, where, registry.failures[-1].error)
     if strict and registry.failures:
         raise RuleSpecError(", ".join(f.name for f in registry.failures),
                             [f"{f.name}: {f.error}" for f in registry.failures])
@@ -167,6 +205,11 @@ def _unique(entry_points: Iterable[Any]) -> list[Any]:
             keys.add(key)
             out.append(ep)
     return out
+
+
+def _did_you_mean(name: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(name, known, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _unknown_rule(name: str, known: list[str]) -> str:

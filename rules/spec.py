@@ -10,9 +10,12 @@ entry-point group, with::
     needs = {"moves": ["amount_total"]}    # table -> fields beyond the defaults
     optional_needs = {"ratings": []}       # tables used when readable (optional attribute)
 
-    def evaluate(snapshot, as_of, config) -> list[Finding] | RuleOutput: ...
+    def evaluate(ctx: RuleContext) -> list[Finding] | RuleOutput: ...
 
-``evaluate`` returns its findings, or a ``RuleOutput`` that adds what it left out and why
+``ctx`` (:class:`~clientcare.rules.context.RuleContext`) holds the snapshot, the run's
+day, the parsed config, the rule's previous findings and the unavailable tables.
+The first API's ``evaluate(snapshot, as_of, config)`` still loads: :func:`validate_rule`
+adapts it (the one place that knows both).  ``evaluate`` returns its findings, or a ``RuleOutput`` that adds what it left out and why
 (``NotRaised``) and the finding keys it could not decide this run (``NotJudged``: the
 write-back never closes those).
 
@@ -27,19 +30,19 @@ import difflib
 import inspect
 import re
 from dataclasses import dataclass
-from datetime import date
 from typing import Any, Callable, Mapping, Protocol, Sequence
 
 from clientcare.connector.errors import FatalError
 from clientcare.connector.schema import TABLES
-from clientcare.connector.snapshot import Snapshot
 
 from .config import RuleConfig, config_class_problems
+from .context import RuleContext
 from .finding import Finding, RuleOutput
 
 ENTRY_POINT_GROUP = "clientcare.rules"
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{1,63}$")
-EVALUATE_PARAMS = ("snapshot", "as_of", "config")
+EVALUATE_PARAMS = ("ctx",)
+LEGACY_PARAMS = ("snapshot", "as_of", "config")
 REQUIRED = ("name", "version", "description", "Config", "needs", "evaluate")
 OPTIONAL = ("optional_needs",)
 #: Tables a rule may name: the connector's, plus the payment dates it derives from ``moves``.
@@ -55,7 +58,7 @@ class RuleSpec(Protocol):
     Config: type[RuleConfig]
     needs: Mapping[str, Sequence[str]]
 
-    def evaluate(self, snapshot: Snapshot, as_of: date, config: RuleConfig) -> list[Finding] | RuleOutput: ...
+    def evaluate(self, ctx: RuleContext) -> list[Finding] | RuleOutput: ...
 
 
 class RuleSpecError(FatalError):
@@ -79,7 +82,7 @@ class Rule:
     Config: type
     needs: dict[str, tuple[str, ...]]
     optional_needs: dict[str, tuple[str, ...]]
-    evaluate: Callable[[Snapshot, date, Any], list[Finding] | RuleOutput]
+    evaluate: Callable[[RuleContext], list[Finding] | RuleOutput]
     origin: str = ""
 
     def default_config(self) -> RuleConfig:
@@ -115,11 +118,21 @@ def validate_rule(obj: Any, expected_name: str | None = None, origin: str = "") 
     problems += config_class_problems(obj.Config)
     needs = _needs(obj.needs, "needs", problems)
     optional = _needs(getattr(obj, "optional_needs", {}) or {}, "optional_needs", problems)
-    problems += _evaluate_problems(obj.evaluate)
+    legacy, sub = _evaluate_style(obj.evaluate)
+    problems += sub
     if problems:
         raise RuleSpecError(label, problems)
+    evaluate = _legacy_adapter(obj.evaluate) if legacy else obj.evaluate
     return Rule(name=name, version=obj.version, description=desc.strip(), Config=obj.Config,
-                needs=needs, optional_needs=optional, evaluate=obj.evaluate, origin=origin)
+                needs=needs, optional_needs=optional, evaluate=evaluate, origin=origin)
+
+
+def _legacy_adapter(fn: Callable) -> Callable[[RuleContext], Any]:
+    """``evaluate(snapshot, as_of, config)`` of the first plugin API, called with a context."""
+    def evaluate(ctx: RuleContext):
+        return fn(ctx.snapshot, ctx.as_of, ctx.config)
+    evaluate.__wrapped__ = fn
+    return evaluate
 
 
 def _did_you_mean(attr: str, public: list[str]) -> str:
@@ -145,21 +158,25 @@ def _needs(value: Any, label: str, problems: list[str]) -> dict[str, tuple[str, 
     return out
 
 
-def _evaluate_problems(fn: Any) -> list[str]:
+def _evaluate_style(fn: Any) -> tuple[bool, list[str]]:
+    """(legacy?, problems): ``evaluate(ctx)``, or the first API's ``(snapshot, as_of, config)``."""
     if not callable(fn):
-        return ["evaluate must be callable"]
+        return False, ["evaluate must be callable"]
     try:
         sig = inspect.signature(fn)
     except (TypeError, ValueError):
-        return []
+        return False, []
     params = [p for p in sig.parameters.values()
               if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    required_extra = [p.name for p in sig.parameters.values()
-                      if p.default is p.empty and p.kind is p.KEYWORD_ONLY]
-    has_varargs = any(p.kind is p.VAR_POSITIONAL for p in sig.parameters.values())
-    out = []
-    if len(params) < len(EVALUATE_PARAMS) and not has_varargs:
-        out.append(f"evaluate{sig} must accept ({', '.join(EVALUATE_PARAMS)})")
-    elif [p for p in params[len(EVALUATE_PARAMS):] if p.default is p.empty] or required_extra:
-        out.append(f"evaluate{sig} has required parameters beyond ({', '.join(EVALUATE_PARAMS)})")
-    return out
+    required = [p for p in params if p.default is p.empty]
+    required_kw = [p.name for p in sig.parameters.values() if p.default is p.empty and p.kind is p.KEYWORD_ONLY]
+    if any(p.kind is p.VAR_POSITIONAL for p in sig.parameters.values()) or (len(required) <= 1 and params):
+        legacy = False
+        expected = EVALUATE_PARAMS
+    elif len(params) >= len(LEGACY_PARAMS):
+        legacy, expected = True, LEGACY_PARAMS
+    else:
+        return False, [f"evaluate{sig} must accept ({', '.join(EVALUATE_PARAMS)})"]
+    if len(required) > len(expected) or required_kw:
+        return legacy, [f"evaluate{sig} has required parameters beyond ({', '.join(expected)})"]
+    return legacy, []

@@ -17,9 +17,11 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from clientcare.rules.testing import builtin_rules
+
 from clientcare.connector import OdooClient, PullOptions, Puller
 from clientcare.connector.schema import CORE_TABLES
-from clientcare.rules import coverage, load_rules, run_rules
+from clientcare.rules import coverage, run_rules
 
 ONBOARDING = ("expectations", "scope", "payment_terms", "responsibilities")
 
@@ -124,7 +126,7 @@ def evidence_row(row: dict):
 def test_builtin_rules_on_the_recorded_databases(odoo, recorded_snapshot):
     expected = EXPECTED[odoo.major]
     result = run_rules(recorded_snapshot, odoo.recorded_at.date(), {}, {"default_user_id": 2},
-                       registry=load_rules())
+                       registry=builtin_rules())
     assert not result.errors
     actionable = {f.key: f for f in result.findings if f.level != "checklist"}
     assert set(actionable) == set(expected["findings"]) | expected["onboarding"]

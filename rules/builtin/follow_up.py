@@ -31,6 +31,7 @@ import pandas as pd
 
 from clientcare.rules import frames as F
 from clientcare.rules.config import RuleConfig
+from clientcare.rules.context import RuleContext
 from clientcare.rules.finding import Action, Finding, NotJudged, RuleOutput
 from clientcare.rules.routing import STEPS
 
@@ -118,7 +119,8 @@ PATTERNS = {"check_in": "follow_up:*:check_in", "survey": "follow_up:*:survey*",
             "onboarding": "follow_up:*:onboarding*"}
 
 
-def evaluate(snapshot, as_of: date, config: Config) -> RuleOutput:
+def evaluate(ctx: RuleContext[Config]) -> RuleOutput:
+    snapshot, as_of, config = ctx.snapshot, ctx.as_of, ctx.config
     out = RuleOutput()
     kinds = []
     for kind in config.kinds:

@@ -24,6 +24,7 @@ import pandas as pd
 
 from clientcare.rules import frames as F
 from clientcare.rules.config import RuleConfig
+from clientcare.rules.context import RuleContext
 from clientcare.connector.facts import ACTIVITY_TYPES, SEVERITIES
 from clientcare.rules.finding import Action, Finding, NotJudged, NotRaised, RuleOutput
 from clientcare.rules.routing import STEPS
@@ -105,7 +106,8 @@ CHRONIC_COLUMNS = ["invoice", "invoice_id", "due_date", "paid_date", "days_late"
 CREDIT_ROUTE = ("invoice_salesperson",) + tuple(s for s in STEPS if s != "invoice_salesperson")
 
 
-def evaluate(snapshot, as_of: date, config: Config) -> RuleOutput:
+def evaluate(ctx: RuleContext[Config]) -> RuleOutput:
+    snapshot, as_of, config = ctx.snapshot, ctx.as_of, ctx.config
     inv = F.overdue_invoices(snapshot, as_of)
     out = RuleOutput()
     _levels(snapshot, inv, config, out)

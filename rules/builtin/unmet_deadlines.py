@@ -24,6 +24,7 @@ import pandas as pd
 
 from clientcare.rules import frames as F
 from clientcare.rules.config import RuleConfig
+from clientcare.rules.context import RuleContext
 from clientcare.rules.finding import Action, Finding, NotRaised, RuleOutput
 
 name = "unmet_deadlines"
@@ -58,7 +59,8 @@ class Config(RuleConfig):
         return out
 
 
-def evaluate(snapshot, as_of: date, config: Config) -> RuleOutput:
+def evaluate(ctx: RuleContext[Config]) -> RuleOutput:
+    snapshot, as_of, config = ctx.snapshot, ctx.as_of, ctx.config
     today = F.day(as_of)
     projects = F.projects(snapshot)
     active_projects = projects.loc[projects["active"] & ~projects["status_done"], "id"]
