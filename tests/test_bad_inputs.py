@@ -127,7 +127,7 @@ def test_long_and_non_latin_names_reach_odoo_escaped_and_bounded(state):
 def test_rules_survive_deleted_partners_missing_rates_and_odd_names():
     """Invoices and tasks of a partner deleted in Odoo, a currency without a rate (Odoo
     leaves the company-currency amount at 0), missing dates, long non-Latin names."""
-    from factories import AS_OF, SnapshotBuilder
+    from clientcare.rules.testing import AS_OF, SnapshotBuilder
     from clientcare.rules import run_rules
 
     b = SnapshotBuilder(version=18)

@@ -17,7 +17,7 @@ from clientcare.rules import (ENTRY_POINT_GROUP, Action, Finding, RoutingConfig,
                               run_rules, validate_rule)
 from clientcare.rules.routing import assign
 
-from factories import ADMIN, AS_OF, INACTIVE, MANAGER, SALES, SnapshotBuilder
+from clientcare.rules.testing import ADMIN, AS_OF, INACTIVE, MANAGER, SALES, SnapshotBuilder
 
 BUILTINS = {"fit_checklist", "late_payment", "unmet_deadlines", "follow_up"}
 

@@ -11,7 +11,7 @@ from clientcare.connector.errors import ConfigError
 from clientcare.rules import run_rules
 from clientcare.rules.builtin import fit_checklist as fc
 
-from factories import AS_OF, MANAGER, SALES, SnapshotBuilder
+from clientcare.rules.testing import AS_OF, MANAGER, SALES, SnapshotBuilder
 
 
 def client(version=17, **kw):

@@ -10,7 +10,7 @@ from clientcare.rules.testing import builtin_rules, evaluate
 from clientcare.rules import run_rules
 from clientcare.rules.builtin import follow_up as fu
 
-from factories import ADMIN, AS_OF, MANAGER, SALES, SnapshotBuilder
+from clientcare.rules.testing import ADMIN, AS_OF, MANAGER, SALES, SnapshotBuilder
 
 CHECK_IN = "follow_up:res.partner:10:check_in"
 

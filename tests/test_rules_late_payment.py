@@ -11,7 +11,7 @@ from clientcare.connector.errors import ConfigError
 from clientcare.rules import run_rules
 from clientcare.rules.builtin import late_payment as lp
 
-from factories import ADMIN, AS_OF, MANAGER, SALES, SnapshotBuilder
+from clientcare.rules.testing import ADMIN, AS_OF, MANAGER, SALES, SnapshotBuilder
 
 
 def run(b: SnapshotBuilder, **config):

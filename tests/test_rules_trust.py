@@ -20,7 +20,7 @@ from clientcare.rules.builtin import late_payment as lp
 from clientcare.rules.builtin import unmet_deadlines as ud
 from clientcare.rules.finding import NotRaised
 
-from factories import AS_OF, MANAGER, SALES, SnapshotBuilder
+from clientcare.rules.testing import AS_OF, MANAGER, SALES, SnapshotBuilder
 
 LATE = "unmet_deadlines:project.project:1:late"
 

@@ -11,7 +11,7 @@ from clientcare.connector.errors import ConfigError
 from clientcare.rules import run_rules
 from clientcare.rules.builtin import unmet_deadlines as ud
 
-from factories import ADMIN, AS_OF, INACTIVE, MANAGER, SALES, SnapshotBuilder
+from clientcare.rules.testing import ADMIN, AS_OF, INACTIVE, MANAGER, SALES, SnapshotBuilder
 
 
 def base(version=17, **project):

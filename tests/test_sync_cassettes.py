@@ -115,6 +115,10 @@ def test_sync_lifecycle(odoo, cassette, profile):
     assert first.exit_code == 0, (first.error, first.write_errors)
     assert first.applied.get("created", 0) + first.applied.get("noted", 0) == planned
     keys = first_keys = open_keys(admin)
+    state = runner.open_state(profile)
+    previous = state.get_previous(admin.scope)  # what each rule's context holds next run
+    state.close()
+    assert {r: len(v) for r, v in previous.items() if v} == first.findings
     assert len(keys) == first.applied["created"]
     assert any(k.startswith("late_payment:res.partner:") for k in keys)
     deadlines = admin.search_read_all("mail.activity", [("id", "in", list(keys.values()))], ["date_deadline"])
