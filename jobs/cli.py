@@ -304,7 +304,7 @@ def audit(ctx, rule_names, client_filter, as_of, output, fmt, snapshot_dir, demo
         not_raised = [n for n in not_raised if n.client_id in ids]
     meta = dict(snapshot.meta, as_of=day.isoformat())
     if fmt == "html":
-        text = report.render_html(findings, snapshot, day, meta, not_raised, ids)
+        text = report.render_html(findings, snapshot, day, meta, not_raised, ids, rulesglue.charts(profile))
     elif fmt == "json":
         text = report.render_json(findings, meta, not_raised, result.not_judged)
     elif fmt == "csv":  # findings only: one row each (the not-raised list is in the other formats)

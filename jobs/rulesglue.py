@@ -10,6 +10,8 @@ from clientcare.connector.snapshot import Snapshot
 from clientcare.jobs.config import Profile
 from clientcare.rules import coverage
 from clientcare.rules.config import describe_type
+from clientcare.connector.schema import TABLES
+from clientcare.rules.spec import DERIVED_TABLES
 from clientcare.rules.registry import LoadFailure, Registry, load_rules
 from clientcare.rules.routing import RoutingConfig
 from clientcare.rules.runner import RunResult, run_rules
@@ -64,6 +66,17 @@ def optional_tables(profile: Profile, rule_names: list[str] | None = None) -> se
     return set(optional) - set(required)
 
 
+def readers(profile: Profile) -> dict[str, list[str]]:
+    """Odoo model -> the enabled rules that read it (required or optional)."""
+    reg = registry(profile)
+    out: dict[str, set[str]] = {}
+    for name in enabled(profile):
+        rule = reg.rules[name]
+        for table in {**rule.optional_needs, **rule.needs}:
+            out.setdefault(TABLES[DERIVED_TABLES.get(table, table)].model, set()).add(name)
+    return {m: sorted(r) for m, r in sorted(out.items())}
+
+
 def evaluate(snapshot: Snapshot, as_of: date, profile: Profile, rule_names: list[str] | None = None,
              previous: dict[str, list[dict]] | None = None) -> RunResult:
     """Run the enabled rules; those needing a table the server would not give are skipped.  The
@@ -85,6 +98,12 @@ def evaluate(snapshot: Snapshot, as_of: date, profile: Profile, rule_names: list
     result.errors += skipped
     result.not_raised += coverage.not_run(snapshot, as_of, result)
     return result
+
+
+def charts(profile: Profile) -> dict[str, tuple]:
+    """Rule name -> the report charts it declares, for the enabled rules."""
+    reg = registry(profile)
+    return {name: reg.rules[name].charts for name in enabled(profile) if reg.rules[name].charts}
 
 
 def describe_rules() -> tuple[list[dict], list[dict]]:

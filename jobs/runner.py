@@ -58,10 +58,11 @@ def pull_snapshot(client: OdooClient, profile: Profile, full: bool = False,
     return pull_incremental(client, pull_options(profile, full, rule_names))
 
 
-def models_needed(profile: Profile) -> tuple[dict[str, set[str]], set[str], set[str]]:
+def models_needed(profile: Profile) -> tuple[dict[str, set[str]], set[str], set[str], dict[str, list[str]]]:
     """For ``check``: the Odoo models and operations the pull, the enabled rules and the
     write-back use; which of them are optional (a rule only loses a criterion without them);
-    and the documents sync may write activities and notes on (those the enabled rules read)."""
+    the documents sync may write activities and notes on (those the enabled rules read); and
+    which enabled rules read each model."""
     out: dict[str, set[str]] = {m: set(ops) for m, ops in WRITE_MODELS.items()}
     options = pull_options(profile)
     for table in options.tables:
@@ -69,7 +70,8 @@ def models_needed(profile: Profile) -> tuple[dict[str, set[str]], set[str], set[
     optional_tables = rulesglue.optional_tables(profile)
     optional = {TABLES[t].model for t in optional_tables if t in TABLES}
     required = {TABLES[t].model for t in options.tables if t not in optional_tables}
-    return out, optional - required - set(WRITE_MODELS), set(SUBJECT_MODELS) & required
+    return (out, optional - required - set(WRITE_MODELS), set(SUBJECT_MODELS) & required,
+            rulesglue.readers(profile))
 
 
 @dataclass

@@ -105,7 +105,8 @@ class Finding:
 
     ``route`` carries what the routing chain needs beyond ``client_id``
     (``project_id``, ``task_user_ids``, ``invoice_user_ids``, a preset
-    ``user_id`` with its ``why``, or an ``order`` override); the runner fills
+    ``user_id`` with its ``why``, a step to try ``first`` before the configured
+    chain, or a whole ``order``; steps: :data:`ROUTING_STEPS`); the runner fills
     :attr:`responsible_user_id` and :attr:`routed_by` from it.
     """
 

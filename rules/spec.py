@@ -9,6 +9,7 @@ entry-point group, with::
     Config = BigInvoicesConfig             # frozen dataclass, subclass of RuleConfig
     needs = {"moves": ["amount_total"]}    # table -> fields beyond the defaults
     optional_needs = {"ratings": []}       # tables used when readable (optional attribute)
+    charts = (ReportChart("Big invoices per owner"),)   # in the HTML report (optional attribute)
 
     def evaluate(ctx: RuleContext) -> list[Finding] | RuleOutput: ...
 
@@ -44,7 +45,7 @@ NAME_RE = re.compile(r"^[a-z][a-z0-9_]{1,63}$")
 EVALUATE_PARAMS = ("ctx",)
 LEGACY_PARAMS = ("snapshot", "as_of", "config")
 REQUIRED = ("name", "version", "description", "Config", "needs", "evaluate")
-OPTIONAL = ("optional_needs",)
+OPTIONAL = ("optional_needs", "charts")
 #: Tables a rule may name: the connector's, plus the payment dates it derives from ``moves``.
 DERIVED_TABLES = {"payments": "moves"}
 
@@ -73,6 +74,24 @@ class RuleSpecError(FatalError):
 
 
 @dataclass(frozen=True)
+class ReportChart:
+    """A bar chart of the rule's findings in the HTML report: declared by the rule, drawn by the
+    report (which names no rule).  With ``value`` (a key of ``Finding.data``) one bar per finding,
+    lowest first; without, the number of findings per owner."""
+
+    title: str
+    #: Only findings of this level.
+    level: str | None = None
+    value: str | None = None
+    #: A key of ``Finding.data`` holding a band (good / fair / poor) that colours the bar.
+    band: str | None = None
+    scale_max: float | None = None
+    #: Appended to the title with the number of findings that have no ``value``.
+    missing: str = ""
+    noun: str = "findings"
+
+
+@dataclass(frozen=True)
 class Rule:
     """A rule checked against the spec: what the registry hands to the runner."""
 
@@ -84,6 +103,7 @@ class Rule:
     optional_needs: dict[str, tuple[str, ...]]
     evaluate: Callable[[RuleContext], list[Finding] | RuleOutput]
     origin: str = ""
+    charts: tuple[ReportChart, ...] = ()
 
     def default_config(self) -> RuleConfig:
         return self.Config()
@@ -118,13 +138,15 @@ def validate_rule(obj: Any, expected_name: str | None = None, origin: str = "") 
     problems += config_class_problems(obj.Config)
     needs = _needs(obj.needs, "needs", problems)
     optional = _needs(getattr(obj, "optional_needs", {}) or {}, "optional_needs", problems)
+    charts = tuple(getattr(obj, "charts", ()) or ())
+    problems += [f"charts: {c!r} is not a ReportChart" for c in charts if not isinstance(c, ReportChart)]
     legacy, sub = _evaluate_style(obj.evaluate)
     problems += sub
     if problems:
         raise RuleSpecError(label, problems)
     evaluate = _legacy_adapter(obj.evaluate) if legacy else obj.evaluate
     return Rule(name=name, version=obj.version, description=desc.strip(), Config=obj.Config,
-                needs=needs, optional_needs=optional, evaluate=evaluate, origin=origin)
+                needs=needs, optional_needs=optional, evaluate=evaluate, origin=origin, charts=charts)
 
 
 def _legacy_adapter(fn: Callable) -> Callable[[RuleContext], Any]:

@@ -104,7 +104,7 @@ def test_credit_notes_cover_the_newest_invoices_and_ask_to_be_matched():
     match = found["late_payment:res.partner:10:credit_match"]
     assert match.summary == "match 1 credit note (30.00 USD) with overdue invoices of Azure Interior"
     assert [(r["kind"], r["move_id"]) for r in match.evidence] == [("credit note", 3), ("overdue invoice", 2)]
-    assert match.route["order"][0] == "invoice_salesperson" and match.action.activity_type == "todo"
+    assert match.route["first"] == "invoice_salesperson" and match.action.activity_type == "todo"
     assert match.data == {"credit_note_ids": [3], "invoice_ids": [2]}
     assert not out.not_raised
 

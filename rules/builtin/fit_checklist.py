@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from clientcare.connector import facts
-from clientcare.rules import frames as F
+from clientcare.rules import ReportChart, frames as F
 from clientcare.rules.config import RuleConfig
 from clientcare.rules.context import RuleContext
 from clientcare.rules.finding import Action, Finding, NotJudged, RuleOutput
@@ -33,6 +33,8 @@ name = "fit_checklist"
 version = "1.0"
 description = "Ideal-client checklist per client: six criteria with evidence and a 0-100 score"
 needs = {"partners": [], "projects": [], "tasks": []}
+charts = (ReportChart("Fit score by client (0–100)", level="checklist", value="score", band="band",
+                      scale_max=100.0, missing="without a score (too few criteria known)", noun="clients"),)
 optional_needs = {"moves": [], "payments": [], "ratings": [], "deadline_changes": [], "deadline_messages": []}
 
 CRITERIA = ("fits_our_work", "no_late_changes", "reasonable_expectations", "pays_on_time", "cooperates",

@@ -27,7 +27,6 @@ from clientcare.rules.config import RuleConfig
 from clientcare.rules.context import RuleContext
 from clientcare.connector.facts import ACTIVITY_TYPES, SEVERITIES
 from clientcare.rules.finding import Action, Finding, NotJudged, NotRaised, RuleOutput
-from clientcare.rules.routing import STEPS
 
 name = "late_payment"
 version = "1.0"
@@ -102,8 +101,6 @@ OVERDUE_COLUMNS = ["invoice", "invoice_id", "invoice_date", "due_date", "days_ov
 CREDIT_COLUMNS = ["kind", "move", "move_id", "date", "currency", "amount_open_company", "credit_applied",
                   "company_currency"]
 CHRONIC_COLUMNS = ["invoice", "invoice_id", "due_date", "paid_date", "days_late", "currency", "amount_total"]
-#: Who matches credit notes with invoices: whoever handles the client's invoicing.
-CREDIT_ROUTE = ("invoice_salesperson",) + tuple(s for s in STEPS if s != "invoice_salesperson")
 
 
 def evaluate(ctx: RuleContext[Config]) -> RuleOutput:
@@ -255,7 +252,8 @@ def _credit_matches(snapshot, inv: pd.DataFrame) -> list[Finding]:
             resolved_when=f"no open credit note of {cname} is left beside an overdue invoice "
                           f"(matched, refunded or the invoices paid)",
             data={"credit_note_ids": credit_ids.get(cid, []), "invoice_ids": invoice_ids.get(cid, [])},
-            route={"invoice_user_ids": salespeople.get(cid, []), "order": CREDIT_ROUTE}))
+            route={"invoice_user_ids": salespeople.get(cid, []),
+                   "first": "invoice_salesperson"}))  # whoever handles the client's invoicing
     return out
 
 
