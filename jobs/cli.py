@@ -409,6 +409,23 @@ def rules_list(ctx, as_json):
         ctx.exit(E.EXIT_PARTIAL)
 
 
+@rules_group.command("tables")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@handle_errors
+def rules_tables(as_json):
+    """Every table and view a rule can read, with each column's pandas dtype and Odoo type."""
+    from clientcare.jobs import rulesglue
+
+    tables = rulesglue.describe_tables()
+    if as_json:
+        click.echo(json.dumps(tables, indent=2))
+        return
+    for t in tables:
+        click.echo(f"{t['name']} ({t['kind']}: {t['source']})")
+        for c in t["columns"]:
+            click.echo(f"  {c['name']:<32} {c['dtype']:<20} {c['odoo_type']}")
+
+
 @rules_group.command("show")
 @click.argument("name")
 @handle_errors

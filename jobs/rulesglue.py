@@ -129,3 +129,38 @@ def describe_rule(name: str) -> dict:
                  **{t: list(v) for t, v in rule.needs.items()}}
     return {"name": rule.name, "version": rule.version, "package": rule.origin,
             "description": rule.description, "config": config, "needs": needs_all}
+
+
+#: Derived frames of the snapshot a rule may read, besides its tables (``snapshot.<name>``),
+#: with the table their columns come from.
+VIEWS = {"clients": "partners", "contacts": None, "invoices": "moves", "tasks": "tasks"}
+
+
+def describe_tables(extra: dict | None = None) -> list[dict]:
+    """Every table and view a rule can read, each column with its pandas dtype and Odoo type,
+    as the demo snapshot (a real Odoo 19 pull) has them; a rule's ``needs`` may add fields."""
+    from clientcare.jobs.demo import demo_snapshot
+
+    snap = demo_snapshot()
+    odoo_types = snap.meta.get("field_types", {})
+    sources = {derived: f"derived from {table}" for derived, table in DERIVED_TABLES.items()}
+    out = []
+    for name in sorted(set(TABLES) | set(snap.tables)):
+        frame = snap.tables.get(name)
+        spec = TABLES.get(name)
+        out.append(_describe(name, "table", spec.model if spec else sources.get(name, ""), frame,
+                             odoo_types.get(name, {}), spec))
+    for name, base in VIEWS.items():
+        out.append(_describe(name, "view", f"snapshot.{name}", getattr(snap, name), odoo_types.get(base, {}), None))
+    return out
+
+
+def _describe(name: str, kind: str, source: str, frame, types: dict, spec) -> dict:
+    columns = []
+    if frame is not None:
+        for col, dtype in frame.dtypes.items():
+            odoo = types.get(col) or (f"{types[col[:-5]]} name" if col.endswith("_name") and col[:-5] in types else "")
+            columns.append({"name": col, "dtype": str(dtype), "odoo_type": odoo})
+    elif spec is not None:  # not in the demo: the declared fields (types come from the server)
+        columns = [{"name": f, "dtype": "", "odoo_type": ""} for f in ("id", *spec.fields, *spec.optional)]
+    return {"name": name, "kind": kind, "source": source, "columns": columns}

@@ -2,6 +2,7 @@
 findings kept in the state store for every rule; the shipped test kit."""
 from __future__ import annotations
 
+import json
 import sqlite3
 from dataclasses import FrozenInstanceError, dataclass
 from datetime import date
@@ -118,3 +119,21 @@ def test_run_fails_the_test_when_the_rule_breaks():
     broken.evaluate = lambda ctx: 1 / 0
     with pytest.raises(AssertionError, match="ZeroDivisionError"):
         run(broken, snapshot(), AS_OF)
+
+
+def test_rules_tables_lists_every_table_and_view_with_types(tmp_path):
+    from click.testing import CliRunner
+    from clientcare.connector.schema import TABLES
+    from clientcare.jobs.cli import main
+    result = CliRunner().invoke(main, ["rules", "tables", "--json"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    tables = {t["name"]: t for t in json.loads(result.stdout)}
+    assert set(TABLES) | {"payments", "clients", "contacts", "invoices", "tasks"} <= set(tables)
+    moves = {c["name"]: c for c in tables["moves"]["columns"]}
+    assert tables["moves"]["source"] == "account.move"
+    assert (moves["amount_residual"]["dtype"], moves["amount_residual"]["odoo_type"]) == ("float64", "monetary")
+    assert moves["partner_id_name"]["odoo_type"] == "many2one name"
+    tasks = {c["name"]: c["dtype"] for c in tables["tasks"]["columns"] if tables["tasks"]["kind"] == "view"}
+    assert tasks["is_open"] == "bool" and "deadline_date" in tasks
+    text = CliRunner().invoke(main, ["rules", "tables"], catch_exceptions=False).stdout
+    assert "invoices (view: snapshot.invoices)" in text
