@@ -61,6 +61,11 @@ def needs(profile: Profile, rule_names: list[str] | None = None) -> dict[str, li
     return {**optional, **required}
 
 
+def declared_tables(profile: Profile, rule_names: list[str] | None = None) -> dict:
+    """Name -> ``TableSpec`` of the tables the enabled rules declare beyond the connector's."""
+    return registry(profile).tables(enabled(profile, rule_names))
+
+
 def optional_tables(profile: Profile, rule_names: list[str] | None = None) -> set[str]:
     required, optional = registry(profile).needs(enabled(profile, rule_names))
     return set(optional) - set(required)
@@ -73,7 +78,8 @@ def readers(profile: Profile) -> dict[str, list[str]]:
     for name in enabled(profile):
         rule = reg.rules[name]
         for table in {**rule.optional_needs, **rule.needs}:
-            out.setdefault(TABLES[DERIVED_TABLES.get(table, table)].model, set()).add(name)
+            table = DERIVED_TABLES.get(table, table)
+            out.setdefault((rule.tables.get(table) or TABLES[table]).model, set()).add(name)
     return {m: sorted(r) for m, r in sorted(out.items())}
 
 
@@ -150,6 +156,8 @@ def describe_tables(extra: dict | None = None) -> list[dict]:
         spec = TABLES.get(name)
         out.append(_describe(name, "table", spec.model if spec else sources.get(name, ""), frame,
                              odoo_types.get(name, {}), spec))
+    for name, spec in sorted(registry().tables().items()):  # declared by installed rules
+        out.append(_describe(name, "table", f"{spec.model}, declared by a rule", None, {}, spec))
     for name, base in VIEWS.items():
         out.append(_describe(name, "view", f"snapshot.{name}", getattr(snap, name), odoo_types.get(base, {}), None))
     return out

@@ -46,11 +46,13 @@ def open_client(profile: Profile, state: StateStore | None = None) -> OdooClient
 
 
 def pull_options(profile: Profile, full: bool = False, rule_names: list[str] | None = None) -> PullOptions:
-    """The tables and fields the enabled rules need (the connector pulls their union)."""
+    """The tables and fields the enabled rules need (the connector pulls their union), with the
+    tables they declare."""
     needs = rulesglue.needs(profile, rule_names)
-    tables = tuple(t for t in TABLES if t in needs or t in CORE_TABLES)
-    extra = {t: sorted(f) for t, f in needs.items() if t in TABLES}
-    return PullOptions(full=full, tables=tables, extra_fields=extra)
+    declared = rulesglue.declared_tables(profile, rule_names)
+    tables = tuple(t for t in TABLES if t in needs or t in CORE_TABLES) + tuple(sorted(declared))
+    extra = {t: sorted(f) for t, f in needs.items() if t in TABLES or t in declared}
+    return PullOptions(full=full, tables=tables, extra_fields=extra, extra_tables=declared)
 
 
 def pull_snapshot(client: OdooClient, profile: Profile, full: bool = False,
@@ -66,11 +68,12 @@ def models_needed(profile: Profile) -> tuple[dict[str, set[str]], set[str], set[
     out: dict[str, set[str]] = {m: set(ops) for m, ops in WRITE_MODELS.items()}
     options = pull_options(profile)
     for table in options.tables:
-        out.setdefault(TABLES[table].model, set()).add("read")
+        out.setdefault(options.spec(table).model, set()).add("read")
     optional_tables = rulesglue.optional_tables(profile)
-    optional = {TABLES[t].model for t in optional_tables if t in TABLES}
-    required = {TABLES[t].model for t in options.tables if t not in optional_tables}
-    return (out, optional - required - set(WRITE_MODELS), set(SUBJECT_MODELS) & required,
+    optional = {options.spec(t).model for t in optional_tables if t in options.tables}
+    required = {options.spec(t).model for t in options.tables if t not in optional_tables}
+    declared = {spec.model for spec in options.extra_tables.values()}
+    return (out, optional - required - set(WRITE_MODELS), (set(SUBJECT_MODELS) & required) | declared,
             rulesglue.readers(profile))
 
 

@@ -4,6 +4,8 @@ A third-party rule is a module registered under the ``clientcare.rules``
 entry-point group (see :mod:`clientcare.rules.spec`); the built-in rules in
 :mod:`clientcare.rules.builtin` are registered exactly the same way.
 """
+from clientcare.connector.schema import TableSpec
+
 from .config import RuleConfig, parse_config
 from .finding import SEVERITIES, Action, Finding, NotJudged, NotRaised, Rows, RuleOutput
 from .registry import LoadFailure, Registry, load_rules
@@ -15,6 +17,6 @@ from .spec import ENTRY_POINT_GROUP, ReportChart, Rule, RuleSpec, RuleSpecError,
 __all__ = [
     "ENTRY_POINT_GROUP", "SEVERITIES", "Action", "Finding", "LoadFailure", "NotJudged", "NotRaised", "Registry",
     "Rule", "RuleContext", "RuleOutput",
-    "ROUTING_STEPS", "ReportChart", "RuleConfig", "RuleSpec", "RuleSpecError", "RoutingConfig", "Rows", "RunResult", "load_rules",
+    "ROUTING_STEPS", "ReportChart", "RuleConfig", "RuleSpec", "RuleSpecError", "TableSpec", "RoutingConfig", "Rows", "RunResult", "load_rules",
     "parse_config", "run_rules", "validate_rule",
 ]

@@ -259,7 +259,7 @@ class SnapshotBuilder:
     def add(self, table: str, types: dict[str, str], *rows: dict):
         """Rows of any table (e.g. one a plugin declares), typed as Odoo's ``fields_get`` types
         them: ``{"state": "selection", "date_order": "datetime", "partner_id": "many2one"}``."""
-        self.extra_types[table] = dict(types)
+        self.extra_types[table] = {"id": "integer", **types}
         self.rows[table] += [dict(r) for r in rows]
         return self
 

@@ -118,6 +118,15 @@ class Registry:
             raise ConfigError(problems)
         return configs
 
+    def tables(self, names: Iterable[str] | None = None) -> dict[str, Any]:
+        """The extra tables (name -> ``TableSpec``) the named rules declare (default: all)."""
+        out: dict[str, Any] = {}
+        for name in (names if names is not None else self.rules):
+            rule = self.rules.get(name)
+            if rule is not None:
+                out.update(rule.tables)
+        return out
+
     def needs(self, names: Iterable[str] | None = None) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
         """(required, optional): table -> extra fields, the union over the named rules.
 
@@ -184,9 +193,13 @@ def load_rules(entry_points: Iterable[Any] | None = None, *, strict: bool = Fals
             registry.failures.append(LoadFailure(ep.name, where, f"{type(exc).__name__}: {exc}",
                                                  traceback.format_exc()))
         else:
-            registry.rules[rule.name] = rule
-            seen[ep.name] = where
-            continue
+            clash = [t for t, spec in rule.tables.items() if registry.tables().get(t, spec) != spec]
+            if not clash:
+                registry.rules[rule.name] = rule
+                seen[ep.name] = where
+                continue
+            registry.failures.append(LoadFailure(ep.name, where, f"declares table(s) {', '.join(clash)} "
+                                                 f"differently from another rule", ""))
         seen[ep.name] = where
         # reported once, by the command that runs or lists the rules (not also by the log)
         log.debug("rule %s (%s) failed to load: %s", ep.name, where, registry.failures[-1].error)

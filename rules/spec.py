@@ -10,6 +10,8 @@ entry-point group, with::
     needs = {"moves": ["amount_total"]}    # table -> fields beyond the defaults
     optional_needs = {"ratings": []}       # tables used when readable (optional attribute)
     charts = (ReportChart("Big invoices per owner"),)   # in the HTML report (optional attribute)
+    tables = [TableSpec("quotations", "sale.order", domain=(("state", "=", "sent"),),
+                        fields=("name", "partner_id", "date_order"))]   # extra tables (optional)
 
     def evaluate(ctx: RuleContext) -> list[Finding] | RuleOutput: ...
 
@@ -27,14 +29,15 @@ silently ignored.
 """
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import inspect
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Protocol, Sequence
 
 from clientcare.connector.errors import FatalError
-from clientcare.connector.schema import TABLES
+from clientcare.connector.schema import TABLES, TableSpec
 
 from .config import RuleConfig, config_class_problems
 from .context import RuleContext
@@ -45,7 +48,8 @@ NAME_RE = re.compile(r"^[a-z][a-z0-9_]{1,63}$")
 EVALUATE_PARAMS = ("ctx",)
 LEGACY_PARAMS = ("snapshot", "as_of", "config")
 REQUIRED = ("name", "version", "description", "Config", "needs", "evaluate")
-OPTIONAL = ("optional_needs", "charts")
+OPTIONAL = ("optional_needs", "charts", "tables")
+MODEL_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
 #: Tables a rule may name: the connector's, plus the payment dates it derives from ``moves``.
 DERIVED_TABLES = {"payments": "moves"}
 
@@ -104,6 +108,8 @@ class Rule:
     evaluate: Callable[[RuleContext], list[Finding] | RuleOutput]
     origin: str = ""
     charts: tuple[ReportChart, ...] = ()
+    #: Tables the rule declares beyond the connector's (pulled like them; always required).
+    tables: dict[str, TableSpec] = field(default_factory=dict)
 
     def default_config(self) -> RuleConfig:
         return self.Config()
@@ -136,8 +142,10 @@ def validate_rule(obj: Any, expected_name: str | None = None, origin: str = "") 
     if not isinstance(desc, str) or not desc.strip() or "\n" in desc.strip():
         problems.append("description must be one non-empty line")
     problems += config_class_problems(obj.Config)
-    needs = _needs(obj.needs, "needs", problems)
-    optional = _needs(getattr(obj, "optional_needs", {}) or {}, "optional_needs", problems)
+    tables = _tables(getattr(obj, "tables", ()) or (), problems)
+    needs = _needs(obj.needs, "needs", problems, tables)
+    optional = _needs(getattr(obj, "optional_needs", {}) or {}, "optional_needs", problems, tables)
+    needs.update({t: () for t in tables if t not in needs and t not in optional})
     charts = tuple(getattr(obj, "charts", ()) or ())
     problems += [f"charts: {c!r} is not a ReportChart" for c in charts if not isinstance(c, ReportChart)]
     legacy, sub = _evaluate_style(obj.evaluate)
@@ -146,7 +154,8 @@ def validate_rule(obj: Any, expected_name: str | None = None, origin: str = "") 
         raise RuleSpecError(label, problems)
     evaluate = _legacy_adapter(obj.evaluate) if legacy else obj.evaluate
     return Rule(name=name, version=obj.version, description=desc.strip(), Config=obj.Config,
-                needs=needs, optional_needs=optional, evaluate=evaluate, origin=origin, charts=charts)
+                needs=needs, optional_needs=optional, evaluate=evaluate, origin=origin, charts=charts,
+                tables=tables)
 
 
 def _legacy_adapter(fn: Callable) -> Callable[[RuleContext], Any]:
@@ -162,12 +171,34 @@ def _did_you_mean(attr: str, public: list[str]) -> str:
     return f" (found {near[0]!r}: misspelled?)" if near else ""
 
 
-def _needs(value: Any, label: str, problems: list[str]) -> dict[str, tuple[str, ...]]:
+def _tables(value: Any, problems: list[str]) -> dict[str, TableSpec]:
+    """The extra tables a rule declares: named apart from the connector's, on a real model name."""
+    out: dict[str, TableSpec] = {}
+    for spec in value:
+        if not isinstance(spec, TableSpec):
+            problems.append(f"tables: {spec!r} is not a TableSpec")
+            continue
+        if spec.name in TABLES or spec.name in DERIVED_TABLES or spec.name in out:
+            problems.append(f"tables: {spec.name!r} is already a table")
+        elif not NAME_RE.match(spec.name):
+            problems.append(f"tables: name {spec.name!r} must match {NAME_RE.pattern}")
+        elif not isinstance(spec.model, str) or not MODEL_RE.match(spec.model):
+            problems.append(f"tables[{spec.name!r}]: model {spec.model!r} is not an Odoo model name")
+        elif isinstance(spec.fields, str) or not all(isinstance(f, str) and f for f in spec.fields):
+            problems.append(f"tables[{spec.name!r}]: fields must be a list of field names")
+        else:
+            out[spec.name] = dataclasses.replace(spec, fields=tuple(spec.fields), optional=tuple(spec.optional),
+                                                 domain=tuple(spec.domain), watch=tuple(spec.watch))
+    return out
+
+
+def _needs(value: Any, label: str, problems: list[str], own: Mapping[str, TableSpec] = {}
+           ) -> dict[str, tuple[str, ...]]:
     if not isinstance(value, Mapping):
         problems.append(f"{label} must map table names to field lists, not {type(value).__name__}")
         return {}
     out = {}
-    known = set(TABLES) | set(DERIVED_TABLES)
+    known = set(TABLES) | set(DERIVED_TABLES) | set(own)
     for table, fields in value.items():
         if table not in known:
             problems.append(f"{label}: unknown table {table!r}" + _did_you_mean(table, sorted(known))

@@ -350,10 +350,10 @@ def test_every_finding_has_evidence_an_owner_and_a_stable_json_form(version):
 
 
 def test_action_and_finding_contract_problems():
-    f = Finding(rule="r", subject_model="sale.order", subject_id=0, subject_name="x", severity="low",
+    f = Finding(rule="r", subject_model="Sale Order", subject_id=0, subject_name="x", severity="low",
                 summary="two\nlines", evidence=[{"a": 1}], action=Action("activity", "do", "fax", None))
     problems = " | ".join(f.problems())
-    for text in ("subject model 'sale.order'", "subject id 0", "one non-empty line", "activity type 'fax'",
+    for text in ("subject model 'Sale Order' is not an Odoo model name", "subject id 0", "one non-empty line", "activity type 'fax'",
                  "needs a due date"):
         assert text in problems
 
