@@ -93,10 +93,14 @@ def evaluate(snapshot: Snapshot, as_of: date, profile: Profile, rule_names: list
     skipped = []
     for name in names:
         missing = [t for t in reg.rules[name].needs if t in unavailable]
+        absent = [t for t in reg.rules[name].needs if t not in unavailable and t not in snapshot.tables]
         if missing:
             skipped.append({"rule": name, "stage": "skipped", "traceback": "",
                             "error": f"needs {', '.join(missing)}, unavailable "
                                      f"({'; '.join(unavailable[t] for t in missing)})"})
+        elif absent:  # a saved or demo snapshot pulled without this rule
+            skipped.append({"rule": name, "stage": "skipped", "traceback": "",
+                            "error": f"needs {', '.join(absent)}, not in this snapshot"})
     run = [n for n in names if n not in {s["rule"] for s in skipped}]
     result = run_rules(snapshot, as_of, profile.rules, routing(profile), registry=reg, only=run,
                        previous=previous)

@@ -86,3 +86,22 @@ def test_the_declared_table_is_pulled_and_the_quotation_gets_an_activity(odoo, c
 
     undone = runner.undo(profile, first.run_id)
     assert undone.exit_code == 0 and undone.applied["activities_removed"] == 1
+
+
+def test_on_a_snapshot_without_its_table_the_rule_is_skipped_with_why(example_installed, tmp_path):
+    from click.testing import CliRunner
+    from clientcare.jobs.cli import main
+    config = tmp_path / "empty.toml"
+    config.write_text("")
+    env = {"CLIENTCARE_CONFIG": str(config), "CLIENTCARE_RULES_ENABLED": ",".join([*builtin_names(), RULE])}
+    result = CliRunner().invoke(main, ["audit", "--demo"], env=env, catch_exceptions=False)
+    assert result.exit_code == 1
+    assert "rule stale_quotations skipped: needs quotations, not in this snapshot" in result.stderr
+    assert "late_payment" in result.stdout
+
+
+def test_the_readme_shows_the_example_word_for_word():
+    readme = (ROOT / "README.md").read_text()
+    for path in ("clientcare_quotations/stale_quotations.py", "pyproject.toml", "tests/test_stale_quotations.py"):
+        text = (EXAMPLE / path).read_text().rstrip()
+        assert f"# examples/clientcare-quotations/{path}\n{text}\n```" in readme, path

@@ -16,6 +16,7 @@ from clientcare.jobs import rulesglue
 from clientcare.jobs import runner
 from clientcare.jobs.config import load_profile
 from clientcare.jobs.writeback import MARKER_PREFIX, undo_run
+from clientcare.rules.registry import builtin_names
 
 from conftest import PASSWORD
 
@@ -53,6 +54,7 @@ transport = "xmlrpc"
 retry_attempts = 1
 state_path = "{tmp_path / 'state.sqlite3'}"
 default_user_id = 2
+rules_enabled = [{", ".join(f'"{n}"' for n in builtin_names())}]
 """)
     return load_profile("test", cfg, env={"CLIENTCARE_PASSWORD": odoo.secret(PASSWORD)})
 
