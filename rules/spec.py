@@ -6,7 +6,7 @@ entry-point group, with::
     name = "big_invoices"                 # equal to the entry-point name
     version = "1.0"
     description = "Invoices above a threshold, per client"   # one line
-    Config = BigInvoicesConfig             # frozen dataclass, subclass of RuleConfig
+    Config = BigInvoicesConfig             # frozen dataclass, subclass of RuleConfig (optional)
     needs = {"moves": ["amount_total"]}    # table -> fields beyond the defaults
     optional_needs = {"ratings": []}       # tables used when readable (optional attribute)
     charts = (ReportChart("Big invoices per owner"),)   # in the HTML report (optional attribute)
@@ -22,7 +22,7 @@ adapts it (the one place that knows both).  ``evaluate`` returns its findings, o
 (``NotRaised``) and the finding keys it could not decide this run (``NotJudged``: the
 write-back never closes those).
 
-Like pluggy's hook specifications, the spec is data and every implementation
+The spec is data and every implementation
 is checked against it when loaded: a missing or misspelled attribute, a wrong
 ``evaluate`` signature or an unknown table is an error naming the rule, never
 silently ignored.
@@ -47,8 +47,9 @@ ENTRY_POINT_GROUP = "clientcare.rules"
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{1,63}$")
 EVALUATE_PARAMS = ("ctx",)
 LEGACY_PARAMS = ("snapshot", "as_of", "config")
-REQUIRED = ("name", "version", "description", "Config", "needs", "evaluate")
-OPTIONAL = ("optional_needs", "charts", "tables")
+REQUIRED = ("name", "version", "description", "needs", "evaluate")
+#: ``Config`` defaults to :class:`RuleConfig` (a rule without settings).
+OPTIONAL = ("Config", "optional_needs", "charts", "tables")
 MODEL_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
 #: Tables a rule may name: the connector's, plus the payment dates it derives from ``moves``.
 DERIVED_TABLES = {"payments": "moves"}
@@ -141,7 +142,8 @@ def validate_rule(obj: Any, expected_name: str | None = None, origin: str = "") 
     desc = obj.description
     if not isinstance(desc, str) or not desc.strip() or "\n" in desc.strip():
         problems.append("description must be one non-empty line")
-    problems += config_class_problems(obj.Config)
+    config_cls = getattr(obj, "Config", RuleConfig)
+    problems += config_class_problems(config_cls)
     tables = _tables(getattr(obj, "tables", ()) or (), problems)
     needs = _needs(obj.needs, "needs", problems, tables)
     optional = _needs(getattr(obj, "optional_needs", {}) or {}, "optional_needs", problems, tables)
@@ -153,7 +155,7 @@ def validate_rule(obj: Any, expected_name: str | None = None, origin: str = "") 
     if problems:
         raise RuleSpecError(label, problems)
     evaluate = _legacy_adapter(obj.evaluate) if legacy else obj.evaluate
-    return Rule(name=name, version=obj.version, description=desc.strip(), Config=obj.Config,
+    return Rule(name=name, version=obj.version, description=desc.strip(), Config=config_cls,
                 needs=needs, optional_needs=optional, evaluate=evaluate, origin=origin, charts=charts,
                 tables=tables)
 

@@ -11,9 +11,9 @@ from types import SimpleNamespace
 import pytest
 
 from clientcare.connector.state import SCHEMA_VERSION, StateStore
-from clientcare.rules import Finding, RuleConfig, RuleContext, run_rules, validate_rule
+from clientcare.rules import Finding, RuleConfig, RuleContext, RuleSpecError, TableSpec, run_rules, validate_rule
 from clientcare.rules.registry import Registry
-from clientcare.rules.testing import AS_OF, SALES, SnapshotBuilder, builtin_rules, demo, evaluate, keys, run
+from clientcare.rules.testing import AS_OF, MANAGER, SALES, SnapshotBuilder, builtin_rules, demo, evaluate, keys, run
 
 
 @dataclass(frozen=True)
@@ -137,3 +137,52 @@ def test_rules_tables_lists_every_table_and_view_with_types(tmp_path):
     assert tasks["is_open"] == "bool" and "deadline_date" in tasks
     text = CliRunner().invoke(main, ["rules", "tables"], catch_exceptions=False).stdout
     assert "invoices (view: snapshot.invoices)" in text
+
+
+def _plain(**over):
+    attrs = dict(name="x_rule", version="1", description="one line", needs={}, evaluate=lambda ctx: [])
+    return SimpleNamespace(**dict(attrs, **over))
+
+
+def test_config_is_optional_and_defaults_to_no_settings():
+    rule = validate_rule(_plain())
+    assert rule.Config is RuleConfig and rule.default_config() == RuleConfig()
+
+
+@pytest.mark.parametrize("tables, message", [
+    ([TableSpec("moves", "account.move")], "'moves' is already a table"),
+    ([TableSpec("quotes", "Sale Order")], "not an Odoo model name"),
+    ([TableSpec("Quotes", "sale.order")], "must match"),
+    (["sale.order"], "is not a TableSpec"),
+])
+def test_declared_tables_are_checked(tables, message):
+    with pytest.raises(RuleSpecError, match=message):
+        validate_rule(_plain(tables=tables))
+
+
+def test_a_declared_table_is_required_and_may_be_named_in_needs():
+    spec = TableSpec("quotes", "sale.order", domain=[("state", "=", "sent")], fields=["name"])
+    rule = validate_rule(_plain(tables=[spec]))
+    assert rule.needs == {"quotes": ()} and rule.tables["quotes"].fields == ("name",)
+    assert validate_rule(_plain(tables=[spec], needs={"quotes": ["amount_total"]})).needs == {
+        "quotes": ("amount_total",)}
+    registry = Registry(rules={"x_rule": rule})
+    assert registry.needs()[0] == {"quotes": []} and registry.tables() == {"quotes": rule.tables["quotes"]}
+
+
+def test_route_first_puts_one_step_before_the_configured_chain():
+    def evaluate_(ctx):
+        return [Finding(rule="x_rule", subject_model="account.move", subject_id=1, subject_name="INV/1",
+                        client_id=10, severity="low", summary="s", evidence=[{"id": 1}],
+                        route={"invoice_user_ids": [MANAGER], "first": "invoice_salesperson"})]
+    snap = SnapshotBuilder(17).client(10, "Azure Interior", SALES).build()
+    plain = run(_plain(evaluate=evaluate_), snap, AS_OF).findings[0]
+    assert (plain.responsible_user_id, plain.routed_by) == (MANAGER, "invoice_salesperson")
+    configured = run(_plain(evaluate=evaluate_), snap, AS_OF,
+                     routing={"order": ["client_salesperson"]}).findings[0]
+    assert configured.responsible_user_id == MANAGER  # first, then the configured chain
+    no_first = _plain(evaluate=lambda ctx: [Finding(
+        rule="x_rule", subject_model="account.move", subject_id=1, subject_name="INV/1", client_id=10,
+        severity="low", summary="s", evidence=[{"id": 1}], route={"invoice_user_ids": [MANAGER]})])
+    assert run(no_first, snap, AS_OF, routing={"order": ["client_salesperson"]}).findings[0] \
+        .responsible_user_id == SALES
