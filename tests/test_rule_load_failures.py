@@ -86,3 +86,18 @@ def test_an_enabled_rule_nobody_provides_is_a_load_failure(tmp_path):
 
 def test_rules_list_is_clean_without_failures(tmp_path):
     assert run(["rules", "list"], tmp_path, enabled=builtin_names()).exit_code == 0
+
+
+def test_sync_names_the_broken_rule_and_exits_partial(broken_rule_installed, odoo, tmp_path):
+    """Replays the first dry run of test_cli's sync test: a load failure adds no request."""
+    from test_cli import env_for
+
+    env = dict(env_for(odoo, tmp_path), CLIENTCARE_RULES_ENABLED=",".join([*builtin_names(), BROKEN]))
+    with odoo.cassette("test_sync_dry_run_then_runs_and_undo", replay_only=True):
+        result = CliRunner().invoke(main, ["sync", "--dry-run", "--json", "--as-of",
+                                           odoo.recorded_at.date().isoformat()], env=env, catch_exceptions=False)
+    assert result.exit_code == 1, result.output
+    summary = json.loads(result.stdout)
+    assert summary["status"] == "partial" and summary["plan"]["counts"]  # the other rules ran
+    assert [(e["rule"], e["stage"]) for e in summary["rule_errors"]] == [(BROKEN, "load")]
+    assert "the plugin is broken" in summary["rule_errors"][0]["error"]
