@@ -1,7 +1,8 @@
 """The state store: one SQLite file per profile for cursors, the write-back
-ledger, run history and each rule's findings of the last applied run.  Its schema is versioned; a file written by a newer
-ClientCare, or one that is not a ClientCare store, is an error, never silently
-reset (losing the ledger would duplicate activities in Odoo)."""
+ledger, run history and each rule's findings of the last applied run.  Its
+schema is versioned; a file written by a newer ClientCare, or one that is not a
+ClientCare store, is an error, never silently reset (losing the ledger would
+duplicate activities in Odoo)."""
 from __future__ import annotations
 
 import json

@@ -6,15 +6,15 @@ import functools
 from datetime import date
 
 from clientcare.connector.errors import ConfigError
+from clientcare.connector.schema import TABLES
 from clientcare.connector.snapshot import Snapshot
 from clientcare.jobs.config import Profile
 from clientcare.rules import coverage
 from clientcare.rules.config import describe_type
-from clientcare.connector.schema import TABLES
-from clientcare.rules.spec import DERIVED_TABLES
 from clientcare.rules.registry import LoadFailure, Registry, load_rules
 from clientcare.rules.routing import RoutingConfig
 from clientcare.rules.runner import RunResult, run_rules
+from clientcare.rules.spec import DERIVED_TABLES
 
 
 def registry(profile: Profile | None = None) -> Registry:
@@ -146,7 +146,7 @@ def describe_rule(name: str) -> dict:
 VIEWS = {"clients": "partners", "contacts": None, "invoices": "moves", "tasks": "tasks"}
 
 
-def describe_tables(extra: dict | None = None) -> list[dict]:
+def describe_tables() -> list[dict]:
     """Every table and view a rule can read, each column with its pandas dtype and Odoo type,
     as the demo snapshot (a real Odoo 19 pull) has them; a rule's ``needs`` may add fields."""
     from clientcare.jobs.demo import demo_snapshot

@@ -226,6 +226,4 @@ def _did_you_mean(name: str, known: list[str]) -> str:
 
 
 def _unknown_rule(name: str, known: list[str]) -> str:
-    close = difflib.get_close_matches(name, known, n=1)
-    return (f"rules.{name}: no such rule" + (f" (did you mean {close[0]!r}?)" if close else "")
-            + f"; installed: {', '.join(known) or 'none'}")
+    return f"rules.{name}: no such rule{_did_you_mean(name, known)}; installed: {', '.join(known) or 'none'}"

@@ -18,14 +18,13 @@ entry-point group, with::
 ``ctx`` (:class:`~clientcare.rules.context.RuleContext`) holds the snapshot, the run's
 day, the parsed config, the rule's previous findings and the unavailable tables.
 The first API's ``evaluate(snapshot, as_of, config)`` still loads: :func:`validate_rule`
-adapts it (the one place that knows both).  ``evaluate`` returns its findings, or a ``RuleOutput`` that adds what it left out and why
-(``NotRaised``) and the finding keys it could not decide this run (``NotJudged``: the
-write-back never closes those).
+adapts it (the one place that knows both).  ``evaluate`` returns its findings, or a
+``RuleOutput`` that adds what it left out and why (``NotRaised``) and the finding keys it
+could not decide this run (``NotJudged``: the write-back never closes those).
 
-The spec is data and every implementation
-is checked against it when loaded: a missing or misspelled attribute, a wrong
-``evaluate`` signature or an unknown table is an error naming the rule, never
-silently ignored.
+The spec is plain data (no plugin framework to learn) and every implementation is checked
+against it when loaded: a missing or misspelled attribute, a wrong ``evaluate`` signature, an
+unknown or clashing table is an error naming the rule, never silently ignored.
 """
 from __future__ import annotations
 
