@@ -441,6 +441,8 @@ def rules_show(name):
     click.echo("\nneeds:")
     for table, fields in info["needs"].items():
         click.echo(f"  {table}: {', '.join(fields)}")
+    for table, spec in info["tables"].items():
+        click.echo(f"\ndeclares {table}: {spec['model']} where {spec['domain']}: {', '.join(spec['fields'])}")
 
 
 @main.command()

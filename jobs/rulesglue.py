@@ -137,8 +137,10 @@ def describe_rule(name: str) -> dict:
                "default": getattr(default, f.name)} for f in dataclasses.fields(rule.Config) if f.init]
     needs_all = {**{t: list(v) for t, v in rule.optional_needs.items()},
                  **{t: list(v) for t, v in rule.needs.items()}}
+    tables = {t: {"model": spec.model, "domain": list(spec.domain), "fields": list(spec.fields)}
+              for t, spec in rule.tables.items()}
     return {"name": rule.name, "version": rule.version, "package": rule.origin,
-            "description": rule.description, "config": config, "needs": needs_all}
+            "description": rule.description, "config": config, "needs": needs_all, "tables": tables}
 
 
 #: Derived frames of the snapshot a rule may read, besides its tables (``snapshot.<name>``),

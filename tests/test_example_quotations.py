@@ -105,3 +105,13 @@ def test_the_readme_shows_the_example_word_for_word():
     for path in ("clientcare_quotations/stale_quotations.py", "pyproject.toml", "tests/test_stale_quotations.py"):
         text = (EXAMPLE / path).read_text().rstrip()
         assert f"# examples/clientcare-quotations/{path}\n{text}\n```" in readme, path
+
+
+def test_rules_show_and_tables_name_the_declared_table(example_installed):
+    from click.testing import CliRunner
+    from clientcare.jobs.cli import main
+    shown = CliRunner().invoke(main, ["rules", "show", RULE], catch_exceptions=False)
+    assert shown.exit_code == 0
+    assert "declares quotations: sale.order where [('state', '=', 'sent')]: name, partner_id" in shown.stdout
+    tables = CliRunner().invoke(main, ["rules", "tables"], catch_exceptions=False).stdout
+    assert "quotations (table: sale.order, declared by a rule)\n  id " in tables
