@@ -106,7 +106,7 @@ def evaluate(snapshot: Snapshot, as_of: date, profile: Profile, rule_names: list
                        previous=previous)
     result.errors[:0] = [f.to_dict() for f in reg.failures_for(profile.rules, rule_names)]
     result.errors += skipped
-    result.not_raised += coverage.not_run(snapshot, as_of, result)
+    result.not_raised += coverage.not_run(snapshot, as_of, result, reg.accounts_for())
     return result
 
 

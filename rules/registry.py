@@ -127,6 +127,10 @@ class Registry:
                 out.update(rule.tables)
         return out
 
+    def accounts_for(self) -> dict[str, tuple[str, str]]:
+        """Odoo model -> (rule, ``Finding.data`` key) of the loaded rules that account for its list."""
+        return {model: (rule.name, key) for rule in self.rules.values() for model, key in rule.accounts_for.items()}
+
     def needs(self, names: Iterable[str] | None = None) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
         """(required, optional): table -> extra fields, the union over the named rules.
 

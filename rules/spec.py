@@ -48,7 +48,9 @@ EVALUATE_PARAMS = ("ctx",)
 LEGACY_PARAMS = ("snapshot", "as_of", "config")
 REQUIRED = ("name", "version", "description", "needs", "evaluate")
 #: ``Config`` defaults to :class:`RuleConfig` (a rule without settings).
-OPTIONAL = ("Config", "optional_needs", "charts", "tables")
+OPTIONAL = ("Config", "optional_needs", "charts", "tables", "accounts_for")
+#: The models whose Odoo lists (overdue invoices, late tasks) every run accounts for.
+COVERED_MODELS = ("account.move", "project.task")
 MODEL_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
 #: Tables a rule may name: the connector's, plus the payment dates it derives from ``moves``.
 DERIVED_TABLES = {"payments": "moves"}
@@ -110,6 +112,9 @@ class Rule:
     charts: tuple[ReportChart, ...] = ()
     #: Tables the rule declares beyond the connector's (pulled like them; always required).
     tables: dict[str, TableSpec] = field(default_factory=dict)
+    #: Odoo model -> the ``Finding.data`` key listing its records: the rule accounts for the
+    #: overdue invoices / late tasks Odoo lists (:mod:`clientcare.rules.coverage`).
+    accounts_for: dict[str, str] = field(default_factory=dict)
 
     def default_config(self) -> RuleConfig:
         return self.Config()
@@ -147,6 +152,9 @@ def validate_rule(obj: Any, expected_name: str | None = None, origin: str = "") 
     needs = _needs(obj.needs, "needs", problems, tables)
     optional = _needs(getattr(obj, "optional_needs", {}) or {}, "optional_needs", problems, tables)
     needs.update({t: () for t in tables if t not in needs and t not in optional})
+    accounts_for = dict(getattr(obj, "accounts_for", {}) or {})
+    problems += [f"accounts_for: {m!r} is not one of {', '.join(COVERED_MODELS)}"
+                 for m in accounts_for if m not in COVERED_MODELS]
     charts = tuple(getattr(obj, "charts", ()) or ())
     problems += [f"charts: {c!r} is not a ReportChart" for c in charts if not isinstance(c, ReportChart)]
     legacy, sub = _evaluate_style(obj.evaluate)
@@ -156,7 +164,7 @@ def validate_rule(obj: Any, expected_name: str | None = None, origin: str = "") 
     evaluate = _legacy_adapter(obj.evaluate) if legacy else obj.evaluate
     return Rule(name=name, version=obj.version, description=desc.strip(), Config=config_cls,
                 needs=needs, optional_needs=optional, evaluate=evaluate, origin=origin, charts=charts,
-                tables=tables)
+                tables=tables, accounts_for=accounts_for)
 
 
 def _legacy_adapter(fn: Callable) -> Callable[[RuleContext], Any]:

@@ -7,10 +7,12 @@ import re
 from dataclasses import dataclass
 from types import SimpleNamespace
 
+import pytest
+
 from clientcare.jobs import report
-from clientcare.rules import Finding, ReportChart, RuleConfig, validate_rule
+from clientcare.rules import Finding, ReportChart, RuleConfig, RuleSpecError, validate_rule
 from clientcare.rules.registry import builtin_names
-from clientcare.rules.testing import AS_OF, SALES, SnapshotBuilder, run
+from clientcare.rules.testing import AS_OF, SALES, SnapshotBuilder, builtin_rules, run
 
 from conftest import ROOT
 
@@ -67,3 +69,12 @@ def test_a_plugins_declared_chart_is_drawn_in_the_html_report():
     svg = html[html.index("Invoice size"):]
     svg = svg[:svg.index("</svg>")]
     assert svg.index("120") < svg.index("300"), "lowest first"
+
+
+def test_what_each_odoo_list_is_accounted_by_is_declared_by_the_rules():
+    assert builtin_rules().accounts_for() == {"account.move": ("late_payment", "invoice_ids"),
+                                              "project.task": ("unmet_deadlines", "task_ids")}
+    bad = SimpleNamespace(name="x_rule", version="1", description="d", needs={}, evaluate=lambda ctx: [],
+                          accounts_for={"sale.order": "order_ids"})
+    with pytest.raises(RuleSpecError, match="accounts_for: 'sale.order' is not one of"):
+        validate_rule(bad)

@@ -143,7 +143,8 @@ def test_builtin_rules_on_the_recorded_databases(odoo, recorded_snapshot):
         if f.subject_model == "project.project":
             partner = projects.at[f.subject_id, "partner_id"]
             assert f.client_id == (None if partner is pd.NA else int(commercial.get(partner, partner))), f.key
-    assert coverage.unaccounted(recorded_snapshot, odoo.recorded_at.date(), result).empty
+    owners = builtin_rules().accounts_for()
+    assert coverage.unaccounted(recorded_snapshot, odoo.recorded_at.date(), result, owners).empty
     checklist = {f.subject_id: f for f in result.findings if f.level == "checklist"}
     assert {c: (f.data["score"], "".join(s[0] for s in f.data["criteria"].values()))
             for c, f in checklist.items()} == expected["checklist"]

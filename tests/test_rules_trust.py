@@ -92,7 +92,7 @@ def test_every_late_task_is_in_a_finding_or_not_raised():
     b.task(1, "Late", 1, deadline=-5).task(2, "Grace", 1, deadline=-1).task(3, "Folded", 1, deadline=-5, stage_id=4)
     b.task(4, "Archived project", 2, deadline=-5).task(5, "Private", None, client=10, deadline=-5)
     result = run_all(b.build(), unmet_deadlines={"grace_days": 1})
-    assert coverage.unaccounted(b.build(), AS_OF, result).empty
+    assert coverage.unaccounted(b.build(), AS_OF, result, builtin_rules().accounts_for()).empty
     reasons = {n.res_id: n.reason for n in result.not_raised}
     assert reasons == {2: "deadline 2026-11-21 is within grace_days (1)",
                        3: "in the folded stage Delivered: shown as done in Odoo",
@@ -115,7 +115,7 @@ def test_coverage_is_empty_on_the_demo_snapshot():
     day = demo_as_of(snap)
     result = run_all(snap, day)
     assert not result.errors
-    assert coverage.unaccounted(snap, result.as_of, result).empty
+    assert coverage.unaccounted(snap, result.as_of, result, builtin_rules().accounts_for()).empty
     assert len(coverage.odoo_lists(snap, result.as_of))  # there is something to account for
 
 
@@ -124,9 +124,9 @@ def test_coverage_finds_what_nothing_accounts_for():
     b.project(1, "P", 10).task(2, "T", 1, deadline=-3)
     snap = b.build()
     result = run_all(snap)
-    assert coverage.unaccounted(snap, AS_OF, result).empty
+    assert coverage.unaccounted(snap, AS_OF, result, builtin_rules().accounts_for()).empty
     result.findings = [f for f in result.findings if f.rule not in ("late_payment", "unmet_deadlines")]
-    missing = coverage.unaccounted(snap, AS_OF, result)
+    missing = coverage.unaccounted(snap, AS_OF, result, builtin_rules().accounts_for())
     assert sorted(zip(missing["model"], missing["res_id"])) == [("account.move", 1), ("project.task", 2)]
 
 
@@ -134,7 +134,7 @@ def test_a_rule_that_did_not_run_says_so_for_its_records():
     b = SnapshotBuilder(17).client(10, "Azure Interior").invoice(1, 10, -5, 10.0)
     snap = b.build()
     result = run_rules(snap, AS_OF, {"late_payment": {"enabled": False}}, registry=builtin_rules())
-    assert coverage.not_run(snap, AS_OF, result) == [
+    assert coverage.not_run(snap, AS_OF, result, builtin_rules().accounts_for()) == [
         NotRaised("late_payment", "account.move", 1, 10,
                   "the rule late_payment did not run (disabled, skipped or failed)")]
 

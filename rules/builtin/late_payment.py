@@ -32,6 +32,8 @@ name = "late_payment"
 version = "1.0"
 description = "Overdue customer invoices per client by escalation level, and chronic late payers"
 needs = {"moves": [], "payments": []}
+#: Every overdue invoice Odoo lists is in a finding's data["invoice_ids"] or a NotRaised.
+accounts_for = {"account.move": "invoice_ids"}
 
 Severity = Literal["info", "low", "medium", "high", "critical"]
 ActivityType = Literal["todo", "call", "email", "meeting"]

@@ -31,6 +31,8 @@ name = "unmet_deadlines"
 version = "1.0"
 description = "Open tasks past deadline and projects past end date, per project, with at-risk and escalation"
 needs = {"projects": [], "tasks": []}
+#: Every late task Odoo lists is in a finding's data["task_ids"] or a NotRaised.
+accounts_for = {"project.task": "task_ids"}
 
 COLUMNS = ["kind", "id", "name", "deadline", "days_late", "assignees", "stage"]
 RISK_COLUMNS = ["kind", "id", "name", "deadline", "days_left", "last_change", "assignees", "stage"]
