@@ -77,9 +77,15 @@ class PullOptions:
     #: Fields each table needs beyond its defaults (the union of the rules' needs).
     extra_fields: dict[str, list[str]] = field(default_factory=dict)
     tables: tuple[str, ...] = tuple(TABLES)
+    #: Tables declared by rules beyond :data:`~clientcare.connector.schema.TABLES`, pulled the
+    #: same way (paging, incremental cursor, typing); name them in ``tables`` too.
+    extra_tables: dict[str, TableSpec] = field(default_factory=dict)
     #: Tables whose model is missing (module not installed) or unreadable (no access right)
     #: are left out with a warning instead of failing the pull; rules needing them are skipped.
     skip_unavailable: bool = True
+
+    def spec(self, name: str) -> TableSpec:
+        return self.extra_tables.get(name) or TABLES[name]
 
 
 class OdooClient:
@@ -176,7 +182,7 @@ class Puller:
     def pull(self, previous: Snapshot | None = None, now: datetime | None = None) -> Snapshot:
         c, opts = self.client, self.options
         now = now or utcnow()
-        specs = [TABLES[n] for n in opts.tables]
+        specs = [opts.spec(n) for n in opts.tables]
         unavailable: dict[str, str] = {}
         for spec in list(specs):
             try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from functools import cached_property
 from pathlib import Path
+from typing import Callable
 
 import pandas as pd
 
@@ -19,12 +20,36 @@ from .errors import UsageError
 FORMAT_VERSION = 1
 
 
+class Views:
+    """Frames derived from one snapshot that several rules share (overdue invoices, tasks with
+    their client...), built once per snapshot; callers treat them as read-only."""
+
+    def __init__(self) -> None:
+        self._built: dict[tuple, object] = {}
+
+    def get(self, key: tuple, build: Callable[[], object]) -> object:
+        if key not in self._built:
+            self._built[key] = build()
+        return self._built[key]
+
+    def __len__(self) -> int:
+        return len(self._built)
+
+
 class Snapshot:
     def __init__(self, tables: dict[str, pd.DataFrame], meta: dict):
         self.tables = tables
+        #: What the pull recorded about the data (server, time, tables it could not read); saved with it.
         self.meta = meta
+        #: The rules' shared derived frames (:func:`clientcare.rules.frames.memo`).
+        self.views = Views()
         #: Cursors to persist once this snapshot is safely stored (set by the puller).
         self.cursors: dict[str, dict] = {}
+
+    @property
+    def unavailable(self) -> dict[str, str]:
+        """Tables the pull could not read -> why (recorded by the puller, saved with the data)."""
+        return dict(self.meta.get("unavailable_tables") or {})
 
     # -- raw ------------------------------------------------------------------
     def table(self, name: str) -> pd.DataFrame:

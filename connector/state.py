@@ -1,7 +1,8 @@
 """The state store: one SQLite file per profile for cursors, the write-back
-ledger and run history.  Its schema is versioned; a file written by a newer
-ClientCare, or one that is not a ClientCare store, is an error, never silently
-reset (losing the ledger would duplicate activities in Odoo)."""
+ledger, run history and each rule's findings of the last applied run.  Its
+schema is versioned; a file written by a newer ClientCare, or one that is not a
+ClientCare store, is an error, never silently reset (losing the ledger would
+duplicate activities in Odoo)."""
 from __future__ import annotations
 
 import json
@@ -14,7 +15,7 @@ import platformdirs
 
 from .errors import UsageError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _APP_ID = 0x43434152  # "CCAR": marks the file as ours
 
 _MIGRATIONS = {
@@ -58,6 +59,15 @@ _MIGRATIONS = {
         fingerprint TEXT,
         updated_at TEXT,
         PRIMARY KEY (scope, finding_key, kind)
+    );
+    """,
+    2: """
+    CREATE TABLE previous_findings (
+        scope TEXT NOT NULL,
+        rule TEXT NOT NULL,
+        run_id TEXT NOT NULL,         -- the applied run that found them
+        findings_json TEXT NOT NULL,  -- JSON list of Finding.to_dict()
+        PRIMARY KEY (scope, rule)
     );
     """,
 }
@@ -185,6 +195,20 @@ class StateStore:
     def clear_fields(self, scope: str) -> None:
         with self.transaction() as db:
             db.execute("DELETE FROM field_cache WHERE scope=?", (scope,))
+
+    # -- previous findings (RuleContext.previous) ----------------------------------
+    def get_previous(self, scope: str) -> dict[str, list[dict]]:
+        """Each rule's findings of the last applied run on this database."""
+        rows = self.db.execute("SELECT rule, findings_json FROM previous_findings WHERE scope=?",
+                               (scope,)).fetchall()
+        return {rule: json.loads(data) for rule, data in rows}
+
+    def set_previous(self, scope: str, run_id: str, by_rule: dict[str, list[dict]]) -> None:
+        """Replace the previous findings of the rules given (those that ran to the end)."""
+        with self.transaction() as db:
+            for rule, findings in by_rule.items():
+                db.execute("INSERT OR REPLACE INTO previous_findings VALUES (?,?,?,?)",
+                           (scope, rule, run_id, json.dumps(findings, default=str)))
 
     def close(self):
         self.db.close()

@@ -330,7 +330,7 @@ class JsonRpcTransport(Transport):
             ) from None
         except urllib.error.HTTPError as exc:
             raise http_status_error(exc.code, where) from None
-        except (json.JSONDecodeError, ValueError) as exc:
+        except (json.JSONDecodeError, ValueError):
             raise E.NotOdooError(f"{where}: the answer is not Odoo's JSON-RPC (not JSON)") from None
         except E.ClientCareError:
             raise

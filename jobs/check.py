@@ -14,13 +14,8 @@ from clientcare.connector.settings import ConnectionSettings
 from clientcare.connector.transports import open_transport
 from clientcare.jobs.writeback import MAIL_POST_ACCESS, SENDER_HINT, WriteBack, rights_hint
 
-#: Odoo modules ClientCare's data comes from, and what is lost without each.
-MODULES = {
-    "mail": "activities and notes cannot be written back",
-    "account": "invoice rules (late_payment, pays-on-time) are skipped",
-    "project": "project and task rules (unmet_deadlines, follow-ups) are skipped",
-    "rating": "the 'likely satisfied' criterion stays unknown",
-}
+#: What the write-back loses without the mail module (what rules lose comes from their needs).
+WITHOUT_MAIL = "activities and notes cannot be written back"
 
 
 @dataclass
@@ -34,14 +29,15 @@ class Step:
 
 
 def run_check(settings: ConnectionSettings, models_needed: dict[str, set[str]],
-              optional_models: set[str] = frozenset(), post_targets: set[str] = frozenset(), *,
-              notify_assignees: bool = False) -> list[Step]:
+              optional_models: set[str] = frozenset(), post_targets: set[str] = frozenset(),
+              readers: dict[str, list[str]] | None = None, *, notify_assignees: bool = False) -> list[Step]:
     """Run the checks in order; stop at the first failure later steps depend on.
 
     ``models_needed`` maps each Odoo model the enabled rules and write-back use
     to the operations needed on it (``read``, ``create``, ``write``);
     ``post_targets`` are the documents sync may put activities and notes on.  Every
-    call sync makes is one a check step makes or probes the right for.
+    call sync makes is one a check step makes or probes the right for.  ``readers``: model ->
+    the enabled rules that read it, to say what a missing module costs.
     """
     steps: list[Step] = []
     try:
@@ -66,7 +62,7 @@ def run_check(settings: ConnectionSettings, models_needed: dict[str, set[str]],
     client = OdooClient(settings, transport=transport)
     probe = {model: _allowed(client, model, "read") for model in
              sorted(set(models_needed) | {m for m in MODULE_MODELS.values()})}
-    steps.append(_modules(probe))
+    steps.append(_modules(probe, readers or {}))
     steps += _access(client, models_needed, probe, optional_models)
     if probe.get("mail.activity"):
         steps += _posting(client, {m for m in post_targets if probe.get(m) is not None})
@@ -115,13 +111,22 @@ def _allowed(client: OdooClient, model: str, op: str) -> bool | None:
         return None
 
 
-def _modules(probe: dict[str, bool | None]) -> Step:
+def _modules(probe: dict[str, bool | None], readers: dict[str, list[str]]) -> Step:
     missing = [m for m, model in MODULE_MODELS.items() if probe.get(model) is None]
     if not missing:
         return Step("modules", "ok", "mail, account, project and rating are installed")
     return Step("modules", "fail" if "mail" in missing else "warn",
                 f"not installed: {', '.join(missing)}",
-                "; ".join(f"without {m}, {MODULES[m]}" for m in missing))
+                "; ".join(f"without {m}, {_lost(m, readers)}" for m in missing))
+
+
+def _lost(module: str, readers: dict[str, list[str]]) -> str:
+    if module == "mail":
+        return WITHOUT_MAIL
+    model = MODULE_MODELS[module]
+    rules = readers.get(model) or []
+    return (f"the rules reading {model} are skipped or judge less: {', '.join(rules)}" if rules
+            else "no enabled rule loses data")
 
 
 def _access(client: OdooClient, models_needed: dict[str, set[str]], probe: dict[str, bool | None],

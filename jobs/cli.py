@@ -12,7 +12,7 @@ import json
 import logging
 import sys
 import traceback
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 
 import click
@@ -243,10 +243,6 @@ def load_profile_from(ctx: click.Context, require_connection: bool = True, **fla
     return profile
 
 
-def as_of_date(value) -> date:
-    return value.date() if value else date.today()
-
-
 # -- the group --------------------------------------------------------------------
 @click.group(cls=ClientCareGroup, epilog=EXIT_CODES_HELP)
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), envvar="CLIENTCARE_CONFIG",
@@ -397,6 +393,11 @@ def _strip(ctx, param, value):
     return value.strip() if isinstance(value, str) else value
 
 
+def strict_option(fn):
+    return click.option("--strict", is_flag=True,
+                        help="A rule that failed to load is an error (exit 2) instead of a partial run.")(fn)
+
+
 def client_option(fn):
     return click.option("--client", "client_filter", callback=_strip, help="Only this client (id or name).")(fn)
 
@@ -460,11 +461,12 @@ def _checked_snapshot(snapshot, snapshot_dir, profile, rule_names):
 
 
 def _default_as_of(snapshot, as_of, demo):
-    if as_of:
-        return as_of.date()
-    if demo:
-        return date.fromisoformat(snapshot.meta["as_of"])
-    return date.today()
+    from clientcare.jobs.demo import demo_as_of
+    from clientcare.jobs.runner import run_day
+
+    if demo and not as_of:
+        return demo_as_of(snapshot)
+    return run_day(as_of.date() if as_of else None)
 
 
 @main.command()
@@ -478,9 +480,10 @@ def _default_as_of(snapshot, as_of, demo):
 @click.option("--snapshot", "snapshot_dir", type=click.Path(exists=True, file_okay=False),
               help="Audit a saved snapshot (from `clientcare pull`) instead of the live server.")
 @click.option("--demo", is_flag=True, help="Audit the demo snapshot shipped with ClientCare (no server).")
+@strict_option
 @click.pass_context
 @handle_errors
-def audit(ctx, rule_names, client_filter, as_of, output, fmt, snapshot_dir, demo, **flags):
+def audit(ctx, rule_names, client_filter, as_of, output, fmt, snapshot_dir, demo, strict, **flags):
     """Read-only: pull (or load) data, run the rules, and report the findings. Writes nothing to Odoo."""
     from clientcare.jobs import report, rulesglue
 
@@ -490,6 +493,8 @@ def audit(ctx, rule_names, client_filter, as_of, output, fmt, snapshot_dir, demo
     profile = load_profile_from(ctx, require_connection=not offline, **flags)
     _check_output(output)
     _check_rule_names(profile, rule_names)
+    if strict:
+        rulesglue.require_loaded(profile, rule_names)
     snapshot = _snapshot_for(ctx, profile, snapshot_dir, demo, rule_names)
     day = _default_as_of(snapshot, as_of, demo)
     result = rulesglue.evaluate(snapshot, day, profile, rule_names)
@@ -500,7 +505,7 @@ def audit(ctx, rule_names, client_filter, as_of, output, fmt, snapshot_dir, demo
         not_raised = [n for n in not_raised if n.client_id in ids]
     meta = dict(snapshot.meta, as_of=day.isoformat())
     if fmt == "html":
-        text = report.render_html(findings, snapshot, day, meta, not_raised, ids)
+        text = report.render_html(findings, snapshot, day, meta, not_raised, ids, rulesglue.charts(profile))
     elif fmt == "json":
         text = report.render_json(findings, meta, not_raised, result.not_judged)
     elif fmt == "csv":  # findings only: one row each (the not-raised list is in the other formats)
@@ -602,19 +607,40 @@ def rules_group():
 
 @rules_group.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
 @handle_errors
-def rules_list(as_json):
-    """Loaded rules: name, version, origin package, description (and load failures)."""
+def rules_list(ctx, as_json):
+    """Installed rules: name, version, origin package, description; load failures, each once
+    (then the exit code is 1)."""
     from clientcare.jobs import rulesglue
 
     infos, failures = rulesglue.describe_rules()
     if as_json:
         click.echo(json.dumps({"rules": infos, "failures": failures}, indent=2, default=str))
-        return
+        ctx.exit(E.EXIT_PARTIAL if failures else E.EXIT_OK)
     for info in infos:
         click.echo(f"{info['name']:<16} {info['version']:<8} {info['package']:<24} {info['description']}")
     for fail in failures:
         note(f"FAILED {fail['name']}: {fail['error']}")
+    if failures:
+        ctx.exit(E.EXIT_PARTIAL)
+
+
+@rules_group.command("tables")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@handle_errors
+def rules_tables(as_json):
+    """Every table and view a rule can read, with each column's pandas dtype and Odoo type."""
+    from clientcare.jobs import rulesglue
+
+    tables = rulesglue.describe_tables()
+    if as_json:
+        click.echo(json.dumps(tables, indent=2))
+        return
+    for t in tables:
+        click.echo(f"{t['name']} ({t['kind']}: {t['source']})")
+        for c in t["columns"]:
+            click.echo(f"  {c['name']:<32} {c['dtype']:<20} {c['odoo_type']}")
 
 
 @rules_group.command("show")
@@ -638,6 +664,8 @@ def rules_show(name):
         model = getattr(TABLES.get(table), "model", "")
         extra = ", ".join(fields) if fields else "the standard fields only"
         click.echo(f"  {table}" + (f" ({model})" if model else "") + f": {extra}")
+    for table, spec in info["tables"].items():
+        click.echo(f"\ndeclares {table}: {spec['model']} where {spec['domain']}: {', '.join(spec['fields'])}")
 
 
 def toml_value(value) -> str:
@@ -723,9 +751,10 @@ def runs(ctx, run_id, as_json, limit, **flags):
 @click.option("--dry-run", is_flag=True, help="Compute and print the plan; make no write call.")
 @click.option("--full", is_flag=True, help="Full pull instead of incremental.")
 @click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
+@strict_option
 @click.pass_context
 @handle_errors
-def sync(ctx, rule_names, client_filter, as_of, dry_run, full, as_json, **flags):
+def sync(ctx, rule_names, client_filter, as_of, dry_run, full, as_json, strict, **flags):
     """Pull (incremental), run the rules, and write activities and notes to Odoo. For cron."""
     from clientcare.jobs import runner
 
@@ -736,7 +765,7 @@ def sync(ctx, rule_names, client_filter, as_of, dry_run, full, as_json, **flags)
     _check_rule_names(profile, rule_names)
     client_ids = {int(client_filter)} if client_filter else None
     summary = runner.sync(profile, dry_run=dry_run, as_of=as_of.date() if as_of else None, full=full,
-                          rule_names=rule_names, client_ids=client_ids)
+                          rule_names=rule_names, client_ids=client_ids, strict=strict)
     data = summary.to_dict()
     if as_json:
         click.echo(REDACTOR.redact(json.dumps(data, indent=2, default=str)))

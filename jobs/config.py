@@ -51,6 +51,8 @@ KEYS: dict[str, tuple[type, Any, bool, str]] = {
     "max_creations": (int, 500, False, "per-run cap on activities and notes created"),
     "default_user_id": (int, None, False, "Odoo user id that gets findings no one else owns"),
     "notify_assignees": (bool, False, False, "let Odoo email each assignee about a new or reassigned activity"),
+    "rules_enabled": (list, None, False, "installed rules to load, comma-separated in the environment "
+                                         "(default: every installed rule)"),
 }
 SECTIONS = ("rules", "routing")
 
@@ -188,6 +190,11 @@ def _coerce(key: str, raw: Any, source: str, problems: list[str]) -> Any:
     if raw is None:
         return None
     try:
+        if typ is list:
+            items = [s.strip() for s in raw.split(",")] if isinstance(raw, str) else list(raw)
+            if not all(isinstance(i, str) for i in items):
+                raise ValueError
+            return [i for i in items if i]
         if typ is bool:
             if isinstance(raw, bool):
                 return raw

@@ -6,6 +6,7 @@ every rule at work right after install.  It holds no test artefacts (no test use
 hostile names: those live in the cassettes)."""
 from __future__ import annotations
 
+from datetime import date
 from importlib import resources
 
 from clientcare.connector.snapshot import Snapshot
@@ -13,7 +14,9 @@ from clientcare.connector.snapshot import Snapshot
 
 def demo_snapshot() -> Snapshot:
     with resources.as_file(resources.files("clientcare.jobs") / "demo_data") as path:
-        snapshot = Snapshot.load(path)
-    # pinned to the capture date, so the demo never drifts with the calendar
-    snapshot.meta.setdefault("as_of", str(snapshot.meta["pulled_at"])[:10])
-    return snapshot
+        return Snapshot.load(path)
+
+
+def demo_as_of(snapshot: Snapshot) -> date:
+    """The demo's day: its capture date, so the demo never drifts with the calendar."""
+    return date.fromisoformat(str(snapshot.meta["pulled_at"])[:10])

@@ -154,7 +154,7 @@ def _finding_dict(f) -> dict:
 
 # -- HTML -------------------------------------------------------------------------
 def overdue_by_age(snapshot: Snapshot, as_of: date, client_ids: set[int] | None = None) -> list[tuple[str, float]]:
-    """Overdue receivables still owed after open credit notes (what late_payment chases), in
+    """Overdue receivables still owed after open credit notes, in
     company currency, by how late they are."""
     inv = F.overdue_invoices(snapshot, as_of)
     if client_ids is not None:
@@ -181,21 +181,23 @@ def late_tasks_by_project(snapshot: Snapshot, as_of: date, client_ids: set[int] 
     return [(str(k), int(v)) for k, v in counts.items()]
 
 
-def fit_scores(findings: list) -> list[tuple[str, float, str]]:
-    """(client, score, band) of the clients with a score, worst first."""
-    out = []
-    for f in findings:
-        data = getattr(f, "data", None) or {}
-        if f.rule == "fit_checklist" and f.level == "checklist" and data.get("score") is not None:
-            out.append((getattr(f, "subject_name", "") or str(f.subject_id), float(data["score"]),
-                        str(data.get("band"))))
-    return sorted(out, key=lambda p: p[1])
-
-
-def follow_ups_by_owner(frame: pd.DataFrame) -> list[tuple[str, int]]:
-    fu = frame.loc[frame["rule"] == "follow_up"]
-    counts = fu.groupby(fu["owner"].replace("", "(nobody)")).size().sort_values(ascending=False)
-    return [(str(k), int(v)) for k, v in counts.items()]
+def rule_chart(chart, findings: list, frame: pd.DataFrame) -> str:
+    """Draw a chart a rule declared (:class:`~clientcare.rules.spec.ReportChart`) from its findings."""
+    mine = [f for f in findings if chart.level is None or f.level == chart.level]
+    if chart.value is None:
+        keys = {f.key for f in mine}
+        rows = frame.loc[frame["key"].isin(keys)]
+        counts = rows.groupby(rows["owner"].replace("", "(nobody)")).size().sort_values(ascending=False)
+        return bar_chart(chart.title, [str(k) for k in counts.index], [int(v) for v in counts],
+                         colors=[PALETTE[5]], noun=chart.noun)
+    bars = sorted(((f.subject_name or str(f.subject_id), float(f.data[chart.value]),
+                    str(f.data.get(chart.band)) if chart.band else "")
+                   for f in mine if (f.data or {}).get(chart.value) is not None), key=lambda b: b[1])
+    missing = len(mine) - len(bars)
+    title = chart.title + (f"; {missing} {chart.missing}" if missing and chart.missing else "")
+    colors = [BAND_COLORS.get(b, PALETTE[5]) for _, _, b in bars] if chart.band else [PALETTE[5]]
+    return bar_chart(title, [b[0] for b in bars], [b[1] for b in bars], colors=colors or None,
+                     scale_max=chart.scale_max, noun=chart.noun)
 
 
 CSS = """
@@ -213,24 +215,19 @@ th{background:#f0f0f0} .sev{font-weight:600;border-radius:3px;padding:1px 6px;co
 
 
 def render_html(findings: list, snapshot: Snapshot, as_of: date, meta: dict, not_raised: list = (),
-                client_ids: set[int] | None = None) -> str:
+                client_ids: set[int] | None = None, rule_charts: dict[str, tuple] | None = None) -> str:
+    """The audit as one HTML page; ``rule_charts``: rule name -> the charts it declares."""
     frame = findings_frame(findings, snapshot, as_of)
     by_key = {f.key: f for f in findings}
     ages = overdue_by_age(snapshot, as_of, client_ids)
-    scores = fit_scores(findings)
-    unscored = sum(1 for f in findings if f.rule == "fit_checklist" and f.level == "checklist"
-                   and (f.data or {}).get("score") is None)
     charts = [
         bar_chart("Overdue receivables by age, after open credit notes (company currency)", [a for a, _ in ages],
                   [v for _, v in ages], colors=PALETTE[:5]),
-        bar_chart("Fit score by client (0–100)" + (f"; {unscored} without a score (too few criteria known)"
-                                                   if unscored else ""), [c for c, _, _ in scores], [v for _, v, _ in scores],
-                  colors=[BAND_COLORS.get(b, PALETTE[5]) for _, _, b in scores] or None, scale_max=100.0,
-                  noun="clients"),
         bar_chart("Late tasks by project", *_unzip(late_tasks_by_project(snapshot, as_of, client_ids, not_raised)),
                   colors=[PALETTE[3]]),
-        bar_chart("Follow-ups due per owner", *_unzip(follow_ups_by_owner(frame)), colors=[PALETTE[5]]),
     ]
+    for rule, declared in sorted((rule_charts or {}).items()):
+        charts += [rule_chart(c, [f for f in findings if f.rule == rule], frame) for c in declared]
     counts = frame.groupby("rule").size().to_dict()
     parts = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",

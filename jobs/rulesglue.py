@@ -5,18 +5,40 @@ import dataclasses
 import functools
 from datetime import date
 
+from clientcare.connector.errors import ConfigError
+from clientcare.connector.schema import TABLES
 from clientcare.connector.snapshot import Snapshot
 from clientcare.jobs.config import Profile
 from clientcare.rules import coverage
 from clientcare.rules.config import describe_type
-from clientcare.rules.registry import Registry, load_rules
+from clientcare.rules.registry import LoadFailure, Registry, load_rules
 from clientcare.rules.routing import RoutingConfig
 from clientcare.rules.runner import RunResult, run_rules
+from clientcare.rules.spec import DERIVED_TABLES
 
 
-@functools.lru_cache(maxsize=1)
-def registry() -> Registry:
-    return load_rules()
+def registry(profile: Profile | None = None) -> Registry:
+    """The rules the profile enables (``rules_enabled``), or every installed one."""
+    enabled = (profile.values.get("rules_enabled") if profile is not None else None)
+    return _load(tuple(enabled) if enabled is not None else None)
+
+
+@functools.lru_cache(maxsize=4)
+def _load(enabled: tuple[str, ...] | None) -> Registry:
+    return load_rules(enabled=enabled)
+
+
+def load_failures(profile: Profile, rule_names: list[str] | None = None) -> list[LoadFailure]:
+    """The load failures of the rules this run would run (asked for and not switched off)."""
+    return registry(profile).failures_for(profile.rules, rule_names)
+
+
+def require_loaded(profile: Profile, rule_names: list[str] | None = None) -> None:
+    """``--strict``: a rule that failed to load is a configuration error (exit 2), not a partial run."""
+    failures = load_failures(profile, rule_names)
+    if failures:
+        raise ConfigError([f"rule {f.name} failed to load: {f.error}" for f in failures],
+                          hint="fix or uninstall the rule's package, or leave it out of rules_enabled")
 
 
 def routing(profile: Profile) -> RoutingConfig:
@@ -25,45 +47,73 @@ def routing(profile: Profile) -> RoutingConfig:
 
 def validate(profile: Profile, rule_names: list[str] | None = None) -> None:
     """Every rule and routing problem of the profile, raised together (ConfigError)."""
-    registry().configure(profile.rules, rule_names)
+    registry(profile).configure(profile.rules, rule_names)
     routing(profile)
 
 
 def enabled(profile: Profile, rule_names: list[str] | None = None) -> list[str]:
-    return sorted(registry().configure(profile.rules, rule_names))
+    return sorted(registry(profile).configure(profile.rules, rule_names))
 
 
 def needs(profile: Profile, rule_names: list[str] | None = None) -> dict[str, list[str]]:
     """Table -> extra fields over the enabled rules (required and optional tables alike)."""
-    required, optional = registry().needs(enabled(profile, rule_names))
+    required, optional = registry(profile).needs(enabled(profile, rule_names))
     return {**optional, **required}
 
 
+def declared_tables(profile: Profile, rule_names: list[str] | None = None) -> dict:
+    """Name -> ``TableSpec`` of the tables the enabled rules declare beyond the connector's."""
+    return registry(profile).tables(enabled(profile, rule_names))
+
+
 def optional_tables(profile: Profile, rule_names: list[str] | None = None) -> set[str]:
-    required, optional = registry().needs(enabled(profile, rule_names))
+    required, optional = registry(profile).needs(enabled(profile, rule_names))
     return set(optional) - set(required)
+
+
+def readers(profile: Profile) -> dict[str, list[str]]:
+    """Odoo model -> the enabled rules that read it (required or optional)."""
+    reg = registry(profile)
+    out: dict[str, set[str]] = {}
+    for name in enabled(profile):
+        rule = reg.rules[name]
+        for table in {**rule.optional_needs, **rule.needs}:
+            table = DERIVED_TABLES.get(table, table)
+            out.setdefault((rule.tables.get(table) or TABLES[table]).model, set()).add(name)
+    return {m: sorted(r) for m, r in sorted(out.items())}
 
 
 def evaluate(snapshot: Snapshot, as_of: date, profile: Profile, rule_names: list[str] | None = None,
              previous: dict[str, list[dict]] | None = None) -> RunResult:
     """Run the enabled rules; those needing a table the server would not give are skipped.  The
     overdue invoices and late tasks of a rule that did not run are listed as not raised."""
-    reg = registry()
-    unavailable = snapshot.meta.get("unavailable_tables") or {}
+    reg = registry(profile)
+    unavailable = snapshot.unavailable
     names = enabled(profile, rule_names)
     skipped = []
     for name in names:
         missing = [t for t in reg.rules[name].needs if t in unavailable]
+        absent = [t for t in reg.rules[name].needs if t not in unavailable and t not in snapshot.tables]
         if missing:
             skipped.append({"rule": name, "stage": "skipped", "traceback": "",
                             "error": f"needs {', '.join(missing)}, unavailable "
                                      f"({'; '.join(unavailable[t] for t in missing)})"})
+        elif absent:  # a saved or demo snapshot pulled without this rule
+            skipped.append({"rule": name, "stage": "skipped", "traceback": "",
+                            "error": f"needs {', '.join(absent)}, not in this snapshot"})
     run = [n for n in names if n not in {s["rule"] for s in skipped}]
     result = run_rules(snapshot, as_of, profile.rules, routing(profile), registry=reg, only=run,
                        previous=previous)
+    result.errors[:0] = [f.to_dict() for f in reg.failures_for(profile.rules, rule_names)]
     result.errors += skipped
-    result.not_raised += coverage.not_run(snapshot, as_of, result)
+    result.not_raised += coverage.not_run(snapshot, as_of, result, reg.accounts_for())
     return result
+
+
+def charts(profile: Profile) -> dict[str, tuple]:
+    """Rule name -> the report charts it declares, for the enabled rules."""
+    reg = registry(profile)
+    return {name: reg.rules[name].charts for name in enabled(profile) if reg.rules[name].charts}
 
 
 def describe_rules() -> tuple[list[dict], list[dict]]:
@@ -87,5 +137,44 @@ def describe_rule(name: str) -> dict:
                "default": getattr(default, f.name)} for f in dataclasses.fields(rule.Config) if f.init]
     needs_all = {**{t: list(v) for t, v in rule.optional_needs.items()},
                  **{t: list(v) for t, v in rule.needs.items()}}
+    tables = {t: {"model": spec.model, "domain": list(spec.domain), "fields": list(spec.fields)}
+              for t, spec in rule.tables.items()}
     return {"name": rule.name, "version": rule.version, "package": rule.origin,
-            "description": rule.description, "config": config, "needs": needs_all}
+            "description": rule.description, "config": config, "needs": needs_all, "tables": tables}
+
+
+#: Derived frames of the snapshot a rule may read, besides its tables (``snapshot.<name>``),
+#: with the table their columns come from.
+VIEWS = {"clients": "partners", "contacts": None, "invoices": "moves", "tasks": "tasks"}
+
+
+def describe_tables() -> list[dict]:
+    """Every table and view a rule can read, each column with its pandas dtype and Odoo type,
+    as the demo snapshot (a real Odoo 19 pull) has them; a rule's ``needs`` may add fields."""
+    from clientcare.jobs.demo import demo_snapshot
+
+    snap = demo_snapshot()
+    odoo_types = snap.meta.get("field_types", {})
+    sources = {derived: f"derived from {table}" for derived, table in DERIVED_TABLES.items()}
+    out = []
+    for name in sorted(set(TABLES) | set(snap.tables)):
+        frame = snap.tables.get(name)
+        spec = TABLES.get(name)
+        out.append(_describe(name, "table", spec.model if spec else sources.get(name, ""), frame,
+                             odoo_types.get(name, {}), spec))
+    for name, spec in sorted(registry().tables().items()):  # declared by installed rules
+        out.append(_describe(name, "table", f"{spec.model}, declared by a rule", None, {}, spec))
+    for name, base in VIEWS.items():
+        out.append(_describe(name, "view", f"snapshot.{name}", getattr(snap, name), odoo_types.get(base, {}), None))
+    return out
+
+
+def _describe(name: str, kind: str, source: str, frame, types: dict, spec) -> dict:
+    columns = []
+    if frame is not None:
+        for col, dtype in frame.dtypes.items():
+            odoo = types.get(col) or (f"{types[col[:-5]]} name" if col.endswith("_name") and col[:-5] in types else "")
+            columns.append({"name": col, "dtype": str(dtype), "odoo_type": odoo})
+    elif spec is not None:  # not in the demo: the declared fields (types come from the server)
+        columns = [{"name": f, "dtype": "", "odoo_type": ""} for f in ("id", *spec.fields, *spec.optional)]
+    return {"name": name, "kind": kind, "source": source, "columns": columns}

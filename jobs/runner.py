@@ -5,7 +5,6 @@ with a run summary stored in the history and a documented exit code.
 """
 from __future__ import annotations
 
-import json
 import logging
 import time
 import traceback
@@ -28,6 +27,11 @@ from clientcare.rules.finding import SUBJECT_MODELS
 log = logging.getLogger(__name__)
 
 
+def run_day(as_of: date | None) -> date:
+    """The day a run evaluates: the one given, or today; decided once, then passed down."""
+    return as_of or date.today()
+
+
 def open_state(profile: Profile) -> StateStore:
     return StateStore(profile.state_path)
 
@@ -43,11 +47,13 @@ def open_client(profile: Profile, state: StateStore | None = None) -> OdooClient
 
 
 def pull_options(profile: Profile, full: bool = False, rule_names: list[str] | None = None) -> PullOptions:
-    """The tables and fields the enabled rules need (the connector pulls their union)."""
+    """The tables and fields the enabled rules need (the connector pulls their union), with the
+    tables they declare."""
     needs = rulesglue.needs(profile, rule_names)
-    tables = tuple(t for t in TABLES if t in needs or t in CORE_TABLES)
-    extra = {t: sorted(f) for t, f in needs.items() if t in TABLES}
-    return PullOptions(full=full, tables=tables, extra_fields=extra)
+    declared = rulesglue.declared_tables(profile, rule_names)
+    tables = tuple(t for t in TABLES if t in needs or t in CORE_TABLES) + tuple(sorted(declared))
+    extra = {t: sorted(f) for t, f in needs.items() if t in TABLES or t in declared}
+    return PullOptions(full=full, tables=tables, extra_fields=extra, extra_tables=declared)
 
 
 def pull_snapshot(client: OdooClient, profile: Profile, full: bool = False,
@@ -55,18 +61,21 @@ def pull_snapshot(client: OdooClient, profile: Profile, full: bool = False,
     return pull_incremental(client, pull_options(profile, full, rule_names))
 
 
-def models_needed(profile: Profile) -> tuple[dict[str, set[str]], set[str], set[str]]:
+def models_needed(profile: Profile) -> tuple[dict[str, set[str]], set[str], set[str], dict[str, list[str]]]:
     """For ``check``: the Odoo models and operations the pull, the enabled rules and the
     write-back use; which of them are optional (a rule only loses a criterion without them);
-    and the documents sync may write activities and notes on (those the enabled rules read)."""
+    the documents sync may write activities and notes on (those the enabled rules read); and
+    which enabled rules read each model."""
     out: dict[str, set[str]] = {m: set(ops) for m, ops in WRITE_MODELS.items()}
     options = pull_options(profile)
     for table in options.tables:
-        out.setdefault(TABLES[table].model, set()).add("read")
+        out.setdefault(options.spec(table).model, set()).add("read")
     optional_tables = rulesglue.optional_tables(profile)
-    optional = {TABLES[t].model for t in optional_tables if t in TABLES}
-    required = {TABLES[t].model for t in options.tables if t not in optional_tables}
-    return out, optional - required - set(WRITE_MODELS), set(SUBJECT_MODELS) & required
+    optional = {options.spec(t).model for t in optional_tables if t in options.tables}
+    required = {options.spec(t).model for t in options.tables if t not in optional_tables}
+    declared = {spec.model for spec in options.extra_tables.values()}
+    return (out, optional - required - set(WRITE_MODELS), (set(SUBJECT_MODELS) & required) | declared,
+            rulesglue.readers(profile))
 
 
 @dataclass
@@ -145,15 +154,19 @@ def _redact(profile: Profile, text: str) -> str:
 
 
 def sync(profile: Profile, *, dry_run: bool = False, as_of: date | None = None, full: bool = False,
-         rule_names: list[str] | None = None, client_ids: set[int] | None = None) -> RunSummary:
-    """One sync run; never raises for Odoo problems, the summary says what happened."""
-    as_of = as_of or date.today()
+         rule_names: list[str] | None = None, client_ids: set[int] | None = None,
+         strict: bool = False) -> RunSummary:
+    """One sync run; never raises for Odoo problems, the summary says what happened.  A rule that
+    failed to load makes the run partial, or (``strict``) stops it before anything is pulled."""
+    as_of = run_day(as_of)
     summary = RunSummary(new_run_id(), "sync", profile.name, dry_run=dry_run, as_of=as_of.isoformat())
     with _recorded(profile, summary, "sync --dry-run" if dry_run else "sync") as run:
+        if strict:
+            rulesglue.require_loaded(profile, rule_names)
         run.client = client = open_client(profile, run.state)
         snapshot = pull_snapshot(client, profile, full=full, rule_names=rule_names)
         summary.pulled = snapshot.summary()
-        previous = _load_previous(profile)
+        previous = run.state.get_previous(client.scope)
         result = rulesglue.evaluate(snapshot, as_of, profile, rule_names, previous=previous)
         findings = result.findings
         if client_ids:
@@ -169,7 +182,8 @@ def sync(profile: Profile, *, dry_run: bool = False, as_of: date | None = None, 
         if not dry_run:
             summary.applied = writer.apply(plan)
             writer.forget_resolved(plan, findings)
-            _save_previous(profile, result.findings, previous)
+            run.state.set_previous(client.scope, summary.run_id, {
+                rule: [f.to_dict() for f in result.findings if f.rule == rule] for rule in result.rules_run})
         summary.write_errors = writer.errors
         summary.warnings = writer.warnings
         if summary.rule_errors or summary.write_errors or any("cap" in w for w in writer.warnings):
@@ -205,39 +219,3 @@ def undo(profile: Profile, run_id: str) -> RunSummary:
         if summary.write_errors:
             summary.status, summary.exit_code = "partial", E.EXIT_PARTIAL
     return summary
-
-
-#: Rules that compare with the previous run (fit_checklist reports score changes).
-PREVIOUS_RULES = ("fit_checklist",)
-
-
-def _previous_path(profile: Profile):
-    return profile.state_path.with_name(profile.state_path.stem + "-previous.json")
-
-
-def _load_previous(profile: Profile) -> dict[str, list[dict]]:
-    path = _previous_path(profile)
-    if not path.exists():
-        return {}
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:  # damaged, not UTF-8, or not readable by this user
-        log.warning("%s is unreadable (%s); score changes start afresh", path, type(exc).__name__)
-        return {}
-    if not isinstance(data, dict) or not all(isinstance(v, list) for v in data.values()):
-        log.warning("%s is not a previous-findings file; score changes start afresh", path)
-        return {}
-    return data
-
-
-def _save_previous(profile: Profile, findings: list, old: dict[str, list[dict]]) -> None:
-    """The last applied run's findings of the rules in PREVIOUS_RULES (atomic replace)."""
-    data = dict(old)
-    for rule in PREVIOUS_RULES:
-        mine = [f.to_dict() for f in findings if f.rule == rule]
-        if mine:
-            data[rule] = mine
-    path = _previous_path(profile)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, default=str))
-    tmp.replace(path)

@@ -4,16 +4,19 @@ A third-party rule is a module registered under the ``clientcare.rules``
 entry-point group (see :mod:`clientcare.rules.spec`); the built-in rules in
 :mod:`clientcare.rules.builtin` are registered exactly the same way.
 """
+from clientcare.connector.schema import TableSpec
+
 from .config import RuleConfig, parse_config
 from .finding import SEVERITIES, Action, Finding, NotJudged, NotRaised, Rows, RuleOutput
 from .registry import LoadFailure, Registry, load_rules
-from .routing import RoutingConfig
-from .runner import RunResult, previous_findings, run_rules
-from .spec import ENTRY_POINT_GROUP, Rule, RuleSpec, RuleSpecError, validate_rule
+from .routing import STEPS as ROUTING_STEPS, RoutingConfig
+from .context import RuleContext
+from .runner import RunResult, run_rules
+from .spec import ENTRY_POINT_GROUP, ReportChart, Rule, RuleSpec, RuleSpecError, validate_rule
 
 __all__ = [
     "ENTRY_POINT_GROUP", "SEVERITIES", "Action", "Finding", "LoadFailure", "NotJudged", "NotRaised", "Registry",
-    "Rule", "RuleOutput",
-    "RuleConfig", "RuleSpec", "RuleSpecError", "RoutingConfig", "Rows", "RunResult", "load_rules",
-    "parse_config", "previous_findings", "run_rules", "validate_rule",
+    "Rule", "RuleContext", "RuleOutput",
+    "ROUTING_STEPS", "ReportChart", "RuleConfig", "RuleSpec", "RuleSpecError", "TableSpec", "RoutingConfig", "Rows", "RunResult", "load_rules",
+    "parse_config", "run_rules", "validate_rule",
 ]

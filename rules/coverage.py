@@ -3,12 +3,14 @@
 Odoo's own lists (:func:`facts.overdue_invoice_domain`, :func:`facts.late_task_domain`, as
 the frames :func:`~clientcare.rules.frames.overdue_invoices` and
 :func:`~clientcare.rules.frames.late_tasks`) are what a person compares ClientCare with.
-A record is accounted for when a finding lists it (``data["invoice_ids"]`` /
-``data["task_ids"]``, the contract any rule can follow) or a ``NotRaised`` says why not.
+A record is accounted for when a finding lists it (in the ``data`` key the rule declares in
+its ``accounts_for``, e.g. ``{"account.move": "invoice_ids"}``: the contract any rule can
+follow) or a ``NotRaised`` says why not.  ``owners`` is :meth:`Registry.accounts_for`.
 """
 from __future__ import annotations
 
 from datetime import date
+from typing import Mapping
 
 import pandas as pd
 
@@ -17,9 +19,6 @@ from clientcare.connector.snapshot import Snapshot
 from . import frames as F
 from .finding import NotRaised
 from .runner import RunResult
-
-#: Per model: the built-in rule that reports it, and the ``Finding.data`` key listing its ids.
-OWNERS = {"account.move": ("late_payment", "invoice_ids"), "project.task": ("unmet_deadlines", "task_ids")}
 
 
 def odoo_lists(snapshot: Snapshot, as_of: date) -> pd.DataFrame:
@@ -35,11 +34,12 @@ def odoo_lists(snapshot: Snapshot, as_of: date) -> pd.DataFrame:
     ], ignore_index=True)
 
 
-def not_run(snapshot: Snapshot, as_of: date, result: RunResult) -> list[NotRaised]:
+def not_run(snapshot: Snapshot, as_of: date, result: RunResult, owners: Mapping[str, tuple[str, str]]
+            ) -> list[NotRaised]:
     """A ``NotRaised`` for each listed record whose rule did not run (disabled, skipped, failed)."""
     listed = odoo_lists(snapshot, as_of)
     out = []
-    for model, (rule, _) in OWNERS.items():
+    for model, (rule, _) in owners.items():
         if rule in result.rules_run:
             continue
         rows = listed.loc[listed["model"] == model]
@@ -49,12 +49,13 @@ def not_run(snapshot: Snapshot, as_of: date, result: RunResult) -> list[NotRaise
     return out
 
 
-def unaccounted(snapshot: Snapshot, as_of: date, result: RunResult) -> pd.DataFrame:
+def unaccounted(snapshot: Snapshot, as_of: date, result: RunResult, owners: Mapping[str, tuple[str, str]]
+                ) -> pd.DataFrame:
     """Odoo's overdue invoices and late tasks in no finding and no ``NotRaised`` (should be empty)."""
     listed = odoo_lists(snapshot, as_of)
-    seen = {model: set() for model in OWNERS}
+    seen = {model: set() for model in owners}
     for f in result.findings:
-        for model, (_, key) in OWNERS.items():
+        for model, (_, key) in owners.items():
             seen[model].update(f.data.get(key) or ())
     for n in result.not_raised:
         if n.model in seen:

@@ -9,6 +9,7 @@ the write-back uses it to update or close what an earlier run created.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -19,9 +20,16 @@ import pandas as pd
 
 from clientcare.connector.facts import ACTIVITY_TYPES, SEVERITIES
 
+#: The documents the built-in tables hold; a finding may be about any model with activities
+#: (the write-back resolves the model by name; a model without them is a write error there).
 SUBJECT_MODELS = ("res.partner", "project.project", "project.task", "account.move")
 ACTION_KINDS = ("activity", "note")
 _SEVERITY_SET, _MODEL_SET = frozenset(SEVERITIES), frozenset(SUBJECT_MODELS)
+_MODEL_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
+
+
+def _is_model(name: Any) -> bool:
+    return isinstance(name, str) and bool(_MODEL_RE.match(name))
 
 
 class Rows(Sequence):
@@ -105,7 +113,8 @@ class Finding:
 
     ``route`` carries what the routing chain needs beyond ``client_id``
     (``project_id``, ``task_user_ids``, ``invoice_user_ids``, a preset
-    ``user_id`` with its ``why``, or an ``order`` override); the runner fills
+    ``user_id`` with its ``why``, a step to try ``first`` before the configured
+    chain, or a whole ``order``; steps: :data:`ROUTING_STEPS`); the runner fills
     :attr:`responsible_user_id` and :attr:`routed_by` from it.
     """
 
@@ -144,7 +153,8 @@ class Finding:
     def problems(self) -> list[str]:
         """What makes this finding unusable (checked by the runner for every rule)."""
         a = self.action
-        if (self.severity in _SEVERITY_SET and self.subject_model in _MODEL_SET and type(self.subject_id) is int
+        if (self.severity in _SEVERITY_SET and (self.subject_model in _MODEL_SET or _is_model(self.subject_model))
+                and type(self.subject_id) is int
                 and self.subject_id > 0 and self.evidence and self.summary and "\n" not in self.summary
                 and (a is None or (a.summary and ((a.kind == "activity" and a.activity_type in ACTIVITY_TYPES
                                                    and isinstance(a.due_date, date)) or a.kind == "note")))):
@@ -152,8 +162,8 @@ class Finding:
         out = []
         if self.severity not in _SEVERITY_SET:
             out.append(f"severity {self.severity!r} is not one of {', '.join(SEVERITIES)}")
-        if self.subject_model not in _MODEL_SET:
-            out.append(f"subject model {self.subject_model!r} is not one of {', '.join(SUBJECT_MODELS)}")
+        if not (self.subject_model in _MODEL_SET or _is_model(self.subject_model)):
+            out.append(f"subject model {self.subject_model!r} is not an Odoo model name (like sale.order)")
         if type(self.subject_id) is not int or self.subject_id <= 0:
             out.append(f"subject id {self.subject_id!r} is not a positive int")
         if not self.evidence:

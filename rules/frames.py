@@ -23,14 +23,11 @@ from .finding import Rows
 
 #: Messages that are a contact with the client (done activities count too, whatever their type).
 INTERACTION_TYPES = ("comment", "email", "email_outgoing")
-_CACHE = "_clientcare_rules_views"
 
 
 def memo(snapshot: Snapshot, key: tuple, build: Callable[[], object]):
-    cache = snapshot.__dict__.setdefault(_CACHE, {})
-    if key not in cache:
-        cache[key] = build()
-    return cache[key]
+    """``build()`` once per snapshot (its :class:`~clientcare.connector.snapshot.Views`)."""
+    return snapshot.views.get(key, build)
 
 
 def day(as_of: date) -> pd.Timestamp:

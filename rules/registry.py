@@ -21,6 +21,9 @@ from .spec import DERIVED_TABLES, ENTRY_POINT_GROUP, Rule, RuleSpecError, valida
 
 log = logging.getLogger(__name__)
 
+#: The package of the rules shipped with ClientCare (they register like any plugin).
+BUILTIN_PACKAGE = "clientcare.rules.builtin"
+
 #: Keys of a rule's config table handled by ClientCare itself, not by the rule's Config.
 RESERVED_KEYS = ("enabled",)
 
@@ -52,6 +55,16 @@ class Registry:
             return self.rules[name]
         except KeyError:
             raise ConfigError(_unknown_rule(name, self.known_names())) from None
+
+    def failures_for(self, raw: Mapping[str, Any] | None = None, only: Iterable[str] | None = None
+                     ) -> list[LoadFailure]:
+        """The load failures of the rules this run asked for: all of them unless ``only`` names
+        some, less those the config switches off (``enabled = false``)."""
+        raw = raw or {}
+        wanted = set(only) if only is not None else None
+        return [f for f in self.failures
+                if (wanted is None or f.name in wanted)
+                and not (isinstance(raw.get(f.name), Mapping) and raw[f.name].get("enabled") is False)]
 
     def known_names(self) -> list[str]:
         return sorted(set(self.rules) | {f.name for f in self.failures})
@@ -105,6 +118,19 @@ class Registry:
             raise ConfigError(problems)
         return configs
 
+    def tables(self, names: Iterable[str] | None = None) -> dict[str, Any]:
+        """The extra tables (name -> ``TableSpec``) the named rules declare (default: all)."""
+        out: dict[str, Any] = {}
+        for name in (names if names is not None else self.rules):
+            rule = self.rules.get(name)
+            if rule is not None:
+                out.update(rule.tables)
+        return out
+
+    def accounts_for(self) -> dict[str, tuple[str, str]]:
+        """Odoo model -> (rule, ``Finding.data`` key) of the loaded rules that account for its list."""
+        return {model: (rule.name, key) for rule in self.rules.values() for model, key in rule.accounts_for.items()}
+
     def needs(self, names: Iterable[str] | None = None) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
         """(required, optional): table -> extra fields, the union over the named rules.
 
@@ -126,13 +152,37 @@ class Registry:
         return ({t: sorted(f) for t, f in required.items()}, {t: sorted(f) for t, f in optional.items()})
 
 
-def load_rules(entry_points: Iterable[Any] | None = None, *, strict: bool = False) -> Registry:
-    """Load every rule of the ``clientcare.rules`` group (or the given entry points)."""
+def discover() -> list[Any]:
+    """The installed entry points of the ``clientcare.rules`` group (the one place that asks)."""
+    return list(metadata.entry_points(group=ENTRY_POINT_GROUP))
+
+
+def builtin_names() -> list[str]:
+    """The rules ClientCare itself ships, as its own entry points declare them."""
+    return sorted({ep.name for ep in discover() if ep.value.startswith(BUILTIN_PACKAGE + ".")})
+
+
+def load_rules(entry_points: Iterable[Any] | None = None, *, strict: bool = False,
+               enabled: Iterable[str] | None = None) -> Registry:
+    """Load the rules of the ``clientcare.rules`` group (or the given entry points).
+
+    ``enabled`` (the profile's ``rules_enabled``) names the installed rules to load; the
+    others are not even imported, so an unrelated broken or new package cannot change a
+    run.  A name in ``enabled`` that nothing provides is a load failure.
+    """
     if entry_points is None:
-        entry_points = metadata.entry_points(group=ENTRY_POINT_GROUP)
+        entry_points = discover()
+    entry_points = _unique(entry_points)
     registry = Registry()
+    if enabled is not None:
+        enabled = list(enabled)
+        provided = {ep.name for ep in entry_points}
+        entry_points = [ep for ep in entry_points if ep.name in enabled]
+        registry.failures += [LoadFailure(n, "", f"rule {n!r} is enabled but no installed package provides it"
+                                          + _did_you_mean(n, sorted(provided)), "")
+                              for n in sorted(set(enabled) - provided)]
     seen: dict[str, str] = {}
-    for ep in sorted(_unique(entry_points), key=lambda e: (e.name, e.value)):
+    for ep in sorted(entry_points, key=lambda e: (e.name, e.value)):
         where = f"{ep.value}" + (f" ({ep.dist.name} {ep.dist.version})" if getattr(ep, "dist", None) else "")
         if ep.name in seen:
             registry.failures.append(LoadFailure(
@@ -147,11 +197,16 @@ def load_rules(entry_points: Iterable[Any] | None = None, *, strict: bool = Fals
             registry.failures.append(LoadFailure(ep.name, where, f"{type(exc).__name__}: {exc}",
                                                  traceback.format_exc()))
         else:
-            registry.rules[rule.name] = rule
-            seen[ep.name] = where
-            continue
+            clash = [t for t, spec in rule.tables.items() if registry.tables().get(t, spec) != spec]
+            if not clash:
+                registry.rules[rule.name] = rule
+                seen[ep.name] = where
+                continue
+            registry.failures.append(LoadFailure(ep.name, where, f"declares table(s) {', '.join(clash)} "
+                                                 f"differently from another rule", ""))
         seen[ep.name] = where
-        log.error("rule %s (%s) failed to load: %s", ep.name, where, registry.failures[-1].error)
+        # reported once, by the command that runs or lists the rules (not also by the log)
+        log.debug("rule %s (%s) failed to load: %s", ep.name, where, registry.failures[-1].error)
     if strict and registry.failures:
         raise RuleSpecError(", ".join(f.name for f in registry.failures),
                             [f"{f.name}: {f.error}" for f in registry.failures])
@@ -169,7 +224,10 @@ def _unique(entry_points: Iterable[Any]) -> list[Any]:
     return out
 
 
-def _unknown_rule(name: str, known: list[str]) -> str:
+def _did_you_mean(name: str, known: list[str]) -> str:
     close = difflib.get_close_matches(name, known, n=1)
-    return (f"rules.{name}: no such rule" + (f" (did you mean {close[0]!r}?)" if close else "")
-            + f"; installed: {', '.join(known) or 'none'}")
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _unknown_rule(name: str, known: list[str]) -> str:
+    return f"rules.{name}: no such rule{_did_you_mean(name, known)}; installed: {', '.join(known) or 'none'}"

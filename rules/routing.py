@@ -126,7 +126,7 @@ def assign(findings: list[Finding], snapshot: Snapshot, routing: RoutingConfig) 
     how = np.where(np.isnan(user), None, "rule").astype(object)
     per_rule = {rule: tuple(routing.order_for(rule)) for rule in {f.rule for f in findings}}
     codes: dict[tuple, int] = {}
-    order_code = np.fromiter((codes.setdefault(tuple(r["order"]) if r.get("order") else per_rule[f.rule], len(codes))
+    order_code = np.fromiter((codes.setdefault(_order(r, per_rule[f.rule]), len(codes))
                               for f, r in zip(findings, routes)), dtype=np.int64, count=n)
     for order, code in codes.items():
         for step in order + ("default",):  # the chain always ends with someone
@@ -146,6 +146,14 @@ def assign(findings: list[Finding], snapshot: Snapshot, routing: RoutingConfig) 
         if h == "rule":
             h = f"rule: {f.route.get('why') or 'named by the rule'}"
         f.routed_by = h or "unrouted"
+
+
+def _order(route: Mapping[str, Any], configured: tuple[str, ...]) -> tuple[str, ...]:
+    """A finding's chain: its own ``order``, or the configured one with its ``first`` step first."""
+    if route.get("order"):
+        return tuple(route["order"])
+    first = route.get("first")
+    return (first, *(s for s in configured if s != first)) if first else configured
 
 
 def _ids(values: list) -> np.ndarray:

@@ -15,6 +15,7 @@ import traceback
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from types import MappingProxyType
 from typing import Any, Iterable, Mapping
 
 import pandas as pd
@@ -23,15 +24,12 @@ from clientcare.connector.errors import ConfigError
 from clientcare.connector.snapshot import Snapshot
 
 from .config import RuleConfig
+from .context import RuleContext
 from .finding import Finding, NotJudged, NotRaised, RuleOutput
 from .registry import Registry, load_rules
 from .routing import RoutingConfig, assign
 
 log = logging.getLogger(__name__)
-
-#: ``snapshot.meta`` key under which the previous run's findings (``to_dict`` form) are
-#: given to the rules, per rule name; see :func:`previous_findings`.
-PREVIOUS_KEY = "previous_findings"
 
 
 @dataclass
@@ -75,18 +73,23 @@ class RunResult:
 def run_rules(snapshot: Snapshot, as_of: date, configs: Mapping[str, Any] | None = None,
               routing: RoutingConfig | Mapping[str, Any] | None = None, *,
               registry: Registry | None = None, only: Iterable[str] | None = None,
-              previous: Mapping[str, list[dict]] | None = None) -> RunResult:
+              previous: Mapping[str, list[dict]] | None = None,
+              unavailable: Mapping[str, str] | None = None) -> RunResult:
     """Evaluate the enabled rules at ``as_of`` and route their findings.
 
     ``configs`` is the profile's ``rules`` table (raw, validated here) or the
     output of :meth:`Registry.configure`; ``previous`` the last run's findings
-    per rule (``Finding.to_dict()``), for rules that report change.
+    per rule (``Finding.to_dict()``); ``unavailable`` the tables the server would
+    not give (default: what the pull recorded in the snapshot).  Each rule gets
+    them in its :class:`RuleContext`.
     """
     as_of = check_as_of(as_of)
     registry = registry if registry is not None else load_rules()
+    raw = None
     if configs and all(isinstance(c, RuleConfig) for c in configs.values()):
         parsed = dict(configs)
     else:
+        raw = configs
         parsed = registry.configure(configs, only)
     if only is not None:
         parsed = {k: v for k, v in parsed.items() if k in set(only)}
@@ -94,27 +97,23 @@ def run_rules(snapshot: Snapshot, as_of: date, configs: Mapping[str, Any] | None
     unknown = sorted(set(routing.rules) - set(registry.known_names()))
     if unknown:
         raise ConfigError([f"routing.rules.{n}: no such rule" for n in unknown])
-    saved = snapshot.meta.pop(PREVIOUS_KEY, None)
-    snapshot.meta[PREVIOUS_KEY] = {k: list(v) for k, v in (previous or {}).items()}
-    try:
-        with _gc_paused():
-            return _run(snapshot, as_of, parsed, registry, routing, only)
-    finally:  # the snapshot is left as it was given (it may be saved again)
-        snapshot.meta.pop(PREVIOUS_KEY, None)
-        if saved is not None:
-            snapshot.meta[PREVIOUS_KEY] = saved
+    missing = MappingProxyType(dict(snapshot.unavailable if unavailable is None else unavailable))
+    contexts = {name: RuleContext(snapshot, as_of, config, tuple((previous or {}).get(name) or ()), missing)
+                for name, config in parsed.items()}
+    with _gc_paused():
+        result = _run(snapshot, as_of, contexts, registry, routing)
+    result.errors[:0] = [f.to_dict() for f in registry.failures_for(raw, only)]
+    return result
 
 
-def _run(snapshot: Snapshot, as_of: date, parsed: dict, registry: Registry, routing: RoutingConfig,
-         only: Iterable[str] | None) -> RunResult:
+def _run(snapshot: Snapshot, as_of: date, contexts: dict[str, RuleContext], registry: Registry,
+         routing: RoutingConfig) -> RunResult:
     result = RunResult(as_of)
-    wanted = set(parsed) if only is None else set(only)
-    result.errors += [f.to_dict() for f in registry.failures if f.name in wanted or only is None]
-    for name, config in parsed.items():
+    for name, ctx in contexts.items():
         rule = registry.rules[name]
         started = time.perf_counter()
         try:
-            found = rule.evaluate(snapshot, as_of, config)
+            found = rule.evaluate(ctx)
         except Exception as exc:  # noqa: BLE001 - a broken rule must not stop the others
             log.error("rule %s raised %s: %s", name, type(exc).__name__, exc)
             result.errors.append({"rule": name, "stage": "evaluate", "error": f"{type(exc).__name__}: {exc}",
@@ -170,11 +169,6 @@ def check_as_of(as_of: Any) -> date:
         except ValueError:
             pass
     raise ConfigError(f"as_of must be a date (YYYY-MM-DD), not {as_of!r}")
-
-
-def previous_findings(snapshot: Snapshot, rule: str) -> list[dict]:
-    """The previous run's findings of ``rule`` as given to :func:`run_rules` (empty if none)."""
-    return list((snapshot.meta.get(PREVIOUS_KEY) or {}).get(rule) or [])
 
 
 def _check_output(name: str, found: Any) -> tuple[list[Finding], list[str]]:

@@ -6,42 +6,52 @@ entry-point group, with::
     name = "big_invoices"                 # equal to the entry-point name
     version = "1.0"
     description = "Invoices above a threshold, per client"   # one line
-    Config = BigInvoicesConfig             # frozen dataclass, subclass of RuleConfig
+    Config = BigInvoicesConfig             # frozen dataclass, subclass of RuleConfig (optional)
     needs = {"moves": ["amount_total"]}    # table -> fields beyond the defaults
     optional_needs = {"ratings": []}       # tables used when readable (optional attribute)
+    charts = (ReportChart("Big invoices per owner"),)   # in the HTML report (optional attribute)
+    tables = [TableSpec("quotations", "sale.order", domain=(("state", "=", "sent"),),
+                        fields=("name", "partner_id", "date_order"))]   # extra tables (optional)
 
-    def evaluate(snapshot, as_of, config) -> list[Finding] | RuleOutput: ...
+    def evaluate(ctx: RuleContext) -> list[Finding] | RuleOutput: ...
 
-``evaluate`` returns its findings, or a ``RuleOutput`` that adds what it left out and why
-(``NotRaised``) and the finding keys it could not decide this run (``NotJudged``: the
-write-back never closes those).
+``ctx`` (:class:`~clientcare.rules.context.RuleContext`) holds the snapshot, the run's
+day, the parsed config, the rule's previous findings and the unavailable tables.
+The first API's ``evaluate(snapshot, as_of, config)`` still loads: :func:`validate_rule`
+adapts it (the one place that knows both).  ``evaluate`` returns its findings, or a
+``RuleOutput`` that adds what it left out and why (``NotRaised``) and the finding keys it
+could not decide this run (``NotJudged``: the write-back never closes those).
 
-Like pluggy's hook specifications, the spec is data and every implementation
-is checked against it when loaded: a missing or misspelled attribute, a wrong
-``evaluate`` signature or an unknown table is an error naming the rule, never
-silently ignored.
+The spec is plain data (no plugin framework to learn) and every implementation is checked
+against it when loaded: a missing or misspelled attribute, a wrong ``evaluate`` signature, an
+unknown or clashing table is an error naming the rule, never silently ignored.
 """
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import inspect
 import re
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Protocol, Sequence
 
 from clientcare.connector.errors import FatalError
-from clientcare.connector.schema import TABLES
-from clientcare.connector.snapshot import Snapshot
+from clientcare.connector.schema import TABLES, TableSpec
 
 from .config import RuleConfig, config_class_problems
+from .context import RuleContext
 from .finding import Finding, RuleOutput
 
 ENTRY_POINT_GROUP = "clientcare.rules"
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{1,63}$")
-EVALUATE_PARAMS = ("snapshot", "as_of", "config")
-REQUIRED = ("name", "version", "description", "Config", "needs", "evaluate")
-OPTIONAL = ("optional_needs",)
+EVALUATE_PARAMS = ("ctx",)
+LEGACY_PARAMS = ("snapshot", "as_of", "config")
+REQUIRED = ("name", "version", "description", "needs", "evaluate")
+#: ``Config`` defaults to :class:`RuleConfig` (a rule without settings).
+OPTIONAL = ("Config", "optional_needs", "charts", "tables", "accounts_for")
+#: The models whose Odoo lists (overdue invoices, late tasks) every run accounts for.
+COVERED_MODELS = ("account.move", "project.task")
+MODEL_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
 #: Tables a rule may name: the connector's, plus the payment dates it derives from ``moves``.
 DERIVED_TABLES = {"payments": "moves"}
 
@@ -55,7 +65,7 @@ class RuleSpec(Protocol):
     Config: type[RuleConfig]
     needs: Mapping[str, Sequence[str]]
 
-    def evaluate(self, snapshot: Snapshot, as_of: date, config: RuleConfig) -> list[Finding] | RuleOutput: ...
+    def evaluate(self, ctx: RuleContext) -> list[Finding] | RuleOutput: ...
 
 
 class RuleSpecError(FatalError):
@@ -70,6 +80,24 @@ class RuleSpecError(FatalError):
 
 
 @dataclass(frozen=True)
+class ReportChart:
+    """A bar chart of the rule's findings in the HTML report: declared by the rule, drawn by the
+    report (which names no rule).  With ``value`` (a key of ``Finding.data``) one bar per finding,
+    lowest first; without, the number of findings per owner."""
+
+    title: str
+    #: Only findings of this level.
+    level: str | None = None
+    value: str | None = None
+    #: A key of ``Finding.data`` holding a band (good / fair / poor) that colours the bar.
+    band: str | None = None
+    scale_max: float | None = None
+    #: Appended to the title with the number of findings that have no ``value``.
+    missing: str = ""
+    noun: str = "findings"
+
+
+@dataclass(frozen=True)
 class Rule:
     """A rule checked against the spec: what the registry hands to the runner."""
 
@@ -79,8 +107,14 @@ class Rule:
     Config: type
     needs: dict[str, tuple[str, ...]]
     optional_needs: dict[str, tuple[str, ...]]
-    evaluate: Callable[[Snapshot, date, Any], list[Finding] | RuleOutput]
+    evaluate: Callable[[RuleContext], list[Finding] | RuleOutput]
     origin: str = ""
+    charts: tuple[ReportChart, ...] = ()
+    #: Tables the rule declares beyond the connector's (pulled like them; always required).
+    tables: dict[str, TableSpec] = field(default_factory=dict)
+    #: Odoo model -> the ``Finding.data`` key listing its records: the rule accounts for the
+    #: overdue invoices / late tasks Odoo lists (:mod:`clientcare.rules.coverage`).
+    accounts_for: dict[str, str] = field(default_factory=dict)
 
     def default_config(self) -> RuleConfig:
         return self.Config()
@@ -112,14 +146,33 @@ def validate_rule(obj: Any, expected_name: str | None = None, origin: str = "") 
     desc = obj.description
     if not isinstance(desc, str) or not desc.strip() or "\n" in desc.strip():
         problems.append("description must be one non-empty line")
-    problems += config_class_problems(obj.Config)
-    needs = _needs(obj.needs, "needs", problems)
-    optional = _needs(getattr(obj, "optional_needs", {}) or {}, "optional_needs", problems)
-    problems += _evaluate_problems(obj.evaluate)
+    config_cls = getattr(obj, "Config", RuleConfig)
+    problems += config_class_problems(config_cls)
+    tables = _tables(getattr(obj, "tables", ()) or (), problems)
+    needs = _needs(obj.needs, "needs", problems, tables)
+    optional = _needs(getattr(obj, "optional_needs", {}) or {}, "optional_needs", problems, tables)
+    needs.update({t: () for t in tables if t not in needs and t not in optional})
+    accounts_for = dict(getattr(obj, "accounts_for", {}) or {})
+    problems += [f"accounts_for: {m!r} is not one of {', '.join(COVERED_MODELS)}"
+                 for m in accounts_for if m not in COVERED_MODELS]
+    charts = tuple(getattr(obj, "charts", ()) or ())
+    problems += [f"charts: {c!r} is not a ReportChart" for c in charts if not isinstance(c, ReportChart)]
+    legacy, sub = _evaluate_style(obj.evaluate)
+    problems += sub
     if problems:
         raise RuleSpecError(label, problems)
-    return Rule(name=name, version=obj.version, description=desc.strip(), Config=obj.Config,
-                needs=needs, optional_needs=optional, evaluate=obj.evaluate, origin=origin)
+    evaluate = _legacy_adapter(obj.evaluate) if legacy else obj.evaluate
+    return Rule(name=name, version=obj.version, description=desc.strip(), Config=config_cls,
+                needs=needs, optional_needs=optional, evaluate=evaluate, origin=origin, charts=charts,
+                tables=tables, accounts_for=accounts_for)
+
+
+def _legacy_adapter(fn: Callable) -> Callable[[RuleContext], Any]:
+    """``evaluate(snapshot, as_of, config)`` of the first plugin API, called with a context."""
+    def evaluate(ctx: RuleContext):
+        return fn(ctx.snapshot, ctx.as_of, ctx.config)
+    evaluate.__wrapped__ = fn
+    return evaluate
 
 
 def _did_you_mean(attr: str, public: list[str]) -> str:
@@ -127,12 +180,34 @@ def _did_you_mean(attr: str, public: list[str]) -> str:
     return f" (found {near[0]!r}: misspelled?)" if near else ""
 
 
-def _needs(value: Any, label: str, problems: list[str]) -> dict[str, tuple[str, ...]]:
+def _tables(value: Any, problems: list[str]) -> dict[str, TableSpec]:
+    """The extra tables a rule declares: named apart from the connector's, on a real model name."""
+    out: dict[str, TableSpec] = {}
+    for spec in value:
+        if not isinstance(spec, TableSpec):
+            problems.append(f"tables: {spec!r} is not a TableSpec")
+            continue
+        if spec.name in TABLES or spec.name in DERIVED_TABLES or spec.name in out:
+            problems.append(f"tables: {spec.name!r} is already a table")
+        elif not NAME_RE.match(spec.name):
+            problems.append(f"tables: name {spec.name!r} must match {NAME_RE.pattern}")
+        elif not isinstance(spec.model, str) or not MODEL_RE.match(spec.model):
+            problems.append(f"tables[{spec.name!r}]: model {spec.model!r} is not an Odoo model name")
+        elif isinstance(spec.fields, str) or not all(isinstance(f, str) and f for f in spec.fields):
+            problems.append(f"tables[{spec.name!r}]: fields must be a list of field names")
+        else:
+            out[spec.name] = dataclasses.replace(spec, fields=tuple(spec.fields), optional=tuple(spec.optional),
+                                                 domain=tuple(spec.domain), watch=tuple(spec.watch))
+    return out
+
+
+def _needs(value: Any, label: str, problems: list[str], own: Mapping[str, TableSpec] = {}
+           ) -> dict[str, tuple[str, ...]]:
     if not isinstance(value, Mapping):
         problems.append(f"{label} must map table names to field lists, not {type(value).__name__}")
         return {}
     out = {}
-    known = set(TABLES) | set(DERIVED_TABLES)
+    known = set(TABLES) | set(DERIVED_TABLES) | set(own)
     for table, fields in value.items():
         if table not in known:
             problems.append(f"{label}: unknown table {table!r}" + _did_you_mean(table, sorted(known))
@@ -145,21 +220,25 @@ def _needs(value: Any, label: str, problems: list[str]) -> dict[str, tuple[str, 
     return out
 
 
-def _evaluate_problems(fn: Any) -> list[str]:
+def _evaluate_style(fn: Any) -> tuple[bool, list[str]]:
+    """(legacy?, problems): ``evaluate(ctx)``, or the first API's ``(snapshot, as_of, config)``."""
     if not callable(fn):
-        return ["evaluate must be callable"]
+        return False, ["evaluate must be callable"]
     try:
         sig = inspect.signature(fn)
     except (TypeError, ValueError):
-        return []
+        return False, []
     params = [p for p in sig.parameters.values()
               if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    required_extra = [p.name for p in sig.parameters.values()
-                      if p.default is p.empty and p.kind is p.KEYWORD_ONLY]
-    has_varargs = any(p.kind is p.VAR_POSITIONAL for p in sig.parameters.values())
-    out = []
-    if len(params) < len(EVALUATE_PARAMS) and not has_varargs:
-        out.append(f"evaluate{sig} must accept ({', '.join(EVALUATE_PARAMS)})")
-    elif [p for p in params[len(EVALUATE_PARAMS):] if p.default is p.empty] or required_extra:
-        out.append(f"evaluate{sig} has required parameters beyond ({', '.join(EVALUATE_PARAMS)})")
-    return out
+    required = [p for p in params if p.default is p.empty]
+    required_kw = [p.name for p in sig.parameters.values() if p.default is p.empty and p.kind is p.KEYWORD_ONLY]
+    if any(p.kind is p.VAR_POSITIONAL for p in sig.parameters.values()) or (len(required) <= 1 and params):
+        legacy = False
+        expected = EVALUATE_PARAMS
+    elif len(params) >= len(LEGACY_PARAMS):
+        legacy, expected = True, LEGACY_PARAMS
+    else:
+        return False, [f"evaluate{sig} must accept ({', '.join(EVALUATE_PARAMS)})"]
+    if len(required) > len(expected) or required_kw:
+        return legacy, [f"evaluate{sig} has required parameters beyond ({', '.join(expected)})"]
+    return legacy, []

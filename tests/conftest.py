@@ -274,6 +274,11 @@ def _no_ambient_clientcare_settings(monkeypatch):
     ``CLIENTCARE_*`` setting passes it explicitly (the recording switch is read at start-up)."""
     for name in [n for n in os.environ if n.startswith("CLIENTCARE_")]:
         monkeypatch.delenv(name)
+    # ClientCare's own rules only: an installed third-party rule must not change the suite's result
+    from clientcare.jobs import rulesglue
+    from clientcare.rules.registry import builtin_names
+    monkeypatch.setenv("CLIENTCARE_RULES_ENABLED", ",".join(builtin_names()))
+    rulesglue._load.cache_clear()
 
 
 @pytest.fixture(autouse=True)

@@ -493,7 +493,7 @@ def test_config_show_masks_credentials_in_the_url(tmp_path):
 
 
 def test_verify_tls_off_from_the_file_warns_once(tmp_path, env, odoo_like):
-    cfg = profile_file(tmp_path, f'verify_tls = false\npassword = "pw-x-1"\nretry_attempts = 1\n')
+    cfg = profile_file(tmp_path, 'verify_tls = false\npassword = "pw-x-1"\nretry_attempts = 1\n')
     cfg_text = Path(cfg).read_text().replace("http://127.0.0.1:9", odoo_like.url)
     Path(cfg).write_text(cfg_text)
     Path(cfg).chmod(0o600)
@@ -839,7 +839,7 @@ def test_permission_reason_names_permission_denied():
     assert cli_mod._os_reason(PermissionError(errno.EACCES, "x")) == "permission denied"
 
 
-# -- damaged files ClientCare reads: the CA bundle and the previous-findings file ------------------
+# -- damaged files ClientCare reads: the CA bundle (the previous findings live in the state store) --
 @pytest.mark.parametrize("content, text", [(b"not a certificate", "is not a PEM file"),
                                            (None, "does not exist")])
 @pytest.mark.parametrize("command", [["check"], ["audit"], ["config", "show"]], ids=" ".join)
@@ -849,19 +849,6 @@ def test_damaged_or_missing_ca_bundle_is_one_line_exit_2(content, text, command,
         bundle.write_bytes(content)
     result = invoke(command, dict(env, CLIENTCARE_CA_BUNDLE=str(bundle), CLIENTCARE_URL="https://127.0.0.1:9"))
     assert_one_error_line(result, E.EXIT_USAGE, "ca_bundle", text, "CLIENTCARE_CA_BUNDLE")
-
-
-@pytest.mark.parametrize("content", [b"{not json", b"\xff\xfe\x00", b"[1, 2]", b'{"fit_checklist": 3}'])
-def test_damaged_previous_findings_file_starts_afresh_with_a_warning(content, tmp_path, caplog):
-    from clientcare.jobs.config import load_profile
-    from clientcare.jobs.runner import _load_previous, _previous_path
-
-    profile = load_profile("default", None, {"state_path": str(tmp_path / "s.sqlite3")}, env={},
-                           require_connection=False)
-    _previous_path(profile).write_bytes(content)
-    with caplog.at_level(logging.WARNING):
-        assert _load_previous(profile) == {}
-    assert "score changes start afresh" in caplog.text
 
 
 def test_json_log_format_keeps_warnings_and_wrote_lines_json(tmp_path, env):

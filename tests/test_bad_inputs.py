@@ -14,6 +14,8 @@ import threading
 from datetime import date
 
 import pytest
+
+from clientcare.rules.testing import builtin_rules
 from click.testing import CliRunner
 
 from clientcare.connector import StateStore, errors as E
@@ -125,8 +127,8 @@ def test_long_and_non_latin_names_reach_odoo_escaped_and_bounded(state):
 def test_rules_survive_deleted_partners_missing_rates_and_odd_names():
     """Invoices and tasks of a partner deleted in Odoo, a currency without a rate (Odoo
     leaves the company-currency amount at 0), missing dates, long non-Latin names."""
-    from factories import AS_OF, SnapshotBuilder
-    from clientcare.rules import load_rules, run_rules
+    from clientcare.rules.testing import AS_OF, SnapshotBuilder
+    from clientcare.rules import run_rules
 
     b = SnapshotBuilder(version=18)
     b.company(1, "Main", "USD")
@@ -142,6 +144,6 @@ def test_rules_survive_deleted_partners_missing_rates_and_odd_names():
     snapshot = b.build()
     partners = snapshot.tables["partners"]
     snapshot.tables["partners"] = partners.loc[partners["id"] != 99].reset_index(drop=True)
-    result = run_rules(snapshot, AS_OF, registry=load_rules())
+    result = run_rules(snapshot, AS_OF, registry=builtin_rules())
     assert not result.errors, result.errors
     assert result.findings and all(f.evidence and f.responsible_user_id for f in result.findings)

@@ -42,7 +42,11 @@ def test_check_names_the_missing_modules(bare):
         result = CliRunner().invoke(main, ["check"], env=env)
     assert result.exit_code == 0, result.output
     assert "warn modules: not installed: account, project, rating" in result.output
-    assert "without account, invoice rules" in result.output
+    # what each missing module costs, from the enabled rules' declared needs
+    assert ("without account, the rules reading account.move are skipped or judge less: fit_checklist, "
+            "follow_up, late_payment;" in result.output)
+    assert "without rating, the rules reading rating.rating are skipped or judge less: fit_checklist, follow_up" \
+        in result.output
 
 
 def test_audit_skips_the_rules_that_need_missing_modules(bare):

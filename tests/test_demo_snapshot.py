@@ -1,15 +1,14 @@
 """The shipped demo snapshot shows every rule at work and holds no test artefacts."""
 from __future__ import annotations
 
-from datetime import date
-
-from clientcare.jobs.demo import demo_snapshot
-from clientcare.rules import load_rules, run_rules
+from clientcare.jobs.demo import demo_as_of, demo_snapshot
+from clientcare.rules import run_rules
+from clientcare.rules.testing import builtin_rules
 
 
 def test_demo_shows_every_rule_at_work():
     snap = demo_snapshot()
-    result = run_rules(snap, date.fromisoformat(snap.meta["as_of"]), {}, {}, registry=load_rules())
+    result = run_rules(snap, demo_as_of(snap), {}, {}, registry=builtin_rules())
     assert not result.errors
     levels = {(f.rule, f.level) for f in result.findings}
     late_payment = {lvl for rule, lvl in levels if rule == "late_payment"}
@@ -36,8 +35,8 @@ def test_report_shows_the_deadline_sync_would_set():
     from clientcare.jobs.report import findings_frame
 
     snap = demo_snapshot()
-    as_of = date.fromisoformat(snap.meta["as_of"])
-    result = run_rules(snap, as_of, {}, {}, registry=load_rules())
+    as_of = demo_as_of(snap)
+    result = run_rules(snap, as_of, {}, {}, registry=builtin_rules())
     frame = findings_frame(result.findings, snap, as_of)
     dues = [d for d in frame["due"] if d != ""]
     assert dues and min(dues) >= as_of

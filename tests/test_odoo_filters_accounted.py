@@ -11,7 +11,8 @@ from __future__ import annotations
 from clientcare.connector import OdooClient, PullOptions, Puller
 from clientcare.connector import facts
 from clientcare.connector.schema import CORE_TABLES
-from clientcare.rules import load_rules, run_rules
+from clientcare.rules import run_rules
+from clientcare.rules.testing import builtin_rules
 
 
 def odoo_ids(client: OdooClient, model: str, domain: list) -> set[int]:
@@ -23,7 +24,7 @@ def test_odoo_own_filters_are_accounted_for(odoo, cassette):
     client = OdooClient(odoo.settings("xmlrpc", page_size=2000, api_key=""))
     snapshot = Puller(client, PullOptions(tables=CORE_TABLES)).pull(now=odoo.recorded_at)
     today = odoo.recorded_at.date()
-    result = run_rules(snapshot, today, {}, {"default_user_id": 2}, registry=load_rules())
+    result = run_rules(snapshot, today, {}, {"default_user_id": 2}, registry=builtin_rules())
     assert not result.errors
 
     overdue = odoo_ids(client, "account.move", facts.overdue_invoice_domain(today.isoformat()))

@@ -10,12 +10,14 @@ from types import SimpleNamespace
 
 import pytest
 
+from clientcare.rules.testing import builtin_rules
+
 from clientcare.connector.errors import ConfigError
 from clientcare.rules import (ENTRY_POINT_GROUP, Action, Finding, RoutingConfig, RuleSpecError, load_rules,
                               run_rules, validate_rule)
 from clientcare.rules.routing import assign
 
-from factories import ADMIN, AS_OF, INACTIVE, MANAGER, SALES, SnapshotBuilder
+from clientcare.rules.testing import ADMIN, AS_OF, INACTIVE, MANAGER, SALES, SnapshotBuilder
 
 BUILTINS = {"fit_checklist", "late_payment", "unmet_deadlines", "follow_up"}
 
@@ -99,7 +101,7 @@ def test_builtins_are_loaded_through_entry_points():
     declared = {ep.name: ep.value for ep in metadata.entry_points(group=ENTRY_POINT_GROUP)}
     assert BUILTINS <= set(declared)
     assert all(declared[n] == f"clientcare.rules.builtin.{n}" for n in BUILTINS)
-    registry = load_rules()
+    registry = builtin_rules()
     assert BUILTINS <= set(registry.rules) and not registry.failures
     rows = {r["name"]: r for r in registry.describe()}
     for n in BUILTINS:
@@ -109,7 +111,7 @@ def test_builtins_are_loaded_through_entry_points():
 
 def test_a_third_party_rule_installed_through_an_entry_point_runs(install):
     install("thirdparty-rules", {"big_invoices": BIG_INVOICES})
-    registry = load_rules()
+    registry = builtin_rules("big_invoices")
     assert "big_invoices" in registry.rules and BUILTINS <= set(registry.rules)
     assert "thirdparty-rules" in registry.rules["big_invoices"].origin
     required, _ = registry.needs(["big_invoices"])
@@ -123,7 +125,7 @@ def test_a_third_party_rule_installed_through_an_entry_point_runs(install):
 
 def test_a_failing_third_party_rule_does_not_stop_the_others(install):
     install("bad-rules", {"boom": BOOM, "broken_import": "raise ImportError('missing dependency xyz')\n"})
-    registry = load_rules()
+    registry = builtin_rules("boom", "broken_import")
     assert [f.name for f in registry.failures] == ["broken_import"]
     assert "missing dependency xyz" in registry.failures[0].traceback
     result = run_rules(small_snapshot(), AS_OF, registry=registry)
@@ -185,7 +187,7 @@ def test_entry_point_name_must_match_the_rule_name(install):
 
 # -- config -------------------------------------------------------------------------------------------
 def test_every_config_problem_is_reported_at_once():
-    registry = load_rules()
+    registry = builtin_rules()
     with pytest.raises(ConfigError) as err:
         registry.configure({
             "late_payment": {"grace_day": 3, "min_amount": "ten", "levels": [30, 15, 60, 90]},
@@ -204,7 +206,7 @@ def test_every_config_problem_is_reported_at_once():
 
 
 def test_cross_field_checks_and_disabling():
-    registry = load_rules()
+    registry = builtin_rules()
     with pytest.raises(ConfigError, match="levels must be ascending"):
         registry.configure({"late_payment": {"levels": [30, 15, 60, 90]}})
     with pytest.raises(ConfigError, match="enabled must be true or false"):
@@ -216,7 +218,7 @@ def test_cross_field_checks_and_disabling():
 
 
 def test_nested_config_tables_are_typed():
-    registry = load_rules()
+    registry = builtin_rules()
     cfg = registry.configure({"follow_up": {"onboarding_steps": [
         {"name": "kickoff", "summary": "kick off with {client}", "owner": "project_manager", "due_after_days": 3}]}})
     step = cfg["follow_up"].onboarding_steps[0]
@@ -228,19 +230,19 @@ def test_nested_config_tables_are_typed():
 @pytest.mark.parametrize("bad", [None, datetime(2026, 11, 22, 10, 30), "22/11/2026", 20261122])
 def test_as_of_is_an_explicit_date(bad):
     with pytest.raises(ConfigError, match="as_of"):
-        run_rules(small_snapshot(), bad)
+        run_rules(small_snapshot(), bad, registry=builtin_rules())
 
 
 def test_as_of_accepts_a_date_or_iso_text():
-    a = run_rules(small_snapshot(), "2026-11-22")
-    b = run_rules(small_snapshot(), datetime(2026, 11, 22))
+    a = run_rules(small_snapshot(), "2026-11-22", registry=builtin_rules())
+    b = run_rules(small_snapshot(), datetime(2026, 11, 22), registry=builtin_rules())
     assert a.as_of == b.as_of == date(2026, 11, 22)
     assert [f.key for f in a.findings] == [f.key for f in b.findings]
 
 
 # -- the runner checks what rules return ---------------------------------------------------------------
 def _registry_with(evaluate):
-    registry = load_rules()
+    registry = builtin_rules()
     rule = validate_rule(_rule(evaluate=evaluate))
     registry.rules = {rule.name: rule}
     return registry
@@ -303,7 +305,7 @@ def test_routing_order_is_configurable_per_rule_and_always_ends_with_someone():
     with pytest.raises(ConfigError, match="unknown routing step"):
         RoutingConfig.from_mapping({"order": ["client_salesman"]})
     with pytest.raises(ConfigError, match="routing.rules.nope: no such rule"):
-        run_rules(snap, AS_OF, routing={"rules": {"nope": {"order": ["default"]}}})
+        run_rules(snap, AS_OF, routing={"rules": {"nope": {"order": ["default"]}}}, registry=builtin_rules())
 
 
 # -- every finding is usable -------------------------------------------------------------------------------
@@ -332,7 +334,7 @@ def rich_snapshot(version):
 @pytest.mark.parametrize("version", [16, 17, 19])
 def test_every_finding_has_evidence_an_owner_and_a_stable_json_form(version):
     config = {"follow_up": {"fix_projects": ["Helpdesk"], "survey_every_days": 30}}
-    result = run_rules(rich_snapshot(version), AS_OF, config, {"default_user_id": ADMIN})
+    result = run_rules(rich_snapshot(version), AS_OF, config, {"default_user_id": ADMIN}, registry=builtin_rules())
     assert not result.errors
     assert {f.rule for f in result.findings} == BUILTINS
     kinds = {f.data.get("kind") for f in result.findings if f.rule == "follow_up"}
@@ -342,16 +344,16 @@ def test_every_finding_has_evidence_an_owner_and_a_stable_json_form(version):
         assert f.responsible_user_id in (ADMIN, SALES, MANAGER), f.key
         assert f.routed_by and f.routed_by != "unrouted"
         json.dumps(f.to_dict())
-    again = run_rules(rich_snapshot(version), AS_OF, config, {"default_user_id": ADMIN})
+    again = run_rules(rich_snapshot(version), AS_OF, config, {"default_user_id": ADMIN}, registry=builtin_rules())
     assert [f.to_dict() for f in again.findings] == [f.to_dict() for f in result.findings]
     assert len({f.key for f in result.findings}) == len(result.findings)
 
 
 def test_action_and_finding_contract_problems():
-    f = Finding(rule="r", subject_model="sale.order", subject_id=0, subject_name="x", severity="low",
+    f = Finding(rule="r", subject_model="Sale Order", subject_id=0, subject_name="x", severity="low",
                 summary="two\nlines", evidence=[{"a": 1}], action=Action("activity", "do", "fax", None))
     problems = " | ".join(f.problems())
-    for text in ("subject model 'sale.order'", "subject id 0", "one non-empty line", "activity type 'fax'",
+    for text in ("subject model 'Sale Order' is not an Odoo model name", "subject id 0", "one non-empty line", "activity type 'fax'",
                  "needs a due date"):
         assert text in problems
 
@@ -362,10 +364,10 @@ def test_empty_databases_give_no_findings_and_no_errors(version, optional):
     b = SnapshotBuilder(version)
     if optional:
         b.tables("messages", "activities", "ratings", "deadline_changes", "deadline_messages")
-    result = run_rules(b.build(), AS_OF)
+    result = run_rules(b.build(), AS_OF, registry=builtin_rules())
     assert not result.errors and not result.findings and BUILTINS <= result.rules_run
     b.client(10, "Lonely client")  # a client with nothing else
-    result = run_rules(b.build(), AS_OF)
+    result = run_rules(b.build(), AS_OF, registry=builtin_rules())
     assert not result.errors
     assert [f.key for f in result.findings] == ["fit_checklist:res.partner:10:checklist"]
 
@@ -373,7 +375,7 @@ def test_empty_databases_give_no_findings_and_no_errors(version, optional):
 def test_without_invoices_the_client_rules_still_run():
     snap = rich_snapshot(17)
     del snap.tables["moves"], snap.tables["payments"]  # the bot may not read invoices
-    result = run_rules(snap, AS_OF, routing={"default_user_id": ADMIN}, only=["fit_checklist", "follow_up"])
+    result = run_rules(snap, AS_OF, routing={"default_user_id": ADMIN}, only=["fit_checklist", "follow_up"], registry=builtin_rules())
     assert not result.errors and {"fit_checklist", "follow_up"} <= result.rules_run
     pays = [r for f in result.findings if f.level == "checklist" for r in f.evidence if r["criterion"] == "pays on time"]
     assert pays and all(r["status"] == "unknown" and r["detail"] == "invoices not readable" for r in pays)

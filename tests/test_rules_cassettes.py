@@ -17,9 +17,11 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from clientcare.rules.testing import builtin_rules
+
 from clientcare.connector import OdooClient, PullOptions, Puller
 from clientcare.connector.schema import CORE_TABLES
-from clientcare.rules import coverage, load_rules, run_rules
+from clientcare.rules import coverage, run_rules
 
 ONBOARDING = ("expectations", "scope", "payment_terms", "responsibilities")
 
@@ -124,7 +126,7 @@ def evidence_row(row: dict):
 def test_builtin_rules_on_the_recorded_databases(odoo, recorded_snapshot):
     expected = EXPECTED[odoo.major]
     result = run_rules(recorded_snapshot, odoo.recorded_at.date(), {}, {"default_user_id": 2},
-                       registry=load_rules())
+                       registry=builtin_rules())
     assert not result.errors
     actionable = {f.key: f for f in result.findings if f.level != "checklist"}
     assert set(actionable) == set(expected["findings"]) | expected["onboarding"]
@@ -141,7 +143,8 @@ def test_builtin_rules_on_the_recorded_databases(odoo, recorded_snapshot):
         if f.subject_model == "project.project":
             partner = projects.at[f.subject_id, "partner_id"]
             assert f.client_id == (None if partner is pd.NA else int(commercial.get(partner, partner))), f.key
-    assert coverage.unaccounted(recorded_snapshot, odoo.recorded_at.date(), result).empty
+    owners = builtin_rules().accounts_for()
+    assert coverage.unaccounted(recorded_snapshot, odoo.recorded_at.date(), result, owners).empty
     checklist = {f.subject_id: f for f in result.findings if f.level == "checklist"}
     assert {c: (f.data["score"], "".join(s[0] for s in f.data["criteria"].values()))
             for c, f in checklist.items()} == expected["checklist"]

@@ -5,12 +5,13 @@ from datetime import timedelta
 
 import pytest
 
-from clientcare.connector.errors import ConfigError
-from clientcare.rules import load_rules, run_rules
-from clientcare.rules.builtin import fit_checklist as fc
-from clientcare.rules.runner import PREVIOUS_KEY
+from clientcare.rules.testing import builtin_rules, evaluate
 
-from factories import AS_OF, MANAGER, SALES, SnapshotBuilder
+from clientcare.connector.errors import ConfigError
+from clientcare.rules import run_rules
+from clientcare.rules.builtin import fit_checklist as fc
+
+from clientcare.rules.testing import AS_OF, MANAGER, SALES, SnapshotBuilder
 
 
 def client(version=17, **kw):
@@ -18,10 +19,7 @@ def client(version=17, **kw):
 
 
 def checklist(b: SnapshotBuilder, previous=None, **config):
-    snap = b.build()
-    if previous is not None:
-        snap.meta[PREVIOUS_KEY] = {"fit_checklist": previous}
-    found = {f.key: f for f in fc.evaluate(snap, AS_OF, fc.Config(**config)).findings}
+    found = {f.key: f for f in evaluate(fc, b.build(), AS_OF, fc.Config(**config), previous=previous or ()).findings}
     return found
 
 
@@ -209,9 +207,9 @@ def test_score_over_known_criteria_with_weights():
 
 def test_weights_must_name_criteria():
     with pytest.raises(ConfigError, match="unknown criteria"):
-        load_rules().configure({"fit_checklist": {"weights": {"pays": 1}}})
+        builtin_rules().configure({"fit_checklist": {"weights": {"pays": 1}}})
     with pytest.raises(ConfigError, match="band_fair must not exceed band_good"):
-        load_rules().configure({"fit_checklist": {"band_good": 40.0}})
+        builtin_rules().configure({"fit_checklist": {"band_good": 40.0}})
 
 
 # -- change since the previous run --------------------------------------------------------------------------------
@@ -220,7 +218,7 @@ ONE = {"min_known_criteria": 1}
 
 
 def previous_of(b, **config):
-    return [f.to_dict() for f in fc.evaluate(b.build(), AS_OF, fc.Config(**ONE, **config)).findings]
+    return [f.to_dict() for f in evaluate(fc, b.build(), AS_OF, fc.Config(**ONE, **config)).findings]
 
 
 def test_first_run_reports_the_checklist_only():
@@ -265,7 +263,7 @@ def test_falling_under_the_threshold():
 
 
 def test_run_rules_passes_the_previous_findings():
-    registry = load_rules()
+    registry = builtin_rules()
     configs = {"fit_checklist": ONE}
     first = run_rules(paid([0] * 4).build(), AS_OF, configs, registry=registry, only=["fit_checklist"])
     assert [n.pattern for n in first.not_judged] == ["fit_checklist:*:attention", "fit_checklist:*:band*"]
@@ -293,7 +291,6 @@ def test_an_attention_whose_cause_is_now_unknown_is_not_judged():
     assert "fit_checklist:res.partner:10:attention" in now
     snap = paid([1, 1, 0, 0]).build()
     del snap.tables["moves"]  # invoices not readable this run: "pays on time" is unknown
-    snap.meta[PREVIOUS_KEY] = {"fit_checklist": [f.to_dict() for f in now.values()]}
-    out = fc.evaluate(snap, AS_OF, fc.Config(**ONE))
+    out = evaluate(fc, snap, AS_OF, fc.Config(**ONE), previous=[f.to_dict() for f in now.values()])
     assert "fit_checklist:res.partner:10:attention" not in {f.key for f in out.findings}
     assert [n.pattern for n in out.not_judged] == ["fit_checklist:res.partner:10:attention"]

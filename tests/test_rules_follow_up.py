@@ -5,10 +5,12 @@ from datetime import date, timedelta
 
 import pytest
 
-from clientcare.rules import load_rules, run_rules
+from clientcare.rules.testing import builtin_rules, evaluate
+
+from clientcare.rules import run_rules
 from clientcare.rules.builtin import follow_up as fu
 
-from factories import ADMIN, AS_OF, MANAGER, SALES, SnapshotBuilder
+from clientcare.rules.testing import ADMIN, AS_OF, MANAGER, SALES, SnapshotBuilder
 
 CHECK_IN = "follow_up:res.partner:10:check_in"
 
@@ -21,7 +23,7 @@ def active_client(version=17, *, created=-400):
 
 
 def run(b: SnapshotBuilder, kinds=("check_in",), **config):
-    return {f.key: f for f in fu.evaluate(b.build(), AS_OF, fu.Config(kinds=tuple(kinds), **config)).findings}
+    return {f.key: f for f in evaluate(fu, b.build(), AS_OF, fu.Config(kinds=tuple(kinds), **config)).findings}
 
 
 # -- check-in -------------------------------------------------------------------------------------------
@@ -142,7 +144,7 @@ def test_a_recent_rating_means_no_survey():
 def test_survey_without_rating_data_is_not_judged_and_new_clients_wait():
     b = SnapshotBuilder(17).client(10, "Azure Interior", SALES, created=-400)
     b.project(1, "P", 10, created=-400).task(1, "T", 1, created=-400)
-    out = fu.evaluate(b.build(), AS_OF, fu.Config(kinds=("survey",), survey_every_days=30))
+    out = evaluate(fu, b.build(), AS_OF, fu.Config(kinds=("survey",), survey_every_days=30))
     assert not out.findings
     assert [(n.pattern, n.reason) for n in out.not_judged] == [
         ("follow_up:*:survey*", "ratings not readable: whether the client rated is unknown")]
@@ -195,7 +197,7 @@ def test_onboarding_steps_for_a_new_client(first, steps):
 
 def test_onboarding_owners_and_due_dates():
     result = run_rules(new_client().build(), AS_OF, {"follow_up": {"kinds": ["onboarding"]}},
-                       registry=load_rules(), only=["follow_up"])
+                       registry=builtin_rules(), only=["follow_up"])
     got = {f.part: (f.responsible_user_id, f.routed_by, f.action.due_date, f.action.activity_type)
            for f in result.findings}
     first = AS_OF - timedelta(days=10)
@@ -208,9 +210,9 @@ def test_onboarding_owners_and_due_dates():
 
 
 def test_custom_onboarding_step_with_a_named_owner():
-    cfg = load_rules().configure({"follow_up": {"kinds": ["onboarding"], "onboarding_steps": [
+    cfg = builtin_rules().configure({"follow_up": {"kinds": ["onboarding"], "onboarding_steps": [
         {"name": "welcome", "summary": "welcome pack for {client}", "owner_user_id": ADMIN, "due_after_days": 0}]}})
-    result = run_rules(new_client().build(), AS_OF, cfg, registry=load_rules(), only=["follow_up"])
+    result = run_rules(new_client().build(), AS_OF, cfg, registry=builtin_rules(), only=["follow_up"])
     (f,) = result.findings
     assert (f.key, f.summary, f.responsible_user_id) == (
         "follow_up:res.partner:10:onboarding:welcome", "welcome pack for Newco", ADMIN)
@@ -235,7 +237,7 @@ def test_every_kind_explains_itself_and_routes():
     b = fix_task()
     b.project(3, "Kitchen", 10, MANAGER, created=-200).task(8, "Paint", 3, state="1_done", closed_on=-20)
     result = run_rules(b.build(), AS_OF, {"follow_up": {"fix_projects": ["Helpdesk"], "survey_every_days": 30}},
-                       {"default_user_id": ADMIN}, registry=load_rules(), only=["follow_up"])
+                       {"default_user_id": ADMIN}, registry=builtin_rules(), only=["follow_up"])
     kinds = {f.data["kind"] for f in result.findings}
     assert kinds == {"check_in", "fix_check", "survey", "punch_list"}
     for f in result.findings:
@@ -250,9 +252,9 @@ def test_without_invoices_onboarding_is_unknown_not_proposed():
     b.invoice(5, 10, -300, 100.0, 0.0, invoice_date=-330, paid=-300)
     snap = b.build()
     assert "follow_up:res.partner:10:onboarding:scope" not in {
-        f.key for f in fu.evaluate(snap, AS_OF, fu.Config(kinds=("onboarding",))).findings}
+        f.key for f in evaluate(fu, snap, AS_OF, fu.Config(kinds=("onboarding",))).findings}
     del snap.tables["moves"]
-    out = fu.evaluate(snap, AS_OF, fu.Config(kinds=("onboarding",)))
+    out = evaluate(fu, snap, AS_OF, fu.Config(kinds=("onboarding",)))
     assert not out.findings
     assert [n.pattern for n in out.not_judged] == ["follow_up:*:onboarding*"]
 
@@ -260,5 +262,5 @@ def test_without_invoices_onboarding_is_unknown_not_proposed():
 def test_without_contact_history_check_ins_are_not_judged():
     b = SnapshotBuilder(17).client(10, "Azure Interior", SALES, created=-400)
     b.project(1, "Office Design", 10, MANAGER, created=-400).task(1, "Chairs", 1, created=-400)
-    out = fu.evaluate(b.build(), AS_OF, fu.Config(kinds=("check_in",)))
+    out = evaluate(fu, b.build(), AS_OF, fu.Config(kinds=("check_in",)))
     assert not out.findings and [n.pattern for n in out.not_judged] == ["follow_up:*:check_in"]

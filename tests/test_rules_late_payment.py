@@ -5,15 +5,17 @@ from datetime import timedelta
 
 import pytest
 
+from clientcare.rules.testing import builtin_rules, evaluate
+
 from clientcare.connector.errors import ConfigError
-from clientcare.rules import load_rules, run_rules
+from clientcare.rules import run_rules
 from clientcare.rules.builtin import late_payment as lp
 
-from factories import ADMIN, AS_OF, MANAGER, SALES, SnapshotBuilder
+from clientcare.rules.testing import ADMIN, AS_OF, MANAGER, SALES, SnapshotBuilder
 
 
 def run(b: SnapshotBuilder, **config):
-    return {f.key: f for f in lp.evaluate(b.build(), AS_OF, lp.Config(**config)).findings}
+    return {f.key: f for f in evaluate(lp, b.build(), AS_OF, lp.Config(**config)).findings}
 
 
 def client(version=17, **kw):
@@ -93,7 +95,7 @@ def test_draft_and_cancelled_invoices_are_ignored():
 # oldest truly overdue invoice stays chased, and a credit_match finding asks to match them.
 def test_credit_notes_cover_the_newest_invoices_and_ask_to_be_matched():
     b = client().invoice(1, 10, -40, 50.0).invoice(2, 10, -20, 70.0).refund(3, 10, 30.0)
-    out = lp.evaluate(b.build(), AS_OF, lp.Config())
+    out = evaluate(lp, b.build(), AS_OF, lp.Config())
     found = {f.key: f for f in out.findings}
     manager = found["late_payment:res.partner:10:manager"].evidence[0]
     assert (manager["invoice_id"], manager["amount_due_company"], manager["credit_applied"]) == (1, 50.0, 0.0)
@@ -102,20 +104,20 @@ def test_credit_notes_cover_the_newest_invoices_and_ask_to_be_matched():
     match = found["late_payment:res.partner:10:credit_match"]
     assert match.summary == "match 1 credit note (30.00 USD) with overdue invoices of Azure Interior"
     assert [(r["kind"], r["move_id"]) for r in match.evidence] == [("credit note", 3), ("overdue invoice", 2)]
-    assert match.route["order"][0] == "invoice_salesperson" and match.action.activity_type == "todo"
+    assert match.route["first"] == "invoice_salesperson" and match.action.activity_type == "todo"
     assert match.data == {"credit_note_ids": [3], "invoice_ids": [2]}
     assert not out.not_raised
 
 
 def test_an_invoice_fully_covered_is_not_chased_but_said_why():
     b = client().invoice(1, 10, -40, 50.0).invoice(2, 10, -20, 70.0).refund(3, 10, 80.0)
-    out = lp.evaluate(b.build(), AS_OF, lp.Config())
+    out = evaluate(lp, b.build(), AS_OF, lp.Config())
     found = {f.key: f for f in out.findings}
     assert set(found) == {"late_payment:res.partner:10:manager", "late_payment:res.partner:10:credit_match"}
     assert found["late_payment:res.partner:10:manager"].evidence[0]["amount_due_company"] == 40.0
     assert [(n.res_id, n.reason) for n in out.not_raised] == [
         (2, "covered by open credit note(s) RINV/2026/00003: match them in Odoo")]
-    gross = {f.key: f for f in lp.evaluate(b.build(), AS_OF, lp.Config(net_credit_notes=False)).findings}
+    gross = {f.key: f for f in evaluate(lp, b.build(), AS_OF, lp.Config(net_credit_notes=False)).findings}
     assert gross["late_payment:res.partner:10:call"].evidence[0]["amount_due_company"] == 70.0
     assert "late_payment:res.partner:10:credit_match" in gross
 
@@ -123,7 +125,7 @@ def test_an_invoice_fully_covered_is_not_chased_but_said_why():
 def test_every_overdue_invoice_is_in_a_finding_or_not_raised():
     b = (client().client(11, "Deco Addict").invoice(1, 10, -2, 50.0).invoice(2, 10, -40, 5.0)
          .invoice(3, 11, -20, 70.0).refund(4, 11, 70.0).invoice(5, 10, -1, 10.0))
-    out = lp.evaluate(b.build(), AS_OF, lp.Config(grace_days=1, min_amount=10.0))
+    out = evaluate(lp, b.build(), AS_OF, lp.Config(grace_days=1, min_amount=10.0))
     raised = {i for f in out.findings for i in f.data.get("invoice_ids", [])}
     reasons = {n.res_id: n.reason for n in out.not_raised}
     assert raised | set(reasons) == {1, 2, 3, 5}
@@ -170,7 +172,7 @@ def test_invoice_without_due_date_falls_back_on_its_date():
 def test_manager_levels_can_go_to_a_named_manager():
     b = client().invoice(1, 10, -20, 10.0).invoice(2, 10, -40, 10.0).invoice(3, 10, -70, 10.0)
     result = run_rules(b.build(), AS_OF, {"late_payment": {"manager_user_id": MANAGER}}, {"default_user_id": ADMIN},
-                       registry=load_rules(), only=["late_payment"])
+                       registry=builtin_rules(), only=["late_payment"])
     owners = {f.level: (f.responsible_user_id, f.routed_by) for f in result.findings}
     assert owners["call"] == (SALES, "client_salesperson")
     assert owners["manager"] == owners["stop_work"] == (MANAGER, "rule: late_payment.manager_user_id")
@@ -180,7 +182,7 @@ def test_invoice_salesperson_is_the_routing_hint():
     b = SnapshotBuilder(17).client(10, "No salesperson")
     b.invoice(1, 10, -20, 10.0, salesperson=MANAGER).invoice(2, 10, -21, 10.0, salesperson=SALES) \
         .invoice(3, 10, -22, 10.0, salesperson=SALES)
-    result = run_rules(b.build(), AS_OF, registry=load_rules(), only=["late_payment"])
+    result = run_rules(b.build(), AS_OF, registry=builtin_rules(), only=["late_payment"])
     f = result.findings[0]
     assert f.route["invoice_user_ids"] == [SALES, MANAGER]
     assert (f.responsible_user_id, f.routed_by) == (SALES, "invoice_salesperson")
@@ -237,7 +239,7 @@ def test_partially_paid_invoices_are_not_payment_history():
     {"manager_from_level": 5}, {"level_names": ["a", "a", "b", "c"]}])
 def test_config_mistakes_are_errors(bad):
     with pytest.raises(ConfigError):
-        load_rules().configure({"late_payment": bad})
+        builtin_rules().configure({"late_payment": bad})
 
 
 def test_custom_levels():
@@ -251,7 +253,7 @@ def test_custom_levels():
 def test_min_amount_counts_only_what_is_chased():
     # the 5.00 still within grace days does not lift the 8.00 past them over min_amount 10
     b = client().invoice(1, 10, -3, 8.0).invoice(2, 10, -2, 5.0)
-    out = lp.evaluate(b.build(), AS_OF, lp.Config(grace_days=2, min_amount=10.0))
+    out = evaluate(lp, b.build(), AS_OF, lp.Config(grace_days=2, min_amount=10.0))
     assert not out.findings
     assert {n.res_id: n.reason for n in out.not_raised} == {
         2: "due 2026-11-20, within grace_days (2)",

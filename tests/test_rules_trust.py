@@ -7,24 +7,26 @@ from datetime import timedelta
 
 import pytest
 
+from clientcare.rules.testing import builtin_rules, evaluate
+
 from clientcare.connector import facts
 from clientcare.jobs import report
 from clientcare.jobs.charts import BAND_COLORS, bar_chart
-from clientcare.jobs.demo import demo_snapshot
-from clientcare.rules import coverage, load_rules, run_rules
+from clientcare.jobs.demo import demo_as_of, demo_snapshot
+from clientcare.rules import coverage, run_rules
 from clientcare.rules import frames as F
 from clientcare.rules.builtin import fit_checklist as fc
 from clientcare.rules.builtin import late_payment as lp
 from clientcare.rules.builtin import unmet_deadlines as ud
 from clientcare.rules.finding import NotRaised
 
-from factories import AS_OF, MANAGER, SALES, SnapshotBuilder
+from clientcare.rules.testing import AS_OF, MANAGER, SALES, SnapshotBuilder
 
 LATE = "unmet_deadlines:project.project:1:late"
 
 
 def run_all(snap, as_of=AS_OF, **configs):
-    return run_rules(snap, as_of, configs, {"default_user_id": 2}, registry=load_rules())
+    return run_rules(snap, as_of, configs, {"default_user_id": 2}, registry=builtin_rules())
 
 
 # -- 4: a project's findings are filed under the project's client --------------------------------------------
@@ -37,7 +39,7 @@ def two_clients():
 
 
 def test_project_findings_carry_the_projects_client():
-    found = {f.key: f for f in ud.evaluate(two_clients().build(), AS_OF, ud.Config()).findings}
+    found = {f.key: f for f in evaluate(ud, two_clients().build(), AS_OF, ud.Config()).findings}
     assert found[LATE].client_id == 10
     assert found["unmet_deadlines:project.project:1:escalated"].client_id == 10
     assert F.tasks(two_clients().build()).set_index("id").loc[1, "client_id"] == 11  # a task keeps its own
@@ -46,7 +48,7 @@ def test_project_findings_carry_the_projects_client():
 def test_a_project_without_customer_has_no_client_not_its_tasks_one():
     b = SnapshotBuilder(17).client(11, "Deco Addict", MANAGER)
     b.project(1, "Internal", None, MANAGER).task(1, "Chairs", 1, client=11, deadline=-5)
-    assert {f.key: f for f in ud.evaluate(b.build(), AS_OF, ud.Config()).findings}[LATE].client_id is None
+    assert {f.key: f for f in evaluate(ud, b.build(), AS_OF, ud.Config()).findings}[LATE].client_id is None
 
 
 def test_explain_shows_project_findings_for_the_projects_client(tmp_path, monkeypatch):
@@ -68,7 +70,7 @@ def test_explain_shows_project_findings_for_the_projects_client(tmp_path, monkey
 def test_a_task_in_a_folded_stage_is_not_late(version):
     b = SnapshotBuilder(version).client(10, "Azure Interior", SALES).stage(4, "Delivered", fold=True)
     b.project(1, "Office Design", 10, MANAGER).task(1, "Chairs", 1, deadline=-5, stage_id=4)
-    out = ud.evaluate(b.build(), AS_OF, ud.Config())
+    out = evaluate(ud, b.build(), AS_OF, ud.Config())
     assert not out.findings
     if version >= 17:  # Odoo's own Late filter (state) lists it: the reason says why there is no finding
         assert [(n.res_id, n.reason) for n in out.not_raised] == [
@@ -78,7 +80,7 @@ def test_a_task_in_a_folded_stage_is_not_late(version):
 def test_a_project_whose_status_is_done_raises_nothing():
     b = SnapshotBuilder(17).client(10, "Azure Interior", SALES)
     b.project(1, "Office Design", 10, MANAGER, status="done", end=-10).task(1, "Chairs", 1, deadline=-5)
-    out = ud.evaluate(b.build(), AS_OF, ud.Config())
+    out = evaluate(ud, b.build(), AS_OF, ud.Config())
     assert not out.findings
     assert [(n.res_id, n.client_id, n.reason) for n in out.not_raised] == [
         (1, 10, "project Office Design is done (its status)")]
@@ -90,7 +92,7 @@ def test_every_late_task_is_in_a_finding_or_not_raised():
     b.task(1, "Late", 1, deadline=-5).task(2, "Grace", 1, deadline=-1).task(3, "Folded", 1, deadline=-5, stage_id=4)
     b.task(4, "Archived project", 2, deadline=-5).task(5, "Private", None, client=10, deadline=-5)
     result = run_all(b.build(), unmet_deadlines={"grace_days": 1})
-    assert coverage.unaccounted(b.build(), AS_OF, result).empty
+    assert coverage.unaccounted(b.build(), AS_OF, result, builtin_rules().accounts_for()).empty
     reasons = {n.res_id: n.reason for n in result.not_raised}
     assert reasons == {2: "deadline 2026-11-21 is within grace_days (1)",
                        3: "in the folded stage Delivered: shown as done in Odoo",
@@ -110,10 +112,10 @@ def test_facts_domains_match_the_masks():
 # -- 5: nothing dropped in silence ---------------------------------------------------------------------------
 def test_coverage_is_empty_on_the_demo_snapshot():
     snap = demo_snapshot()
-    day = snap.meta["as_of"]
+    day = demo_as_of(snap)
     result = run_all(snap, day)
     assert not result.errors
-    assert coverage.unaccounted(snap, result.as_of, result).empty
+    assert coverage.unaccounted(snap, result.as_of, result, builtin_rules().accounts_for()).empty
     assert len(coverage.odoo_lists(snap, result.as_of))  # there is something to account for
 
 
@@ -122,17 +124,17 @@ def test_coverage_finds_what_nothing_accounts_for():
     b.project(1, "P", 10).task(2, "T", 1, deadline=-3)
     snap = b.build()
     result = run_all(snap)
-    assert coverage.unaccounted(snap, AS_OF, result).empty
+    assert coverage.unaccounted(snap, AS_OF, result, builtin_rules().accounts_for()).empty
     result.findings = [f for f in result.findings if f.rule not in ("late_payment", "unmet_deadlines")]
-    missing = coverage.unaccounted(snap, AS_OF, result)
+    missing = coverage.unaccounted(snap, AS_OF, result, builtin_rules().accounts_for())
     assert sorted(zip(missing["model"], missing["res_id"])) == [("account.move", 1), ("project.task", 2)]
 
 
 def test_a_rule_that_did_not_run_says_so_for_its_records():
     b = SnapshotBuilder(17).client(10, "Azure Interior").invoice(1, 10, -5, 10.0)
     snap = b.build()
-    result = run_rules(snap, AS_OF, {"late_payment": {"enabled": False}}, registry=load_rules())
-    assert coverage.not_run(snap, AS_OF, result) == [
+    result = run_rules(snap, AS_OF, {"late_payment": {"enabled": False}}, registry=builtin_rules())
+    assert coverage.not_run(snap, AS_OF, result, builtin_rules().accounts_for()) == [
         NotRaised("late_payment", "account.move", 1, 10,
                   "the rule late_payment did not run (disabled, skipped or failed)")]
 
@@ -141,7 +143,7 @@ def test_the_age_shown_is_the_oldest_invoice_still_owed():
     """314 days overdue, not the 164 days of the invoice left after netting oldest first."""
     b = SnapshotBuilder(17).client(10, "Azure Interior", SALES)
     b.invoice(1, 10, -314, 100.0).invoice(2, 10, -164, 100.0).refund(3, 10, 100.0)
-    found = {f.key: f for f in lp.evaluate(b.build(), AS_OF, lp.Config()).findings}
+    found = {f.key: f for f in evaluate(lp, b.build(), AS_OF, lp.Config()).findings}
     stop = found["late_payment:res.partner:10:stop_work"]
     assert [(r["invoice_id"], r["days_overdue"]) for r in stop.evidence] == [(1, 314)]
     assert "days_overdue" in stop.daily
@@ -151,7 +153,7 @@ def test_the_age_shown_is_the_oldest_invoice_still_owed():
 def test_chronic_without_payment_dates_is_not_judged():
     snap = SnapshotBuilder(17).client(10, "Azure Interior").build()
     del snap.tables["payments"]
-    out = lp.evaluate(snap, AS_OF, lp.Config())
+    out = evaluate(lp, snap, AS_OF, lp.Config())
     assert [(n.pattern, n.reason) for n in out.not_judged] == [
         ("late_payment:*:chronic", "payment dates were not pulled")]
 
@@ -166,7 +168,7 @@ def test_not_judged_reaches_the_run_result():
 
 # -- 7: the fit score says what it rests on -------------------------------------------------------------------
 def score_of(b, **config):
-    out = fc.evaluate(b.build(), AS_OF, fc.Config(**config))
+    out = evaluate(fc, b.build(), AS_OF, fc.Config(**config))
     return {f.key: f for f in out.findings}["fit_checklist:res.partner:10:checklist"]
 
 

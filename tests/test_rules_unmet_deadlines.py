@@ -5,11 +5,13 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from clientcare.rules.testing import builtin_rules, evaluate
+
 from clientcare.connector.errors import ConfigError
-from clientcare.rules import load_rules, run_rules
+from clientcare.rules import run_rules
 from clientcare.rules.builtin import unmet_deadlines as ud
 
-from factories import ADMIN, AS_OF, INACTIVE, MANAGER, SALES, SnapshotBuilder
+from clientcare.rules.testing import ADMIN, AS_OF, INACTIVE, MANAGER, SALES, SnapshotBuilder
 
 
 def base(version=17, **project):
@@ -18,7 +20,7 @@ def base(version=17, **project):
 
 
 def run(b: SnapshotBuilder, **config):
-    return {f.key: f for f in ud.evaluate(b.build(), AS_OF, ud.Config(**config)).findings}
+    return {f.key: f for f in evaluate(ud, b.build(), AS_OF, ud.Config(**config)).findings}
 
 
 LATE = "unmet_deadlines:project.project:1:late"
@@ -125,7 +127,7 @@ def test_escalation_after_n_days(days, escalated):
 
 def test_escalation_goes_to_the_configured_manager_or_the_default_user():
     b = base().task(1, "Chairs", 1, users=[SALES], deadline=-20).task(2, "Desk", 1, deadline=-3)
-    registry = load_rules()
+    registry = builtin_rules()
 
     def owners(config):
         result = run_rules(b.build(), AS_OF, {"unmet_deadlines": config}, {"default_user_id": ADMIN},
@@ -141,6 +143,6 @@ def test_escalation_goes_to_the_configured_manager_or_the_default_user():
 
 def test_config_checks():
     with pytest.raises(ConfigError, match="escalate_after_days must be greater than grace_days"):
-        load_rules().configure({"unmet_deadlines": {"grace_days": 5, "escalate_after_days": 5}})
+        builtin_rules().configure({"unmet_deadlines": {"grace_days": 5, "escalate_after_days": 5}})
     with pytest.raises(ConfigError, match="group_by must be one of"):
-        load_rules().configure({"unmet_deadlines": {"group_by": "client"}})
+        builtin_rules().configure({"unmet_deadlines": {"group_by": "client"}})

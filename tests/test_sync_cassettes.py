@@ -16,6 +16,7 @@ from clientcare.jobs import rulesglue
 from clientcare.jobs import runner
 from clientcare.jobs.config import load_profile
 from clientcare.jobs.writeback import MARKER_PREFIX, undo_run
+from clientcare.rules.registry import builtin_names
 
 from conftest import PASSWORD
 
@@ -53,6 +54,7 @@ transport = "xmlrpc"
 retry_attempts = 1
 state_path = "{tmp_path / 'state.sqlite3'}"
 default_user_id = 2
+rules_enabled = [{", ".join(f'"{n}"' for n in builtin_names())}]
 """)
     return load_profile("test", cfg, env={"CLIENTCARE_PASSWORD": odoo.secret(PASSWORD)})
 
@@ -115,6 +117,10 @@ def test_sync_lifecycle(odoo, cassette, profile):
     assert first.exit_code == 0, (first.error, first.write_errors)
     assert first.applied.get("created", 0) + first.applied.get("noted", 0) == planned
     keys = first_keys = open_keys(admin)
+    state = runner.open_state(profile)
+    previous = state.get_previous(admin.scope)  # what each rule's context holds next run
+    state.close()
+    assert {r: len(v) for r, v in previous.items() if v} == first.findings
     assert len(keys) == first.applied["created"]
     assert any(k.startswith("late_payment:res.partner:") for k in keys)
     deadlines = admin.search_read_all("mail.activity", [("id", "in", list(keys.values()))], ["date_deadline"])

@@ -8,7 +8,7 @@ leaves the criterion out of the score instead of counting it as a fail.
 
 Every client gets an informational ``checklist`` finding (no action) whose
 ``data`` holds its score, band and criteria.  Given the previous run's
-findings (``run_rules(previous=...)``, see ``previous_findings``) the rule
+findings (``ctx.previous``, kept by the engine for every rule) the rule
 also proposes a note on the client when its score band changed, and an
 activity for the salesperson when a criterion newly fails or the score falls
 under ``attention_below``; that activity stays proposed while the cause lasts.
@@ -24,15 +24,17 @@ import numpy as np
 import pandas as pd
 
 from clientcare.connector import facts
-from clientcare.rules import frames as F
+from clientcare.rules import ReportChart, frames as F
 from clientcare.rules.config import RuleConfig
+from clientcare.rules.context import RuleContext
 from clientcare.rules.finding import Action, Finding, NotJudged, RuleOutput
-from clientcare.rules.runner import previous_findings
 
 name = "fit_checklist"
 version = "1.0"
 description = "Ideal-client checklist per client: six criteria with evidence and a 0-100 score"
 needs = {"partners": [], "projects": [], "tasks": []}
+charts = (ReportChart("Fit score by client (0–100)", level="checklist", value="score", band="band",
+                      scale_max=100.0, missing="without a score (too few criteria known)", noun="clients"),)
 optional_needs = {"moves": [], "payments": [], "ratings": [], "deadline_changes": [], "deadline_messages": []}
 
 CRITERIA = ("fits_our_work", "no_late_changes", "reasonable_expectations", "pays_on_time", "cooperates",
@@ -112,16 +114,17 @@ class Config(RuleConfig):
         return float(self.weights.get(criterion, 1.0))
 
 
-def evaluate(snapshot, as_of: date, config: Config) -> RuleOutput:
+def evaluate(ctx: RuleContext[Config]) -> RuleOutput:
+    snapshot, as_of, config = ctx.snapshot, ctx.as_of, ctx.config
     clients = snapshot.clients[["id", "name"]].rename(columns={"id": "client_id"}).set_index("client_id")
     out = RuleOutput()
-    if not previous_findings(snapshot, name):
+    if ctx.first_run:
         out.not_judged += [NotJudged(name, f"{name}:*:{level}", "no previous run to compare with")
                            for level in ("attention", "band*")]
     if not len(clients):
         return out
-    ctx = _Context(snapshot, as_of, config, clients.index)
-    parts = {c: getattr(ctx, c)().reindex(clients.index) for c in CRITERIA}
+    figures = _Context(snapshot, as_of, config, clients.index)
+    parts = {c: getattr(figures, c)().reindex(clients.index) for c in CRITERIA}
     status = pd.DataFrame({c: parts[c]["status"].fillna("unknown").to_numpy(dtype=object) for c in CRITERIA},
                           index=clients.index)
     score, known, counted = _score(status, config)
@@ -132,10 +135,11 @@ def evaluate(snapshot, as_of: date, config: Config) -> RuleOutput:
     # criterion's detail says why it is unknown
     rows = [{"criterion": LABELS[c], "status": status[c], "value": parts[c]["value"],
              "detail": parts[c]["detail"].where(status[c] != "unknown").fillna(
-                 ctx.unknown_reason.get(c, "no data to judge"))}
+                 figures.unknown_reason.get(c, "no data to judge"))}
             for c in CRITERIA]
     evidence = dict(zip(clients.index.tolist(), F.stacked_rows(COLUMNS, len(clients), rows)))
-    found, undecided = _findings(snapshot, as_of, config, clients, status, score, band, evidence, known, counted)
+    found, undecided = _findings(ctx.previous, as_of, config, clients, status, score, band, evidence, known,
+                                 counted)
     out.findings += found
     out.not_judged += [NotJudged(name, f"{name}:res.partner:{cid}:attention",
                                  "what raised its attention activity is unknown this run") for cid in undecided]
@@ -365,9 +369,9 @@ def _score(status: pd.DataFrame, cfg: Config) -> tuple[pd.Series, np.ndarray, in
     return pd.Series(np.floor(score + 0.5), index=status.index), known, int((weights > 0).sum())
 
 
-def _findings(snapshot, as_of, cfg, clients, status, score, band, evidence, known, counted
+def _findings(previous, as_of, cfg, clients, status, score, band, evidence, known, counted
               ) -> tuple[list[Finding], list[int]]:
-    prev = _previous(snapshot, clients.index)
+    prev = _previous(previous, clients.index)
     cols = list(CRITERIA)
     fail_now = (status[cols] == "fail").to_numpy()
     had = prev["known"].to_numpy(dtype=bool)
@@ -442,9 +446,9 @@ def _findings(snapshot, as_of, cfg, clients, status, score, band, evidence, know
     return out, undecided
 
 
-def _previous(snapshot, clients: pd.Index) -> pd.DataFrame:
+def _previous(previous, clients: pd.Index) -> pd.DataFrame:
     """Last run's checklist per client (all NA where there was none)."""
-    rows = [f for f in previous_findings(snapshot, name) if f.get("level") == "checklist"]
+    rows = [f for f in previous if f.get("level") == "checklist"]
     base = pd.DataFrame(index=clients, columns=[*CRITERIA, "score", "band", "attention_on", "attention_criteria",
                                                 "attention_low", "attention_since"], dtype=object)
     base["known"] = False

@@ -29,16 +29,17 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from clientcare.rules import frames as F
+from clientcare.rules import ROUTING_STEPS, ReportChart, frames as F
 from clientcare.rules.config import RuleConfig
+from clientcare.rules.context import RuleContext
 from clientcare.rules.finding import Action, Finding, NotJudged, RuleOutput
-from clientcare.rules.routing import STEPS
 
 name = "follow_up"
 version = "1.0"
 description = "Scheduled positive contact: check-ins, fix check-ins, surveys, punch lists, onboarding steps"
 needs = {"partners": [], "projects": [], "tasks": []}
 optional_needs = {"moves": [], "messages": [], "activities": [], "ratings": []}
+charts = (ReportChart("Follow-ups due per owner"),)
 
 Kind = Literal["check_in", "fix_check", "survey", "punch_list", "onboarding"]
 KINDS = ("check_in", "fix_check", "survey", "punch_list", "onboarding")
@@ -59,8 +60,9 @@ class OnboardingStep(RuleConfig):
 
     def check(self) -> list[str]:
         out = [] if self.name and ":" not in self.name else ["onboarding step needs a name without ':'"]
-        if self.owner not in STEPS:
-            out.append(f"onboarding step {self.name!r}: owner {self.owner!r} is not one of {', '.join(STEPS)}")
+        if self.owner not in ROUTING_STEPS:
+            out.append(f"onboarding step {self.name!r}: owner {self.owner!r} is not one of "
+                       f"{', '.join(ROUTING_STEPS)}")
         if self.due_after_days < 0:
             out.append(f"onboarding step {self.name!r}: due_after_days must be >= 0")
         return out
@@ -118,7 +120,8 @@ PATTERNS = {"check_in": "follow_up:*:check_in", "survey": "follow_up:*:survey*",
             "onboarding": "follow_up:*:onboarding*"}
 
 
-def evaluate(snapshot, as_of: date, config: Config) -> RuleOutput:
+def evaluate(ctx: RuleContext[Config]) -> RuleOutput:
+    snapshot, as_of, config = ctx.snapshot, ctx.as_of, ctx.config
     out = RuleOutput()
     kinds = []
     for kind in config.kinds:
@@ -354,7 +357,7 @@ def _findings(cand: pd.DataFrame, ctx: _Clients, cfg: Config) -> list[Finding]:
             part, activity = f"onboarding:{s.name}", s.activity_type
             summary = (s.summary or f"onboarding: {s.name} with {{client}}").format(client=shown)
             resolved = f"{sname} is no longer a new client ({cfg.new_client_days} days after first seen)"
-            route["order"] = (s.owner,) + tuple(x for x in STEPS if x != s.owner)
+            route["first"] = s.owner
             if s.owner_user_id is not None:
                 route.update(user_id=s.owner_user_id, why=f"onboarding step {s.name} owner")
         out.append(Finding(

@@ -24,14 +24,16 @@ import pandas as pd
 
 from clientcare.rules import frames as F
 from clientcare.rules.config import RuleConfig
+from clientcare.rules.context import RuleContext
 from clientcare.connector.facts import ACTIVITY_TYPES, SEVERITIES
 from clientcare.rules.finding import Action, Finding, NotJudged, NotRaised, RuleOutput
-from clientcare.rules.routing import STEPS
 
 name = "late_payment"
 version = "1.0"
 description = "Overdue customer invoices per client by escalation level, and chronic late payers"
 needs = {"moves": [], "payments": []}
+#: Every overdue invoice Odoo lists is in a finding's data["invoice_ids"] or a NotRaised.
+accounts_for = {"account.move": "invoice_ids"}
 
 Severity = Literal["info", "low", "medium", "high", "critical"]
 ActivityType = Literal["todo", "call", "email", "meeting"]
@@ -101,11 +103,10 @@ OVERDUE_COLUMNS = ["invoice", "invoice_id", "invoice_date", "due_date", "days_ov
 CREDIT_COLUMNS = ["kind", "move", "move_id", "date", "currency", "amount_open_company", "credit_applied",
                   "company_currency"]
 CHRONIC_COLUMNS = ["invoice", "invoice_id", "due_date", "paid_date", "days_late", "currency", "amount_total"]
-#: Who matches credit notes with invoices: whoever handles the client's invoicing.
-CREDIT_ROUTE = ("invoice_salesperson",) + tuple(s for s in STEPS if s != "invoice_salesperson")
 
 
-def evaluate(snapshot, as_of: date, config: Config) -> RuleOutput:
+def evaluate(ctx: RuleContext[Config]) -> RuleOutput:
+    snapshot, as_of, config = ctx.snapshot, ctx.as_of, ctx.config
     inv = F.overdue_invoices(snapshot, as_of)
     out = RuleOutput()
     _levels(snapshot, inv, config, out)
@@ -253,7 +254,8 @@ def _credit_matches(snapshot, inv: pd.DataFrame) -> list[Finding]:
             resolved_when=f"no open credit note of {cname} is left beside an overdue invoice "
                           f"(matched, refunded or the invoices paid)",
             data={"credit_note_ids": credit_ids.get(cid, []), "invoice_ids": invoice_ids.get(cid, [])},
-            route={"invoice_user_ids": salespeople.get(cid, []), "order": CREDIT_ROUTE}))
+            route={"invoice_user_ids": salespeople.get(cid, []),
+                   "first": "invoice_salesperson"}))  # whoever handles the client's invoicing
     return out
 
 

@@ -16,7 +16,7 @@ Deadlines are calendar days (a 17+ deadline datetime counts on its UTC date).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Literal
 
 import numpy as np
@@ -24,12 +24,15 @@ import pandas as pd
 
 from clientcare.rules import frames as F
 from clientcare.rules.config import RuleConfig
+from clientcare.rules.context import RuleContext
 from clientcare.rules.finding import Action, Finding, NotRaised, RuleOutput
 
 name = "unmet_deadlines"
 version = "1.0"
 description = "Open tasks past deadline and projects past end date, per project, with at-risk and escalation"
 needs = {"projects": [], "tasks": []}
+#: Every late task Odoo lists is in a finding's data["task_ids"] or a NotRaised.
+accounts_for = {"project.task": "task_ids"}
 
 COLUMNS = ["kind", "id", "name", "deadline", "days_late", "assignees", "stage"]
 RISK_COLUMNS = ["kind", "id", "name", "deadline", "days_left", "last_change", "assignees", "stage"]
@@ -63,7 +66,8 @@ class Config(RuleConfig):
         return out
 
 
-def evaluate(snapshot, as_of: date, config: Config) -> RuleOutput:
+def evaluate(ctx: RuleContext[Config]) -> RuleOutput:
+    snapshot, as_of, config = ctx.snapshot, ctx.as_of, ctx.config
     today = F.day(as_of)
     projects = F.projects(snapshot)
     active_projects = projects.loc[projects["active"] & ~projects["status_done"], "id"]

@@ -1,4 +1,5 @@
-"""Small hand-made snapshots for rule tests, typed by the connector's own ``to_frame``.
+"""Small hand-made snapshots for rule tests, typed by the connector's own ``to_frame``
+(public through :mod:`clientcare.rules.testing`).
 
 Rows are written the way Odoo's ``search_read`` answers (many2one as
 ``[id, name]``, ``False`` for empty, dates as strings), then go through
@@ -94,6 +95,7 @@ class SnapshotBuilder:
         self.payments: list[tuple[int, str]] = []
         self.names: dict[tuple[str, int], str] = {}
         self.optional: set[str] = set()
+        self.extra_types: dict[str, dict[str, str]] = {}
         self.company(1, "YourCompany", currency)
         self.user(ADMIN, "Mitchell Admin")
         self.user(SALES, "Marc Demo")
@@ -254,11 +256,18 @@ class SnapshotBuilder:
         self.optional |= set(names)
         return self
 
+    def add(self, table: str, types: dict[str, str], *rows: dict):
+        """Rows of any table (e.g. one a plugin declares), typed as Odoo's ``fields_get`` types
+        them: ``{"state": "selection", "date_order": "datetime", "partner_id": "many2one"}``."""
+        self.extra_types[table] = {"id": "integer", **types}
+        self.rows[table] += [dict(r) for r in rows]
+        return self
+
     # -- the snapshot ------------------------------------------------------------------------------
     def build(self) -> Snapshot:
-        types = dict(COMMON, tasks=TASKS_17 if self.version >= 17 else TASKS_16)
+        types = dict(COMMON, tasks=TASKS_17 if self.version >= 17 else TASKS_16, **self.extra_types)
         wanted = ["partners", "users", "companies", "projects", "tasks", "task_stages", "moves",
-                  *sorted(self.optional)]
+                  *sorted(self.optional), *sorted(self.extra_types)]
         tables = {name: to_frame(self.rows.get(name, []), types[name]) for name in wanted}
         payments = pd.DataFrame(self.payments, columns=["move_id", "paid_date"])
         tables["payments"] = pd.DataFrame({

@@ -1,0 +1,45 @@
+"""What a rule is given for one run: the plugin API's single argument.
+
+The engine builds one :class:`RuleContext` per rule and run; a rule reads
+everything it needs from it and nothing from ambient state (no ``snapshot.meta``
+keys, no globals), so a rule is a function of its context and can be tested by
+building one (:mod:`clientcare.rules.testing`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from types import MappingProxyType
+from typing import Any, Generic, Mapping, TypeVar
+
+from clientcare.connector.snapshot import Snapshot
+
+from .config import RuleConfig
+
+C = TypeVar("C", bound=RuleConfig)
+
+
+@dataclass(frozen=True)
+class RuleContext(Generic[C]):
+    """One rule's view of one run.
+
+    - ``snapshot``: the data (tables and derived views; see ``clientcare rules tables``).
+    - ``as_of``: the run's day, a calendar date decided once for every rule.  Compute ages
+      and deadlines from the data; an action's due date never comes from ``as_of`` (it would
+      move every day), see :class:`~clientcare.rules.finding.Action`.
+    - ``config``: the rule's ``Config``, parsed and validated from the profile.
+    - ``previous``: this rule's findings of the last applied run (``Finding.to_dict()``), empty
+      on a first run; for rules that report change.
+    - ``unavailable``: tables the server would not give this run -> why (optional tables a
+      rule reads are absent from the snapshot then; report what needs them as unknown).
+    """
+
+    snapshot: Snapshot
+    as_of: date
+    config: C
+    previous: tuple[Mapping[str, Any], ...] = ()
+    unavailable: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+    @property
+    def first_run(self) -> bool:
+        return not self.previous
