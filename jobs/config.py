@@ -106,14 +106,15 @@ RANGES: dict[str, tuple[float, float, str]] = {
 }
 
 _TOML_TYPES = {bool: "a TOML boolean (true or false)", int: "a TOML integer", float: "a TOML number",
-               str: "a TOML string"}
+               str: "a TOML string", list: "a TOML array of strings"}
 
 
 def _coerce_file(key: str, raw: Any, source: str, problems: list[str]) -> Any:
     """A value from the TOML file: TOML has types, so ``verify_tls = "yes"`` or
     ``page_size = 1.5`` is a mistake, not something to guess about."""
     typ = KEYS[key][0]
-    ok = (isinstance(raw, bool) if typ is bool else
+    ok = (isinstance(raw, list) and all(isinstance(i, str) for i in raw) if typ is list else
+          isinstance(raw, bool) if typ is bool else
           isinstance(raw, int) and not isinstance(raw, bool) if typ is int else
           isinstance(raw, (int, float)) and not isinstance(raw, bool) if typ is float else
           isinstance(raw, str))

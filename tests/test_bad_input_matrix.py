@@ -30,7 +30,7 @@ from clientcare.connector import state as state_mod
 from clientcare.jobs import cli as cli_mod
 from clientcare.jobs.cli import main
 from clientcare.jobs.config import KEYS
-from clientcare.jobs.demo import demo_snapshot
+from clientcare.jobs.demo import demo_as_of, demo_snapshot
 from clientcare.jobs.logs import RedactSecrets, secret_forms
 from clientcare.jobs.runs import RunHistory, profile_lock
 
@@ -271,7 +271,7 @@ def test_csv_neutralises_formula_cells(tmp_path, env):
     snap.tables["partners"] = partners
     d = snap.save(tmp_path / "hostile")
     out = tmp_path / "r.csv"
-    result = invoke(["audit", "--snapshot", str(d), "--as-of", snap.meta["as_of"], "--format", "csv",
+    result = invoke(["audit", "--snapshot", str(d), "--as-of", demo_as_of(snap).isoformat(), "--format", "csv",
                      "-o", str(out)], env)
     assert result.exit_code == 0, result.output
     frame = pd.read_csv(out, dtype=str, keep_default_na=False)
