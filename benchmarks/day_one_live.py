@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 from datetime import date, timedelta
@@ -51,7 +52,8 @@ def writes(summary: dict) -> int:
 def listed_records(snapshot, day: date) -> dict[str, frozenset]:
     """Per finding key, the records its evidence lists (not their day counts)."""
     out = {}
-    for f in run_rules(snapshot, day, {}, {}, registry=load_rules()).findings:
+    enabled = [r for r in os.environ.get("CLIENTCARE_RULES_ENABLED", "").split(",") if r.strip()] or None
+    for f in run_rules(snapshot, day, {}, {}, registry=load_rules(enabled=enabled)).findings:
         cols = [c for c in ("invoice_id", "move_id", "id") if c in (f.evidence_columns or [])]
         out[f.key] = frozenset(tuple(row[c] for c in cols) for row in f.evidence)
     return out
