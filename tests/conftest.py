@@ -12,6 +12,7 @@ anything is written.
 """
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -257,6 +258,31 @@ def odoo(request):
     # "Today" is the recording date, in replay and in recording alike.
     with time_machine.travel(srv.recorded_at, tick=bool(live)):
         yield srv
+
+
+def recorded_profile(odoo, tmp_path, run_prefix: str, monkeypatch, rules=(), extra: str = ""):
+    """A sync profile for the recorded server: XML-RPC, one attempt, its own state file, the
+    built-in rules (plus ``rules``), and run ids ``<run_prefix>-1``, ``-2``... as recorded."""
+    from clientcare.jobs import runner
+    from clientcare.jobs.config import load_profile
+    from clientcare.rules.registry import builtin_names
+
+    counter = itertools.count(1)
+    monkeypatch.setattr(runner, "new_run_id", lambda: f"{run_prefix}-{next(counter)}")
+    enabled = ", ".join(f'"{n}"' for n in [*builtin_names(), *rules])
+    cfg = tmp_path / "clientcare.toml"
+    cfg.write_text(f"""
+[profiles.test]
+url = "{odoo.server['url']}"
+db = "{odoo.server['db']}"
+login = "{odoo.server['login']}"
+transport = "xmlrpc"
+retry_attempts = 1
+state_path = "{tmp_path / 'state.sqlite3'}"
+default_user_id = 2
+rules_enabled = [{enabled}]
+{extra}""")
+    return load_profile("test", cfg, env={"CLIENTCARE_PASSWORD": odoo.secret(PASSWORD)})
 
 
 @pytest.fixture

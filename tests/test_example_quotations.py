@@ -4,7 +4,6 @@ on the quotation, and ``undo`` removes it.  The demo databases (sale_management)
 quotation in the "sent" state, S00019, dated 2026-10-30: a month unanswered at recording time."""
 from __future__ import annotations
 
-import itertools
 import sys
 from importlib import metadata
 
@@ -12,13 +11,12 @@ import pytest
 
 from clientcare.connector import OdooClient
 from clientcare.jobs import rulesglue, runner
-from clientcare.jobs.config import load_profile
 from clientcare.jobs.writeback import MARKER_PREFIX
 from clientcare.rules import ENTRY_POINT_GROUP
 from clientcare.rules import registry as registry_mod
 from clientcare.rules.registry import builtin_names
 
-from conftest import PASSWORD, ROOT
+from conftest import ROOT, recorded_profile
 
 EXAMPLE = ROOT / "examples" / "clientcare-quotations"
 RULE = "stale_quotations"
@@ -41,24 +39,8 @@ def example_installed(monkeypatch):
 
 @pytest.fixture
 def profile(odoo, tmp_path, monkeypatch, example_installed):
-    counter = itertools.count(1)
-    monkeypatch.setattr(runner, "new_run_id", lambda: f"quotations-run-{next(counter)}")
-    cfg = tmp_path / "clientcare.toml"
-    cfg.write_text(f"""
-[profiles.test]
-url = "{odoo.server['url']}"
-db = "{odoo.server['db']}"
-login = "{odoo.server['login']}"
-transport = "xmlrpc"
-retry_attempts = 1
-state_path = "{tmp_path / 'state.sqlite3'}"
-default_user_id = 2
-rules_enabled = {[*builtin_names(), RULE]!r}
-
-[profiles.test.rules.stale_quotations]
-after_days = 21
-""".replace("'", '"'))
-    return load_profile("test", cfg, env={"CLIENTCARE_PASSWORD": odoo.secret(PASSWORD)})
+    return recorded_profile(odoo, tmp_path, "quotations-run", monkeypatch, rules=[RULE],
+                            extra="\n[profiles.test.rules.stale_quotations]\nafter_days = 21\n")
 
 
 def test_the_declared_table_is_pulled_and_the_quotation_gets_an_activity(odoo, cassette, profile):

@@ -5,7 +5,6 @@ The test starts by removing any ClientCare activity and note from the server
 """
 from __future__ import annotations
 
-import itertools
 from datetime import timedelta
 
 import pytest
@@ -14,11 +13,9 @@ from clientcare.connector import OdooClient, Snapshot, StateStore
 from clientcare.connector import snapshot_dir_for
 from clientcare.jobs import rulesglue
 from clientcare.jobs import runner
-from clientcare.jobs.config import load_profile
 from clientcare.jobs.writeback import MARKER_PREFIX, undo_run
-from clientcare.rules.registry import builtin_names
 
-from conftest import PASSWORD
+from conftest import recorded_profile
 
 WRITE_METHODS = ("create", "write", "unlink", "action_feedback", "message_post")
 HOSTILE = '<script>alert(1)</script> & "Co"'
@@ -42,21 +39,7 @@ def writes(summary) -> dict[str, int]:
 
 @pytest.fixture
 def profile(odoo, tmp_path, monkeypatch):
-    counter = itertools.count(1)
-    monkeypatch.setattr(runner, "new_run_id", lambda: f"test-run-{next(counter)}")
-    cfg = tmp_path / "clientcare.toml"
-    cfg.write_text(f"""
-[profiles.test]
-url = "{odoo.server['url']}"
-db = "{odoo.server['db']}"
-login = "{odoo.server['login']}"
-transport = "xmlrpc"
-retry_attempts = 1
-state_path = "{tmp_path / 'state.sqlite3'}"
-default_user_id = 2
-rules_enabled = [{", ".join(f'"{n}"' for n in builtin_names())}]
-""")
-    return load_profile("test", cfg, env={"CLIENTCARE_PASSWORD": odoo.secret(PASSWORD)})
+    return recorded_profile(odoo, tmp_path, "test-run", monkeypatch)
 
 
 def clean_slate(client: OdooClient) -> None:
