@@ -118,7 +118,6 @@ class Finding:
     :attr:`responsible_user_id` and :attr:`routed_by` from it.
     """
 
-    rule: str
     subject_model: str
     subject_id: int
     subject_name: str
@@ -137,6 +136,8 @@ class Finding:
     route: dict[str, Any] = field(default_factory=dict)
     responsible_user_id: int | None = None
     routed_by: str | None = None
+    #: The rule's name; the runner fills it in when a rule leaves it out.
+    rule: str = field(default="", kw_only=True)
     #: Evidence columns that change with the date alone (day counts): the write-back leaves
     #: them out of what decides an update, so no activity is rewritten because a day passed.
     daily: tuple[str, ...] = ()

@@ -179,7 +179,9 @@ def _check_output(name: str, found: Any) -> tuple[list[Finding], list[str]]:
         if not isinstance(f, Finding):
             problems.append(f"{type(f).__name__} is not a Finding")
             continue
-        if f.rule != name:
+        if not f.rule:
+            f.rule = name
+        elif f.rule != name:
             problems.append(f"{f.key}: rule is {f.rule!r}, expected {name!r}")
             continue
         mine = f.problems()

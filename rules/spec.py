@@ -126,7 +126,7 @@ def validate_rule(obj: Any, expected_name: str | None = None, origin: str = "") 
     problems: list[str] = []
     public = [a for a in dir(obj) if not a.startswith("_")]
     for attr in REQUIRED:
-        if not hasattr(obj, attr):
+        if not hasattr(obj, attr) and not (attr == "name" and expected_name):
             problems.append(f"missing {attr!r}" + _did_you_mean(attr, public))
     for attr in OPTIONAL:
         if not hasattr(obj, attr):
@@ -136,7 +136,7 @@ def validate_rule(obj: Any, expected_name: str | None = None, origin: str = "") 
     if problems:
         raise RuleSpecError(label, problems)
 
-    name = obj.name
+    name = getattr(obj, "name", expected_name)  # the entry point names the rule; the module may too
     if not isinstance(name, str) or not NAME_RE.match(name):
         problems.append(f"name {name!r} must match {NAME_RE.pattern}")
     if expected_name is not None and name != expected_name:
