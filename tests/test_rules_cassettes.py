@@ -148,6 +148,12 @@ def test_builtin_rules_on_the_recorded_databases(odoo, recorded_snapshot):
     checklist = {f.subject_id: f for f in result.findings if f.level == "checklist"}
     assert {c: (f.data["score"], "".join(s[0] for s in f.data["criteria"].values()))
             for c, f in checklist.items()} == expected["checklist"]
+    for f in checklist.values():  # honest scores: how many criteria are known, why the others are not
+        known = sum(status != "unknown" for status in f.data["criteria"].values())
+        assert f"{known} of 6 criteria known" in f.summary, f.summary
+        for row in f.evidence:
+            if row["status"] == "unknown":
+                assert row["detail"] and not row["detail"][0].isdigit(), row  # a reason, not a count
     for f in result.findings:
         assert f.evidence and f.responsible_user_id, f.key
     assert all(r["detail"] == "ratings not readable" for f in checklist.values() for r in f.evidence
