@@ -13,6 +13,7 @@ anything is written.
 from __future__ import annotations
 
 import itertools
+from contextlib import contextmanager
 import json
 import os
 import re
@@ -258,6 +259,24 @@ def odoo(request):
     # "Today" is the recording date, in replay and in recording alike.
     with time_machine.travel(srv.recorded_at, tick=bool(live)):
         yield srv
+
+
+@contextmanager
+def entry_point_installed(monkeypatch, name: str, value: str):
+    """A rule entry point visible to discovery, as installing its package would make it."""
+    from importlib import metadata
+
+    from clientcare.jobs import rulesglue
+    from clientcare.rules import ENTRY_POINT_GROUP, registry
+
+    installed = registry.discover()
+    ep = metadata.EntryPoint(name=name, value=value, group=ENTRY_POINT_GROUP)
+    monkeypatch.setattr(registry, "discover", lambda: [*installed, ep])
+    rulesglue._load.cache_clear()
+    try:
+        yield
+    finally:
+        rulesglue._load.cache_clear()
 
 
 def recorded_profile(odoo, tmp_path, run_prefix: str, monkeypatch, rules=(), extra: str = ""):

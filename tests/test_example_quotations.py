@@ -5,18 +5,15 @@ quotation in the "sent" state, S00019, dated 2026-10-30: a month unanswered at r
 from __future__ import annotations
 
 import sys
-from importlib import metadata
 
 import pytest
 
 from clientcare.connector import OdooClient
-from clientcare.jobs import rulesglue, runner
+from clientcare.jobs import runner
 from clientcare.jobs.writeback import MARKER_PREFIX
-from clientcare.rules import ENTRY_POINT_GROUP
-from clientcare.rules import registry as registry_mod
 from clientcare.rules.registry import builtin_names
 
-from conftest import ROOT, recorded_profile
+from conftest import ROOT, entry_point_installed, recorded_profile
 
 EXAMPLE = ROOT / "examples" / "clientcare-quotations"
 RULE = "stale_quotations"
@@ -27,12 +24,8 @@ def example_installed(monkeypatch):
     """The example's entry point, as ``pip install examples/clientcare-quotations`` declares it
     (already there when CI installed it)."""
     monkeypatch.syspath_prepend(str(EXAMPLE))
-    installed = registry_mod.discover()
-    ep = metadata.EntryPoint(name=RULE, value="clientcare_quotations.stale_quotations", group=ENTRY_POINT_GROUP)
-    monkeypatch.setattr(registry_mod, "discover", lambda: [*installed, ep])
-    rulesglue._load.cache_clear()
-    yield
-    rulesglue._load.cache_clear()
+    with entry_point_installed(monkeypatch, RULE, "clientcare_quotations.stale_quotations"):
+        yield
     for name in [m for m in sys.modules if m.startswith("clientcare_quotations")]:
         del sys.modules[name]
 

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import json
 import sys
-from importlib import metadata
 
 import pytest
 from click.testing import CliRunner
 
-from clientcare.jobs import rulesglue
 from clientcare.jobs.cli import main
-from clientcare.rules import ENTRY_POINT_GROUP
-from clientcare.rules import registry as registry_mod
 from clientcare.rules.registry import builtin_names
+
+from conftest import entry_point_installed
 
 BROKEN = "broken_rule"
 
@@ -24,12 +22,8 @@ def broken_rule_installed(tmp_path, monkeypatch):
     (tmp_path / "cc_broken_rule_mod.py").write_text("raise ImportError('the plugin is broken')\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.delitem(sys.modules, "cc_broken_rule_mod", raising=False)
-    installed = registry_mod.discover()
-    ep = metadata.EntryPoint(name=BROKEN, value="cc_broken_rule_mod", group=ENTRY_POINT_GROUP)
-    monkeypatch.setattr(registry_mod, "discover", lambda: [*installed, ep])
-    rulesglue._load.cache_clear()
-    yield
-    rulesglue._load.cache_clear()
+    with entry_point_installed(monkeypatch, BROKEN, "cc_broken_rule_mod"):
+        yield
 
 
 def run(args, tmp_path, enabled=(*builtin_names(), BROKEN), **extra):
