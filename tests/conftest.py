@@ -101,6 +101,9 @@ def pytest_generate_tests(metafunc):
             params = [f"odoo{live.major}"]
         else:
             params = [s["dir"].name for s in recorded_servers()]
+        only = metafunc.definition.get_closest_marker("odoo_versions")
+        if only is not None:
+            params = [p for p in params if int(p.removeprefix("odoo")) in only.args]
         metafunc.parametrize("odoo", params, indirect=True)
 
 
@@ -244,17 +247,44 @@ class OdooServer:
         return self.vcr.use_cassette(f"{name}.yaml", **({"record_mode": "none"} if replay_only else {}))
 
 
+def cassette_name(request, server_dir: str) -> str:
+    """The cassette of a test: its name and non-server parameters."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name.replace(f"[{server_dir}]", "")
+                  .replace(f"{server_dir}-", "").replace(f"-{server_dir}", ""))
+
+
+#: Per-cassette recording times, for cassettes recorded after the folder's ``server.json``
+#: (a later recording session must not move "today" under the older cassettes).
+RECORDED_AT = "recorded_at.json"
+
+
+def _recorded_times(directory: Path) -> dict:
+    path = directory / RECORDED_AT
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
 @pytest.fixture
 def odoo(request):
     live = request.config._clientcare_live
     if live is not None:
         directory = CASSETTES / f"odoo{live.major}"
         directory.mkdir(parents=True, exist_ok=True)
-        (directory / "server.json").write_text(json.dumps(live.server, indent=1) + "\n")
+        name = cassette_name(request, directory.name)
+        if request.node.get_closest_marker("own_recording_time"):
+            times = _recorded_times(directory)
+            times[name] = live.server["recorded_at"]
+            (directory / RECORDED_AT).write_text(json.dumps(dict(sorted(times.items())), indent=1) + "\n")
+            if not (directory / "server.json").exists():
+                (directory / "server.json").write_text(json.dumps(live.server, indent=1) + "\n")
+        else:
+            (directory / "server.json").write_text(json.dumps(live.server, indent=1) + "\n")
         server = live.server
     else:
         directory = CASSETTES / request.param
         server = json.loads((directory / "server.json").read_text())
+        when = _recorded_times(directory).get(cassette_name(request, directory.name))
+        if when:
+            server = {**server, "recorded_at": when}
     srv = OdooServer(server, directory, live)
     # "Today" is the recording date, in replay and in recording alike.
     with time_machine.travel(srv.recorded_at, tick=bool(live)):
@@ -307,9 +337,7 @@ rules_enabled = [{enabled}]
 @pytest.fixture
 def cassette(odoo, request):
     """A cassette named after the test (and its non-server parameters)."""
-    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name.replace(f"[{odoo.dir.name}]", "")
-                  .replace(f"{odoo.dir.name}-", "").replace(f"-{odoo.dir.name}", ""))
-    with odoo.cassette(name) as cas:
+    with odoo.cassette(cassette_name(request, odoo.dir.name)) as cas:
         yield cas
 
 
