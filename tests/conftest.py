@@ -253,13 +253,13 @@ def cassette_name(request, server_dir: str) -> str:
                   .replace(f"{server_dir}-", "").replace(f"-{server_dir}", ""))
 
 
-#: Per-cassette recording times, for cassettes recorded after the folder's ``server.json``
-#: (a later recording session must not move "today" under the older cassettes).
-RECORDED_AT = "recorded_at.json"
+#: Per-cassette server facts (recording time, database...) for cassettes recorded after their
+#: folder's ``server.json``: a later recording session must not move "today" under the older ones.
+RECORDINGS = "recordings.json"
 
 
-def _recorded_times(directory: Path) -> dict:
-    path = directory / RECORDED_AT
+def _recordings(directory: Path) -> dict:
+    path = directory / RECORDINGS
     return json.loads(path.read_text()) if path.exists() else {}
 
 
@@ -269,22 +269,17 @@ def odoo(request):
     if live is not None:
         directory = CASSETTES / f"odoo{live.major}"
         directory.mkdir(parents=True, exist_ok=True)
-        name = cassette_name(request, directory.name)
         if request.node.get_closest_marker("own_recording_time"):
-            times = _recorded_times(directory)
-            times[name] = live.server["recorded_at"]
-            (directory / RECORDED_AT).write_text(json.dumps(dict(sorted(times.items())), indent=1) + "\n")
-            if not (directory / "server.json").exists():
-                (directory / "server.json").write_text(json.dumps(live.server, indent=1) + "\n")
+            recordings = _recordings(directory)
+            recordings[cassette_name(request, directory.name)] = live.server
+            (directory / RECORDINGS).write_text(json.dumps(dict(sorted(recordings.items())), indent=1) + "\n")
         else:
             (directory / "server.json").write_text(json.dumps(live.server, indent=1) + "\n")
         server = live.server
     else:
         directory = CASSETTES / request.param
         server = json.loads((directory / "server.json").read_text())
-        when = _recorded_times(directory).get(cassette_name(request, directory.name))
-        if when:
-            server = {**server, "recorded_at": when}
+        server = {**server, **_recordings(directory).get(cassette_name(request, directory.name), {})}
     srv = OdooServer(server, directory, live)
     # "Today" is the recording date, in replay and in recording alike.
     with time_machine.travel(srv.recorded_at, tick=bool(live)):
