@@ -15,7 +15,7 @@ import platformdirs
 
 from .errors import UsageError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 _APP_ID = 0x43434152  # "CCAR": marks the file as ours
 
 _MIGRATIONS = {
@@ -68,6 +68,27 @@ _MIGRATIONS = {
         run_id TEXT NOT NULL,         -- the applied run that found them
         findings_json TEXT NOT NULL,  -- JSON list of Finding.to_dict()
         PRIMARY KEY (scope, rule)
+    );
+    """,
+    3: """
+    CREATE TABLE health_history (     -- jobs/history.py: one row per client and unchanged stretch
+        scope TEXT NOT NULL,
+        client_id INTEGER NOT NULL,
+        name TEXT,                    -- the client's name when the stretch began
+        since TEXT NOT NULL,          -- the run day (as_of) the stretch began
+        run_id TEXT NOT NULL,         -- the run that began it
+        score INTEGER,                -- NULL: unknown (too few criteria known)
+        band TEXT NOT NULL,
+        criteria_json TEXT NOT NULL   -- JSON {criterion: status}
+    );
+    CREATE INDEX health_history_client ON health_history(scope, client_id, since);
+    CREATE TABLE health_tags (        -- jobs/health_tags.py: the band tags ClientCare put on clients
+        scope TEXT NOT NULL,
+        client_id INTEGER NOT NULL,
+        tag_id INTEGER NOT NULL,
+        band TEXT NOT NULL,
+        run_id TEXT NOT NULL,
+        PRIMARY KEY (scope, client_id)
     );
     """,
 }

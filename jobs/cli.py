@@ -7,6 +7,7 @@ reusable decorators, so each is declared once.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
@@ -423,8 +424,9 @@ def _resolve_client(snapshot, value: str | None) -> set[int] | None:
     return ids
 
 
-def _snapshot_for(ctx, profile, snapshot_dir, demo, rule_names):
-    """The snapshot an offline or live command reads: --demo, --snapshot DIR, or a live pull."""
+def _snapshot_for(ctx, profile, snapshot_dir, demo, rule_names, client=None):
+    """The snapshot an offline or live command reads: --demo, --snapshot DIR, or a live pull
+    (through ``client`` when given)."""
     from clientcare.connector import Snapshot
     from clientcare.jobs import runner
 
@@ -433,7 +435,7 @@ def _snapshot_for(ctx, profile, snapshot_dir, demo, rule_names):
         return demo_snapshot()
     if snapshot_dir:
         return _checked_snapshot(Snapshot.load(snapshot_dir), snapshot_dir, profile, rule_names)
-    client = runner.open_client(profile)
+    client = client or runner.open_client(profile)
     return runner.pull_snapshot(client, profile, rule_names=rule_names)
 
 
@@ -484,8 +486,10 @@ def _default_as_of(snapshot, as_of, demo):
 @click.pass_context
 @handle_errors
 def audit(ctx, rule_names, client_filter, as_of, output, fmt, snapshot_dir, demo, strict, **flags):
-    """Read-only: pull (or load) data, run the rules, and report the findings. Writes nothing to Odoo."""
-    from clientcare.jobs import report, rulesglue
+    """Read-only: pull (or load) data, run the rules, and report the findings. Writes nothing to Odoo
+    (a live audit stores the client health history in the state file)."""
+    from clientcare.jobs import history, report, rulesglue, runner
+    from clientcare.jobs.runs import new_run_id
 
     offline = demo or snapshot_dir
     if demo and snapshot_dir:
@@ -495,9 +499,17 @@ def audit(ctx, rule_names, client_filter, as_of, output, fmt, snapshot_dir, demo
     _check_rule_names(profile, rule_names)
     if strict:
         rulesglue.require_loaded(profile, rule_names)
-    snapshot = _snapshot_for(ctx, profile, snapshot_dir, demo, rule_names)
+    live = None if offline else runner.open_client(profile)
+    snapshot = _snapshot_for(ctx, profile, snapshot_dir, demo, rule_names, live)
     day = _default_as_of(snapshot, as_of, demo)
-    result = rulesglue.evaluate(snapshot, day, profile, rule_names)
+    # a live audit reads and extends the client health history; the report of --demo shows one
+    # built from the demo snapshot; a saved snapshot has none
+    stored = history.load(live.state, live.scope) if live else None
+    result = rulesglue.evaluate(snapshot, day, profile, rule_names, history=stored)
+    if live:
+        history.record(live.state, live.scope, new_run_id(), day, result.findings, history.keep_days(profile))
+    elif demo and fmt == "html":
+        stored = history.demo_history(profile, snapshot, day, last=False)
     findings, not_raised = result.findings, result.not_raised
     ids = _resolve_client(snapshot, client_filter)
     if ids:
@@ -505,7 +517,8 @@ def audit(ctx, rule_names, client_filter, as_of, output, fmt, snapshot_dir, demo
         not_raised = [n for n in not_raised if n.client_id in ids]
     meta = dict(snapshot.meta, as_of=day.isoformat())
     if fmt == "html":
-        text = report.render_html(findings, snapshot, day, meta, not_raised, ids, rulesglue.charts(profile))
+        text = report.render_html(findings, snapshot, day, meta, not_raised, ids, rulesglue.charts(profile),
+                                  history.health_section(stored, findings, day))
     elif fmt == "json":
         text = report.render_json(findings, meta, not_raised, result.not_judged)
     elif fmt == "csv":  # findings only: one row each (the not-raised list is in the other formats)
@@ -742,6 +755,60 @@ def runs(ctx, run_id, as_json, limit, **flags):
                    f"{r['started_at']}")
 
 
+@main.command("history")
+@click.argument("client")
+@connection_options
+@output_options
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "csv"]), default="text", show_default=True,
+              help="Output format.")
+@click.option("--demo", is_flag=True, help="A history built from the demo snapshot (no server; nothing stored).")
+@click.pass_context
+@handle_errors
+def history_command(ctx, client, output, fmt, demo, **flags):
+    """One client's health over time (id or name): fit score, band and what changed, as syncs
+    and live audits stored it."""
+    from types import SimpleNamespace
+
+    from clientcare.jobs import history, runner
+
+    profile = load_profile_from(ctx, require_connection=False, **flags)
+    _check_output(output)
+    scope = "demo" if demo else f"{profile.values.get('url')}|{profile.values.get('db')}"
+    if demo:
+        from clientcare.jobs.demo import demo_as_of, demo_snapshot
+        snapshot = demo_snapshot()
+        frame = history.demo_history(profile, snapshot, demo_as_of(snapshot))
+    elif profile.state_path.exists():
+        with contextlib.closing(runner.open_state(profile)) as state:
+            frame = history.load(state, scope)
+    else:
+        frame = None
+    if frame is None or not len(frame):
+        raise E.UsageError(f"no client health stored for {scope} in {profile.state_path}: a sync or a live "
+                           f"audit stores it (try `clientcare history --demo CLIENT`)")
+    names = frame.groupby("client_id").tail(1).rename(columns={"client_id": "id"})
+    (cid,) = _resolve_client(SimpleNamespace(clients=names), client)
+    points = history.trend(frame, cid)
+    name = names.loc[names["id"] == cid, "name"].iloc[0]
+    if fmt == "json":
+        text = json.dumps({"client_id": cid, "name": name, "history": points}, indent=2) + "\n"
+    elif fmt == "csv":
+        import csv
+        import io
+        buf = io.StringIO()
+        criteria = sorted({c for p in points for c in p["criteria"]})
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(["since", "score", "band", "changes", "run_id", *criteria])
+        writer.writerows([p["since"], p["score"], p["band"], "; ".join(p["changes"]), p["run_id"],
+                          *(p["criteria"].get(c, "") for c in criteria)] for p in points)
+        text = buf.getvalue()
+    else:
+        text = "".join([f"{name} (id {cid}): fit score over {len(points)} stored stretch(es)\n"] + [
+            f"{p['since']}  {'?' if p['score'] is None else p['score']:>3}  {p['band']:<7}  {'; '.join(p['changes'])}\n"
+            for p in points])
+    _emit(text, output)
+
+
 @main.command()
 @connection_options
 @rules_option
@@ -784,6 +851,13 @@ def _summary_text(d: dict) -> str:
              f"{d['rpc_calls']} RPC calls, {d['retries']} retries, {d['duration_s']} s"]
     for rule, counts in d["plan"].get("counts", {}).items():
         lines.append(f"  {rule}: " + ", ".join(f"{op} {n}" for op, n in sorted(counts.items())))
+    tags = d["plan"].get("health_tags")
+    if tags and (tags["counts"] or tags["create_tags"]):
+        lines.append("  health tags: " + ", ".join(f"{op} {n}" for op, n in sorted(tags["counts"].items()))
+                     + "".join(f"; new tag {t!r}" for t in tags["create_tags"]))
+        if d["dry_run"]:
+            lines += [f"    {'tag' if s['band'] else 'untag'} res.partner,{s['client_id']}: {s['tag'] or 'ours off'}"
+                      for s in tags["sample"]]
     if d["plan"].get("left"):
         lines.append("  left as they are: " + ", ".join(f"{n} {why}" for why, n in d["plan"]["left"].items()))
     if d["applied"]:
@@ -820,7 +894,8 @@ def undo(ctx, run_id, **flags):
         raise CliError(summary.error, summary.exit_code, hint=summary.hint,
                        traceback_text=summary.traceback if OUTPUT["debug"] else "")
     click.echo(f"run {summary.undone}: removed {summary.applied['activities_removed']} activities and "
-               f"{summary.applied['notes_removed']} notes (recorded as run {summary.run_id})")
+               f"{summary.applied['notes_removed']} notes" + (f" and took off {summary.applied['tags_removed']} health "
+               f"tag(s)" if summary.applied.get("tags_removed") else "") + f" (recorded as run {summary.run_id})")
     for err in summary.write_errors:
         note(f"  could not remove {err['res_model']},{err['res_id']}: {err['error']}")
     ctx.exit(summary.exit_code)

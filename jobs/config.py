@@ -51,6 +51,8 @@ KEYS: dict[str, tuple[type, Any, bool, str]] = {
     "max_creations": (int, 500, False, "per-run cap on activities and notes created"),
     "default_user_id": (int, None, False, "Odoo user id that gets findings no one else owns"),
     "notify_assignees": (bool, False, False, "let Odoo email each assignee about a new or reassigned activity"),
+    "health_tags": (bool, False, False, "keep one contact tag per health band on each client in Odoo"),
+    "history_days": (int, 400, False, "days of client health history kept in the state file"),
     "rules_enabled": (list, None, False, "installed rules to load, comma-separated in the environment "
                                          "(default: every installed rule)"),
 }
@@ -103,6 +105,7 @@ RANGES: dict[str, tuple[float, float, str]] = {
     "retry_attempts": (1, 20, "an integer from 1 to 20"),
     "max_creations": (0, 1_000_000, "an integer from 0 (create nothing) to 1000000"),
     "default_user_id": (1, 2**31 - 1, "an Odoo user id (a positive integer)"),
+    "history_days": (1, 100_000, "a number of days from 1 to 100000"),
 }
 
 _TOML_TYPES = {bool: "a TOML boolean (true or false)", int: "a TOML integer", float: "a TOML number",

@@ -215,8 +215,10 @@ th{background:#f0f0f0} .sev{font-weight:600;border-radius:3px;padding:1px 6px;co
 
 
 def render_html(findings: list, snapshot: Snapshot, as_of: date, meta: dict, not_raised: list = (),
-                client_ids: set[int] | None = None, rule_charts: dict[str, tuple] | None = None) -> str:
-    """The audit as one HTML page; ``rule_charts``: rule name -> the charts it declares."""
+                client_ids: set[int] | None = None, rule_charts: dict[str, tuple] | None = None,
+                health_html: str = "") -> str:
+    """The audit as one HTML page; ``rule_charts``: rule name -> the charts it declares;
+    ``health_html``: the client health section (:func:`clientcare.jobs.history.health_section`)."""
     frame = findings_frame(findings, snapshot, as_of)
     by_key = {f.key: f for f in findings}
     ages = overdue_by_age(snapshot, as_of, client_ids)
@@ -237,6 +239,7 @@ def render_html(findings: list, snapshot: Snapshot, as_of: date, meta: dict, not
         f"data pulled {esc(meta.get('pulled_at', '?'))}; evaluated as of {as_of:%Y-%m-%d}; "
         f"{len(frame)} finding(s): " + ", ".join(f"{esc(k)} {v}" for k, v in sorted(counts.items())) + "</p>",
         "<div class='charts'>" + "".join(f"<div class='card'>{c}</div>" for c in charts) + "</div>",
+        *([health_html] if health_html else []),
         "<h2>Clients</h2>",
     ]
     for client, group in frame.groupby(frame["client"].replace("", "(no client)"), sort=True):

@@ -84,7 +84,7 @@ def readers(profile: Profile) -> dict[str, list[str]]:
 
 
 def evaluate(snapshot: Snapshot, as_of: date, profile: Profile, rule_names: list[str] | None = None,
-             previous: dict[str, list[dict]] | None = None) -> RunResult:
+             previous: dict[str, list[dict]] | None = None, history=None) -> RunResult:
     """Run the enabled rules; those needing a table the server would not give are skipped.  The
     overdue invoices and late tasks of a rule that did not run are listed as not raised."""
     reg = registry(profile)
@@ -103,7 +103,7 @@ def evaluate(snapshot: Snapshot, as_of: date, profile: Profile, rule_names: list
                             "error": f"needs {', '.join(absent)}, not in this snapshot"})
     run = [n for n in names if n not in {s["rule"] for s in skipped}]
     result = run_rules(snapshot, as_of, profile.rules, routing(profile), registry=reg, only=run,
-                       previous=previous)
+                       previous=previous, history=history)
     result.errors[:0] = [f.to_dict() for f in reg.failures_for(profile.rules, rule_names)]
     result.errors += skipped
     result.not_raised += coverage.not_run(snapshot, as_of, result, reg.accounts_for())

@@ -18,7 +18,7 @@ from typing import Any
 from clientcare.connector import (OdooClient, PullOptions, Snapshot, StateStore, errors as E,
                                   pull_incremental)
 from clientcare.connector.schema import CORE_TABLES, TABLES
-from clientcare.jobs import rulesglue
+from clientcare.jobs import health_tags, history as health, rulesglue
 from clientcare.jobs.config import Profile
 from clientcare.jobs.runs import RunHistory, new_run_id, profile_lock
 from clientcare.jobs.writeback import WRITE_MODELS, WriteBack, undo_run
@@ -67,6 +67,9 @@ def models_needed(profile: Profile) -> tuple[dict[str, set[str]], set[str], set[
     the documents sync may write activities and notes on (those the enabled rules read); and
     which enabled rules read each model."""
     out: dict[str, set[str]] = {m: set(ops) for m, ops in WRITE_MODELS.items()}
+    if profile.values.get("health_tags"):
+        for model, ops in health_tags.MODELS.items():
+            out.setdefault(model, set()).update(ops)
     options = pull_options(profile)
     for table in options.tables:
         out.setdefault(options.spec(table).model, set()).add("read")
@@ -167,7 +170,8 @@ def sync(profile: Profile, *, dry_run: bool = False, as_of: date | None = None, 
         snapshot = pull_snapshot(client, profile, full=full, rule_names=rule_names)
         summary.pulled = snapshot.summary()
         previous = run.state.get_previous(client.scope)
-        result = rulesglue.evaluate(snapshot, as_of, profile, rule_names, previous=previous)
+        result = rulesglue.evaluate(snapshot, as_of, profile, rule_names, previous=previous,
+                                    history=health.load(run.state, client.scope))
         findings = result.findings
         if client_ids:
             findings = [f for f in findings if getattr(f, "client_id", None) in client_ids]
@@ -179,12 +183,19 @@ def sync(profile: Profile, *, dry_run: bool = False, as_of: date | None = None, 
         plan = writer.plan(findings, rules_run=result.rules_run, client_ids=client_ids,
                            not_judged=result.not_judged)
         summary.plan = plan.to_dict(sample=None if dry_run else 10)  # a dry run shows the whole plan
+        tags = health_tags.plan(client, run.state, findings, snapshot, bool(profile.values.get("health_tags")),
+                                client_ids) if health.health_rules(profile) & result.rules_run else None
+        if tags is not None:
+            summary.plan["health_tags"] = tags.to_dict()
         if not dry_run:
             summary.applied = writer.apply(plan)
             writer.forget_resolved(plan, findings)
             run.state.set_previous(client.scope, summary.run_id, {
                 rule: [f.to_dict() for f in result.findings if f.rule == rule] for rule in result.rules_run})
-        summary.write_errors = writer.errors
+            health.record(run.state, client.scope, summary.run_id, as_of, findings, health.keep_days(profile))
+            if tags is not None:
+                summary.applied.update(health_tags.apply(client, run.state, summary.run_id, tags))
+        summary.write_errors = writer.errors + (tags.errors if tags is not None else [])
         summary.warnings = writer.warnings
         if summary.rule_errors or summary.write_errors or any("cap" in w for w in writer.warnings):
             summary.status, summary.exit_code = "partial", E.EXIT_PARTIAL
@@ -214,6 +225,9 @@ def undo(profile: Profile, run_id: str) -> RunSummary:
         run.client = open_client(profile, run.state)
         report = undo_run(run.client, target["run_id"], run.state)
         summary.applied = {k: report[k] for k in ("activities_removed", "notes_removed")}
+        tags_removed = health_tags.undo(run.client, run.state, target["run_id"])
+        if tags_removed:
+            summary.applied["tags_removed"] = tags_removed
         summary.write_errors = [{"res_model": i["model"], "res_id": i["id"], "error": i["why"]}
                                 for i in report["not_removed"]]
         if summary.write_errors:

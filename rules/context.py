@@ -32,6 +32,10 @@ class RuleContext(Generic[C]):
       on a first run; for rules that report change.
     - ``unavailable``: tables the server would not give this run -> why (optional tables a
       rule reads are absent from the snapshot then; report what needs them as unknown).
+    - ``history``: the client health stored by earlier live runs (``clientcare.jobs.history``), a
+      DataFrame with one row per client and unchanged stretch (client_id, since, score, band,
+      criteria_json), oldest first; None when there is no state store (offline data): nothing
+      can be concluded from it then.
     """
 
     snapshot: Snapshot
@@ -39,6 +43,7 @@ class RuleContext(Generic[C]):
     config: C
     previous: tuple[Mapping[str, Any], ...] = ()
     unavailable: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    history: Any = None
 
     @property
     def first_run(self) -> bool:

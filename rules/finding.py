@@ -24,6 +24,9 @@ from clientcare.connector.facts import ACTIVITY_TYPES, SEVERITIES
 #: (the write-back resolves the model by name; a model without them is a write error there).
 SUBJECT_MODELS = ("res.partner", "project.project", "project.task", "account.move")
 ACTION_KINDS = ("activity", "note")
+#: A finding at this level whose ``data`` holds ``score``, ``band`` and ``criteria`` states a
+#: client's health (the fit checklist's): sync and live audits store it as the health history.
+HEALTH_LEVEL = "checklist"
 _SEVERITY_SET, _MODEL_SET = frozenset(SEVERITIES), frozenset(SUBJECT_MODELS)
 _MODEL_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
 

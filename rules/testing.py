@@ -47,12 +47,13 @@ def demo() -> tuple[Snapshot, date]:
 
 
 def evaluate(rule: Any, snapshot: Snapshot, as_of: date | str, config: RuleConfig | None = None, *,
-             previous: Iterable[Mapping[str, Any]] = (), unavailable: Mapping[str, str] | None = None):
+             previous: Iterable[Mapping[str, Any]] = (), unavailable: Mapping[str, str] | None = None,
+             history: Any = None):
     """Call one rule (a module or object fulfilling the spec) as the engine would, without
-    routing or output checks: what its ``evaluate`` returns."""
+    routing or output checks: what its ``evaluate`` returns (``history``: see RuleContext)."""
     checked = validate_rule(rule)
     ctx = RuleContext(snapshot, check_as_of(as_of), config if config is not None else checked.default_config(),
-                      tuple(previous), MappingProxyType(dict(unavailable or {})))
+                      tuple(previous), MappingProxyType(dict(unavailable or {})), history)
     return checked.evaluate(ctx)
 
 

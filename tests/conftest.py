@@ -304,16 +304,17 @@ def entry_point_installed(monkeypatch, name: str, value: str):
         rulesglue._load.cache_clear()
 
 
-def recorded_profile(odoo, tmp_path, run_prefix: str, monkeypatch, rules=(), extra: str = ""):
+def recorded_profile(odoo, tmp_path, run_prefix: str, monkeypatch, rules=(), extra: str = "", only=None):
     """A sync profile for the recorded server: XML-RPC, one attempt, its own state file, the
-    built-in rules (plus ``rules``), and run ids ``<run_prefix>-1``, ``-2``... as recorded."""
+    built-in rules (plus ``rules``; or ``only`` these), and run ids ``<run_prefix>-1``, ``-2``...
+    as recorded."""
     from clientcare.jobs import runner
     from clientcare.jobs.config import load_profile
     from clientcare.rules.registry import builtin_names
 
     counter = itertools.count(1)
     monkeypatch.setattr(runner, "new_run_id", lambda: f"{run_prefix}-{next(counter)}")
-    enabled = ", ".join(f'"{n}"' for n in [*builtin_names(), *rules])
+    enabled = ", ".join(f'"{n}"' for n in (only or [*builtin_names(), *rules]))
     cfg = tmp_path / "clientcare.toml"
     cfg.write_text(f"""
 [profiles.test]

@@ -86,7 +86,7 @@ def test_demo_audit_formats(tmp_path, fmt):
         assert data["not_raised"] and {"rule", "model", "res_id", "client_id", "reason"} == set(data["not_raised"][0])
         assert {n["pattern"] for n in data["not_judged"]} >= {"fit_checklist:*:attention"}
     elif fmt == "html":
-        assert text.startswith("<!DOCTYPE html>") and text.count("<svg") == 4
+        assert text.startswith("<!DOCTYPE html>") and text.count("<div class='card'><svg") == 4
         assert "<script" not in text and "Not raised, because" in text
     else:
         assert text.splitlines()[0].startswith("client_id,client,severity,rule")

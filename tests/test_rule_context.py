@@ -94,12 +94,13 @@ def test_a_version_1_state_file_gains_the_previous_findings_table(tmp_path):
     path = tmp_path / "old.sqlite3"
     StateStore(path).close()
     db = sqlite3.connect(path)
-    db.execute("DROP TABLE previous_findings")
+    for table in ("previous_findings", "health_history", "health_tags"):
+        db.execute(f"DROP TABLE {table}")
     db.execute("PRAGMA user_version=1")
     db.commit()
     db.close()
     store = StateStore(path)
-    assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     store.set_previous("s", "r", {"x": []})
     assert store.get_previous("s") == {"x": []}
     store.close()

@@ -13,11 +13,15 @@ also proposes a note on the client when its score band changed, and an
 activity for the salesperson when a criterion newly fails or the score falls
 under ``attention_below``; that activity stays proposed while the cause lasts.
 Without a previous run there is no change to report: only the checklist.
+Given the stored history (``ctx.history``), a client whose score fell by
+``decline_points`` from its best within ``decline_window_days``, or whose band
+dropped, gets a ``decline`` activity for its salesperson, open until it recovers.
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from itertools import compress
 
 import numpy as np
@@ -86,6 +90,9 @@ class Config(RuleConfig):
     band_good: float = 75.0
     band_fair: float = 50.0
     attention_below: float = 50.0
+    #: A decline: the score fell by this many points from its best within the window, or the band dropped.
+    decline_points: float = 20.0
+    decline_window_days: int = 30
 
     def check(self) -> list[str]:
         out = []
@@ -103,6 +110,8 @@ class Config(RuleConfig):
         out += [f"{a} must not exceed {b}" for a, b in pairs if getattr(self, a) > getattr(self, b)]
         if self.window_days < 1:
             out.append("window_days must be >= 1")
+        if self.decline_points <= 0 or self.decline_window_days < 1:
+            out.append("decline_points must be > 0 and decline_window_days >= 1")
         if not 1 <= self.min_known_criteria <= len(CRITERIA):
             out.append(f"min_known_criteria must be between 1 and {len(CRITERIA)}")
         if (self.ideal_min_revenue is not None and self.ideal_max_revenue is not None
@@ -143,7 +152,69 @@ def evaluate(ctx: RuleContext[Config]) -> RuleOutput:
     out.findings += found
     out.not_judged += [NotJudged(name, f"{name}:res.partner:{cid}:attention",
                                  "what raised its attention activity is unknown this run") for cid in undecided]
+    declines, undecided = _declines(ctx, clients["name"], status, score, band, parts, evidence)
+    out.findings += declines
+    out.not_judged += [NotJudged(name, f"{name}:res.partner:{cid}:decline", why) for cid, why in undecided]
     return out
+
+
+STATUS_RANK = {"pass": 0, "warn": 1, "fail": 2}
+BAND_RANK = {"poor": 0, "fair": 1, "good": 2}
+
+
+def _declines(ctx, names, status, score, band, parts, evidence) -> tuple[list[Finding], list[tuple[int, str]]]:
+    """Clients whose score fell by ``decline_points`` from its best in the window (the
+    stretches begun in it, and the one current at its start) or whose band dropped.  A decline
+    raised before keeps its reference until the client recovers; one whose score is now unknown,
+    or whose history cannot be read, is not judged (never closed from absence)."""
+    cfg = ctx.config
+    raised = {f["subject_id"]: f["data"] for f in ctx.previous if f.get("level") == "decline"}
+    if ctx.history is None:
+        return [], [(cid, "no stored history to compare with") for cid in raised]
+    h = ctx.history
+    cutoff = (ctx.as_of - timedelta(days=cfg.decline_window_days)).isoformat()
+    at_start = h.loc[h["since"] < cutoff].groupby("client_id").tail(1).index
+    window = h.loc[((h["since"] >= cutoff) | h.index.isin(at_start)) & h["score"].notna()]
+    best = window.sort_values(["score", "since"], kind="stable").groupby("client_id").tail(1)
+    refs = pd.DataFrame({"decline_from": best["score"].to_numpy(), "decline_band": best["band"].to_numpy(),
+                         "decline_since": best["since"].to_numpy(), "decline_criteria": best["criteria_json"].to_numpy()},
+                        index=best["client_id"].to_numpy())
+    kept = [cid for cid in raised if cid in score.index]  # an open decline keeps its reference
+    refs = pd.concat([refs.drop(index=kept, errors="ignore"), pd.DataFrame.from_dict(
+        {cid: {k: raised[cid][k] for k in refs.columns} for cid in kept}, orient="index", columns=refs.columns)])
+    refs = refs.loc[refs.index.isin(score.index)]
+    if not len(refs):
+        return [], []
+    now, now_band = score.reindex(refs.index), band.reindex(refs.index)
+    ranks = pd.Series(BAND_RANK)
+    dropped = (now_band.map(ranks).fillna(-1) < refs["decline_band"].map(ranks).fillna(-1)).to_numpy()
+    declining = (now.notna() & ((refs["decline_from"].astype(float) - now >= cfg.decline_points) | dropped)).to_numpy()
+    undecided = [(cid, "its fit score is unknown this run") for cid in refs.index[now.isna().to_numpy()] if cid in raised]
+    rows = status.index.get_indexer(refs.index[declining])
+    states = status[list(CRITERIA)].to_numpy(dtype=object)
+    values = {c: parts[c]["value"].to_numpy(dtype=object) for c in CRITERIA}
+    out = []
+    for cid, row, ref in zip(refs.index[declining].tolist(), rows.tolist(),
+                             refs.loc[declining].to_dict("records")):
+        was = ref["decline_criteria"]
+        was = json.loads(was) if isinstance(was, str) else was
+        ref.update(decline_from=int(ref["decline_from"]), decline_criteria=was)
+        now_, band_ = int(score.iat[row]), band.iat[row]
+        worse = [f"{LABELS[c]} now {'fails' if s == 'fail' else 'warns'} ({values[c][row]})"
+                 for c, s in zip(CRITERIA, states[row]) if STATUS_RANK.get(s, -1) > STATUS_RANK.get(was.get(c), -1)]
+        name_ = names.iat[row]
+        who = F.short(name_ if isinstance(name_, str) else f"partner {cid}")
+        text = (f"fit score of {who} fell from {ref['decline_from']} to {now_} since {ref['decline_since']}"
+                + (": " + ", ".join(worse) if worse else f" (band {ref['decline_band']} -> {band_})"))
+        detected = raised.get(cid, {}).get("decline_detected", ctx.as_of.isoformat())
+        data = dict(ref, score=now_, band=band_, decline_detected=detected, criteria=dict(zip(CRITERIA, states[row])))
+        out.append(Finding(rule=name, subject_model="res.partner", subject_id=cid, subject_name=name_,
+                           client_id=cid, severity="medium", level="decline", summary=text,
+                           action=Action("activity", text, "todo", date.fromisoformat(detected)), data=data,
+                           evidence=evidence[cid], evidence_columns=COLUMNS, daily=DAILY,
+                           resolved_when=(f"the score is back within {cfg.decline_points:g} points of "
+                                          f"{ref['decline_from']} and the band is {ref['decline_band']} or better")))
+    return out, undecided
 
 
 class _Context:
