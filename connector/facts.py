@@ -36,6 +36,9 @@ ACTIVITY_TYPE_XMLIDS = {
 }
 ACTIVITY_TYPES = tuple(ACTIVITY_TYPE_XMLIDS)
 NOTE_SUBTYPE_XMLID = "mail.mt_note"
+#: The subtype of a message sent to the document's followers (``mail.mt_comment``), as the pull reads
+#: its name (``lang`` en_US): a comment with another subtype is an internal note, not a reply.
+DISCUSSION_SUBTYPE_NAME = "Discussions"
 
 # -- the write-back marker -----------------------------------------------------------------
 #: Every activity and note ClientCare writes carries ``<!-- clientcare key=… run=… fp=… -->``

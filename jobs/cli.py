@@ -660,7 +660,8 @@ def rules_tables(as_json):
 @click.argument("name")
 @handle_errors
 def rules_show(name):
-    """One rule: its config schema with defaults and the data it needs."""
+    """One rule: its config schema with defaults, its talking points and their placeholders, and
+    the data it needs."""
     from clientcare.jobs import rulesglue
 
     info = rulesglue.describe_rule(name)
@@ -671,6 +672,14 @@ def rules_show(name):
         click.echo(f"  {row['key']:<28} {row['type']:<36} {toml_value(row['default'])}")
         if helps.get(row["key"]):
             click.echo(f"  {'':<28} {helps[row['key']]}")
+    scripts = rulesglue.registry().get(name).scripts
+    if scripts:
+        click.echo(f"\ntalking points per kind ([profiles.NAME.scripts.{info['name']}] KIND = [\"point\", ...]):")
+    for kind, script in scripts.items():
+        click.echo(f"  {kind}:")
+        for point in script.points:
+            click.echo(f"    - {point}")
+        click.echo("    placeholders: " + "; ".join(f"{{{k}}} {v}" for k, v in script.placeholders().items()))
     click.echo("\nneeds (snapshot tables, their Odoo model, and fields beyond the standard ones):")
     from clientcare.connector.schema import TABLES
     for table, fields in info["needs"].items():

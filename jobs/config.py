@@ -53,10 +53,11 @@ KEYS: dict[str, tuple[type, Any, bool, str]] = {
     "notify_assignees": (bool, False, False, "let Odoo email each assignee about a new or reassigned activity"),
     "health_tags": (bool, False, False, "keep one contact tag per health band on each client in Odoo"),
     "history_days": (int, 400, False, "days of client health history kept in the state file"),
+    "talking_points": (bool, True, False, "put each rule's talking points in the activities it creates"),
     "rules_enabled": (list, None, False, "installed rules to load, comma-separated in the environment "
                                          "(default: every installed rule)"),
 }
-SECTIONS = ("rules", "routing")
+SECTIONS = ("rules", "routing", "scripts")
 
 
 def default_config_path() -> Path:
@@ -71,6 +72,8 @@ class Profile:
     sources: dict[str, str]
     rules: dict[str, dict] = field(default_factory=dict)
     routing: dict[str, Any] = field(default_factory=dict)
+    #: ``[profiles.NAME.scripts.RULE]``: kind -> talking points replacing the rule's own.
+    scripts: dict[str, Any] = field(default_factory=dict)
     config_path: Path | None = None
 
     def connection(self) -> ConnectionSettings:
@@ -274,7 +277,8 @@ def load_profile(name: str | None = None, config_path: str | Path | None = None,
             sources[key] = "command line"
 
     profile = Profile(name, values, sources, rules=dict(section.get("rules", {}) or {}),
-                      routing=dict(section.get("routing", {}) or {}), config_path=path)
+                      routing=dict(section.get("routing", {}) or {}), config_path=path,
+                      scripts=dict(section.get("scripts", {}) or {}))
     if require_connection:
         for key in ("url", "db", "login"):
             if not values.get(key):

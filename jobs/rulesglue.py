@@ -9,7 +9,7 @@ from clientcare.connector.errors import ConfigError
 from clientcare.connector.schema import TABLES
 from clientcare.connector.snapshot import Snapshot
 from clientcare.jobs.config import Profile
-from clientcare.rules import coverage
+from clientcare.rules import coverage, scripts
 from clientcare.rules.config import describe_type
 from clientcare.rules.registry import LoadFailure, Registry, load_rules
 from clientcare.rules.routing import RoutingConfig
@@ -46,9 +46,22 @@ def routing(profile: Profile) -> RoutingConfig:
 
 
 def validate(profile: Profile, rule_names: list[str] | None = None) -> None:
-    """Every rule and routing problem of the profile, raised together (ConfigError)."""
-    registry(profile).configure(profile.rules, rule_names)
-    routing(profile)
+    """Every rule, routing and script problem of the profile, raised together (ConfigError)."""
+    problems = []
+    for check in (lambda: registry(profile).configure(profile.rules, rule_names), lambda: routing(profile),
+                  lambda: talking_points(profile)):
+        try:
+            check()
+        except ConfigError as exc:
+            problems += exc.problems
+    if problems:
+        raise ConfigError(problems)
+
+
+def talking_points(profile: Profile) -> dict:
+    """Rule -> kind -> :class:`~clientcare.rules.scripts.Script`, the profile's replacing the rules'."""
+    reg = registry(profile)
+    return scripts.configure({name: rule.scripts for name, rule in reg.rules.items()}, profile.scripts)
 
 
 def enabled(profile: Profile, rule_names: list[str] | None = None) -> list[str]:
@@ -62,8 +75,10 @@ def needs(profile: Profile, rule_names: list[str] | None = None) -> dict[str, li
 
 
 def declared_tables(profile: Profile, rule_names: list[str] | None = None) -> dict:
-    """Name -> ``TableSpec`` of the tables the enabled rules declare beyond the connector's."""
-    return registry(profile).tables(enabled(profile, rule_names))
+    """Name -> ``TableSpec`` of the tables the enabled rules declare beyond the connector's,
+    with those their settings ask for."""
+    configs = registry(profile).configure(profile.rules, rule_names)
+    return registry(profile).tables(sorted(configs), configs)
 
 
 def optional_tables(profile: Profile, rule_names: list[str] | None = None) -> set[str]:
@@ -107,6 +122,10 @@ def evaluate(snapshot: Snapshot, as_of: date, profile: Profile, rule_names: list
     result.errors[:0] = [f.to_dict() for f in reg.failures_for(profile.rules, rule_names)]
     result.errors += skipped
     result.not_raised += coverage.not_run(snapshot, as_of, result, reg.accounts_for())
+    if profile.values.get("talking_points", True):
+        ids = list({f.client_id for f in result.findings if f.client_id is not None})
+        partners = snapshot.partners.drop_duplicates("id").set_index("id")["name"]
+        scripts.fill(result.findings, talking_points(profile), partners.reindex(ids).dropna().to_dict())
     return result
 
 

@@ -76,7 +76,7 @@ def models_needed(profile: Profile) -> tuple[dict[str, set[str]], set[str], set[
     optional_tables = rulesglue.optional_tables(profile)
     optional = {options.spec(t).model for t in optional_tables if t in options.tables}
     required = {options.spec(t).model for t in options.tables if t not in optional_tables}
-    declared = {spec.model for spec in options.extra_tables.values()}
+    declared = {spec.model for spec in options.extra_tables.values()} - set(WRITE_MODELS)  # chatter read, not a target
     return (out, optional - required - set(WRITE_MODELS), (set(SUBJECT_MODELS) & required) | declared,
             rulesglue.readers(profile))
 
@@ -181,7 +181,9 @@ def sync(profile: Profile, *, dry_run: bool = False, as_of: date | None = None, 
                            max_creations=_max_creations(profile),
                            notify_assignees=bool(profile.values.get("notify_assignees")))
         plan = writer.plan(findings, rules_run=result.rules_run, client_ids=client_ids,
-                           not_judged=result.not_judged)
+                           not_judged=result.not_judged, resolved=result.resolved,
+                           client_keys={f["key"] for fs in previous.values() for f in fs
+                                        if client_ids and f.get("client_id") in client_ids})
         summary.plan = plan.to_dict(sample=None if dry_run else 10)  # a dry run shows the whole plan
         tags = health_tags.plan(client, run.state, findings, snapshot, bool(profile.values.get("health_tags")),
                                 client_ids) if health.health_rules(profile) & result.rules_run else None

@@ -180,14 +180,17 @@ class Plan:
                 "sample": [it.public() for it in changes][:sample], "sample_total": len(changes)}
 
 
-def fingerprint(vals: dict, evidence: list[dict] | None = None, daily: tuple[str, ...] = ()) -> str:
-    """What an activity asks the person to do: summary, type, owner and the evidence without
-    the columns that change with the date alone.  Never the deadline: a day passing must not
-    rewrite anything.  Notes (posted once) hash their body."""
+def fingerprint(vals: dict, evidence: list[dict] | None = None, daily: tuple[str, ...] = (),
+                points: tuple[str, ...] = ()) -> str:
+    """What an activity asks the person to do: summary, type, owner, talking points and the
+    evidence without the columns that change with the date alone.  Never the deadline: a day
+    passing must not rewrite anything.  Notes (posted once) hash their body."""
     rows = [{k: v for k, v in row.items() if k not in daily} for row in evidence or []]
-    payload = json.dumps({"summary": vals.get("summary"), "activity_type_id": vals.get("activity_type_id"),
-                          "user_id": vals.get("user_id"), "body": vals.get("body"), "evidence": rows},
-                         sort_keys=True, default=str)
+    what = {"summary": vals.get("summary"), "activity_type_id": vals.get("activity_type_id"),
+            "user_id": vals.get("user_id"), "body": vals.get("body"), "evidence": rows}
+    if points:  # absent when there are none: activities written before scripts keep their fingerprint
+        what["talking_points"] = list(points)
+    payload = json.dumps(what, sort_keys=True, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()[:12]
 
 
@@ -210,6 +213,8 @@ class WriteBack:
         self._note_subtype: int | None = None
         #: What the last :meth:`plan` could judge: (rules_run, client_ids, not_judged).
         self._judged: tuple = (None, None, ())
+        self._how: dict[str, str] = {}
+        self._client_keys: set[str] = set()
 
     # -- lookups (a constant number of calls, all allowed to any internal user) ---------
     def lookups(self) -> dict[str, int]:
@@ -293,13 +298,18 @@ class WriteBack:
 
     # -- plan -----------------------------------------------------------------------
     def plan(self, findings: list, *, rules_run: set[str] | None = None,
-             client_ids: set[int] | None = None, not_judged: list | tuple = ()) -> Plan:
+             client_ids: set[int] | None = None, not_judged: list | tuple = (), resolved: list | tuple = (),
+             client_keys: set[str] = frozenset()) -> Plan:
         """Decide create / update / close / leave for every finding and open activity.
 
         An activity is closed only when its rule ran to the end (``rules_run``) and judged its
         key (no ``not_judged`` pattern matches it), within ``client_ids`` for targeted runs,
-        and never by a fresh state file (empty ledger): unknown is not resolved.
+        and never by a fresh state file (empty ledger): unknown is not resolved.  ``resolved``
+        says how a key went away, when its rule knows (the closing feedback); ``client_keys``
+        are the keys of ``client_ids``' findings on their other records (a quotation...).
         """
+        self._how = {_safe_key(r.key): r.how for r in resolved}
+        self._client_keys = {_safe_key(k) for k in client_keys}
         self._judged = (rules_run, client_ids, tuple(not_judged))
         self.lookups()
         existing = self.existing_activities()
@@ -335,7 +345,7 @@ class WriteBack:
 
     def _plan_activity(self, f, key: str, old: dict | None, ledger: dict[str, str]) -> Item:
         vals, due = self._activity_vals(f)
-        fp = fingerprint(vals, list(f.evidence or []), tuple(f.daily))
+        fp = fingerprint(vals, list(f.evidence or []), tuple(f.daily), tuple(f.talking_points))
         item = Item("leave", "activity", key, f.rule, f.subject_model, int(f.subject_id), vals["summary"],
                     severity=f.severity)
         if old is None and ledger.get(key) in ("open", "done"):
@@ -380,7 +390,7 @@ class WriteBack:
             item.reason = "fresh state file: not closed"
         else:
             item.op = "close"
-            item.reason = f"{rule} no longer finds this on {self.as_of:%Y-%m-%d}"
+            item.reason = self._how.get(key) or f"{rule} no longer finds this on {self.as_of:%Y-%m-%d}"
         return item
 
     def _unknown(self, key: str, res_model: str, res_id: int) -> str:
@@ -393,7 +403,8 @@ class WriteBack:
                         None)
         if unjudged is not None:
             return f"not judged: {unjudged.reason}"
-        if client_ids is not None and not (res_model == "res.partner" and res_id in client_ids):
+        if client_ids is not None and not (res_model == "res.partner" and res_id in client_ids) \
+                and key not in self._client_keys:
             return "other client"
         return ""
 
@@ -464,7 +475,8 @@ class WriteBack:
         type_id = self._type_ids.get(a.activity_type or "todo") or self._type_ids.get("todo")
         due = a.due_date or self.as_of
         since = f"<p>Since {esc(due)}.</p>" if due < self.as_of else ""
-        note = (f"<p>{esc(f.summary)}</p>{since}"
+        points = "".join(f"<li>{esc(p)}</li>" for p in f.talking_points)
+        note = (f"<p>{esc(f.summary)}</p>{since}" + (f"<p>Talking points:</p><ul>{points}</ul>" if points else "")
                 + evidence_table(list(f.evidence or []), getattr(f, "evidence_columns", None)))
         vals = {
             "res_id": int(f.subject_id),

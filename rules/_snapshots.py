@@ -119,7 +119,7 @@ class SnapshotBuilder:
         return self
 
     def user(self, uid, name, active=True):
-        self.names[("user", uid)] = name
+        self.names[("user", uid)] = self.names[("partner", 100 + uid)] = name
         self.rows["users"].append({"id": uid, "name": name, "login": name.split()[0].lower(),
                                    "partner_id": [100 + uid, name], "active": active, "company_id": [1, "YourCompany"],
                                    "create_date": dt(-400), "write_date": dt(-400)})
@@ -216,13 +216,15 @@ class SnapshotBuilder:
     def refund(self, mid, client, total, residual=None, **kw):
         return self.invoice(mid, client, kw.pop("due", -1), total, residual, move_type="out_refund", **kw)
 
-    def message(self, mid, model, res_id, when, *, message_type="comment", author=None, activity_type=None):
+    def message(self, mid, model, res_id, when, *, message_type="comment", author=None, activity_type=None,
+                subtype="Discussions"):
+        """``subtype`` "Note" is an internal note (``mail.mt_note``, id 2), else a discussion (id 1)."""
         self.optional.add("messages")
         self.rows["messages"].append({
             "id": mid, "date": dt(when), "model": model, "res_id": res_id, "message_type": message_type,
-            "author_id": [author, f"partner {author}"] if author else False,
+            "author_id": [author, self.names.get(("partner", author), f"partner {author}")] if author else False,
             "mail_activity_type_id": [activity_type, "Call"] if activity_type else False,
-            "subtype_id": [1, "Discussions"], "create_date": dt(when), "write_date": dt(when)})
+            "subtype_id": [2 if subtype == "Note" else 1, subtype], "create_date": dt(when), "write_date": dt(when)})
         return self
 
     def activity(self, aid, model, res_id, due=1, *, user=SALES, summary="planned"):

@@ -144,6 +144,9 @@ class Finding:
     #: Evidence columns that change with the date alone (day counts): the write-back leaves
     #: them out of what decides an update, so no activity is rewritten because a day passed.
     daily: tuple[str, ...] = ()
+    #: What to say or ask when acting on it, filled from the rule's script for its kind
+    #: (:mod:`clientcare.rules.scripts`); plain text, escaped by the write-back.
+    talking_points: tuple[str, ...] = ()
 
     @property
     def key(self) -> str:
@@ -193,6 +196,7 @@ class Finding:
             "action": self.action.to_dict() if self.action else None,
             "resolved_when": self.resolved_when,
             "data": jsonable(self.data), "daily": list(self.daily),
+            **({"talking_points": list(self.talking_points)} if self.talking_points else {}),
         }
 
 
@@ -227,6 +231,19 @@ class NotJudged:
         return {"rule": self.rule, "pattern": self.pattern, "reason": self.reason}
 
 
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    """How the situation of an earlier finding went away (e.g. "answered by X on <date>"): the
+    write-back gives it as the feedback of the activity it closes."""
+
+    rule: str
+    key: str
+    how: str
+
+    def to_dict(self) -> dict:
+        return {"rule": self.rule, "key": self.key, "how": self.how}
+
+
 @dataclass(slots=True)
 class RuleOutput:
     """What ``evaluate`` may return instead of a bare list of findings."""
@@ -234,6 +251,7 @@ class RuleOutput:
     findings: list[Finding] = field(default_factory=list)
     not_raised: list[NotRaised] = field(default_factory=list)
     not_judged: list[NotJudged] = field(default_factory=list)
+    resolved: list[Resolved] = field(default_factory=list)
 
 
 def jsonable(value: Any) -> Any:

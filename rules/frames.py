@@ -341,18 +341,24 @@ def _by_id(frame: pd.DataFrame, column: str) -> pd.Series:
     return frame.drop_duplicates("id").set_index("id")[column]
 
 
+def open_activity_rows(acts: pd.DataFrame) -> pd.DataFrame:
+    """The rows of an ``activities`` table still open (done ones are archived from 17 on)."""
+    open_ = pd.Series(True, index=acts.index)
+    if "active" in acts:
+        open_ &= acts["active"].astype(bool)
+    if "date_done" in acts:
+        open_ &= acts["date_done"].isna()
+    return acts.loc[open_]
+
+
 def open_activities(snapshot: Snapshot) -> pd.DataFrame | None:
     """Open activities (not ClientCare follow-ups) sitting on a client's partner records."""
     def build():
         acts = snapshot.tables.get("activities")
         if acts is None:
             return None
-        open_ = pd.Series(True, index=acts.index)
-        if "active" in acts:
-            open_ &= acts["active"].astype(bool)
-        if "date_done" in acts:
-            open_ &= acts["date_done"].isna()
-        a = acts.loc[open_ & (acts["res_model"] == "res.partner").fillna(False).astype(bool)]
+        acts = open_activity_rows(acts)
+        a = acts.loc[(acts["res_model"] == "res.partner").fillna(False).astype(bool)]
         client = commercial(snapshot, ref_ids(a["res_id"]))
         return pd.DataFrame({"activity_id": a["id"].to_numpy(), "client_id": client.to_numpy(),
                              "summary": a["summary"].to_numpy(), "due": a["date_deadline"].to_numpy()})

@@ -118,13 +118,17 @@ class Registry:
             raise ConfigError(problems)
         return configs
 
-    def tables(self, names: Iterable[str] | None = None) -> dict[str, Any]:
-        """The extra tables (name -> ``TableSpec``) the named rules declare (default: all)."""
+    def tables(self, names: Iterable[str] | None = None, configs: Mapping[str, RuleConfig] | None = None
+               ) -> dict[str, Any]:
+        """The extra tables (name -> ``TableSpec``) the named rules declare (default: all), with
+        those their ``config_tables`` derive from ``configs`` (e.g. watched models)."""
         out: dict[str, Any] = {}
         for name in (names if names is not None else self.rules):
             rule = self.rules.get(name)
             if rule is not None:
                 out.update(rule.tables)
+                if rule.config_tables is not None and configs and name in configs:
+                    out.update({t.name: t for t in rule.config_tables(configs[name])})
         return out
 
     def accounts_for(self) -> dict[str, tuple[str, str]]:

@@ -25,7 +25,7 @@ from clientcare.connector.snapshot import Snapshot
 
 from .config import RuleConfig
 from .context import RuleContext
-from .finding import Finding, NotJudged, NotRaised, RuleOutput
+from .finding import Finding, NotJudged, NotRaised, Resolved, RuleOutput
 from .registry import Registry, load_rules
 from .routing import RoutingConfig, assign
 
@@ -45,6 +45,8 @@ class RunResult:
     not_raised: list[NotRaised] = field(default_factory=list)
     #: Finding keys (patterns) the rules could not decide: never closed as resolved.
     not_judged: list[NotJudged] = field(default_factory=list)
+    #: How earlier findings went away, when a rule knows (the feedback of the closed activity).
+    resolved: list[Resolved] = field(default_factory=list)
 
     @property
     def partial(self) -> bool:
@@ -125,6 +127,7 @@ def _run(snapshot: Snapshot, as_of: date, contexts: dict[str, RuleContext], regi
         if isinstance(found, RuleOutput):
             result.not_raised += [n for n in found.not_raised if isinstance(n, NotRaised)]
             result.not_judged += [n for n in found.not_judged if isinstance(n, NotJudged)]
+            result.resolved += [r for r in found.resolved if isinstance(r, Resolved)]
             found = found.findings
         good, problems = _check_output(name, found)
         if problems:

@@ -12,6 +12,8 @@ entry-point group, with::
     charts = (ReportChart("Big invoices per owner"),)   # in the HTML report (optional attribute)
     tables = [TableSpec("quotations", "sale.order", domain=(("state", "=", "sent"),),
                         fields=("name", "partner_id", "date_order"))]   # extra tables (optional)
+    scripts = {"big": Script(("Thank {client} for the order",))}   # talking points per kind (optional)
+    def config_tables(config): return [...]   # tables the settings ask for (optional)
 
     def evaluate(ctx: RuleContext) -> list[Finding] | RuleOutput: ...
 
@@ -41,6 +43,7 @@ from clientcare.connector.schema import TABLES, TableSpec
 from .config import RuleConfig, config_class_problems
 from .context import RuleContext
 from .finding import Finding, RuleOutput
+from .scripts import Script, spec_problems
 
 ENTRY_POINT_GROUP = "clientcare.rules"
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{1,63}$")
@@ -48,7 +51,7 @@ EVALUATE_PARAMS = ("ctx",)
 LEGACY_PARAMS = ("snapshot", "as_of", "config")
 REQUIRED = ("name", "version", "description", "needs", "evaluate")
 #: ``Config`` defaults to :class:`RuleConfig` (a rule without settings).
-OPTIONAL = ("Config", "optional_needs", "charts", "tables", "accounts_for")
+OPTIONAL = ("Config", "optional_needs", "charts", "tables", "accounts_for", "scripts", "config_tables")
 #: The models whose Odoo lists (overdue invoices, late tasks) every run accounts for.
 COVERED_MODELS = ("account.move", "project.task")
 MODEL_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
@@ -115,6 +118,11 @@ class Rule:
     #: Odoo model -> the ``Finding.data`` key listing its records: the rule accounts for the
     #: overdue invoices / late tasks Odoo lists (:mod:`clientcare.rules.coverage`).
     accounts_for: dict[str, str] = field(default_factory=dict)
+    #: Talking points per kind of finding (:mod:`clientcare.rules.scripts`).
+    scripts: dict[str, Script] = field(default_factory=dict)
+    #: ``config_tables(config) -> [TableSpec]``: tables pulled only when the profile's settings
+    #: ask for them (e.g. a model it lists); the rule treats a missing one as not judged.
+    config_tables: Callable[[Any], Sequence[TableSpec]] | None = None
 
     def default_config(self) -> RuleConfig:
         return self.Config()
@@ -157,6 +165,10 @@ def validate_rule(obj: Any, expected_name: str | None = None, origin: str = "") 
                  for m in accounts_for if m not in COVERED_MODELS]
     charts = tuple(getattr(obj, "charts", ()) or ())
     problems += [f"charts: {c!r} is not a ReportChart" for c in charts if not isinstance(c, ReportChart)]
+    scripts = dict(getattr(obj, "scripts", {}) or {})
+    problems += spec_problems(scripts)
+    if not callable(getattr(obj, "config_tables", None) or (lambda c: ())):
+        problems.append("config_tables must be callable: config_tables(config) -> [TableSpec]")
     legacy, sub = _evaluate_style(obj.evaluate)
     problems += sub
     if problems:
@@ -164,7 +176,8 @@ def validate_rule(obj: Any, expected_name: str | None = None, origin: str = "") 
     evaluate = _legacy_adapter(obj.evaluate) if legacy else obj.evaluate
     return Rule(name=name, version=obj.version, description=desc.strip(), Config=config_cls,
                 needs=needs, optional_needs=optional, evaluate=evaluate, origin=origin, charts=charts,
-                tables=tables, accounts_for=accounts_for)
+                tables=tables, accounts_for=accounts_for, scripts=scripts,
+                config_tables=getattr(obj, "config_tables", None))
 
 
 def _legacy_adapter(fn: Callable) -> Callable[[RuleContext], Any]:

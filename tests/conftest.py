@@ -304,17 +304,21 @@ def entry_point_installed(monkeypatch, name: str, value: str):
         rulesglue._load.cache_clear()
 
 
-def recorded_profile(odoo, tmp_path, run_prefix: str, monkeypatch, rules=(), extra: str = "", only=None):
+#: The built-in rules the older sync cassettes were recorded with (before responsiveness and
+#: talking points): their profile keeps exactly these, so they send their recorded requests.
+RECORDED_RULES = ("fit_checklist", "follow_up", "late_payment", "unmet_deadlines")
+
+
+def recorded_profile(odoo, tmp_path, run_prefix: str, monkeypatch, rules=(), extra: str = "",
+                     builtin=RECORDED_RULES, talking_points: bool = False):
     """A sync profile for the recorded server: XML-RPC, one attempt, its own state file, the
-    built-in rules (plus ``rules``; or ``only`` these), and run ids ``<run_prefix>-1``, ``-2``...
-    as recorded."""
+    ``builtin`` rules (plus ``rules``), and run ids ``<run_prefix>-1``, ``-2``... as recorded."""
     from clientcare.jobs import runner
     from clientcare.jobs.config import load_profile
-    from clientcare.rules.registry import builtin_names
 
     counter = itertools.count(1)
     monkeypatch.setattr(runner, "new_run_id", lambda: f"{run_prefix}-{next(counter)}")
-    enabled = ", ".join(f'"{n}"' for n in (only or [*builtin_names(), *rules]))
+    enabled = ", ".join(f'"{n}"' for n in [*builtin, *rules])
     cfg = tmp_path / "clientcare.toml"
     cfg.write_text(f"""
 [profiles.test]
@@ -325,6 +329,7 @@ transport = "xmlrpc"
 retry_attempts = 1
 state_path = "{tmp_path / 'state.sqlite3'}"
 default_user_id = 2
+talking_points = {str(talking_points).lower()}
 rules_enabled = [{enabled}]
 {extra}""")
     return load_profile("test", cfg, env={"CLIENTCARE_PASSWORD": odoo.secret(PASSWORD)})

@@ -572,7 +572,7 @@ def test_plan_to_dict_gives_all_changes_for_a_dry_run(state):
 
 
 # -- rules show ----------------------------------------------------------------------------------
-@pytest.mark.parametrize("name", ["late_payment", "unmet_deadlines", "follow_up", "fit_checklist"])
+@pytest.mark.parametrize("name", ["late_payment", "unmet_deadlines", "follow_up", "fit_checklist", "responsiveness"])
 def test_rules_show_prints_toml_defaults_and_meanings(name, env):
     result = invoke(["rules", "show", name], env)
     assert result.exit_code == 0, result.output

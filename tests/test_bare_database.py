@@ -44,7 +44,7 @@ def test_check_names_the_missing_modules(bare):
     assert "warn modules: not installed: account, project, rating" in result.output
     # what each missing module costs, from the enabled rules' declared needs
     assert ("without account, the rules reading account.move are skipped or judge less: fit_checklist, "
-            "follow_up, late_payment;" in result.output)
+            "follow_up, late_payment, responsiveness;" in result.output)
     assert "without rating, the rules reading rating.rating are skipped or judge less: fit_checklist, follow_up" \
         in result.output
 

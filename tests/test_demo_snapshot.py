@@ -16,6 +16,13 @@ def test_demo_shows_every_rule_at_work():
     assert {("unmet_deadlines", "late"), ("unmet_deadlines", "escalated"), ("unmet_deadlines", "at_risk")} <= levels
     follow_ups = {f.key.split(":")[3] for f in result.findings if f.rule == "follow_up"}
     assert {"check_in", "onboarding"} <= follow_ups
+    responsiveness = {(f.subject_model, f.subject_id, f.part, f.responsible_user_id) for f in result.findings
+                      if f.rule == "responsiveness"}
+    assert responsiveness == {
+        ("res.partner", 8, "unanswered", 5), ("res.partner", 8, "broken_promises", 5),  # Wood Corner: Marc Demo
+        ("project.task", 72, "unanswered", 2),  # Acme's email on a task, followed by an internal note only
+        ("res.partner", 9, "broken_promises", 2)}  # Acme's promise 18 days overdue: escalated (default user)
+    assert not any(f.client_id == 10 and f.rule == "responsiveness" for f in result.findings), "Gemini was answered"
     scores = [f.data["score"] for f in result.findings if f.level == "checklist"]
     assert any(s is not None for s in scores) and None in scores  # scored, and honest about too little data
     assert result.not_raised  # and says what it leaves out, and why

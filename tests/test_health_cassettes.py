@@ -55,7 +55,7 @@ def set_deadline(admin: OdooClient, task: int, day) -> None:
 
 def test_health_history_decline_and_tags_over_syncs(odoo, cassette, tmp_path, monkeypatch):
     as_of = odoo.recorded_at.date()
-    profile = recorded_profile(odoo, tmp_path, "health", monkeypatch, only=["fit_checklist"],
+    profile = recorded_profile(odoo, tmp_path, "health", monkeypatch, builtin=("fit_checklist",),
                                extra="health_tags = true\n")
     admin = OdooClient(profile.connection())
     clean_slate(admin)

@@ -80,3 +80,13 @@ def test_no_history_or_an_unknown_score_is_never_a_decline():
 
 def test_the_decline_settings_are_checked():
     assert fc.Config(decline_points=0).check() == ["decline_points must be > 0 and decline_window_days >= 1"]
+
+
+def test_the_decline_activity_carries_its_talking_points():
+    from clientcare.rules import scripts
+    found, _ = run(paid([1, 1, 0, 0]), stored((10, 100, "good")))
+    f = found[KEY]
+    scripts.fill([f], {"fit_checklist": fc.scripts}, {10: "Azure Interior"})
+    since = (AS_OF - timedelta(days=10)).isoformat()
+    assert f.talking_points[0] == f"Call Azure Interior: their fit score fell from 100 to 0 since {since}."
+    assert f.summary in f.talking_points[1]

@@ -18,7 +18,7 @@ from clientcare.connector import OdooClient
 from clientcare.jobs import runner
 from clientcare.jobs.cli import main
 
-from conftest import BOT_PASSWORD
+from conftest import BOT_PASSWORD, RECORDED_RULES
 from test_sync_cassettes import clean_slate, open_keys
 
 
@@ -33,6 +33,8 @@ def bot_env(odoo, tmp_path, monkeypatch):
         "CLIENTCARE_PASSWORD": odoo.secret(BOT_PASSWORD), "CLIENTCARE_API_KEY": "",
         "CLIENTCARE_TRANSPORT": "xmlrpc", "CLIENTCARE_STATE_PATH": str(tmp_path / "state.sqlite3"),
         "CLIENTCARE_RETRY_ATTEMPTS": "1", "CLIENTCARE_DEFAULT_USER_ID": "2",
+        # as recorded: before responsiveness and talking points
+        "CLIENTCARE_RULES_ENABLED": ",".join(RECORDED_RULES), "CLIENTCARE_TALKING_POINTS": "false",
     }
 
 

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from clientcare.connector import facts
-from clientcare.rules import ReportChart, frames as F
+from clientcare.rules import ReportChart, Script, frames as F
 from clientcare.rules.config import RuleConfig
 from clientcare.rules.context import RuleContext
 from clientcare.rules.finding import Action, Finding, NotJudged, RuleOutput
@@ -40,6 +40,15 @@ needs = {"partners": [], "projects": [], "tasks": []}
 charts = (ReportChart("Fit score by client (0–100)", level="checklist", value="score", band="band",
                       scale_max=100.0, missing="without a score (too few criteria known)", noun="clients"),)
 optional_needs = {"moves": [], "payments": [], "ratings": [], "deadline_changes": [], "deadline_messages": []}
+scripts = {"attention": Script(("Check in with {client}: {summary}.",
+                                "Ask how the work together feels on their side, and listen before proposing.",
+                                "Note what you agree to change in Odoo.")),
+           "decline": Script(("Call {client}: their fit score fell from {score_before} to {score_now} since {since}.",
+                              "Ask how the work together feels on their side before naming what changed "
+                              "({summary}).",
+                              "Agree one concrete step to put it right, with a date, and note it in Odoo."),
+                             {"score_before": "data.decline_from", "score_now": "data.score",
+                              "since": "data.decline_since"})}
 
 CRITERIA = ("fits_our_work", "no_late_changes", "reasonable_expectations", "pays_on_time", "cooperates",
             "likely_satisfied")

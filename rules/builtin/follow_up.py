@@ -29,7 +29,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from clientcare.rules import ROUTING_STEPS, ReportChart, frames as F
+from clientcare.rules import ROUTING_STEPS, ReportChart, Script, frames as F
 from clientcare.rules.config import RuleConfig
 from clientcare.rules.context import RuleContext
 from clientcare.rules.finding import Action, Finding, NotJudged, RuleOutput
@@ -45,6 +45,22 @@ Kind = Literal["check_in", "fix_check", "survey", "punch_list", "onboarding"]
 KINDS = ("check_in", "fix_check", "survey", "punch_list", "onboarding")
 CONTACT_KINDS = ("check_in", "fix_check", "survey", "punch_list")
 COLUMNS = ["signal", "record", "date", "value"]
+scripts = {
+    "check_in": Script(("Call {client} to hear how things are going, with no request of your own.",
+                        "Ask what is coming up for them and whether anything in our work could be better.",
+                        "Mark this activity done with a short note of what you heard.")),
+    "fix_check": Script(("Ask {client} whether the fix of '{subject}' holds and works as they expected.",
+                         "If it does not, open a task now and tell them when you will be back.")),
+    "survey": Script(("Send {client} the satisfaction survey and say why you ask: to do better for them.",
+                      "When they answer, thank them and tell them what you will change.")),
+    "punch_list": Script(("Walk through the finished project '{subject}' with {client}: is anything left open "
+                          "or not as agreed?",
+                          "Agree who does each remaining item and by when; add them as tasks.",
+                          "Ask whether they would recommend us, and for what.")),
+    "onboarding": Script(("{summary}.",
+                          "Agree who does what on both sides, and how and how often you keep them informed.",
+                          "Note what was agreed on the client in Odoo.")),
+}
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from clientcare.rules import frames as F
+from clientcare.rules import Script, frames as F
 from clientcare.rules.config import RuleConfig
 from clientcare.rules.context import RuleContext
 from clientcare.connector.facts import ACTIVITY_TYPES, SEVERITIES
@@ -40,6 +40,35 @@ ActivityType = Literal["todo", "call", "email", "meeting"]
 #: How each default level reads in an activity summary; other level names are used as they are.
 VERBS = {"reminder": "send a payment reminder to", "call": "call",
          "manager": "manager: review the account of", "stop_work": "decide whether to stop work for"}
+
+
+_INVOICES = {"invoices": "evidence.invoice", "oldest_due": "data.oldest_due"}
+#: Talking points per level (by its name: a renamed level needs its own script) and kind.
+scripts = {
+    "reminder": Script(("Check that {invoices} reached the right person at {client} (address, PO number).",
+                        "Remind them kindly of the due date ({oldest_due}) and of how to pay.",
+                        "Ask whether anything in the delivered work holds the payment up."), _INVOICES),
+    "call": Script(("Confirm that {invoices} reached the right person at {client}.",
+                    "Ask whether anything in the delivered work holds the payment up; if so, fix that first.",
+                    "Agree a payment date and note it in Odoo."), _INVOICES),
+    "manager": Script(("Before calling, review {client} with the salesperson: {invoices}, overdue since "
+                       "{oldest_due}.",
+                       "Call the person who approves payments: is anything disputed? Agree a date or a payment "
+                       "plan and note it.",
+                       "Decide whether new work waits for the payment."), _INVOICES),
+    "stop_work": Script(("Decide with the project manager whether work for {client} pauses ({invoices} unpaid "
+                         "since {oldest_due}).",
+                         "Tell the client yourself, before anything stops, what is owed and what restarts the work.",
+                         "Note the decision and the agreed date in Odoo."), _INVOICES),
+    "credit_match": Script(("Match the open credit notes of {client} with its overdue invoices in Odoo ({moves}).",
+                            "If the client expects a refund instead, confirm it with them first."),
+                           {"moves": "evidence.move"}),
+    "chronic": Script(("Review payment terms with {client}: {paid_late} of {invoices} invoices paid late, "
+                       "{avg_days_late} days late on average.",
+                       "Ask what gets in the way (approvals, who receives the invoices, PO numbers).",
+                       "Agree terms that fit (deposit, smaller milestones, direct debit) and note them."),
+                      {"paid_late": "data.paid_late", "invoices": "data.invoices", "avg_days_late": "data.avg_days_late"}),
+}
 
 
 @dataclass(frozen=True)

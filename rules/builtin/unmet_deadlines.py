@@ -22,7 +22,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from clientcare.rules import frames as F
+from clientcare.rules import Script, frames as F
 from clientcare.rules.config import RuleConfig
 from clientcare.rules.context import RuleContext
 from clientcare.rules.finding import Action, Finding, NotRaised, RuleOutput
@@ -160,6 +160,16 @@ def _project_rows(p: pd.DataFrame) -> pd.DataFrame:
 
 
 SEVERITY = {"late": "medium", "escalated": "high", "at_risk": "low"}
+_LATE = ("Tell {client} about '{subject}' before they ask: what is late, why, and the new date.",
+         "Agree the new date with the people doing the work first; promise only a date you can keep.",
+         "Move the deadlines in Odoo to the agreed dates.")
+scripts = {
+    "late": Script(_LATE),
+    "escalated": Script(("Review '{subject}' with the project manager: what blocks it, what it needs.",) + _LATE),
+    "at_risk": Script(("Ask the assignees whether the tasks of '{subject}' can still make their deadline "
+                       "({first_deadline}).",
+                       "If not, tell {client} now and agree a new date."), {"first_deadline": "data.first_deadline"}),
+}
 
 
 def _findings(rows: pd.DataFrame, level: str, cfg: Config, columns: list[str]) -> list[Finding]:

@@ -1,0 +1,372 @@
+"""responsiveness: the unanswered client and the broken promise.
+
+Clients judge a firm by how quickly their messages are answered and whether people do what
+they said they would.  Two kinds, each switchable in ``kinds``:
+
+* ``unanswered`` — an email or comment whose author is the client or one of its contacts
+  (not an internal user's partner) on a record of the client (the partner, its projects,
+  tasks and invoices, and the records of the models listed in ``watch_models``, e.g.
+  quotations or leads: read only when listed), with no later email or discussion message by an internal user on that
+  record within ``reply_within_hours`` working hours (``working_days`` and ``working_hours``
+  in ``timezone``; Odoo has no company time zone field).  An internal note is not a reply.
+  One finding per record, for the record's responsible user; once someone answers, the
+  activity is closed with "answered by … on …" as its feedback.  Judged per day: raised at
+  the first run on a day that starts after the reply was due.
+* ``broken_promises`` — people's own open activities (ClientCare's are not pulled) on the
+  client's records, overdue by more than ``overdue_after_days`` (Odoo's "Late Activities":
+  deadline before today): one finding per client for its salesperson, for
+  ``manager_user_id`` once the oldest is ``escalate_after_days`` overdue; resolved when they
+  are done or rescheduled.
+
+Without the ``messages`` (``activities``) table a kind is not judged: unknown is not resolved.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import re
+
+import numpy as np
+import pandas as pd
+
+
+from clientcare.connector.facts import DISCUSSION_SUBTYPE_NAME
+from clientcare.rules import Script, TableSpec, frames as F
+from clientcare.rules.config import RuleConfig
+from clientcare.rules.context import RuleContext
+from clientcare.rules.finding import Action, Finding, NotJudged, Resolved, RuleOutput
+
+name = "responsiveness"
+version = "1.0"
+description = "Unanswered client messages and overdue activities staff promised clients (broken promises)"
+needs = {"partners": [], "projects": [], "tasks": []}
+optional_needs = {"moves": [], "messages": [], "activities": []}
+
+Kind = Literal["unanswered", "broken_promises"]
+KINDS = ("unanswered", "broken_promises")
+#: The records a client's messages and activities sit on, with who answers on each.
+RECORD_MODELS = ("res.partner", "project.project", "project.task", "account.move")
+CLIENT_TYPES = ("email", "comment")
+REPLY_TYPES = ("email", "email_outgoing")
+MESSAGE_COLUMNS = ["signal", "message", "record", "author", "date", "value"]
+PROMISE_COLUMNS = ["activity", "record", "summary", "owner", "deadline", "days_overdue"]
+
+scripts = {
+    "unanswered": Script(
+        ("Answer {contact} today, on {subject} where they wrote, even if only to say when you will "
+         "have a full answer.",
+         "Ask what they need and by when; promise only a date you can keep and note it in Odoo.",
+         "Waiting since {since}: apologise for the delay if it was long."),
+        {"contact": "data.contact", "since": "data.since"}),
+    "broken_promises": Script(
+        ("Go through the overdue activities ({activities}) with their owners ({owners}).",
+         "For each: do it now, or tell {client} the new date yourself before rescheduling it.",
+         "Mark what was done as done in Odoo, so the client's record shows the promise was kept."),
+        {"activities": "evidence.summary", "owners": "evidence.owner"}),
+}
+
+
+@dataclass(frozen=True)
+class Config(RuleConfig):
+    kinds: tuple[Kind, ...] = KINDS
+    #: Working hours within which a client's message gets a reply.
+    reply_within_hours: float = 8.0
+    #: Start and end hour of the working day, in ``timezone``.
+    working_hours: tuple[int, int] = (9, 17)
+    #: ISO weekdays worked (1 = Monday ... 7 = Sunday).
+    working_days: tuple[int, ...] = (1, 2, 3, 4, 5)
+    #: IANA time zone of the working hours (e.g. "Europe/Brussels").
+    timezone: str = "UTC"
+    #: Client messages older than this are not chased (an old thread is not a fresh request).
+    look_back_days: int = 30
+    #: An activity overdue by more than this many days is a broken promise.
+    overdue_after_days: int = 3
+    #: From this many days overdue (the oldest), the finding goes to ``manager_user_id``.
+    escalate_after_days: int = 14
+    #: The manager escalated promises go to (default: the routing's default user).
+    manager_user_id: int | None = None
+    #: Other models whose records' chatter is watched (e.g. "sale.order", "crm.lead"): they need
+    #: ``partner_id`` and ``user_id`` (the record's responsible) and a chatter.
+    watch_models: tuple[str, ...] = ()
+
+    def check(self) -> list[str]:
+        out = [f"{k} must be >= 0" for k in ("reply_within_hours", "look_back_days", "overdue_after_days")
+               if getattr(self, k) < 0]
+        start, end = self.working_hours
+        if not 0 <= start < end <= 24:
+            out.append(f"working_hours must be [start, end] with 0 <= start < end <= 24, not {list(self.working_hours)}")
+        if not self.working_days or any(d not in range(1, 8) for d in self.working_days):
+            out.append(f"working_days must be ISO weekdays 1-7, not {list(self.working_days)}")
+        if self.escalate_after_days <= self.overdue_after_days:
+            out.append("escalate_after_days must be more than overdue_after_days")
+        for model in self.watch_models:
+            if not MODEL_RE.match(model):
+                out.append(f"watch_models: {model!r} is not an Odoo model name (like 'sale.order')")
+            elif model in RECORD_MODELS:
+                out.append(f"watch_models: {model!r} is watched already")
+        if len(set(self.watch_models)) != len(self.watch_models):
+            out.append("watch_models: a model is listed twice")
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            out.append(f"timezone {self.timezone!r} is not an IANA time zone (like 'Europe/Brussels')")
+        return out
+
+
+#: The fields of the connector's ``messages`` table, read on watched models too.
+MESSAGE_FIELDS = ("date", "model", "res_id", "message_type", "author_id", "mail_activity_type_id", "subtype_id",
+                  "create_date")
+MODEL_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
+
+
+def _watched(model: str) -> tuple[str, str]:
+    """The snapshot tables of a watched model: its records, and the messages on them."""
+    base = "watch_" + model.replace(".", "_")
+    return base, base + "_messages"
+
+
+def config_tables(config: Config) -> list[TableSpec]:
+    """The records and chatter of each watched model (pulled only when a profile lists one)."""
+    out = []
+    for model in config.watch_models:
+        records, msgs = _watched(model)
+        out += [TableSpec(records, model, fields=("partner_id", "user_id", "create_date"), optional=("name",)),
+                TableSpec(msgs, "mail.message",
+                          domain=(("model", "=", model), ("message_type", "in", list(CLIENT_TYPES + REPLY_TYPES))),
+                          fields=MESSAGE_FIELDS)]
+    return out
+
+
+PATTERNS = {"unanswered": "responsiveness:*:unanswered", "broken_promises": "responsiveness:*:broken_promises"}
+TABLE = {"unanswered": "messages", "broken_promises": "activities"}
+
+
+def evaluate(ctx: RuleContext[Config]) -> RuleOutput:
+    out = RuleOutput()
+    for kind in ctx.config.kinds:
+        table = TABLE[kind]
+        if table not in ctx.snapshot.tables:
+            why = ctx.unavailable.get(table, "not pulled")
+            out.not_judged.append(NotJudged(name, PATTERNS[kind], f"{table} not readable ({why})"))
+        elif kind == "unanswered":
+            for model in ctx.config.watch_models:
+                missing = [t for t in _watched(model) if t not in ctx.snapshot.tables]
+                if missing:
+                    why = "; ".join(ctx.unavailable.get(t, "not pulled") for t in missing)
+                    out.not_judged.append(NotJudged(name, f"responsiveness:{model}:*:unanswered",
+                                                    f"{model} or its messages not readable ({why})"))
+            _unanswered(ctx, out)
+        else:
+            out.findings += _broken_promises(ctx)
+    return out
+
+
+# -- working hours ---------------------------------------------------------------------------------
+def reply_due(sent: datetime, cfg: Config) -> datetime:
+    """When a message sent at ``sent`` (aware) must be answered: ``reply_within_hours`` working
+    hours later, counted on working days between the working hours of ``cfg.timezone``."""
+    tz = ZoneInfo(cfg.timezone)
+    local = sent.astimezone(tz)
+    left = timedelta(hours=cfg.reply_within_hours)
+    start_h, end_h = cfg.working_hours
+    day = local.date()
+    for _ in range(3660):  # ten years of days: a config with no working time left is refused above
+        if day.isoweekday() in cfg.working_days:
+            opens = datetime.combine(day, time(start_h), tz)
+            closes = datetime.combine(day, time(0), tz) + timedelta(hours=end_h)
+            begin = max(opens, local) if day == local.date() else opens
+            if begin < closes:
+                if begin + left <= closes:
+                    return (begin + left).astimezone(timezone.utc)
+                left -= closes - begin
+        day += timedelta(days=1)
+    raise ValueError("no working hours in ten years")
+
+
+def _day_start(as_of: date, cfg: Config) -> datetime:
+    return datetime.combine(as_of, time(0), ZoneInfo(cfg.timezone))
+
+
+# -- unanswered -------------------------------------------------------------------------------------
+def _unanswered(ctx: RuleContext[Config], out: RuleOutput) -> None:
+    s, cfg = ctx.snapshot, ctx.config
+    msgs = s.tables["messages"]
+    parts = [msgs.loc[msgs["model"].isin(RECORD_MODELS).fillna(False).astype(bool)]]
+    parts += [s.tables[m] for r, m in map(_watched, cfg.watch_models) if r in s.tables and m in s.tables]
+    msgs = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    res_id = F.ref_ids(msgs["res_id"])
+    client = F.record_clients(s, msgs["model"], res_id)
+    for model in cfg.watch_models:
+        records = s.tables.get(_watched(model)[0])
+        mask = (msgs["model"] == model).fillna(False).astype(bool)
+        if records is not None and mask.any():
+            partner = F.lookup(records.drop_duplicates("id").set_index("id")["partner_id"], res_id.loc[mask])
+            client.loc[mask] = F.commercial(s, partner.astype("Int64")).where(partner.notna()).astype("Int64")
+    users = s.users
+    staff = users["partner_id"].dropna().astype("int64")
+    author = msgs["author_id"].astype("Int64")
+    internal = author.isin(staff).fillna(False).astype(bool).to_numpy()
+    logged = msgs["mail_activity_type_id"].notna().to_numpy()
+    mtype = msgs["message_type"].astype(object).to_numpy()
+    discussion = (msgs["subtype_id_name"] == DISCUSSION_SUBTYPE_NAME).fillna(False).astype(bool).to_numpy() \
+        if "subtype_id_name" in msgs else np.zeros(len(msgs), dtype=bool)
+    from_client = (~internal & ~logged & np.isin(mtype, CLIENT_TYPES) & author.notna().to_numpy()
+                   & (F.commercial(s, author) == client).fillna(False).astype(bool).to_numpy())
+    reply = internal & ~logged & (np.isin(mtype, REPLY_TYPES) | ((mtype == "comment") & discussion))
+    author_name = F.names(s.partners, author)
+    if "author_id_name" in msgs:
+        author_name = author_name.fillna(msgs["author_id_name"].astype("string"))
+    m = pd.DataFrame({"id": msgs["id"].to_numpy(), "model": msgs["model"].to_numpy(dtype=object),
+                      "res_id": res_id.to_numpy(dtype=object), "client_id": client.to_numpy(dtype=object),
+                      "author_id": author.to_numpy(dtype=object),
+                      # the partner's own name ("Rita"), not Odoo's display name ("Acme, Rita")
+                      "author": author_name.to_numpy(dtype=object, na_value=None), "date": msgs["date"].to_numpy(),
+                      "from_client": from_client, "reply": reply})
+    m = m.loc[m["from_client"] | m["reply"]].sort_values(["date", "id"])
+    last_reply = m.loc[m["reply"]].groupby(["model", "res_id"])["date"].max()
+    floor = pd.Timestamp(_day_start(ctx.as_of, cfg) - timedelta(days=cfg.look_back_days))
+    c = m.loc[m["from_client"] & (m["date"] >= floor)]
+    replied = pd.Series([last_reply.get((mo, r)) for mo, r in zip(c["model"], c["res_id"])], index=c.index,
+                        dtype="datetime64[ns, UTC]")
+    waiting = c.loc[replied.isna() | (c["date"] > replied)]
+    day_start = _day_start(ctx.as_of, cfg)
+    findings = []
+    for (model, rid), g in waiting.groupby(["model", "res_id"], sort=True):
+        first = g.iloc[0]
+        sent = first["date"].to_pydatetime()
+        due = reply_due(sent, cfg)
+        if due > day_start:
+            continue
+        findings.append(_unanswered_finding(ctx, model, int(rid), int(first["client_id"]), g, sent, due))
+    out.findings += findings
+    current = {f.key for f in findings}
+    replies = m.loc[m["reply"]]
+    for prev in ctx.previous:
+        if prev.get("data", {}).get("kind") != "unanswered" or prev["key"] in current:
+            continue
+        since = pd.Timestamp(prev["data"]["since_utc"])
+        r = replies.loc[(replies["model"] == prev["subject_model"]) & (replies["res_id"] == prev["subject_id"])
+                        & (replies["date"] > since)]
+        if len(r):
+            who, when = r.iloc[0]["author"], r.iloc[0]["date"].tz_convert(cfg.timezone)
+            out.resolved.append(Resolved(name, prev["key"], f"answered by {who or 'a colleague'} on "
+                                                            f"{when:%Y-%m-%d %H:%M} ({cfg.timezone})"))
+
+
+#: What a finding needs of the record it is on: its name and who answers there.
+RECORD_COLUMNS = {"project.task": ("name", "user_ids", "project_id"), "account.move": ("name", "invoice_user_id")}
+
+
+def _indexed(s, model: str) -> tuple[dict, dict]:
+    """(id -> row position, column -> plain values) of ``model``'s records, built once per snapshot."""
+    def build():
+        frame = {"res.partner": s.partners, "project.project": s.tables.get("projects"),
+                 "project.task": s.tasks, "account.move": s.invoices}.get(model)
+        frame = s.tables[_watched(model)[0]] if frame is None else frame
+        frame = frame.drop_duplicates("id")
+        wanted = RECORD_COLUMNS.get(model, ("name",) if model in RECORD_MODELS else ("name", "user_id"))
+        cols = {c: F.plain_values(frame[c]) for c in wanted if c in frame}
+        return dict(zip(frame["id"].tolist(), range(len(frame)))), cols
+    return F.memo(s, ("responsiveness_records", model), build)
+
+
+def _record(s, model: str, rid: int) -> tuple[str | None, dict]:
+    """The record's name and its routing hints: who answers on it."""
+    positions, cols = _indexed(s, model)
+    at = positions.get(rid)
+
+    def get(column):
+        return None if at is None or column not in cols else cols[column][at]
+    if model == "res.partner":
+        return get("name"), {"first": "client_salesperson"}
+    if model == "project.project":
+        return get("name"), {"project_id": rid, "first": "project_manager"}
+    if model == "project.task":
+        return get("name"), {"task_user_ids": list(get("user_ids") or []), "project_id": F.opt_id(get("project_id")),
+                             "first": "task_assignee"}
+    if model == "account.move":
+        user = F.opt_id(get("invoice_user_id"))
+        return get("name"), {"invoice_user_ids": [user] if user else [], "first": "invoice_salesperson"}
+    route = {"first": "client_salesperson"}  # a watched model: its own responsible, then the salesperson
+    user = F.opt_id(get("user_id"))
+    if user is not None:
+        route.update(user_id=user, why=f"{model} responsible (user_id)")
+    return get("name"), route
+
+
+def _unanswered_finding(ctx, model: str, rid: int, cid: int, g: pd.DataFrame, sent: datetime,
+                        due: datetime) -> Finding:
+    s, cfg = ctx.snapshot, ctx.config
+    tz = ZoneInfo(cfg.timezone)
+    rname, route = _record(s, model, rid)
+    rname = rname if isinstance(rname, str) else f"{model} {rid}"
+    cname = _record(s, "res.partner", cid)[0] or f"partner {cid}"
+    contact = g.iloc[0]["author"]
+    contact = contact if isinstance(contact, str) else cname
+    local = sent.astimezone(tz)
+    since = f"{local:%Y-%m-%d %H:%M}"
+    summary = f"reply to {F.short(contact)} of {F.short(cname)}: waiting since {since} ({cfg.timezone})"
+    if model != "res.partner":
+        summary += f" on {F.short(rname)}"
+    rows = [{"signal": "client message", "message": f"mail.message,{int(i)}", "record": f"{model},{rid}",
+             "author": a if isinstance(a, str) else None, "date": f"{d.tz_convert(tz):%Y-%m-%d %H:%M}",
+             "value": "no reply by a colleague since"} for i, a, d in zip(g["id"], g["author"], g["date"])]
+    rows.append({"signal": "reply was due", "message": None, "record": f"{model},{rid}", "author": None, "date": f"{due.astimezone(tz):%Y-%m-%d %H:%M}",
+                 "value": f"{cfg.reply_within_hours:g} working hours"})
+    return Finding(
+        rule=name, subject_model=model, subject_id=rid, subject_name=rname, client_id=cid, severity="medium",
+        part="unanswered", summary=summary, evidence=rows, evidence_columns=MESSAGE_COLUMNS,
+        action=Action("activity", summary, "email", due.astimezone(tz).date()),
+        resolved_when="a colleague emails or posts a message (not an internal note) on the record",
+        data={"kind": "unanswered", "contact": contact, "since": since, "since_utc": sent.isoformat(),
+              "message_ids": [int(i) for i in g["id"]]},
+        route=route)
+
+
+# -- broken promises ----------------------------------------------------------------------------------
+def _broken_promises(ctx: RuleContext[Config]) -> list[Finding]:
+    s, cfg = ctx.snapshot, ctx.config
+    acts = F.open_activity_rows(s.tables["activities"])
+    a = acts.loc[acts["res_model"].isin(RECORD_MODELS).fillna(False).astype(bool)]
+    res_id = F.ref_ids(a["res_id"])
+    overdue = F.days_since(F.day(ctx.as_of), F.to_day(a["date_deadline"]))
+    a = a.assign(res_id=res_id, client_id=F.record_clients(s, a["res_model"], res_id), days_overdue=overdue)
+    a = a.loc[a["client_id"].notna() & (a["days_overdue"] > cfg.overdue_after_days)]
+    a = a.sort_values(["client_id", "date_deadline", "id"]).assign(client_id=lambda x: x["client_id"].astype("int64"))
+    evidence = pd.DataFrame({
+        "client_id": a["client_id"], "activity": "mail.activity," + a["id"].astype(str),
+        "record": a["res_model"].astype(object) + "," + a["res_id"].astype(str),
+        "summary": a["summary"].fillna(""), "owner": a["user_id_name"] if "user_id_name" in a else None,
+        "deadline": a["date_deadline"], "days_overdue": a["days_overdue"].astype("int64")})
+    rows = F.grouped_records(evidence, "client_id", PROMISE_COLUMNS)
+    ids = F.grouped_lists(a, "client_id", "id")
+    per_client = a.groupby("client_id", sort=True).agg(n=("id", "size"), oldest=("date_deadline", "min"),
+                                                        worst=("days_overdue", "max"))
+    findings = []
+    for cid, n, oldest, worst in zip(per_client.index.tolist(), per_client["n"].tolist(),
+                                     per_client["oldest"].dt.date.tolist(), per_client["worst"].tolist()):
+        cname = _record(s, "res.partner", cid)[0] or f"partner {cid}"
+        escalated = worst >= cfg.escalate_after_days
+        what = f"{n} overdue activit{'y' if n == 1 else 'ies'} on {F.short(cname)}, the oldest due {oldest}"
+        summary = ("manager: promises to the client are not kept: " if escalated
+                   else "keep the promises made to the client: ") + what
+        route: dict = {"first": "client_salesperson"}
+        if escalated:
+            if cfg.manager_user_id is not None:
+                route.update(user_id=cfg.manager_user_id, why="responsiveness.manager_user_id")
+            else:
+                route["order"] = ("default",)
+        due = oldest + timedelta(days=(cfg.escalate_after_days if escalated else cfg.overdue_after_days + 1))
+        findings.append(Finding(
+            rule=name, subject_model="res.partner", subject_id=cid, subject_name=cname, client_id=cid,
+            severity="high" if escalated else "medium", part="broken_promises", summary=summary,
+            evidence=rows[cid], evidence_columns=PROMISE_COLUMNS, action=Action("activity", summary, "todo", due),
+            resolved_when="each listed activity is done or rescheduled to a date no more than "
+                          f"{cfg.overdue_after_days} days past",
+            data={"kind": "broken_promises", "activity_ids": ids[cid], "escalated": bool(escalated),
+                  "oldest_deadline": oldest.isoformat()},
+            route=route, daily=("days_overdue",)))
+    return findings

@@ -1,0 +1,144 @@
+"""Talking points: what the person who makes the call or writes the mail says or asks.
+
+A rule declares ``scripts = {kind: Script(points, values)}``; a finding's kind is its
+``data["kind"]``, else its ``level``.  Each point is a template with ``{placeholders}``: the
+common ones (:data:`COMMON`) and those the script maps to the finding's ``data`` or to the
+values of an evidence column.  A profile replaces any script (``[profiles.NAME.scripts.RULE]``,
+``KIND = ["point", ...]``; an empty list: none for that kind); every template is checked at
+start-up and all problems are reported together.  Points are plain text: the write-back
+escapes them.
+"""
+from __future__ import annotations
+
+import string
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, Iterable, Mapping
+
+from clientcare.connector.errors import ConfigError
+
+#: Placeholders every script may use.
+COMMON = {"client": "the client's name", "subject": "the name of the record the activity is on",
+          "summary": "the activity's summary", "due": "the rule's date for it (YYYY-MM-DD)"}
+#: At most this many distinct values of an evidence column are named ("and 3 more").
+LIST_MAX = 8
+
+
+@dataclass(frozen=True)
+class Script:
+    """Talking points of one kind of finding: templates, and where their own placeholders come
+    from (``data.KEY`` of the finding, or ``evidence.COLUMN``: the column's distinct values)."""
+
+    points: tuple[str, ...]
+    values: Mapping[str, str] = field(default_factory=dict)
+
+    def placeholders(self) -> dict[str, str]:
+        return {**COMMON, **{k: f"from the finding's {v}" for k, v in self.values.items()}}
+
+
+def kind_of(finding: Any) -> str | None:
+    return (finding.data or {}).get("kind") or finding.level
+
+
+def template_problems(points: Any, allowed: Iterable[str], where: str) -> list[str]:
+    """Every problem of a list of templates: not text, stray braces, unknown placeholders, format
+    specs, conversions, attributes or indexes (only plain ``{name}`` is filled)."""
+    if isinstance(points, str) or not isinstance(points, (list, tuple)) or \
+            not all(isinstance(p, str) for p in points):
+        return [f"{where} must be a list of strings, not {points!r}"]
+    allowed = set(allowed)
+    out = []
+    for i, point in enumerate(points):
+        try:
+            parts = list(string.Formatter().parse(point))
+        except ValueError as exc:
+            out.append(f"{where}[{i}] {point!r}: {exc} (write {{{{ and }}}} for literal braces)")
+            continue
+        for _, fname, spec, conversion in parts:
+            if fname is None:
+                continue
+            if fname not in allowed:
+                out.append(f"{where}[{i}]: unknown placeholder {{{fname}}}; known: "
+                           f"{', '.join('{' + a + '}' for a in sorted(allowed))}")
+            elif spec or conversion:
+                out.append(f"{where}[{i}]: {{{fname}}} may not have a format spec or conversion")
+    return out
+
+
+def spec_problems(scripts: Any) -> list[str]:
+    """Why a rule's ``scripts`` attribute is unusable (empty when it is fine)."""
+    if not isinstance(scripts, Mapping):
+        return [f"scripts must map kinds to Script, not {type(scripts).__name__}"]
+    out = []
+    for kind, script in scripts.items():
+        if not isinstance(script, Script):
+            out.append(f"scripts[{kind!r}] is not a Script")
+            continue
+        out += [f"scripts[{kind!r}].values: {k!r}: {v!r} is not data.KEY or evidence.COLUMN"
+                for k, v in script.values.items() if not str(v).startswith(("data.", "evidence."))]
+        out += template_problems(script.points, script.placeholders(), f"scripts[{kind!r}]")
+    return out
+
+
+def configure(declared: Mapping[str, Mapping[str, Script]], raw: Mapping[str, Any] | None
+              ) -> dict[str, dict[str, Script]]:
+    """The rules' scripts with the profile's replacements (``raw``: rule -> kind -> points);
+    every problem in one ConfigError."""
+    out = {rule: dict(s) for rule, s in declared.items()}
+    problems = []
+    for rule, kinds in (raw or {}).items():
+        where = f"scripts.{rule}"
+        if rule not in declared:
+            problems.append(f"{where}: no loaded rule {rule!r} with scripts (rules with scripts: "
+                            f"{', '.join(sorted(r for r, s in declared.items() if s)) or 'none'})")
+            continue
+        if not isinstance(kinds, Mapping):
+            problems.append(f"{where} must be a table of kind = [points]")
+            continue
+        for kind, points in kinds.items():
+            script = declared[rule].get(kind)
+            if script is None:
+                problems.append(f"{where}.{kind}: {rule} has no kind {kind!r}; kinds: "
+                                f"{', '.join(sorted(declared[rule]))}")
+                continue
+            sub = template_problems(points, script.placeholders(), f"{where}.{kind}")
+            problems += sub
+            if not sub:
+                out[rule][kind] = Script(tuple(points), script.values)
+    if problems:
+        raise ConfigError(problems)
+    return out
+
+
+def fill(findings: list, scripts: Mapping[str, Mapping[str, Script]], client_names: Mapping[int, str]) -> None:
+    """Set ``talking_points`` on every finding that asks for an activity and has a script."""
+    for f in findings:
+        if f.action is None or f.action.kind != "activity":
+            continue
+        script = scripts.get(f.rule, {}).get(kind_of(f))
+        if script is None or not script.points:
+            continue
+        values = {"client": client_names.get(f.client_id) or "the client", "subject": f.subject_name,
+                  "summary": f.summary, "due": _text(f.action.due_date)}
+        for key, source in script.values.items():
+            where, _, name = source.partition(".")
+            if where == "data":
+                values[key] = _text((f.data or {}).get(name))
+            else:
+                values[key] = _text(list(dict.fromkeys(row.get(name) for row in f.evidence
+                                                       if row.get(name) not in (None, ""))))
+        f.talking_points = tuple(p.format_map(values) for p in script.points)
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return "?"
+    if isinstance(value, (list, tuple)):
+        shown = [_text(v) for v in value[:LIST_MAX]]
+        more = f" and {len(value) - LIST_MAX} more" if len(value) > LIST_MAX else ""
+        return ", ".join(shown) + more if shown else "none"
+    if isinstance(value, float):
+        return f"{value:,.2f}".rstrip("0").rstrip(".") if value != int(value) else f"{int(value):,}"
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()[:10]
+    return str(value)
