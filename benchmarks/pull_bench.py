@@ -157,9 +157,10 @@ def main(argv=None) -> int:
     print(f"{'naive/xmlrpc (sampled)':22} {per_record * total:9.1f} {1 / per_record:10.0f}   "
           f"(extrapolated from {args.naive_sample} one-record reads to {total} records)")
     xml = statistics.median(times["raw/xmlrpc"]) if "raw/xmlrpc" in times else None
-    best = statistics.median(times[f"clientcare/{auto}"])
-    if xml:
-        print(f"auto picked {auto}: {xml / best:.2f}x raw XML-RPC")
+    if f"clientcare/{auto}" not in times:
+        print(f"auto picked {auto}: not measured (not among --transports, or no ODOO_API_KEY for json2)")
+    elif xml:
+        print(f"auto picked {auto}: {xml / statistics.median(times[f'clientcare/{auto}']):.2f}x raw XML-RPC")
     return 0
 
 

@@ -16,6 +16,7 @@ call.
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Iterable
@@ -23,7 +24,7 @@ from typing import Iterable
 import pandas as pd
 
 from . import errors as E
-from .schema import PAID_STATES, TABLES, ServerProfile, TableSpec, frame_types, to_frame
+from .schema import PAID_STATES, TABLES, ServerProfile, TableSpec, frame_types, gc_paused, to_frame
 from .settings import ConnectionSettings
 from .snapshot import Snapshot
 from .state import StateStore
@@ -140,9 +141,10 @@ class OdooClient:
             self.profile.fields[model] = cached
 
     # -- reading ----------------------------------------------------------------
-    def search_read_all(self, model: str, domain: list, fields: list[str], page_size: int | None = None
-                        ) -> list[dict]:
-        """All matching records, keyset-paged by id, with an explicit field list."""
+    def search_read_all(self, model: str, domain: list, fields: list[str], page_size: int | None = None,
+                        most: int | None = None) -> list[dict]:
+        """All matching records, keyset-paged by id, with an explicit field list; ``most``: the
+        domain cannot match more (a list of ids), so a full page needs no follow-up call."""
         if not fields:
             raise ValueError("an explicit field list is required")
         page_size = page_size or self.settings.page_size
@@ -155,9 +157,58 @@ class OdooClient:
             out.extend(page)
             if self.progress is not None:
                 self.progress(model, len(out))
-            if len(page) < page_size:
+            if len(page) < page_size or (most is not None and len(out) >= most):
                 return out
             last_id = page[-1]["id"]
+
+    def pages(self, model: str, domain: list, fields: list[str]):
+        """The keyset pages of ``search_read``, page n+1 already on the wire while the caller
+        converts page n (one request in flight at a time; none after a short page)."""
+        size = self.settings.page_size
+
+        def fetch(last_id: int) -> list[dict]:
+            return self.call(model, "search_read", [], {
+                "domain": domain_and(domain, [("id", ">", last_id)]),
+                "fields": fields, "limit": size, "order": "id asc"})
+
+        with ThreadPoolExecutor(1, thread_name_prefix="clientcare-page") as pool:
+            pending = pool.submit(fetch, 0)
+            while True:
+                page = pending.result()
+                more = len(page) >= size
+                if more:
+                    pending = pool.submit(fetch, page[-1]["id"])
+                yield page
+                if not more:
+                    return
+
+    def search_read_frame(self, model: str, domain: list, fields: list[str], types: dict[str, str]
+                          ) -> pd.DataFrame:
+        """All matching records as a typed frame, each page typed as it arrives: the raw rows
+        of one page at a time are kept, never the whole table's."""
+        chunks: list[pd.DataFrame] = []
+        count = 0
+        for page in self.pages(model, domain, fields):
+            if page or not chunks:
+                chunks.append(to_frame(page, types))
+            count += len(page)
+            if self.progress is not None:
+                self.progress(model, count)
+        return chunks[0] if len(chunks) == 1 else pd.concat(chunks, ignore_index=True)
+
+    def search_read_in(self, model: str, field: str, ids: Iterable[int], fields: list[str],
+                       domain: list | tuple = ()) -> list[dict]:
+        """Records whose ``field`` is one of ``ids`` (and match ``domain``), the ids sent in
+        chunks of ``page_size``: no request grows with the table (a list of ids inside a paged
+        domain would be sent again with every page)."""
+        ids = list(dict.fromkeys(int(i) for i in ids))
+        size = self.settings.page_size
+        out: list[dict] = []
+        for start in range(0, len(ids), size):
+            chunk = ids[start:start + size]
+            out.extend(self.search_read_all(model, [(field, "in", chunk), *domain], fields,
+                                            most=len(chunk) if field == "id" else None))
+        return out
 
     def read_ids(self, model: str, ids: Iterable[int], fields: list[str]) -> list[dict]:
         """``read`` in chunks of ``page_size`` ids (never one call per record)."""
@@ -180,6 +231,10 @@ class Puller:
         self.options = options or PullOptions()
 
     def pull(self, previous: Snapshot | None = None, now: datetime | None = None) -> Snapshot:
+        with gc_paused():  # a pull makes millions of small objects; none are cycles
+            return self._pull(previous, now)
+
+    def _pull(self, previous: Snapshot | None, now: datetime | None) -> Snapshot:
         c, opts = self.client, self.options
         now = now or utcnow()
         specs = [opts.spec(n) for n in opts.tables]
@@ -246,19 +301,23 @@ class Puller:
             alternatives = [[("write_date", ">=", since.strftime(ODOO_DT))]]
             if open_filter is not None:
                 alternatives.append(open_filter.domain())
-            if cursor.get("open_ids"):
-                alternatives.append([("id", "in", sorted(cursor["open_ids"]))])
+            was_open = sorted(cursor.get("open_ids") or [])
+            if was_open and len(was_open) <= c.settings.page_size:  # one chunk: in the same call
+                alternatives.append([("id", "in", was_open)])
             # probe: the candidates with only the fields that reveal a change, then the full
             # rows of those that did change (none when nothing did: one call per table)
             watch = [f for f in fields if f in ("id", "write_date") + spec.watch
                      or (open_filter is not None and f in open_filter.fields())]
-            probe = to_frame(c.search_read_all(spec.model, domain_and(base, domain_or(*alternatives)), watch),
-                             {f: types[f] for f in watch})
+            rows = c.search_read_all(spec.model, domain_and(base, domain_or(*alternatives)), watch)
+            if len(was_open) > c.settings.page_size:  # the rest of the ids open last time, in chunks
+                seen = {r["id"] for r in rows}
+                rows += c.search_read_in(spec.model, "id", [i for i in was_open if i not in seen], watch, base)
+                rows.sort(key=lambda r: r["id"])
+            probe = to_frame(rows, {f: types[f] for f in watch})
             todo = _changed_rows(prev, probe)["id"].tolist()
-            records = c.search_read_all(spec.model, [("id", "in", todo)], fields) if todo else []
-            fresh = to_frame(records, types)
+            fresh = to_frame(c.search_read_in(spec.model, "id", todo, fields), types)
         else:
-            fresh = probe = to_frame(c.search_read_all(spec.model, base, fields), types)
+            fresh = probe = c.search_read_frame(spec.model, base, fields, types)
         if incremental:
             kept = prev.loc[~prev["id"].isin(fresh["id"]), list(fresh.columns)]
             frame = pd.concat([kept, fresh], ignore_index=True) if len(kept) else fresh
@@ -307,10 +366,9 @@ class Puller:
         ids = todo["id"].tolist() if len(todo) else []
         found = _empty_payments()
         if ids:
-            lines = c.search_read_all(
-                "account.move.line",
-                [("move_id", "in", ids), ("account_id.account_type", "in", ["asset_receivable"])],
-                ["move_id", "matched_debit_ids", "matched_credit_ids"])
+            lines = c.search_read_in("account.move.line", "move_id", ids,
+                                     ["move_id", "matched_debit_ids", "matched_credit_ids"],
+                                     [("account_id.account_type", "in", ["asset_receivable"])])
             partial_of = {}
             for line in lines:
                 for pid in line["matched_debit_ids"] + line["matched_credit_ids"]:

@@ -11,6 +11,7 @@ import contextlib
 import functools
 import json
 import logging
+import os
 import sys
 import traceback
 from datetime import datetime, timezone
@@ -520,7 +521,7 @@ def audit(ctx, rule_names, client_filter, as_of, output, fmt, snapshot_dir, demo
         text = report.render_html(findings, snapshot, day, meta, not_raised, ids, rulesglue.charts(profile),
                                   history.health_section(stored, findings, day))
     elif fmt == "json":
-        text = report.render_json(findings, meta, not_raised, result.not_judged)
+        text = report.json_chunks(findings, meta, not_raised, result.not_judged)
     elif fmt == "csv":  # findings only: one row each (the not-raised list is in the other formats)
         text = report.render_csv(report.findings_frame(findings, snapshot, day))
     else:
@@ -546,16 +547,26 @@ def _check_output(output: str | None) -> None:
             raise E.UsageError(f"--output {output}: {problem.split(';')[0]}")
 
 
-def _emit(text: str, output: str | None) -> None:
+def _emit(text, output: str | None) -> None:
+    """Write a report: a string, or its pieces as they are made (a large JSON audit is never one
+    string).  A file is written under a temporary name and renamed: never left half-written."""
+    chunks = [text] if isinstance(text, str) else text
     if _PROGRESS_SHOWN:
         _clear_progress()
     if output:
-        with open(output, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        partial = f"{output}.partial"
+        try:
+            with open(partial, "w", encoding="utf-8") as fh:
+                fh.writelines(chunks)
+            os.replace(partial, output)
+        finally:
+            if os.path.exists(partial):
+                os.remove(partial)
         if not OUTPUT["quiet"]:
             note(f"wrote {output}", "info")
     else:
-        click.echo(text, nl=False)
+        for chunk in chunks:
+            click.echo(chunk, nl=False)
 
 
 @main.command()

@@ -39,26 +39,24 @@ def findings_frame(findings: list, snapshot: Snapshot, as_of: date) -> pd.DataFr
     when that is earlier (the situation is older than the activity)."""
     names = user_names(snapshot)
     clients = dict(zip(snapshot.partners["id"].astype(int), snapshot.partners["name"].astype(str)))
-    rows = []
-    for f in findings:
-        action = getattr(f, "action", None)
-        activity = action is not None and action.kind == "activity"
-        client_id = getattr(f, "client_id", None)
-        owner = getattr(f, "responsible_user_id", None)
-        rows.append({
-            "client_id": client_id, "client": clients.get(int(client_id), "") if client_id else "",
-            "severity": f.severity, "rule": f.rule, "summary": f.summary,
-            "owner_id": owner, "owner": names.get(int(owner), f"user {owner}") if owner else "",
-            "subject": f"{f.subject_model},{f.subject_id}", "subject_name": getattr(f, "subject_name", ""),
-            "level": getattr(f, "level", None), "key": f.key,
-            "action": (getattr(action, "kind", None) if action else None) or "",
-            "activity_type": (getattr(action, "activity_type", None) if action else None) or "",
-            "due": action.due_on(as_of) if activity else "",
-            "since": action.due_date if activity and action.due_date and action.due_date < as_of else "",
-        })
-    frame = pd.DataFrame(rows, columns=["client_id", "client", "severity", "rule", "summary", "owner_id",
-                                        "owner", "subject", "subject_name", "level", "key", "action",
-                                        "activity_type", "due", "since"])
+    actions = [getattr(f, "action", None) for f in findings]
+    activity = [a is not None and a.kind == "activity" for a in actions]
+    client_ids = [getattr(f, "client_id", None) for f in findings]
+    owners = [getattr(f, "responsible_user_id", None) for f in findings]
+    frame = pd.DataFrame({  # column by column: no dict per finding
+        "client_id": client_ids, "client": [clients.get(int(c), "") if c else "" for c in client_ids],
+        "severity": [f.severity for f in findings], "rule": [f.rule for f in findings],
+        "summary": [f.summary for f in findings], "owner_id": owners,
+        "owner": [names.get(int(o), f"user {o}") if o else "" for o in owners],
+        "subject": [f"{f.subject_model},{f.subject_id}" for f in findings],
+        "subject_name": [getattr(f, "subject_name", "") for f in findings],
+        "level": [getattr(f, "level", None) for f in findings], "key": [f.key for f in findings],
+        "action": [(getattr(a, "kind", None) if a else None) or "" for a in actions],
+        "activity_type": [(getattr(a, "activity_type", None) if a else None) or "" for a in actions],
+        "due": [a.due_on(as_of) if act else "" for a, act in zip(actions, activity)],
+        "since": [a.due_date if act and a.due_date and a.due_date < as_of else ""
+                  for a, act in zip(actions, activity)],
+    })
     frame["_sev"] = frame["severity"].map(severity_rank)
     return (frame.sort_values(["client", "_sev", "rule", "key"], kind="stable")
             .drop(columns="_sev").reset_index(drop=True))
@@ -79,12 +77,21 @@ def not_raised_frame(not_raised: list, snapshot: Snapshot) -> pd.DataFrame:
     return frame.sort_values(["client", "rule", "record"], kind="stable").reset_index(drop=True)
 
 
+def client_groups(frame: pd.DataFrame) -> list[tuple[str, list[int]]]:
+    """Row positions per client as the reports show it ("(no client)" for none), clients sorted
+    by that name, rows in frame order: one pass over a column, not a frame per client."""
+    groups: dict[str, list[int]] = {}
+    for i, name in enumerate(frame["client"].tolist()):
+        groups.setdefault(name or "(no client)", []).append(i)
+    return sorted(groups.items())
+
+
 def render_text(frame: pd.DataFrame, not_raised: pd.DataFrame | None = None) -> str:
     out = ["No findings."] if frame.empty else []
-    for client, group in frame.groupby(frame["client"].replace("", "(no client)"), sort=True):
+    sev, rule, summary, owner = (frame[c].tolist() for c in ("severity", "rule", "summary", "owner"))
+    for client, rows in client_groups(frame):
         out.append(client)
-        for _, r in group.iterrows():
-            out.append(f"  {r['severity']:<8} {r['rule']:<16} {r['summary']}  [{r['owner'] or '-'}]")
+        out += [f"  {sev[i]:<8} {rule[i]:<16} {summary[i]}  [{owner[i] or '-'}]" for i in rows]
     if not frame.empty:
         counts = frame.groupby(["rule", "severity"]).size()
         out.append("")
@@ -140,9 +147,24 @@ def _missing(value) -> bool:
 
 
 def render_json(findings: list, meta: dict, not_raised: list = (), not_judged: list = ()) -> str:
-    return json.dumps({"meta": meta, "findings": [_finding_dict(f) for f in findings],
-                       "not_raised": [n.to_dict() for n in not_raised],
-                       "not_judged": [n.to_dict() for n in not_judged]}, indent=2, default=str)
+    return "".join(json_chunks(findings, meta, not_raised, not_judged))
+
+
+def json_chunks(findings: list, meta: dict, not_raised: list = (), not_judged: list = ()):
+    """The JSON audit piece by piece, one finding per line, so a large audit is written as it is
+    encoded instead of becoming one string (and ``json.dumps`` without indent is the fast one)."""
+    yield '{"meta": ' + json.dumps(meta, default=str) + ',\n"findings": ['
+    sep = "\n"
+    for f in findings:
+        yield sep + json.dumps(_finding_dict(f), default=str)
+        sep = ",\n"
+    for name, items in (("not_raised", not_raised), ("not_judged", not_judged)):
+        yield f'\n], "{name}": ['
+        sep = "\n"
+        for n in items:
+            yield sep + json.dumps(n.to_dict(), default=str)
+            sep = ",\n"
+    yield "\n]}\n"
 
 
 def _finding_dict(f) -> dict:
@@ -214,11 +236,21 @@ th{background:#f0f0f0} .sev{font-weight:600;border-radius:3px;padding:1px 6px;co
 """
 
 
+#: Findings shown in full (with their evidence) in the HTML report's client section, whole
+#: clients in name order; the rest is counted and left to the CSV/JSON (a file a browser opens).
+HTML_FINDINGS_SHOWN = 2000
+#: Rows of the HTML report's "Top actions" and "Not raised, because" sections.
+TOP_ACTIONS_SHOWN = 25
+HTML_NOT_RAISED_SHOWN = 500
+
+
 def render_html(findings: list, snapshot: Snapshot, as_of: date, meta: dict, not_raised: list = (),
                 client_ids: set[int] | None = None, rule_charts: dict[str, tuple] | None = None,
                 health_html: str = "") -> str:
     """The audit as one HTML page; ``rule_charts``: rule name -> the charts it declares;
-    ``health_html``: the client health section (:func:`clientcare.jobs.history.health_section`)."""
+    ``health_html``: the client health section (:func:`clientcare.jobs.history.health_section`).
+    Summary, top actions and client health first; long sections are capped and say how many
+    more the CSV/JSON hold."""
     frame = findings_frame(findings, snapshot, as_of)
     by_key = {f.key: f for f in findings}
     ages = overdue_by_age(snapshot, as_of, client_ids)
@@ -238,33 +270,77 @@ def render_html(findings: list, snapshot: Snapshot, as_of: date, meta: dict, not
         f"<p class='meta'>Odoo {esc(meta.get('server_version', '?'))} at {esc(meta.get('url', ''))}; "
         f"data pulled {esc(meta.get('pulled_at', '?'))}; evaluated as of {as_of:%Y-%m-%d}; "
         f"{len(frame)} finding(s): " + ", ".join(f"{esc(k)} {v}" for k, v in sorted(counts.items())) + "</p>",
-        "<div class='charts'>" + "".join(f"<div class='card'>{c}</div>" for c in charts) + "</div>",
+        *_summary_html(frame),
         *([health_html] if health_html else []),
+        "<div class='charts'>" + "".join(f"<div class='card'>{c}</div>" for c in charts) + "</div>",
         "<h2>Clients</h2>",
     ]
-    for client, group in frame.groupby(frame["client"].replace("", "(no client)"), sort=True):
+    cols = {c: frame[c].tolist() for c in ("severity", "rule", "summary", "owner", "activity_type", "action",
+                                           "due", "since", "key")}
+    shown = 0
+    groups = client_groups(frame)
+    for n, (client, rows) in enumerate(groups):
+        if shown and shown + len(rows) > HTML_FINDINGS_SHOWN:
+            rest = groups[n:]
+            parts.append(f"<p>{sum(len(r) for _, r in rest)} more finding(s) ({len(rest)} client(s)): "
+                         f"see the CSV/JSON</p>")
+            break
+        shown += len(rows)
         parts.append(f"<h3>{esc(client)}</h3><table><thead><tr><th>severity</th><th>rule</th>"
                      "<th>summary</th><th>owner</th><th>action</th><th>due</th><th>since</th></tr></thead><tbody>")
-        for _, r in group.iterrows():
-            parts.append(f"<tr><td><span class='sev sev-{esc(r['severity'])}'>{esc(r['severity'])}</span></td>"
-                         f"<td>{esc(r['rule'])}</td><td>{esc(r['summary'])}</td><td>{esc(r['owner'])}</td>"
-                         f"<td>{esc(r['activity_type'] or r['action'] or '')}</td><td>{esc(r['due'])}</td><td>{esc(r['since'])}</td></tr>")
+        parts += [_finding_row(cols, i) for i in rows]
         parts.append("</tbody></table>")
-        for _, r in group.iterrows():
-            f = by_key.get(r["key"])
+        for i in rows:
+            f = by_key.get(cols["key"][i])
             evidence = list(getattr(f, "evidence", None) or [])
             if evidence:
-                parts.append(f"<details><summary>Evidence: {esc(r['summary'])}</summary>"
+                parts.append(f"<details><summary>Evidence: {esc(cols['summary'][i])}</summary>"
                              f"{evidence_table(evidence, getattr(f, 'evidence_columns', None))}</details>")
     if len(not_raised):
         nr = not_raised_frame(list(not_raised), snapshot)
         parts.append(f"<h2>Not raised, because ({len(nr)})</h2><table><thead><tr><th>client</th><th>rule</th>"
                      "<th>record</th><th>reason</th></tr></thead><tbody>")
         parts += [f"<tr><td>{esc(r.client)}</td><td>{esc(r.rule)}</td><td>{esc(r.record)}</td>"
-                  f"<td>{esc(r.reason)}</td></tr>" for r in nr.itertuples()]
+                  f"<td>{esc(r.reason)}</td></tr>" for r in nr.head(HTML_NOT_RAISED_SHOWN).itertuples()]
         parts.append("</tbody></table>")
+        if len(nr) > HTML_NOT_RAISED_SHOWN:
+            parts.append(f"<p>{len(nr) - HTML_NOT_RAISED_SHOWN} more: see the JSON</p>")
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+def _finding_row(cols: dict[str, list], i: int, client: str | None = None) -> str:
+    first = f"<td>{esc(client)}</td>" if client is not None else ""
+    return (f"<tr>{first}<td><span class='sev sev-{esc(cols['severity'][i])}'>{esc(cols['severity'][i])}</span></td>"
+            f"<td>{esc(cols['rule'][i])}</td><td>{esc(cols['summary'][i])}</td><td>{esc(cols['owner'][i])}</td>"
+            f"<td>{esc(cols['activity_type'][i] or cols['action'][i] or '')}</td><td>{esc(cols['due'][i])}</td>"
+            f"<td>{esc(cols['since'][i])}</td></tr>")
+
+
+def _summary_html(frame: pd.DataFrame) -> list[str]:
+    """Findings per rule and severity, then the most severe activities, soonest due first."""
+    if frame.empty:
+        return []
+    sev_order = sorted(frame["severity"].unique(), key=severity_rank)
+    table = frame.groupby(["rule", "severity"]).size().unstack(fill_value=0).reindex(columns=sev_order, fill_value=0)
+    clients = frame.loc[frame["client"] != "", "client"].nunique()
+    parts = [f"<h2>Summary</h2><p>{len(frame)} finding(s) for {clients} client(s).</p><table><thead><tr><th>rule</th>"
+             + "".join(f"<th>{esc(s)}</th>" for s in sev_order) + "<th>total</th></tr></thead><tbody>"]
+    parts += [f"<tr><td>{esc(rule)}</td>" + "".join(f"<td>{int(n)}</td>" for n in row)
+              + f"<td>{int(sum(row))}</td></tr>" for rule, row in zip(table.index, table.to_numpy().tolist())]
+    parts.append("</tbody></table>")
+    acts = frame.loc[frame["action"] == "activity"]
+    if len(acts):
+        since = acts["since"].astype(str).replace("", "9999")  # the oldest situation first
+        top = acts.assign(_sev=acts["severity"].map(severity_rank), _since=since, client=acts["client"].replace(
+            "", "(no client)")).sort_values(["_sev", "_since", "client", "key"], kind="stable").head(TOP_ACTIONS_SHOWN)
+        cols = {c: top[c].tolist() for c in top.columns}
+        parts.append(f"<h2>Top actions ({len(top)} of {len(acts)})</h2><table><thead><tr><th>client</th>"
+                     "<th>severity</th><th>rule</th><th>summary</th><th>owner</th><th>action</th><th>due</th>"
+                     "<th>since</th></tr></thead><tbody>")
+        parts += [_finding_row(cols, i, cols["client"][i]) for i in range(len(top))]
+        parts.append("</tbody></table>")
+    return parts
 
 
 def _unzip(pairs):

@@ -344,7 +344,7 @@ class WriteBack:
         return self._cap(Plan(items, self.run_id, adopted))
 
     def _plan_activity(self, f, key: str, old: dict | None, ledger: dict[str, str]) -> Item:
-        vals, due = self._activity_vals(f)
+        vals, due = self._activity_vals(f, with_note=False)  # the fingerprint needs no HTML
         fp = fingerprint(vals, list(f.evidence or []), tuple(f.daily), tuple(f.talking_points))
         item = Item("leave", "activity", key, f.rule, f.subject_model, int(f.subject_id), vals["summary"],
                     severity=f.severity)
@@ -353,14 +353,15 @@ class WriteBack:
             # Not again until the situation goes away and comes back.
             item.reason = "done in Odoo"
             return item
+        if old is not None and old["fp"] == fp:
+            item.odoo_id, item.run, item.reason = old["id"], old["run"], "unchanged"
+            return item
+        vals, due = self._activity_vals(f)  # the note is rendered only for what is written
         if old is None:
             vals["note"] += marker(key, self.run_id, fp, note_hash(vals["note"]))
             item.op, item.vals, item.reason = "create", vals, "new finding"
             return item
         item.odoo_id, item.run = old["id"], old["run"]
-        if old["fp"] == fp:
-            item.reason = "unchanged"
-            return item
         changed = [name for name, k in (("summary", "summary"), ("owner", "user_id"), ("type", "activity_type_id"))
                    if _norm(old.get(k)) != _norm(vals.get(k))] or ["evidence"]
         if _norm(old.get("user_id")) == vals["user_id"]:
@@ -468,16 +469,14 @@ class WriteBack:
         log.warning(self.warnings[-1])
         return plan
 
-    def _activity_vals(self, f) -> tuple[dict, date]:
+    def _activity_vals(self, f, with_note: bool = True) -> tuple[dict, date]:
         """Values of a new activity, and the rule's due date.  The deadline is never before
-        the day it is created; the note says since when the situation exists."""
+        the day it is created; the note says since when the situation exists (rendered only
+        ``with_note``: most findings of a sync are unchanged and need none)."""
         a = f.action
         type_id = self._type_ids.get(a.activity_type or "todo") or self._type_ids.get("todo")
         due = a.due_date or self.as_of
-        since = f"<p>Since {esc(due)}.</p>" if due < self.as_of else ""
-        points = "".join(f"<li>{esc(p)}</li>" for p in f.talking_points)
-        note = (f"<p>{esc(f.summary)}</p>{since}" + (f"<p>Talking points:</p><ul>{points}</ul>" if points else "")
-                + evidence_table(list(f.evidence or []), getattr(f, "evidence_columns", None)))
+        note = self._activity_note(f, due) if with_note else ""
         vals = {
             "res_id": int(f.subject_id),
             "summary": shorten(a.summary or f.summary),
@@ -488,6 +487,13 @@ class WriteBack:
         if type_id:
             vals["activity_type_id"] = type_id
         return vals, due
+
+    def _activity_note(self, f, due: date) -> str:
+        """The activity's note: summary, since when, talking points, evidence."""
+        since = f"<p>Since {esc(due)}.</p>" if due < self.as_of else ""
+        points = "".join(f"<li>{esc(p)}</li>" for p in f.talking_points)
+        return (f"<p>{esc(f.summary)}</p>{since}" + (f"<p>Talking points:</p><ul>{points}</ul>" if points else "")
+                + evidence_table(list(f.evidence or []), getattr(f, "evidence_columns", None)))
 
     def _note_body(self, f) -> str:
         return (f"<p><strong>ClientCare</strong>: {esc(f.summary)}</p>"

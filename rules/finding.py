@@ -67,6 +67,12 @@ class Rows(Sequence):
         cols = [col[self._start:self._stop] for col in self._columns]
         return (dict(zip(self._names, row)) for row in zip(*cols))
 
+    def jsonable(self) -> list[dict]:
+        """The rows as plain JSON values, converted column by column."""
+        cols = [[v if type(v) in _PLAIN else jsonable(v) for v in col[self._start:self._stop]]
+                for col in self._columns]
+        return [dict(zip(self._names, row)) for row in zip(*cols)]
+
     def __eq__(self, other) -> bool:
         return isinstance(other, Sequence) and list(self) == list(other)
 
@@ -190,7 +196,8 @@ class Finding:
             "subject_id": self.subject_id, "subject_name": self.subject_name,
             "client_id": self.client_id, "severity": self.severity, "level": self.level,
             "part": self.part, "period": self.period, "summary": self.summary,
-            "evidence": [{k: jsonable(v) for k, v in row.items()} for row in self.evidence],
+            "evidence": (self.evidence.jsonable() if isinstance(self.evidence, Rows)
+                         else [{k: jsonable(v) for k, v in row.items()} for row in self.evidence]),
             "evidence_columns": self.evidence_columns,
             "responsible_user_id": self.responsible_user_id, "routed_by": self.routed_by,
             "action": self.action.to_dict() if self.action else None,
@@ -254,8 +261,13 @@ class RuleOutput:
     resolved: list[Resolved] = field(default_factory=list)
 
 
+_PLAIN = frozenset((str, int, bool))
+
+
 def jsonable(value: Any) -> Any:
     """Plain JSON values from what pandas and numpy hand out (NA → None, dates → ISO)."""
+    if type(value) in _PLAIN:  # most values: nothing to do
+        return value
     if isinstance(value, dict):
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple, set)):
