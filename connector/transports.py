@@ -47,6 +47,7 @@ POSITIONAL_NAMES = {
     "has_access": ("ids", "operation"),
     "check_access": ("ids", "operation"),
     "context_get": (),
+    "check_object_reference": ("module", "xml_id"),
     "message_post": ("ids",),
     "action_feedback": ("ids", "feedback", "attachment_ids"),
     "action_create_payments": ("ids",),

@@ -310,9 +310,10 @@ RECORDED_RULES = ("fit_checklist", "follow_up", "late_payment", "unmet_deadlines
 
 
 def recorded_profile(odoo, tmp_path, run_prefix: str, monkeypatch, rules=(), extra: str = "",
-                     builtin=RECORDED_RULES, talking_points: bool = False):
-    """A sync profile for the recorded server: XML-RPC, one attempt, its own state file, the
-    ``builtin`` rules (plus ``rules``), and run ids ``<run_prefix>-1``, ``-2``... as recorded."""
+                     builtin=RECORDED_RULES, talking_points: bool = False, transport: str = "xmlrpc"):
+    """A sync profile for the recorded server: XML-RPC (or ``transport``; JSON-2 logs in with the
+    admin's API key), one attempt, its own state file, the ``builtin`` rules (plus ``rules``),
+    and run ids ``<run_prefix>-1``, ``-2``... as recorded."""
     from clientcare.jobs import runner
     from clientcare.jobs.config import load_profile
 
@@ -325,14 +326,16 @@ def recorded_profile(odoo, tmp_path, run_prefix: str, monkeypatch, rules=(), ext
 url = "{odoo.server['url']}"
 db = "{odoo.server['db']}"
 login = "{odoo.server['login']}"
-transport = "xmlrpc"
+transport = "{transport}"
 retry_attempts = 1
 state_path = "{tmp_path / 'state.sqlite3'}"
 default_user_id = 2
 talking_points = {str(talking_points).lower()}
 rules_enabled = [{enabled}]
 {extra}""")
-    return load_profile("test", cfg, env={"CLIENTCARE_PASSWORD": odoo.secret(PASSWORD)})
+    secret = {"CLIENTCARE_API_KEY": odoo.secret(API_KEY)} if transport == "json2" else \
+        {"CLIENTCARE_PASSWORD": odoo.secret(PASSWORD)}
+    return load_profile("test", cfg, env=secret)
 
 
 @pytest.fixture

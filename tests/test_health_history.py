@@ -111,7 +111,7 @@ def test_offline_audits_store_nothing(tmp_path):
 def test_the_report_shows_who_fell_first_then_a_capped_line_per_client(tmp_path):
     out = tmp_path / "r.html"
     assert invoke(["audit", "--demo", "--format", "html", "-o", str(out)], tmp_path).exit_code == 0
-    section = out.read_text().split("<h2>Client health</h2>")[1].split("<h2>Clients</h2>")[0]
+    section = out.read_text().split("<h2>Client health</h2>")[1].split("<div class='charts'>")[0]
     assert "3 client(s) whose health fell since the last stored run" in section
     fell, trends = section.split("<th>trend</th>")
     assert fell.index("Gemini Furniture") < fell.index("Acme Corporation")      # the largest fall first

@@ -194,3 +194,28 @@ def test_sync_lifecycle(odoo, cassette, profile):
     assert report["notes_removed"] == 0 and not report["not_removed"]
     assert set(open_keys(admin)) == set(after) - first_keys.keys()
     clean_slate(admin)
+
+
+@pytest.mark.odoo_versions(19)
+@pytest.mark.own_recording_time
+def test_sync_over_json2_creates_leaves_and_undoes(odoo, cassette, tmp_path, monkeypatch):
+    """JSON-2 takes named arguments only: every write-back call (activity type look-up, create,
+    feedback, undo) must reach Odoo 19 in that form, as ``auto`` picks JSON-2 there."""
+    if not odoo.has_api_key:
+        pytest.skip("recorded without an API key")
+    profile = recorded_profile(odoo, tmp_path, "json2-run", monkeypatch, transport="json2",
+                               extra="max_creations = 3\n")
+    as_of = odoo.recorded_at.date()
+    admin = OdooClient(profile.connection())
+    clean_slate(admin)
+    first = runner.sync(profile, as_of=as_of)
+    assert first.exit_code == 1 and first.applied["created"] == 3, (first.error, first.write_errors)  # capped
+    created = open_keys(admin)
+    assert len(created) == 3
+    second = runner.sync(profile, as_of=as_of)
+    assert second.applied.get("created", 0) == 3 and not second.write_errors  # the next three
+    assert set(created) < set(open_keys(admin))
+    for run in (second, first):
+        undone = runner.undo(profile, run.run_id)
+        assert undone.exit_code == 0, undone.error
+    assert open_keys(admin) == {}
