@@ -113,7 +113,9 @@ def test_health_history_decline_and_tags_over_syncs(odoo, cassette, tmp_path, mo
     assert "pays on time unknown -> fail" in points[-1]["changes"]
     assert second.applied["tags_move"] >= 1
     assert tags_of(admin, [target])[target] == {health_tags.NAMES[points[-1]["band"]]}
-    act_id = open_keys(admin)[decline_key]
+    after = open_keys(admin)
+    act_id = after[decline_key]
+    assert f"fit_checklist:res.partner:{target}:attention" not in after, "one activity per client, not two"
     act = admin.call("mail.activity", "read", [[act_id], ["user_id", "summary"]])[0]
     salesperson = admin.call("res.partner", "read", [[target], ["user_id"]])[0]["user_id"]
     assert act["user_id"][0] == salesperson[0] == demo

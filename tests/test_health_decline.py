@@ -90,3 +90,19 @@ def test_the_decline_activity_carries_its_talking_points():
     since = (AS_OF - timedelta(days=10)).isoformat()
     assert f.talking_points[0] == f"Call Azure Interior: their fit score fell from 100 to 0 since {since}."
     assert f.summary in f.talking_points[1]
+
+
+def test_a_decline_is_the_clients_one_activity_no_attention_repeats_it():
+    """Pays late now and the score fell: the decline says so; an attention activity for the same
+    client would say it twice (one already open is left, not closed)."""
+    previous = [{"rule": "fit_checklist", "level": "checklist", "subject_id": 10, "client_id": 10,
+                 "key": "fit_checklist:res.partner:10:checklist",
+                 "data": {"score": 100, "band": "good", "criteria": {"pays_on_time": "pass"}}}]
+    found, _ = run(paid([1, 1, 0, 0]), stored((10, 100, "good")), previous=previous)
+    assert KEY in found
+    assert not [k for k in found if k.endswith(":attention")]
+    out = evaluate(fc, paid([1, 1, 0, 0]).build(), AS_OF, fc.Config(**ONE), previous=previous,
+                   history=stored((10, 100, "good")))
+    assert "fit_checklist:res.partner:10:attention" in {n.pattern for n in out.not_judged}
+    without_history = evaluate(fc, paid([1, 1, 0, 0]).build(), AS_OF, fc.Config(**ONE), previous=previous)
+    assert "fit_checklist:res.partner:10:attention" in {f.key for f in without_history.findings}

@@ -164,6 +164,13 @@ def evaluate(ctx: RuleContext[Config]) -> RuleOutput:
     declines, undecided = _declines(ctx, clients["name"], status, score, band, parts, evidence)
     out.findings += declines
     out.not_judged += [NotJudged(name, f"{name}:res.partner:{cid}:decline", why) for cid, why in undecided]
+    # One activity per client: a decline names what newly fails, so no attention activity repeats
+    # it; one already open stays as it is while the decline is open.
+    declined = {f.client_id for f in declines}
+    if declined:
+        out.findings = [f for f in out.findings if not (f.level == "attention" and f.client_id in declined)]
+        out.not_judged += [NotJudged(name, f"{name}:res.partner:{cid}:attention",
+                                     "its decline activity says what changed") for cid in sorted(declined)]
     return out
 
 
