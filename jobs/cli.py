@@ -505,7 +505,7 @@ def audit(ctx, rule_names, client_filter, as_of, output, fmt, snapshot_dir, demo
     day = _default_as_of(snapshot, as_of, demo)
     # a live audit reads and extends the client health history; the report of --demo shows one
     # built from the demo snapshot; a saved snapshot has none
-    stored = history.load(live.state, live.scope) if live else None
+    stored = history.load_for_run(live.state, live.scope, profile, rule_names) if live else None
     result = rulesglue.evaluate(snapshot, day, profile, rule_names, history=stored)
     if live:
         history.record(live.state, live.scope, new_run_id(), day, result.findings, history.keep_days(profile))

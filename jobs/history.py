@@ -39,6 +39,16 @@ def health_rules(profile) -> set[str]:
     return {name for name, charts in rulesglue.charts(profile).items() if any(c.level == HEALTH_LEVEL for c in charts)}
 
 
+def load_for_run(state: StateStore, scope: str, profile, rule_names=None) -> pd.DataFrame | None:
+    """The stored history when a rule stating client health runs; None, and nothing read,
+    otherwise (a cron of other rules does not load every client's stretches)."""
+    from clientcare.jobs import rulesglue
+
+    if not health_rules(profile) & set(rulesglue.enabled(profile, rule_names)):
+        return None
+    return load(state, scope)
+
+
 def load(state: StateStore, scope: str, client_ids=None) -> pd.DataFrame:
     """The stored stretches of one database (or of ``client_ids``), oldest first per client."""
     sql = f"SELECT {', '.join(COLUMNS)} FROM health_history WHERE scope=?"

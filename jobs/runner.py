@@ -171,7 +171,7 @@ def sync(profile: Profile, *, dry_run: bool = False, as_of: date | None = None, 
         summary.pulled = snapshot.summary()
         previous = run.state.get_previous(client.scope)
         result = rulesglue.evaluate(snapshot, as_of, profile, rule_names, previous=previous,
-                                    history=health.load(run.state, client.scope))
+                                    history=health.load_for_run(run.state, client.scope, profile, rule_names))
         findings = result.findings
         if client_ids:
             findings = [f for f in findings if getattr(f, "client_id", None) in client_ids]
