@@ -151,9 +151,7 @@ class OdooClient:
         out: list[dict] = []
         last_id = 0
         while True:
-            page = self.call(model, "search_read", [], {
-                "domain": domain_and(domain, [("id", ">", last_id)]),
-                "fields": fields, "limit": page_size, "order": "id asc"})
+            page = self._page(model, domain, fields, page_size, last_id)
             out.extend(page)
             if self.progress is not None:
                 self.progress(model, len(out))
@@ -161,23 +159,23 @@ class OdooClient:
                 return out
             last_id = page[-1]["id"]
 
+    def _page(self, model: str, domain: list, fields: list[str], size: int, last_id: int) -> list[dict]:
+        """One keyset page: the next ``size`` records after ``last_id``, by id."""
+        return self.call(model, "search_read", [], {
+            "domain": domain_and(domain, [("id", ">", last_id)]),
+            "fields": fields, "limit": size, "order": "id asc"})
+
     def pages(self, model: str, domain: list, fields: list[str]):
         """The keyset pages of ``search_read``, page n+1 already on the wire while the caller
         converts page n (one request in flight at a time; none after a short page)."""
         size = self.settings.page_size
-
-        def fetch(last_id: int) -> list[dict]:
-            return self.call(model, "search_read", [], {
-                "domain": domain_and(domain, [("id", ">", last_id)]),
-                "fields": fields, "limit": size, "order": "id asc"})
-
         with ThreadPoolExecutor(1, thread_name_prefix="clientcare-page") as pool:
-            pending = pool.submit(fetch, 0)
+            pending = pool.submit(self._page, model, domain, fields, size, 0)
             while True:
                 page = pending.result()
                 more = len(page) >= size
                 if more:
-                    pending = pool.submit(fetch, page[-1]["id"])
+                    pending = pool.submit(self._page, model, domain, fields, size, page[-1]["id"])
                 yield page
                 if not more:
                     return
