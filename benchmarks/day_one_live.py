@@ -27,8 +27,11 @@ import subprocess
 import sys
 from datetime import date, timedelta
 
-from clientcare.connector import OdooClient, Snapshot, StateStore, snapshot_dir_for
+from clientcare.connector.client import OdooClient
+from clientcare.connector.pull import snapshot_dir_for
+from clientcare.connector.snapshot import Snapshot
 from clientcare.connector.facts import MARKER_PREFIX
+from clientcare.jobs.run_session import open_store
 from clientcare.rules import load_rules, run_rules
 
 from live import clean_slate, client
@@ -78,7 +81,7 @@ def main(argv=None) -> int:
     past = [a for a in created if a["date_deadline"] < args.as_of.isoformat()]
     second = sync(args.state, args.as_of + timedelta(days=1))
     updates = [c["key"] for c in second["plan"]["changes"] if c["op"] == "update"]
-    snapshot = Snapshot.load(snapshot_dir_for(StateStore(args.state), c.scope))
+    snapshot = Snapshot.load(snapshot_dir_for(open_store(args.state), c.scope))
     before, after = listed_records(snapshot, args.as_of), listed_records(snapshot, args.as_of + timedelta(days=1))
     day_alone = [k for k in updates if before.get(k) == after.get(k)]
     rows = [

@@ -28,9 +28,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from clientcare.connector import ConnectionSettings, OdooClient, PullOptions, Puller
+from clientcare.connector.client import OdooClient
+from clientcare.connector.pull import PullOptions, Puller
+from clientcare.connector.settings import ConnectionSettings
 from clientcare.connector import errors as E
-from clientcare.connector.pull import utcnow
+from clientcare.connector.client import utcnow
 from clientcare.connector.schema import TABLES
 from clientcare.connector.transports import server_major
 

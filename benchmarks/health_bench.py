@@ -18,8 +18,8 @@ from types import SimpleNamespace
 
 import pandas as pd
 
-from clientcare.connector import StateStore
-from clientcare.jobs import history
+from clientcare.jobs import health_history as history
+from clientcare.jobs.run_session import open_store
 from clientcare.rules.builtin import fit_checklist as fc
 
 DAY = date(2026, 11, 30)
@@ -45,7 +45,7 @@ def main() -> None:
 
     first, changed = checklists(0), checklists(1)
     with tempfile.TemporaryDirectory() as tmp:
-        state = StateStore(f"{tmp}/bench.sqlite3")
+        state = open_store(f"{tmp}/bench.sqlite3")
         for label, day, found in (("store a first run", 20, first), ("store an unchanged run", 10, first),
                                   ("store a run where 2/3 changed", 0, changed)):
             rows = timed(label, "< 3 s", lambda: history.record(state, "bench", label, DAY - timedelta(days=day),

@@ -16,24 +16,20 @@ import argparse
 import json
 import os
 import random
-import re
 import signal
 import subprocess
 import sys
 from collections import Counter
 
-from clientcare.connector import OdooClient
-from clientcare.connector.facts import MARKER_PREFIX as MARKER
+from clientcare.connector.client import OdooClient
+from clientcare.connector.facts import ours, parse_marker
 
 from live import clean_slate, client
 
-KEY_RE = re.compile(r"<!-- clientcare key=(\S+) run=")
-
-
 
 def open_activity_keys(c: OdooClient) -> Counter:
-    rows = c.search_read_all("mail.activity", [("note", "ilike", MARKER), ("active", "=", True)], ["note"])
-    return Counter(m.group(1) for r in rows if (m := KEY_RE.search(r["note"] or "")))
+    rows = c.search_read_all("mail.activity", [ours("note"), ("active", "=", True)], ["note"])
+    return Counter(m.key for r in rows if (m := parse_marker(r["note"])))
 
 
 def sync_cmd(state: str, *extra: str) -> list[str]:

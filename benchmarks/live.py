@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 
-from clientcare.connector import ConnectionSettings, OdooClient
+from clientcare.connector.client import OdooClient
+from clientcare.connector.settings import ConnectionSettings
 from clientcare.connector.facts import MARKER_PREFIX
 
 

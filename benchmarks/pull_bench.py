@@ -20,7 +20,9 @@ import time
 import urllib.request
 import xmlrpc.client
 
-from clientcare.connector import ConnectionSettings, OdooClient, PullOptions, Puller
+from clientcare.connector.client import OdooClient
+from clientcare.connector.pull import PullOptions, Puller
+from clientcare.connector.settings import ConnectionSettings
 from clientcare.connector.schema import TABLES
 from clientcare.connector.transports import open_transport
 

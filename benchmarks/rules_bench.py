@@ -235,7 +235,7 @@ def generate(n_invoices: int, n_clients: int, n_tasks: int, seed: int = 7) -> Sn
 
 def check_dtypes(snapshot: Snapshot) -> None:
     """The generated frames must look like real pulls: compare with to_frame's typing."""
-    from clientcare.rules._snapshots import COMMON, TASKS_17
+    from clientcare.rules.snapshot_builder import COMMON, TASKS_17
     types = dict(COMMON, tasks=TASKS_17)
     for name, frame in snapshot.tables.items():
         if name not in types:

@@ -120,13 +120,13 @@ class PlanClient:
 
 
 def section_plan(args) -> dict:
-    from clientcare.connector import StateStore
+    from clientcare.jobs.run_session import open_store
     from clientcare.jobs.writeback import WriteBack
 
     _, as_of, _, result, _, _ = rules_result(args)
     client = PlanClient()
     tmp = tempfile.TemporaryDirectory()
-    state = StateStore(Path(tmp.name) / "state.sqlite3")
+    state = open_store(Path(tmp.name) / "state.sqlite3")
     first_run = WriteBack(client, state, "run1", max_creations=10**9, as_of=as_of)
     created = first_run.plan(result.findings).of("create")
     for n, it in enumerate(created, 1):  # as if applied: in Odoo and in the ledger
@@ -194,7 +194,7 @@ class InvoicePages:
 
     def _answer(self, model, method, args, kwargs):
         if method == "fields_get":
-            sys.path.insert(0, str(HERE.parent / "tests"))
+            sys.path.insert(0, str(HERE.parent / "tests" / "connector"))
             from test_pull_scale import MOVE_TYPES  # the invoice fields and their Odoo types
             return {f: {"type": t, "selection": [["blocked", "Blocked"]] if f == "payment_state" else []}
                     for f, t in MOVE_TYPES.items()}
@@ -219,7 +219,9 @@ class InvoicePages:
 
 
 def section_frames(args) -> dict:
-    from clientcare.connector import ConnectionSettings, OdooClient, PullOptions, Puller
+    from clientcare.connector.client import OdooClient
+    from clientcare.connector.pull import PullOptions, Puller
+    from clientcare.connector.settings import ConnectionSettings
 
     import pandas  # noqa: F401  (imported before timing, as in any pull)
     transport = InvoicePages(args.invoices)

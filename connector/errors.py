@@ -52,8 +52,8 @@ class ConfigError(FatalError):
 
 
 class UsageError(ConfigError):
-    """A bad argument on the command line (an unknown client, run or date): exit code 2,
-    shown as the problem itself, not as "invalid configuration"."""
+    """A bad argument on the command line (an unknown client, run or date), shown as the
+    problem itself, not as "invalid configuration"."""
 
     def __init__(self, message: str, **kw):
         super().__init__([message], **kw)
@@ -104,7 +104,7 @@ NOT_ODOO_HINT = ("set url to the address you open Odoo with in a browser (no /we
 
 class NotOdooError(ProtocolError):
     """The URL answers, but not as Odoo does (a web page, another application, a wrong path).
-    A configuration problem: exit code 2 from every command, with the same hint."""
+    A configuration problem, not a refusal by Odoo: every command shows the same hint."""
 
     hint = NOT_ODOO_HINT
 
@@ -235,23 +235,3 @@ def classify_server_error(
 class LockedError(ClientCareError):
     """Another run holds this profile's lock."""
 
-
-# Exit codes of the command-line tool, one per outcome a scheduler must tell apart.
-EXIT_OK = 0
-EXIT_PARTIAL = 1          # some rules or writes failed; the rest landed
-EXIT_USAGE = 2            # bad command line or configuration (click's own code for usage errors)
-EXIT_RETRY_LATER = 3      # Odoo unreachable, timing out or overloaded: try again later
-EXIT_ODOO_REFUSED = 4     # credentials, rights or modules: a person must fix something in Odoo
-EXIT_LOCKED = 5           # another run of the same profile is in progress
-
-
-def exit_code_for(exc: BaseException) -> int:
-    if isinstance(exc, LockedError):
-        return EXIT_LOCKED
-    if isinstance(exc, (ConfigError, NotOdooError)):
-        return EXIT_USAGE
-    if isinstance(exc, RetriableError):
-        return EXIT_RETRY_LATER
-    if isinstance(exc, FatalError):
-        return EXIT_ODOO_REFUSED
-    return EXIT_PARTIAL

@@ -2,21 +2,27 @@
 and ``check`` all ask this module.
 
 Two definitions of "overdue" once disagreed (a report chart counted what the rules did
-not); so what an invoice, an owed or overdue amount, an open task, a project's client,
-the severity order, the activity types and the write-back marker are lives here and
-nowhere else.  Domains mirror Odoo's own search filters ("Overdue" on invoices, "Late"
-on tasks), so ClientCare can be compared with what a person sees in Odoo.
+not); so the definitions of an invoice, an owed or overdue amount, a payment state, an open
+task, the severity order, the activity types, the client health bands and the write-back
+marker live here and nowhere else.  The views that apply them to a snapshot (a partner's, a
+project's and a task's client, amounts net of open credit...) are built in one place too,
+:mod:`clientcare.connector.snapshot`.  Domains mirror Odoo's own search filters ("Overdue"
+on invoices, "Late" on tasks), so ClientCare can be compared with what a person sees in Odoo.
 """
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING, Literal, NamedTuple, get_args
 
-import pandas as pd
+if TYPE_CHECKING:  # the masks take frames; the marker, states and bands need no pandas (`clientcare runs`)
+    import pandas as pd
 
 # -- severities and activity types ------------------------------------------------------
+#: A finding's severity, as a rule's settings type it (``tuple[Severity, ...]``).
+Severity = Literal["info", "low", "medium", "high", "critical"]
 #: Ascending: ``SEVERITIES.index(s)`` orders findings; reports and the creation cap sort
 #: most severe first with :func:`severity_rank`.
-SEVERITIES = ("info", "low", "medium", "high", "critical")
+SEVERITIES: tuple[str, ...] = get_args(Severity)
 
 
 def severity_rank(severity: str) -> int:
@@ -27,30 +33,109 @@ def severity_rank(severity: str) -> int:
         return len(SEVERITIES)
 
 
-#: Friendly activity types a rule may ask for → the xml ids Odoo ships in ``mail``.
-ACTIVITY_TYPE_XMLIDS = {
-    "todo": "mail.mail_activity_data_todo",
-    "call": "mail.mail_activity_data_call",
-    "email": "mail.mail_activity_data_email",
-    "meeting": "mail.mail_activity_data_meeting",
-}
-ACTIVITY_TYPES = tuple(ACTIVITY_TYPE_XMLIDS)
+#: Friendly activity types a rule may ask for (a rule's settings type them with it).
+ActivityType = Literal["todo", "call", "email", "meeting"]
+ACTIVITY_TYPES: tuple[str, ...] = get_args(ActivityType)
+#: Each activity type → the xml id Odoo ships in ``mail``.
+ACTIVITY_TYPE_XMLIDS = {t: f"mail.mail_activity_data_{t}" for t in ACTIVITY_TYPES}
 NOTE_SUBTYPE_XMLID = "mail.mt_note"
+#: Messages that are a contact with the client (done activities count too, whatever their type).
+INTERACTION_TYPES = ("comment", "email", "email_outgoing")
 #: The subtype of a message sent to the document's followers (``mail.mt_comment``), as the pull reads
 #: its name (``lang`` en_US): a comment with another subtype is an internal note, not a reply.
 DISCUSSION_SUBTYPE_NAME = "Discussions"
 
 # -- the write-back marker -----------------------------------------------------------------
-#: Every activity and note ClientCare writes carries ``<!-- clientcare key=… run=… fp=… -->``
-#: (HTML comments survive Odoo's sanitiser on 16-19; ``data-*`` attributes do not).
-MARKER_PREFIX = "<!-- clientcare key="
-MARKER_RE = re.compile(r"<!-- clientcare key=(?P<key>\S+) run=(?P<run>\S+) fp=(?P<fp>[0-9a-f]+)"
+#: Every activity and note ClientCare writes carries ``<!-- clientcare key=… run=… fp=… nh=… -->``
+#: (HTML comments survive Odoo's sanitiser on 16-19; ``data-*`` attributes do not): the key of
+#: its finding, the run that created it, the fingerprint of what it asks and the hash of the note
+#: as written.  :func:`compose_marker` writes it, :func:`parse_marker` reads it: nothing else
+#: spells it.
+_MARKER_TAG = "clientcare key="
+MARKER_PREFIX = "<!-- " + _MARKER_TAG
+MARKER_RE = re.compile(re.escape(MARKER_PREFIX) + r"(?P<key>\S+) run=(?P<run>\S+) fp=(?P<fp>[0-9a-f]+)"
                        r"(?: nh=(?P<nh>[0-9a-f]+))? -->")
+
+
+class Marker(NamedTuple):
+    """What a marker says: the finding key (as :func:`marker_key` wrote it), the run, the
+    fingerprint and the note hash (``None`` in markers written before it existed)."""
+
+    key: str
+    run: str
+    fp: str
+    nh: str | None = None
+
+
+def marker_key(key: str) -> str:
+    """A finding key as a marker holds it: inside an HTML comment, so no spaces, ``--`` or ``>``."""
+    return re.sub(r"[^A-Za-z0-9_.:/=+@-]", "_", key).replace("--", "-_")
+
+
+def compose_marker(key: str, run_id: str, fingerprint: str, note_hash: str | None = None) -> str:
+    """The marker appended to an activity's note or a message's body."""
+    nh = f" nh={note_hash}" if note_hash else ""
+    return f"{MARKER_PREFIX}{marker_key(key)} run={run_id} fp={fingerprint}{nh} -->"
+
+
+def parse_marker(text: str | None) -> Marker | None:
+    """The marker in an activity note or message body; ``None`` when ClientCare did not write it."""
+    m = MARKER_RE.search(text or "")
+    return Marker(m["key"], m["run"], m["fp"], m["nh"]) if m else None
+
+
+def strip_marker(text: str) -> str:
+    """The text without its marker (to write it back with a new one)."""
+    return MARKER_RE.sub("", text)
+
+
+def ours(field: str) -> tuple:
+    """Domain term keeping what ClientCare wrote (a marker in ``field``)."""
+    return (field, "ilike", MARKER_PREFIX)
 
 
 def not_ours(field: str) -> tuple:
     """Domain term leaving out what ClientCare wrote itself (only people's work is contact)."""
     return (field, "not ilike", MARKER_PREFIX)
+
+
+def marked_key(field: str, key: str) -> tuple:
+    """Domain term finding the records marked with this finding key (as :func:`marker_key` writes it)."""
+    return (field, "ilike", f"{_MARKER_TAG}{marker_key(key)} ")
+
+
+def marked_run(field: str, run_id: str) -> tuple:
+    """Domain term finding the records a run marked (candidates: check with :func:`parse_marker`)."""
+    return (field, "ilike", f"run={run_id} ")
+
+
+# -- client health -----------------------------------------------------------------------
+#: Client health bands, healthiest first: a fit score (0-100) at or above a band's floor is in
+#: it, below the last floor is the last band; no score is ``UNKNOWN_BAND`` (no colour, no tag).
+HEALTH_BANDS = ("good", "fair", "poor")
+#: The floors the fit checklist uses unless a profile moves them (``band_good``, ``band_fair``).
+HEALTH_BAND_FLOORS = {"good": 75.0, "fair": 50.0}
+UNKNOWN_BAND = "unknown"
+#: How a band reads to people (the contact tag of ``poor`` says "at risk").
+HEALTH_BAND_LABELS = {"good": "good", "fair": "fair", "poor": "at risk"}
+#: Band -> rank, higher is healthier (an unknown band ranks -1 with ``.get(band, -1)``): a drop
+#: in rank is a decline.
+HEALTH_RANK = {band: len(HEALTH_BANDS) - 1 - i for i, band in enumerate(HEALTH_BANDS)}
+
+
+def health_bands(score: pd.Series, floors: dict[str, float]) -> pd.Series:
+    """The band of each fit score (NaN: unknown), given each band's floor (:data:`HEALTH_BAND_FLOORS`)."""
+    worst = HEALTH_BANDS[-1]
+    import numpy as np
+    import pandas as pd
+
+    bands = np.full(len(score), worst, dtype=object)
+    values = score.to_numpy(dtype="float64", na_value=np.nan)
+    for band in reversed(HEALTH_BANDS[:-1]):  # the healthiest band a score reaches wins
+        bands[values >= floors[band]] = band
+    bands[np.isnan(values)] = UNKNOWN_BAND
+    return pd.Series(bands, index=score.index)
+
 
 # -- invoices -----------------------------------------------------------------------------------
 #: Customer invoices and credit notes: the moves ClientCare pulls.
@@ -64,6 +149,10 @@ POSTED = "posted"
 OWED_STATES = ("not_paid", "partial")
 #: Paid in full: the payment date is looked up for these.
 SETTLED_STATES = ("paid", "in_payment")
+#: Payment states whose payment date the pull looks up (settled ones, and partial payments).
+PAID_STATES = (*SETTLED_STATES, "partial")
+#: Disputed invoices (the payment state exists from Odoo 18 on): not owed until resolved.
+DISPUTED_STATE = "blocked"
 #: States whose payment may still move without touching ``write_date`` (re-read each pull).
 MOVING_STATES = ("not_paid", "partial", "in_payment")
 
@@ -133,6 +222,8 @@ def late_task_domain(today_iso: str, has_state: bool) -> list:
 def odoo_open_mask(tasks: pd.DataFrame) -> pd.Series:
     """:func:`task_open_terms` as a mask (active tasks only), what Odoo's filters call open
     (a server without either field has no closed tasks)."""
+    import pandas as pd
+
     mask = pd.Series(True, index=tasks.index)
     for fname, op, values in task_open_terms("state" in tasks):
         if fname not in tasks:
@@ -144,6 +235,8 @@ def odoo_open_mask(tasks: pd.DataFrame) -> pd.Series:
 
 def folded_mask(tasks: pd.DataFrame, stages: pd.DataFrame | None) -> pd.Series:
     """Tasks in a folded stage (the Done column people see); unknown stages are not folded."""
+    import pandas as pd
+
     if stages is None or not len(stages) or "fold" not in stages:
         return pd.Series(False, index=tasks.index)
     folded = stages.loc[stages["fold"].astype(bool), "id"]

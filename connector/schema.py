@@ -158,9 +158,6 @@ TABLES: dict[str, TableSpec] = {t.name: t for t in (
 #: The tables every pull has; the others are pulled when a rule asks for them.
 CORE_TABLES = ("partners", "users", "companies", "projects", "tasks", "task_stages", "moves")
 
-#: Payment states whose payment date ClientCare looks up (settled ones, and partial payments).
-PAID_STATES = (*facts.SETTLED_STATES, "partial")
-
 
 @dataclass
 class ServerProfile:

@@ -2,13 +2,20 @@
 ledger, run history and each rule's findings of the last applied run.  Its
 schema is versioned; a file written by a newer ClientCare, or one that is not a
 ClientCare store, is an error, never silently reset (losing the ledger would
-duplicate activities in Odoo)."""
+duplicate activities in Odoo).
+
+This module keeps the file, its checks, the migrations and transactions; each stored
+table belongs to one module, which declares its DDL (:class:`Tables`) and is the only
+one with SQL on it (``tests/test_sql_ownership.py`` checks it).  Which modules those
+are is said once, where the store is opened (``clientcare.jobs.run_session``)."""
 from __future__ import annotations
 
-import json
 import os
+import re
 import sqlite3
+from collections.abc import Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import platformdirs
@@ -18,80 +25,17 @@ from .errors import UsageError
 SCHEMA_VERSION = 3
 _APP_ID = 0x43434152  # "CCAR": marks the file as ours
 
-_MIGRATIONS = {
-    1: """
-    CREATE TABLE cursors (
-        scope TEXT NOT NULL,          -- url + database
-        model TEXT NOT NULL,          -- snapshot table name
-        write_date TEXT,              -- newest server write_date seen (naive UTC)
-        open_ids TEXT,                -- JSON list: ids that were still open last pull
-        last_full TEXT,               -- ISO UTC time of the last full pass
-        last_deletion_check TEXT,
-        PRIMARY KEY (scope, model)
-    );
-    CREATE TABLE field_cache (
-        scope TEXT NOT NULL,
-        server_version TEXT NOT NULL,
-        model TEXT NOT NULL,
-        fields_json TEXT NOT NULL,
-        fetched_at TEXT NOT NULL,
-        PRIMARY KEY (scope, server_version, model)
-    );
-    CREATE TABLE runs (
-        run_id TEXT PRIMARY KEY,
-        profile TEXT,
-        command TEXT,
-        started_at TEXT,
-        finished_at TEXT,
-        status TEXT,
-        exit_code INTEGER,
-        summary_json TEXT
-    );
-    CREATE TABLE ledger (
-        finding_key TEXT NOT NULL,
-        scope TEXT NOT NULL,
-        res_model TEXT NOT NULL,
-        res_id INTEGER NOT NULL,
-        kind TEXT NOT NULL,           -- activity | note
-        odoo_id INTEGER,
-        run_id TEXT NOT NULL,
-        status TEXT NOT NULL,         -- open | done | removed
-        fingerprint TEXT,
-        updated_at TEXT,
-        PRIMARY KEY (scope, finding_key, kind)
-    );
-    """,
-    2: """
-    CREATE TABLE previous_findings (
-        scope TEXT NOT NULL,
-        rule TEXT NOT NULL,
-        run_id TEXT NOT NULL,         -- the applied run that found them
-        findings_json TEXT NOT NULL,  -- JSON list of Finding.to_dict()
-        PRIMARY KEY (scope, rule)
-    );
-    """,
-    3: """
-    CREATE TABLE health_history (     -- jobs/history.py: one row per client and unchanged stretch
-        scope TEXT NOT NULL,
-        client_id INTEGER NOT NULL,
-        name TEXT,                    -- the client's name when the stretch began
-        since TEXT NOT NULL,          -- the run day (as_of) the stretch began
-        run_id TEXT NOT NULL,         -- the run that began it
-        score INTEGER,                -- NULL: unknown (too few criteria known)
-        band TEXT NOT NULL,
-        criteria_json TEXT NOT NULL   -- JSON {criterion: status}
-    );
-    CREATE INDEX health_history_client ON health_history(scope, client_id, since);
-    CREATE TABLE health_tags (        -- jobs/health_tags.py: the band tags ClientCare put on clients
-        scope TEXT NOT NULL,
-        client_id INTEGER NOT NULL,
-        tag_id INTEGER NOT NULL,
-        band TEXT NOT NULL,
-        run_id TEXT NOT NULL,
-        PRIMARY KEY (scope, client_id)
-    );
-    """,
-}
+
+@dataclass(frozen=True)
+class Tables:
+    """The stored tables one module owns: the DDL each schema version adds for them.
+    :class:`StateStore` runs every owner's DDL of a version in one transaction, versions
+    in order, so a file of any older version upgrades step by step."""
+    ddl: dict[int, str]
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(re.findall(r"CREATE TABLE (\w+)", "\n".join(self.ddl[v] for v in sorted(self.ddl))))
 
 
 def path_problem(path: Path, directory: bool) -> str | None:
@@ -128,10 +72,12 @@ def default_state_path(profile: str = "default") -> Path:
 
 
 class StateStore:
-    """Thin wrapper over the SQLite file; opens, checks and migrates it."""
+    """The SQLite file of one profile: opened, checked and migrated to the tables of
+    ``owners`` (each a :class:`Tables`); what is stored in them is their modules' business."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, owners: Sequence[Tables]):
         self.path = Path(path)
+        self.owners = tuple(owners)
         problem = path_problem(self.path, directory=False)
         if problem:
             raise UsageError(f"state file {self.path}: {problem}")
@@ -149,8 +95,8 @@ class StateStore:
     def _migrate(self):
         app_id = self.db.execute("PRAGMA application_id").fetchone()[0]
         version = self.db.execute("PRAGMA user_version").fetchone()[0]
-        tables = self.db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
-        if app_id not in (0, _APP_ID) or (app_id == 0 and tables):
+        objects = self.db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        if app_id not in (0, _APP_ID) or (app_id == 0 and objects):
             raise UsageError(f"state file {self.path} was not written by ClientCare; refusing to use it")
         if version > SCHEMA_VERSION:
             raise UsageError(f"state file {self.path} has schema version {version}, newer than this "
@@ -158,11 +104,17 @@ class StateStore:
         self.db.execute("PRAGMA journal_mode=WAL")
         for target in range(version + 1, SCHEMA_VERSION + 1):
             with self.transaction():
-                for statement in _MIGRATIONS[target].split(";"):
-                    if statement.strip():
-                        self.db.execute(statement)
+                for owner in self.owners:
+                    for statement in owner.ddl.get(target, "").split(";"):
+                        if statement.strip():
+                            self.db.execute(statement)
                 self.db.execute(f"PRAGMA application_id={_APP_ID}")
                 self.db.execute(f"PRAGMA user_version={target}")
+        present = {r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        missing = [name for owner in self.owners for name in owner.names if name not in present]
+        if missing:  # migrated by an opener that left out some owner: its tables would never come
+            raise UsageError(f"state file {self.path} has schema version {SCHEMA_VERSION} "
+                              f"but no {', '.join(missing)} table; move it away to start afresh")
 
     @contextmanager
     def transaction(self):
@@ -174,62 +126,6 @@ class StateStore:
             raise
         else:
             self.db.execute("COMMIT")
-
-    # -- cursors --------------------------------------------------------------
-    def get_cursor(self, scope: str, model: str) -> dict | None:
-        row = self.db.execute(
-            "SELECT write_date, open_ids, last_full, last_deletion_check FROM cursors "
-            "WHERE scope=? AND model=?", (scope, model)).fetchone()
-        if row is None:
-            return None
-        return {"write_date": row[0], "open_ids": json.loads(row[1] or "[]"),
-                "last_full": row[2], "last_deletion_check": row[3]}
-
-    def set_cursors(self, scope: str, cursors: dict[str, dict]) -> None:
-        """Persist all tables' cursors in one transaction, after the snapshot is saved."""
-        with self.transaction() as db:
-            for model, c in cursors.items():
-                db.execute(
-                    "INSERT INTO cursors(scope, model, write_date, open_ids, last_full, last_deletion_check) "
-                    "VALUES (?,?,?,?,?,?) ON CONFLICT(scope, model) DO UPDATE SET "
-                    "write_date=excluded.write_date, open_ids=excluded.open_ids, "
-                    "last_full=excluded.last_full, last_deletion_check=excluded.last_deletion_check",
-                    (scope, model, c.get("write_date"), json.dumps(c.get("open_ids") or []),
-                     c.get("last_full"), c.get("last_deletion_check")))
-
-    def clear_cursors(self, scope: str) -> None:
-        with self.transaction() as db:
-            db.execute("DELETE FROM cursors WHERE scope=?", (scope,))
-
-    # -- fields_get cache -----------------------------------------------------
-    def get_fields(self, scope: str, server_version: str, model: str) -> dict | None:
-        row = self.db.execute(
-            "SELECT fields_json FROM field_cache WHERE scope=? AND server_version=? AND model=?",
-            (scope, server_version, model)).fetchone()
-        return json.loads(row[0]) if row else None
-
-    def set_fields(self, scope: str, server_version: str, model: str, fields: dict, now: str) -> None:
-        with self.transaction() as db:
-            db.execute("INSERT OR REPLACE INTO field_cache VALUES (?,?,?,?,?)",
-                       (scope, server_version, model, json.dumps(fields), now))
-
-    def clear_fields(self, scope: str) -> None:
-        with self.transaction() as db:
-            db.execute("DELETE FROM field_cache WHERE scope=?", (scope,))
-
-    # -- previous findings (RuleContext.previous) ----------------------------------
-    def get_previous(self, scope: str) -> dict[str, list[dict]]:
-        """Each rule's findings of the last applied run on this database."""
-        rows = self.db.execute("SELECT rule, findings_json FROM previous_findings WHERE scope=?",
-                               (scope,)).fetchall()
-        return {rule: json.loads(data) for rule, data in rows}
-
-    def set_previous(self, scope: str, run_id: str, by_rule: dict[str, list[dict]]) -> None:
-        """Replace the previous findings of the rules given (those that ran to the end)."""
-        with self.transaction() as db:
-            for rule, findings in by_rule.items():
-                db.execute("INSERT OR REPLACE INTO previous_findings VALUES (?,?,?,?)",
-                           (scope, rule, run_id, json.dumps(findings, default=str)))
 
     def close(self):
         self.db.close()

@@ -1,7 +1,12 @@
-"""Inline SVG bar charts: the HTML report stays one self-contained file, no scripts."""
+"""Inline SVG charts (bars, and a score's line over time): the HTML report stays one
+self-contained file, no scripts."""
 from __future__ import annotations
 
 import html
+from datetime import date
+
+from clientcare.connector.facts import HEALTH_BANDS
+from clientcare.jobs.health_history import score_text
 
 PALETTE = ["#2e7d32", "#f9a825", "#ef6c00", "#c62828", "#6a1b9a", "#1565c0", "#00838f", "#5d4037"]
 
@@ -12,8 +17,10 @@ def _fmt(value: float) -> str:
     return f"{value:g}" if float(value).is_integer() else f"{value:,.1f}"
 
 
-#: Colour of each fit-score band (unknown has no bar: it has no score).
-BAND_COLORS = {"good": PALETTE[0], "fair": PALETTE[1], "poor": PALETTE[3]}
+#: The colours of each tone a rule may give its chart (:data:`clientcare.rules.spec.CHART_TONES`).
+TONES = {"neutral": [PALETTE[5]], "alert": [PALETTE[3]], "scale": PALETTE[:5]}
+#: Colour of each client health band, healthiest first (unknown has no bar: it has no score).
+BAND_COLORS = dict(zip(HEALTH_BANDS, (PALETTE[0], PALETTE[1], PALETTE[3])))
 
 
 def bar_chart(title: str, labels: list[str], values: list[float], *, unit: str = "",
@@ -49,3 +56,24 @@ def bar_chart(title: str, labels: list[str], values: list[float], *, unit: str =
         parts.append(f'<text x="0" y="{y}" class="chart-empty">{hidden} more {html.escape(noun)}: see the CSV/JSON</text>')
     parts.append("</svg>")
     return "".join(parts)
+
+
+def score_line(days: list[date], scores: list, width: int = 160, height: int = 28) -> str:
+    """A score (0-100) as a step line over ``days``, small enough for a table cell; a score of
+    None (unknown) draws no point, and the title lists every day's score."""
+    span = max((days[-1] - days[0]).days, 1)
+    xy = []
+    for i, (d, v) in enumerate(zip(days, scores)):
+        if v is None:
+            continue
+        x = 2 + (width - 4) * (d - days[0]).days / span
+        y = height - 2 - (height - 4) * v / 100
+        if xy and i:
+            xy.append(f"{x:.1f},{xy[-1].split(',')[1]}")
+        xy.append(f"{x:.1f},{y:.1f}")
+    title = ", ".join(f"{d:%Y-%m-%d}: {score_text(v)}" for d, v in zip(days, scores))
+    return (f"<svg width='{width}' height='{height}' role='img'><title>{title}</title>"
+            f"<line x1='0' x2='{width}' y1='{height / 2}' y2='{height / 2}' stroke='#eee'/>"
+            f"<polyline fill='none' stroke='#1565c0' stroke-width='1.5' points='{' '.join(xy)}'/>"
+            + (f"<circle cx='{xy[-1].split(',')[0]}' cy='{xy[-1].split(',')[1]}' r='2.5' fill='#1565c0'/>" if xy else "")
+            + "</svg>")

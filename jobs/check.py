@@ -9,9 +9,10 @@ import requests
 
 from clientcare.connector import errors as E
 from clientcare.connector.facts import ACTIVITY_TYPE_XMLIDS
-from clientcare.connector.pull import OdooClient
+from clientcare.connector.client import OdooClient
 from clientcare.connector.settings import ConnectionSettings
 from clientcare.connector.transports import open_transport
+from clientcare.jobs.exit_codes import exit_code_for
 from clientcare.jobs.writeback import MAIL_POST_ACCESS, SENDER_HINT, WriteBack, rights_hint
 
 #: What the write-back loses without the mail module (what rules lose comes from their needs).
@@ -44,7 +45,7 @@ def run_check(settings: ConnectionSettings, models_needed: dict[str, set[str]],
         steps.append(_reachable(settings))
     except E.ClientCareError as exc:
         return steps + [Step("server reachable", "fail", str(exc), exc.hint or "check the URL",
-                             E.exit_code_for(exc))]
+                             exit_code_for(exc))]
     try:
         transport = open_transport(settings)
     except E.MissingDatabaseError as exc:
@@ -53,7 +54,7 @@ def run_check(settings: ConnectionSettings, models_needed: dict[str, set[str]],
         return steps + [Step("database", "ok", f"{settings.db!r} answers"),
                         Step("credentials", "fail", str(exc), exc.hint)]
     except E.ClientCareError as exc:
-        return steps + [Step("login", "fail", str(exc), exc.hint, E.exit_code_for(exc))]
+        return steps + [Step("login", "fail", str(exc), exc.hint, exit_code_for(exc))]
     steps.append(Step("database", "ok", f"{settings.db!r} answers"))
     steps.append(Step("credentials", "ok", f"logged in as {settings.login!r} (uid {transport.uid})"))
     info = transport.version()

@@ -1,9 +1,9 @@
 """The ``clientcare`` command line.
 
 Library code raises :mod:`clientcare.connector.errors`; only this module turns
-them into one-line messages with a hint and a documented exit code
-(``--debug`` shows the traceback).  Options shared by several commands are
-reusable decorators, so each is declared once.
+them into one-line messages with a hint and the documented exit code that
+:mod:`clientcare.jobs.exit_codes` gives them (``--debug`` shows the traceback).
+Options shared by several commands are reusable decorators, so each is declared once.
 """
 from __future__ import annotations
 
@@ -16,12 +16,18 @@ import sys
 import traceback
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from clientcare.connector import errors as E
 from clientcare.jobs import config as cfg
+from clientcare.jobs.exit_codes import (EXIT_LOCKED, EXIT_ODOO_REFUSED, EXIT_OK, EXIT_PARTIAL,
+                                        EXIT_RETRY_LATER, EXIT_USAGE, exit_code_for)
 from clientcare.jobs.logs import REDACTOR, setup_logging
+
+if TYPE_CHECKING:  # imported where used: it loads pandas
+    from clientcare.jobs.ruleset import RuleSet
 
 log = logging.getLogger("clientcare")
 
@@ -37,7 +43,7 @@ EXIT_CODES_HELP = (
 OUTPUT = {"quiet": False, "log_format": "text", "debug": False}
 
 #: Exit codes the README calls harmless under a schedule: ``-q`` prints nothing for them.
-HARMLESS_EXITS = (E.EXIT_RETRY_LATER, E.EXIT_LOCKED)
+HARMLESS_EXITS = (EXIT_RETRY_LATER, EXIT_LOCKED)
 
 
 def emit_error(message: str, exit_code: int, hint: str = "", traceback_text: str = "") -> None:
@@ -80,11 +86,11 @@ class CliError(click.ClickException):
                  traceback_text: str = ""):
         if isinstance(exc, BaseException):
             hint = hint or getattr(exc, "hint", "") or ""
-            exit_code = E.exit_code_for(exc) if exit_code is None else exit_code
+            exit_code = exit_code_for(exc) if exit_code is None else exit_code
             exc = str(exc)
         super().__init__(exc)
         self.hint = hint
-        self.exit_code = E.EXIT_PARTIAL if exit_code is None else exit_code
+        self.exit_code = EXIT_PARTIAL if exit_code is None else exit_code
         self.traceback_text = traceback_text
 
     def format_message(self) -> str:
@@ -97,7 +103,7 @@ class CliError(click.ClickException):
 def _usage_line(exc: click.UsageError) -> CliError:
     """Click's usage error (bad option value, unknown option) as one line, exit code 2."""
     command = exc.ctx.command_path if exc.ctx is not None else "clientcare"
-    return CliError(exc.format_message(), E.EXIT_USAGE, hint=f"see `{command} --help`",
+    return CliError(exc.format_message(), EXIT_USAGE, hint=f"see `{command} --help`",
                     traceback_text=traceback.format_exc() if OUTPUT["debug"] else "")
 
 
@@ -144,15 +150,15 @@ def handle_errors(fn):
         except OSError as exc:
             tb = traceback.format_exc() if OUTPUT["debug"] else ""
             if exc.filename:  # a file ClientCare was told to read or write
-                raise CliError(f"{exc.filename}: {_os_reason(exc)}", E.EXIT_USAGE, traceback_text=tb) from None
+                raise CliError(f"{exc.filename}: {_os_reason(exc)}", EXIT_USAGE, traceback_text=tb) from None
             if isinstance(exc, (ConnectionError, TimeoutError)):  # a network failure no transport mapped
-                raise CliError(f"network failure: {type(exc).__name__}: {exc}", E.EXIT_RETRY_LATER,
+                raise CliError(f"network failure: {type(exc).__name__}: {exc}", EXIT_RETRY_LATER,
                                hint=E.ConnectionFailure.hint, traceback_text=tb) from None
-            raise CliError(f"internal error {type(exc).__name__}: {exc}", E.EXIT_PARTIAL,
+            raise CliError(f"internal error {type(exc).__name__}: {exc}", EXIT_PARTIAL,
                            hint="run again with --debug for the traceback and report it",
                            traceback_text=traceback.format_exc()) from None
         except Exception as exc:  # a bug of ours: one line; the traceback with --debug
-            raise CliError(f"internal error {type(exc).__name__}: {exc}", E.EXIT_PARTIAL,
+            raise CliError(f"internal error {type(exc).__name__}: {exc}", EXIT_PARTIAL,
                            hint="run again with --debug for the traceback and report it",
                            traceback_text=traceback.format_exc()) from None
     return wrapper
@@ -224,25 +230,33 @@ def as_of_option(fn):
                         help="Evaluate as of this date, YYYY-MM-DD (default: today).")(fn)
 
 
-def load_profile_from(ctx: click.Context, require_connection: bool = True, **flags) -> cfg.Profile:
+def load_profile_from(ctx: click.Context, require_connection: bool = True, with_rules: bool = True,
+                      **flags) -> tuple[cfg.Profile, RuleSet | None]:
+    """The profile and its RuleSet, resolved once for the command; every problem of both
+    reported together.  ``with_rules=False`` (``runs``, ``config show``, ``history`` from the
+    state file: commands that run no rule) leaves the rules unloaded, and pandas with them, to
+    start in a tenth of the time; their settings are then not checked (the rule set is None)."""
     overrides = {k: flags.get(k) for k in ("url", "db", "login", "transport", "timeout", "ca_bundle",
                                            "state_path")}
     if flags.get("insecure"):
         overrides["verify_tls"] = False
     if flags.get("ask_password"):
         overrides["password"] = click.prompt("Odoo password or API key", hide_input=True, err=True)
-    from clientcare.jobs import rulesglue
-
-    profile = cfg.load_profile(ctx.obj["profile"], ctx.obj["config"], overrides,
-                               require_connection=require_connection, validators=(rulesglue.validate,))
-    REDACTOR.add(str(profile.values.get("password") or ""), str(profile.values.get("api_key") or ""))
-    if profile.values.get("verify_tls") is False and require_connection:  # said once, whatever its source
+    if with_rules:
+        from clientcare.jobs.ruleset import load_with_rules
+        profile, rules = load_with_rules(ctx.obj["profile"], ctx.obj["config"], overrides,
+                                         require_connection=require_connection)
+    else:
+        profile, rules = cfg.load_profile(ctx.obj["profile"], ctx.obj["config"], overrides,
+                                          require_connection=require_connection), None
+    REDACTOR.add(profile.password or "", profile.api_key or "")
+    if profile.verify_tls is False and require_connection:  # said once, whatever its source
         source = "--insecure" if flags.get("insecure") else \
             f"verify_tls = false from {profile.sources.get('verify_tls', 'the profile')}"
         log.warning("TLS verification is off (%s): credentials can be intercepted", source)
         from clientcare.connector import transports
         transports.INSECURE_WARNED.add(profile.connection().url)
-    return profile
+    return profile, rules
 
 
 # -- the group --------------------------------------------------------------------
@@ -263,13 +277,18 @@ def main(ctx, config_path, profile, log_format, verbose, quiet, debug):
     ctx.obj.update(config=config_path, profile=profile, debug=debug, log_format=log_format, quiet=quiet)
     OUTPUT.update(quiet=quiet, debug=debug, log_format=log_format)
     setup_logging(log_format, verbose + (2 if debug else 0), quiet)
-    from clientcare.jobs import runner
-    runner.PROGRESS = _terminal_progress if (sys.stderr.isatty() and not quiet) else None
+    ctx.obj["progress"] = _terminal_progress if (sys.stderr.isatty() and not quiet) else None
     _PROGRESS_SHOWN.clear()
 
 
+def _progress(ctx: click.Context):
+    """The pull progress callback a command gives the Odoo client it opens: a line on a
+    terminal, None (silent) when stderr is a file or a pipe (cron) or with ``-q``."""
+    return ctx.obj.get("progress")
+
+
 def _terminal_progress(model: str, records: int) -> None:
-    """One self-overwriting line on a terminal; nothing when stderr is a file or a pipe (cron)."""
+    """One self-overwriting line on a terminal (``clientcare pull`` of a large database)."""
     sys.stderr.write(f"\r\033[K  pulling {model}: {records} records")
     sys.stderr.flush()
     if not _PROGRESS_SHOWN:
@@ -297,11 +316,11 @@ def config_group():
 @handle_errors
 def config_show(ctx, as_json, **flags):
     """Show the resolved profile, where each value came from, secrets masked."""
-    profile = load_profile_from(ctx, require_connection=False, **flags)
+    profile, _ = load_profile_from(ctx, require_connection=False, with_rules=False, **flags)
     shown = profile.shown()
     if as_json:
-        click.echo(json.dumps({"profile": profile.name, "settings": shown, "rules": profile.rules,
-                               "routing": profile.routing}, indent=2, default=str))
+        click.echo(json.dumps({"profile": profile.name, "settings": shown, "rules": dict(profile.rules),
+                               "routing": dict(profile.routing)}, indent=2, default=str))
         return
     click.echo(f"profile {profile.name} ({profile.config_path})")
     for key, item in shown.items():
@@ -316,11 +335,11 @@ def config_show(ctx, as_json, **flags):
 def check(ctx, **flags):
     """Diagnose a profile: reachability, TLS, database, login, version, modules, rights, clock."""
     from clientcare.jobs.check import run_check
-    from clientcare.jobs.runner import models_needed
+    from clientcare.jobs.sync import models_needed
 
-    profile = load_profile_from(ctx, **flags)
-    steps = run_check(profile.connection(), *models_needed(profile),
-                      notify_assignees=bool(profile.values.get("notify_assignees")))
+    profile, rules = load_profile_from(ctx, **flags)
+    steps = run_check(profile.connection(), *models_needed(profile, rules),
+                      notify_assignees=profile.notify_assignees)
     marks = {"ok": click.style("ok  ", fg="green"), "warn": click.style("warn", fg="yellow"),
              "fail": click.style("FAIL", fg="red")}
     for step in steps:  # a step's detail may quote what the server echoed: redacted
@@ -330,7 +349,7 @@ def check(ctx, **flags):
     failed = [s for s in steps if s.status == "fail"]
     if failed:  # the failing step's own code: 3 unreachable, 2 not Odoo / configuration, else 4
         codes = [s.code for s in failed if s.code is not None]
-        ctx.exit(codes[0] if codes else E.EXIT_ODOO_REFUSED)
+        ctx.exit(codes[0] if codes else EXIT_ODOO_REFUSED)
 
 
 @main.command()
@@ -342,15 +361,13 @@ def check(ctx, **flags):
 @handle_errors
 def pull(ctx, out_dir, full, **flags):
     """Pull clients, projects, tasks and invoices into a snapshot directory (for offline audits)."""
-    from clientcare.jobs.runner import open_client, pull_snapshot
-
-    profile = load_profile_from(ctx, **flags)
+    profile, rules = load_profile_from(ctx, **flags)
     from clientcare.connector.state import path_problem
     problem = path_problem(Path(out_dir), directory=True)
     if problem:  # checked before the pull, not after it
         raise E.UsageError(f"--out {out_dir}: {problem}")
-    client = open_client(profile)
-    snapshot = pull_snapshot(client, profile, full=full)
+    snapshot, client = _live_pull(profile, rules, "pull --full" if full else "pull", full=full,
+                                  progress=_progress(ctx))
     snapshot.save(out_dir)
     counts = ", ".join(f"{n} {k}" for k, n in snapshot.summary().items())
     if _PROGRESS_SHOWN:
@@ -374,21 +391,22 @@ def rules_option(fn):
                         help="Comma-separated rule names to run (default: all enabled).")(fn)
 
 
-def _check_rule_names(profile, rule_names) -> None:
-    """A rule named in --rules that does not exist, or is disabled in the profile (it would
-    silently give no findings), is a usage error."""
+def _selected_rules(profile, rules, rule_names):
+    """``rules`` narrowed to --rules (all of them without it).  A rule named there that does not
+    exist, or is disabled in the profile (it would silently give no findings), is a usage error."""
     if not rule_names:
-        return
-    from clientcare.jobs import rulesglue
-    known = rulesglue.registry().known_names()
+        return rules
+    from clientcare.jobs.ruleset import load_registry
+    known = load_registry().known_names()
     unknown = [n for n in rule_names if n not in known]
     if unknown:
         raise E.UsageError(f"--rules {','.join(unknown)}: no such rule (installed: {', '.join(sorted(known))})")
-    running = set(rulesglue.enabled(profile, rule_names))
-    off = [n for n in rule_names if n not in running]
+    selected = rules.only(rule_names)
+    off = [n for n in rule_names if n not in selected.configs]
     if off:
         raise E.UsageError(f"--rules {','.join(off)}: disabled in profile {profile.name!r} "
                            f"(rules.{off[0]}.enabled = false); enable it there to run it")
+    return selected
 
 
 def _strip(ctx, param, value):
@@ -405,58 +423,75 @@ def client_option(fn):
 
 
 def _resolve_client(snapshot, value: str | None) -> set[int] | None:
-    """A client id, or a case-insensitive name (exact first, then unique substring)."""
+    """A client of the snapshot by id, or by a case-insensitive name (exact first, then unique
+    substring)."""
     if not value:
         return None
-    clients = snapshot.clients
+    return _match_client(zip(snapshot.clients["id"].tolist(), snapshot.clients["name"].tolist()), value)
+
+
+def _match_client(clients, value: str) -> set[int]:
+    """:func:`_resolve_client` over plain ``(id, name)`` pairs (``history`` has no snapshot)."""
+    clients = list(clients)
     if value.isdigit():
-        ids = set(clients.loc[clients["id"] == int(value), "id"].astype(int))
+        ids = {int(cid) for cid, _ in clients if cid == int(value)}
     else:
-        names = clients["name"].str.lower()
-        exact = clients.loc[names == value.lower(), "id"]
-        ids = set((exact if len(exact) else clients.loc[names.str.contains(value.lower(), regex=False), "id"])
-                  .astype(int))
+        lower = value.lower()
+        names = [(cid, name.lower()) for cid, name in clients if isinstance(name, str)]
+        ids = {int(cid) for cid, name in names if name == lower} or \
+            {int(cid) for cid, name in names if lower in name}
     if not ids:
         raise E.UsageError(f"no client matches {value!r} (a client id, or part of a client's name)")
     if len(ids) > 1 and not value.isdigit():
-        matches = clients.loc[clients["id"].isin(ids), "name"].tolist()
+        matches = [name for cid, name in clients if cid in ids]
         raise E.UsageError(f"{value!r} matches several clients: {', '.join(map(str, matches[:10]))}; "
                            f"use the id")
     return ids
 
 
-def _snapshot_for(ctx, profile, snapshot_dir, demo, rule_names, client=None):
-    """The snapshot an offline or live command reads: --demo, --snapshot DIR, or a live pull
-    (through ``client`` when given)."""
-    from clientcare.connector import Snapshot
-    from clientcare.jobs import runner
+def _snapshot_for(ctx, profile, rules, snapshot_dir, demo, command: str):
+    """The snapshot ``rules`` read: --demo, --snapshot DIR, or a live pull (``command`` in the
+    run history)."""
+    from clientcare.connector.snapshot import Snapshot
 
     if demo:
-        from clientcare.jobs.demo import demo_snapshot
+        from clientcare.connector.demo import demo_snapshot
         return demo_snapshot()
     if snapshot_dir:
-        return _checked_snapshot(Snapshot.load(snapshot_dir), snapshot_dir, profile, rule_names)
-    client = client or runner.open_client(profile)
-    return runner.pull_snapshot(client, profile, rule_names=rule_names)
+        return _checked_snapshot(Snapshot.load(snapshot_dir), snapshot_dir, rules)
+    return _live_pull(profile, rules, command, progress=_progress(ctx))[0]
+
+
+def _live_pull(profile, rules, command: str, full: bool = False, progress=None):
+    """A pull in a run session: it advances the cursors and rewrites the working snapshot, so it
+    holds the profile lock (a second run exits 5) and leaves a ``runs`` row.  The snapshot and
+    the client (for its call counts)."""
+    from clientcare.jobs.run_history import new_run_id
+    from clientcare.jobs.run_session import RunSummary, run_session
+    from clientcare.jobs.sync import open_client, pull_snapshot
+
+    summary = RunSummary(new_run_id(), command.split()[0], profile.name)
+    with run_session(profile, summary, command, raise_errors=True) as run:
+        run.client = client = open_client(profile, run.state, progress)
+        snapshot = pull_snapshot(client, rules, full=full)
+        summary.pulled = snapshot.summary()
+    return snapshot, client
 
 
 #: Tables every snapshot has (pulled whatever the rules): without them nothing can be judged.
 BASE_TABLES = ("partners", "users", "companies")
 
 
-def _checked_snapshot(snapshot, snapshot_dir, profile, rule_names):
+def _checked_snapshot(snapshot, snapshot_dir, rules):
     """A saved snapshot lacking a base table is refused (exit 2); one lacking a table some
     enabled rule needs (pulled while that rule was off) has it marked unavailable, so that rule
     is skipped with one line saying why (exit 1) instead of failing with a KeyError."""
-    from clientcare.jobs import rulesglue
-
     missing = [t for t in BASE_TABLES if t not in snapshot.tables]
     if missing:
         raise E.UsageError(f"snapshot {snapshot_dir} has no {', '.join(missing)} table: not a ClientCare "
                            f"snapshot; pull it again with `clientcare pull --out {snapshot_dir}`")
-    required, _ = rulesglue.registry().needs(rulesglue.enabled(profile, rule_names))
     unavailable = dict(snapshot.meta.get("unavailable_tables") or {})
-    for table in required:
+    for table in rules.required_tables:
         if table not in snapshot.tables and table not in unavailable:
             unavailable[table] = "not in the snapshot"
     snapshot.meta["unavailable_tables"] = unavailable
@@ -464,8 +499,8 @@ def _checked_snapshot(snapshot, snapshot_dir, profile, rule_names):
 
 
 def _default_as_of(snapshot, as_of, demo):
-    from clientcare.jobs.demo import demo_as_of
-    from clientcare.jobs.runner import run_day
+    from clientcare.connector.demo import demo_as_of
+    from clientcare.jobs.sync import run_day
 
     if demo and not as_of:
         return demo_as_of(snapshot)
@@ -489,28 +524,24 @@ def _default_as_of(snapshot, as_of, demo):
 def audit(ctx, rule_names, client_filter, as_of, output, fmt, snapshot_dir, demo, strict, **flags):
     """Read-only: pull (or load) data, run the rules, and report the findings. Writes nothing to Odoo
     (a live audit stores the client health history in the state file)."""
-    from clientcare.jobs import history, report, rulesglue, runner
-    from clientcare.jobs.runs import new_run_id
+    from clientcare.jobs import report
+    from clientcare.jobs.demo_history import demo_history
 
     offline = demo or snapshot_dir
     if demo and snapshot_dir:
         raise E.UsageError("--demo and --snapshot DIR both name the data to audit: give one")
-    profile = load_profile_from(ctx, require_connection=not offline, **flags)
+    profile, rules = load_profile_from(ctx, require_connection=not offline, **flags)
     _check_output(output)
-    _check_rule_names(profile, rule_names)
+    selected = _selected_rules(profile, rules, rule_names)
     if strict:
-        rulesglue.require_loaded(profile, rule_names)
-    live = None if offline else runner.open_client(profile)
-    snapshot = _snapshot_for(ctx, profile, snapshot_dir, demo, rule_names, live)
-    day = _default_as_of(snapshot, as_of, demo)
-    # a live audit reads and extends the client health history; the report of --demo shows one
-    # built from the demo snapshot; a saved snapshot has none
-    stored = history.load_for_run(live.state, live.scope, profile, rule_names) if live else None
-    result = rulesglue.evaluate(snapshot, day, profile, rule_names, history=stored)
-    if live:
-        history.record(live.state, live.scope, new_run_id(), day, result.findings, history.keep_days(profile))
-    elif demo and fmt == "html":
-        stored = history.demo_history(profile, snapshot, day, last=False)
+        selected.require_loaded()
+    if offline:  # stores nothing; the report of --demo shows a history built from the demo snapshot
+        snapshot = _snapshot_for(ctx, profile, selected, snapshot_dir, demo, "audit")
+        day = _default_as_of(snapshot, as_of, demo)
+        result = selected.evaluate(snapshot, day, history=None)
+        stored = demo_history(profile, rules, snapshot, day, last=False) if demo and fmt == "html" else None
+    else:
+        snapshot, day, result, stored = _live_audit(profile, selected, as_of, _progress(ctx))
     findings, not_raised = result.findings, result.not_raised
     ids = _resolve_client(snapshot, client_filter)
     if ids:
@@ -518,8 +549,8 @@ def audit(ctx, rule_names, client_filter, as_of, output, fmt, snapshot_dir, demo
         not_raised = [n for n in not_raised if n.client_id in ids]
     meta = dict(snapshot.meta, as_of=day.isoformat())
     if fmt == "html":
-        text = report.render_html(findings, snapshot, day, meta, not_raised, ids, rulesglue.charts(profile),
-                                  history.health_section(stored, findings, day))
+        text = report.render_html(findings, snapshot, day, meta, not_raised, ids, dict(rules.charts),
+                                  report.health_section(stored, findings, day))
     elif fmt == "json":
         text = report.json_chunks(findings, meta, not_raised, result.not_judged)
     elif fmt == "csv":  # findings only: one row each (the not-raised list is in the other formats)
@@ -531,7 +562,33 @@ def audit(ctx, rule_names, client_filter, as_of, output, fmt, snapshot_dir, demo
     for err in result.errors:
         note(f"rule {err['rule']} {_failed_or_skipped(err)}: {err['error']}")
     if result.errors:
-        ctx.exit(E.EXIT_PARTIAL)
+        ctx.exit(EXIT_PARTIAL)
+
+
+def _live_audit(profile, rules, as_of, progress=None):
+    """Pull, evaluate, and extend the client health history, in a run session (the profile
+    lock and a ``runs`` row, command ``audit``, under whose id the history rows are stored).
+    The snapshot, the run day, the rules' result and the history as it was before the run."""
+    from collections import Counter
+
+    from clientcare.jobs import health_history as history, sync as sync_job
+    from clientcare.jobs.run_history import new_run_id
+    from clientcare.jobs.run_session import RunSummary, run_session
+
+    summary = RunSummary(new_run_id(), "audit", profile.name)
+    with run_session(profile, summary, "audit", raise_errors=True) as run:
+        run.client = client = sync_job.open_client(profile, run.state, progress)
+        snapshot = sync_job.pull_snapshot(client, rules)
+        day = _default_as_of(snapshot, as_of, False)
+        stored = history.load_for_run(run.state, client.scope, rules)
+        result = rules.evaluate(snapshot, day, history=stored)
+        history.record(run.state, client.scope, summary.run_id, day, result.findings, profile.history_days)
+        summary.as_of, summary.pulled = day.isoformat(), snapshot.summary()
+        summary.findings = dict(sorted(Counter(f.rule for f in result.findings).items()))
+        summary.rule_errors = result.errors
+        if result.errors:
+            summary.status, summary.exit_code = "partial", EXIT_PARTIAL
+    return snapshot, day, result, stored
 
 
 def _failed_or_skipped(err: dict) -> str:
@@ -580,16 +637,16 @@ def _emit(text, output: str | None) -> None:
 @handle_errors
 def explain(ctx, client, as_of, snapshot_dir, demo, **flags):
     """Every finding for one client (id or name), its evidence, and what sync would do about it."""
-    from clientcare.jobs import report, rulesglue
+    from clientcare.jobs import report
 
     offline = demo or snapshot_dir
     if demo and snapshot_dir:
         raise E.UsageError("--demo and --snapshot DIR both name the data to explain: give one")
-    profile = load_profile_from(ctx, require_connection=not offline, **flags)
-    snapshot = _snapshot_for(ctx, profile, snapshot_dir, demo, None)
+    profile, rules = load_profile_from(ctx, require_connection=not offline, **flags)
+    snapshot = _snapshot_for(ctx, profile, rules, snapshot_dir, demo, "explain")
     day = _default_as_of(snapshot, as_of, demo)
     ids = _resolve_client(snapshot, client)
-    result = rulesglue.evaluate(snapshot, day, profile, None)
+    result = rules.evaluate(snapshot, day)
     findings = [f for f in result.findings if f.client_id in ids]
     name = snapshot.clients.loc[snapshot.clients["id"].isin(ids), "name"].iloc[0]
     click.echo(f"{name} (id {', '.join(map(str, sorted(ids)))}), as of {day:%Y-%m-%d}: "
@@ -621,7 +678,7 @@ def explain(ctx, client, as_of, snapshot_dir, demo, **flags):
     for err in result.errors:
         note(f"rule {err['rule']} {_failed_or_skipped(err)}: {err['error']}")
     if result.errors:
-        ctx.exit(E.EXIT_PARTIAL)
+        ctx.exit(EXIT_PARTIAL)
 
 
 @main.group("rules")
@@ -636,18 +693,18 @@ def rules_group():
 def rules_list(ctx, as_json):
     """Installed rules: name, version, origin package, description; load failures, each once
     (then the exit code is 1)."""
-    from clientcare.jobs import rulesglue
+    from clientcare.jobs import rule_catalog
 
-    infos, failures = rulesglue.describe_rules()
+    infos, failures = rule_catalog.describe_rules()
     if as_json:
         click.echo(json.dumps({"rules": infos, "failures": failures}, indent=2, default=str))
-        ctx.exit(E.EXIT_PARTIAL if failures else E.EXIT_OK)
+        ctx.exit(EXIT_PARTIAL if failures else EXIT_OK)
     for info in infos:
         click.echo(f"{info['name']:<16} {info['version']:<8} {info['package']:<24} {info['description']}")
     for fail in failures:
         note(f"FAILED {fail['name']}: {fail['error']}")
     if failures:
-        ctx.exit(E.EXIT_PARTIAL)
+        ctx.exit(EXIT_PARTIAL)
 
 
 @rules_group.command("tables")
@@ -655,9 +712,9 @@ def rules_list(ctx, as_json):
 @handle_errors
 def rules_tables(as_json):
     """Every table and view a rule can read, with each column's pandas dtype and Odoo type."""
-    from clientcare.jobs import rulesglue
+    from clientcare.jobs import rule_catalog
 
-    tables = rulesglue.describe_tables()
+    tables = rule_catalog.describe_tables()
     if as_json:
         click.echo(json.dumps(tables, indent=2))
         return
@@ -673,17 +730,19 @@ def rules_tables(as_json):
 def rules_show(name):
     """One rule: its config schema with defaults, its talking points and their placeholders, and
     the data it needs."""
-    from clientcare.jobs import rulesglue
+    from clientcare.jobs import rule_catalog
+    from clientcare.jobs.ruleset import load_registry
 
-    info = rulesglue.describe_rule(name)
-    helps = _field_docs(rulesglue.registry().get(name).Config)
+    info = rule_catalog.describe_rule(name)
+    rule = load_registry().get(name)
+    helps = _field_docs(rule.Config)
     click.echo(f"{info['name']} {info['version']} ({info['package']})\n  {info['description']}\n")
     click.echo(f"config ([profiles.NAME.rules.{info['name']}]; key, type, default as TOML, meaning):")
     for row in info["config"]:
         click.echo(f"  {row['key']:<28} {row['type']:<36} {toml_value(row['default'])}")
         if helps.get(row["key"]):
             click.echo(f"  {'':<28} {helps[row['key']]}")
-    scripts = rulesglue.registry().get(name).scripts
+    scripts = rule.scripts
     if scripts:
         click.echo(f"\ntalking points per kind ([profiles.NAME.scripts.{info['name']}] KIND = [\"point\", ...]):")
     for kind, script in scripts.items():
@@ -753,11 +812,11 @@ def _field_docs(cls) -> dict[str, str]:
 @handle_errors
 def runs(ctx, run_id, as_json, limit, **flags):
     """Run history, or one run's summary."""
-    from clientcare.jobs import runner
-    from clientcare.jobs.runs import RunHistory
+    from clientcare.jobs.run_history import RunHistory
+    from clientcare.jobs.run_session import open_state
 
-    profile = load_profile_from(ctx, require_connection=False, **flags)
-    history = RunHistory(runner.open_state(profile))
+    profile, _ = load_profile_from(ctx, require_connection=False, with_rules=False, **flags)
+    history = RunHistory(open_state(profile))
     if run_id:
         run = history.get(run_id)
         if run is None:
@@ -787,29 +846,30 @@ def runs(ctx, run_id, as_json, limit, **flags):
 def history_command(ctx, client, output, fmt, demo, **flags):
     """One client's health over time (id or name): fit score, band and what changed, as syncs
     and live audits stored it."""
-    from types import SimpleNamespace
+    from clientcare.jobs import health_history as history
+    from clientcare.jobs.run_session import open_state
 
-    from clientcare.jobs import history, runner
-
-    profile = load_profile_from(ctx, require_connection=False, **flags)
+    profile, rules = load_profile_from(ctx, require_connection=False, with_rules=demo, **flags)
     _check_output(output)
-    scope = "demo" if demo else f"{profile.values.get('url')}|{profile.values.get('db')}"
+    scope = "demo" if demo else f"{profile.url}|{profile.db}"
     if demo:
-        from clientcare.jobs.demo import demo_as_of, demo_snapshot
+        from clientcare.connector.demo import demo_as_of, demo_snapshot
+        from clientcare.jobs.demo_history import demo_history
         snapshot = demo_snapshot()
-        frame = history.demo_history(profile, snapshot, demo_as_of(snapshot))
-    elif profile.state_path.exists():
-        with contextlib.closing(runner.open_state(profile)) as state:
-            frame = history.load(state, scope)
+        frame = demo_history(profile, rules, snapshot, demo_as_of(snapshot))
+        rows = [history.Stretch(*row) for row in frame.itertuples(index=False)]
+    elif profile.state_path.exists():  # read with sqlite3 alone: no pandas for a look at the history
+        with contextlib.closing(open_state(profile)) as state:
+            rows = history.stretches(state, scope)
     else:
-        frame = None
-    if frame is None or not len(frame):
+        rows = []
+    if not rows:
         raise E.UsageError(f"no client health stored for {scope} in {profile.state_path}: a sync or a live "
                            f"audit stores it (try `clientcare history --demo CLIENT`)")
-    names = frame.groupby("client_id").tail(1).rename(columns={"client_id": "id"})
-    (cid,) = _resolve_client(SimpleNamespace(clients=names), client)
-    points = history.trend(frame, cid)
-    name = names.loc[names["id"] == cid, "name"].iloc[0]
+    latest = {int(r.client_id): r for r in rows}  # oldest first per client: the last one wins
+    (cid,) = _match_client([(i, r.name) for i, r in latest.items()], client)
+    points = history.trend_of(r for r in rows if r.client_id == cid)
+    name = latest[cid].name
     if fmt == "json":
         text = json.dumps({"client_id": cid, "name": name, "history": points}, indent=2) + "\n"
     elif fmt == "csv":
@@ -843,16 +903,16 @@ def history_command(ctx, client, output, fmt, demo, **flags):
 @handle_errors
 def sync(ctx, rule_names, client_filter, as_of, dry_run, full, as_json, strict, **flags):
     """Pull (incremental), run the rules, and write activities and notes to Odoo. For cron."""
-    from clientcare.jobs import runner
+    from clientcare.jobs import sync as sync_job
 
-    profile = load_profile_from(ctx, **flags)
+    profile, rules = load_profile_from(ctx, **flags)
     if client_filter and not client_filter.isdigit():
         raise E.UsageError(f"--client {client_filter!r}: sync takes a client id (`clientcare explain NAME` "
                            f"shows a client's id)")
-    _check_rule_names(profile, rule_names)
+    selected = _selected_rules(profile, rules, rule_names)
     client_ids = {int(client_filter)} if client_filter else None
-    summary = runner.sync(profile, dry_run=dry_run, as_of=as_of.date() if as_of else None, full=full,
-                          rule_names=rule_names, client_ids=client_ids, strict=strict)
+    summary = sync_job.sync(profile, selected, dry_run=dry_run, as_of=as_of.date() if as_of else None,
+                            full=full, client_ids=client_ids, strict=strict, progress=_progress(ctx))
     data = summary.to_dict()
     if as_json:
         click.echo(REDACTOR.redact(json.dumps(data, indent=2, default=str)))
@@ -906,10 +966,10 @@ def _summary_text(d: dict) -> str:
 @handle_errors
 def undo(ctx, run_id, **flags):
     """Remove what one run created: its open activities and, where permitted, its notes."""
-    from clientcare.jobs import runner
+    from clientcare.jobs import sync as sync_job
 
-    profile = load_profile_from(ctx, **flags)
-    summary = runner.undo(profile, run_id)
+    profile, _ = load_profile_from(ctx, **flags)
+    summary = sync_job.undo(profile, run_id, progress=_progress(ctx))
     if summary.error:
         raise CliError(summary.error, summary.exit_code, hint=summary.hint,
                        traceback_text=summary.traceback if OUTPUT["debug"] else "")

@@ -14,12 +14,13 @@ import stat
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from types import MappingProxyType
+from typing import Any, Mapping
 from urllib.parse import urlsplit, urlunsplit
 
 import platformdirs
 
-from clientcare.connector import ConnectionSettings
+from clientcare.connector.settings import ConnectionSettings
 from clientcare.connector.errors import ConfigError
 from clientcare.connector.settings import TRANSPORTS
 from clientcare.connector.state import default_state_path
@@ -34,7 +35,7 @@ log = logging.getLogger(__name__)
 ENV_PREFIX = "CLIENTCARE_"
 
 #: Profile keys: name -> (type, default, secret, help).  One table drives parsing,
-#: env lookup, validation, ``config show`` and the README reference.
+#: env lookup, validation, ``config show`` and docs/configuration.md.
 KEYS: dict[str, tuple[type, Any, bool, str]] = {
     "url": (str, None, False, "Odoo base URL, e.g. https://odoo.example.com"),
     "db": (str, None, False, "database name"),
@@ -65,37 +66,73 @@ def default_config_path() -> Path:
                 or Path(platformdirs.user_config_dir("clientcare")) / "config.toml")
 
 
-@dataclass
+@dataclass(frozen=True)
 class Profile:
+    """One resolved profile: built once by :func:`load_profile`, after validation, and only read
+    afterwards.  One attribute per key of :data:`KEYS` (same name, same order); the secrets are
+    left out of ``repr`` and masked by :meth:`shown`."""
+
     name: str
-    values: dict[str, Any]
-    sources: dict[str, str]
-    rules: dict[str, dict] = field(default_factory=dict)
-    routing: dict[str, Any] = field(default_factory=dict)
+    url: str | None
+    db: str | None
+    login: str | None
+    password: str = field(repr=False)
+    api_key: str = field(repr=False)
+    transport: str
+    timeout: float
+    verify_tls: bool
+    ca_bundle: str | None
+    page_size: int
+    retry_attempts: int
+    #: The SQLite state file: the one configured (``configured_state_path``), else the
+    #: profile's own in the user data dir.
+    state_path: Path
+    max_creations: int
+    default_user_id: int | None
+    notify_assignees: bool
+    health_tags: bool
+    history_days: int
+    talking_points: bool
+    #: The installed rules to load (None: every one).
+    rules_enabled: tuple[str, ...] | None
+    #: Key -> where its value came from (a key left out has its default).
+    sources: Mapping[str, str] = field(default_factory=dict)
+    #: ``[profiles.NAME.rules]``: rule -> its settings (validated by the RuleSet, not here).
+    rules: Mapping[str, Any] = field(default_factory=dict)
+    #: ``[profiles.NAME.routing]``: who owns a finding.
+    routing: Mapping[str, Any] = field(default_factory=dict)
     #: ``[profiles.NAME.scripts.RULE]``: kind -> talking points replacing the rule's own.
-    scripts: dict[str, Any] = field(default_factory=dict)
+    scripts: Mapping[str, Any] = field(default_factory=dict)
     config_path: Path | None = None
+    #: ``state_path`` as written (None: not set), what ``config show`` prints.
+    configured_state_path: str | None = None
+
+    def __post_init__(self) -> None:
+        # read-only whoever builds it (load_profile, or dataclasses.replace in a test)
+        for section in ("sources", "rules", "routing", "scripts"):
+            object.__setattr__(self, section, MappingProxyType(dict(getattr(self, section))))
+        if self.rules_enabled is not None:
+            object.__setattr__(self, "rules_enabled", tuple(self.rules_enabled))
+        object.__setattr__(self, "state_path", Path(self.state_path))
 
     def connection(self) -> ConnectionSettings:
-        v = self.values
         return ConnectionSettings(
-            url=v["url"], db=v["db"], login=v["login"], password=v["password"] or "",
-            api_key=v["api_key"] or "", transport=v["transport"], timeout=v["timeout"],
-            verify_tls=v["verify_tls"], ca_bundle=v["ca_bundle"], page_size=v["page_size"],
-            retry_attempts=v["retry_attempts"])
-
-    @property
-    def state_path(self) -> Path:
-        return Path(self.values["state_path"]) if self.values.get("state_path") \
-            else default_state_path(self.name)
+            url=self.url, db=self.db, login=self.login, password=self.password or "",
+            api_key=self.api_key or "", transport=self.transport, timeout=self.timeout,
+            verify_tls=self.verify_tls, ca_bundle=self.ca_bundle, page_size=self.page_size,
+            retry_attempts=self.retry_attempts)
 
     def shown(self) -> dict[str, Any]:
         """Values with secrets masked and each value's source, for ``config show``."""
         out = {}
         for key, (_, _, secret, _) in KEYS.items():
-            value = self.values.get(key)
+            value = getattr(self, key)
             if key == "url" and isinstance(value, str):
                 value = strip_credentials(value)
+            elif key == "state_path":
+                value = self.configured_state_path
+            elif key == "rules_enabled" and value is not None:
+                value = list(value)
             out[key] = {"value": ("***" if value else "") if secret else value,
                         "source": self.sources.get(key, "default")}
         return out
@@ -224,7 +261,8 @@ def _coerce(key: str, raw: Any, source: str, problems: list[str]) -> Any:
 def load_profile(name: str | None = None, config_path: str | Path | None = None,
                  overrides: dict[str, Any] | None = None, env: dict[str, str] | None = None,
                  require_connection: bool = True, validators: tuple = ()) -> Profile:
-    """Resolve one profile from file, environment and flags; raise ConfigError listing every problem."""
+    """Resolve one profile from file, environment and flags; raise ConfigError listing every problem,
+    with those the ``validators`` (called with the Profile, e.g. the rules') raise."""
     env = dict(os.environ if env is None else env)
     problems: list[str] = []
     name = name or env.get(f"{ENV_PREFIX}PROFILE") or "default"
@@ -276,15 +314,16 @@ def load_profile(name: str | None = None, config_path: str | Path | None = None,
             _check_value(key, values[key], f"option --{key.replace('_', '-')}", problems)
             sources[key] = "command line"
 
-    profile = Profile(name, values, sources, rules=dict(section.get("rules", {}) or {}),
-                      routing=dict(section.get("routing", {}) or {}), config_path=path,
-                      scripts=dict(section.get("scripts", {}) or {}))
+    tables = {key: section.get(key) if isinstance(section.get(key), dict) else {} for key in SECTIONS}
+    state_path = values.pop("state_path")
+    profile = Profile(name=name, **values, state_path=Path(state_path) if state_path else default_state_path(name),
+                      configured_state_path=state_path, sources=sources, **tables, config_path=path)
     if require_connection:
         for key in ("url", "db", "login"):
-            if not values.get(key):
+            if not getattr(profile, key):
                 problems.append(f"{key}: not set (set it in {where}, ${ENV_PREFIX}{key.upper()} "
                                 f"or --{key})")
-        if values.get("url") and values.get("db") and values.get("login"):
+        if profile.url and profile.db and profile.login:
             problems += [p for p in profile.connection().problems()
                          if not p.startswith(("db:", "login:", "url:", "timeout:", "page_size:",
                                               "retry_attempts:", "transport:"))]

@@ -11,10 +11,22 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from clientcare.connector import errors as E
-from clientcare.connector.state import StateStore
-from clientcare.jobs.history import checklists
+from clientcare.connector.facts import HEALTH_BAND_LABELS, HEALTH_BANDS
+from clientcare.connector.state import StateStore, Tables
+from clientcare.jobs.health_history import checklists
 
-NAMES = {"good": "Client health: good", "fair": "Client health: fair", "poor": "Client health: at risk"}
+TABLES = Tables({3: """
+    CREATE TABLE health_tags (        -- jobs/health_tags.py: the band tags ClientCare put on clients
+        scope TEXT NOT NULL,
+        client_id INTEGER NOT NULL,
+        tag_id INTEGER NOT NULL,
+        band TEXT NOT NULL,
+        run_id TEXT NOT NULL,
+        PRIMARY KEY (scope, client_id)
+    );
+    """})
+
+NAMES = {band: f"Client health: {HEALTH_BAND_LABELS[band]}" for band in HEALTH_BANDS}
 #: What writing the tags needs in Odoo (``check`` probes it when ``health_tags`` is on).
 MODELS = {"res.partner": {"read", "write"}, "res.partner.category": {"read", "create"}}
 

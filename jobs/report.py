@@ -2,8 +2,9 @@
 
 Findings come with what was *not* raised and why (``NotRaised``): every overdue invoice and
 late task Odoo shows is accounted for.  CSV holds the findings only (one row each); the
-"not raised" list is in the text, JSON and HTML outputs.  The charts are computed from the
-same frames the rules use, for the audited clients only, so they agree with the findings.
+"not raised" list is in the text, JSON and HTML outputs.  Every chart is declared by a rule
+(:class:`~clientcare.rules.spec.ReportChart`): the situations the rules judge first, computed
+from the frames the rules use for the audited clients only, then charts of the findings.
 """
 from __future__ import annotations
 
@@ -16,12 +17,11 @@ import pandas as pd
 
 from clientcare.connector.facts import severity_rank
 from clientcare.connector.snapshot import Snapshot
-from clientcare.jobs.charts import BAND_COLORS, PALETTE, bar_chart
+from clientcare.jobs import health_history
+from clientcare.jobs.charts import BAND_COLORS, TONES, bar_chart, score_line
 from clientcare.jobs.writeback import esc, evidence_table
 from clientcare.rules import frames as F
 
-AGE_BUCKETS = [(1, 15, "1–15 days"), (16, 30, "16–30 days"), (31, 60, "31–60 days"),
-               (61, 90, "61–90 days"), (91, 10**6, "over 90 days")]
 #: Lines of the "Not raised, because" section in text output (JSON lists them all).
 NOT_RAISED_SHOWN = 50
 
@@ -175,32 +175,12 @@ def _finding_dict(f) -> dict:
 
 
 # -- HTML -------------------------------------------------------------------------
-def overdue_by_age(snapshot: Snapshot, as_of: date, client_ids: set[int] | None = None) -> list[tuple[str, float]]:
-    """Overdue receivables still owed after open credit notes, in
-    company currency, by how late they are."""
-    inv = F.overdue_invoices(snapshot, as_of)
-    if client_ids is not None:
-        inv = inv.loc[inv["client_id"].isin(client_ids)]
-    days, amount = inv["days_overdue"], inv["net_company"]
-    return [(label, float(amount[(days >= lo) & (days <= hi)].sum())) for lo, hi, label in AGE_BUCKETS]
-
-
-def late_tasks_by_project(snapshot: Snapshot, as_of: date, client_ids: set[int] | None = None,
-                          not_raised: list = ()) -> list[tuple[str, int]]:
-    """Open late tasks per project, less those not raised (as in the findings: a project's
-    tasks count for the project's client, a private task for its own client)."""
-    if "tasks" not in snapshot.tables:  # no project module
-        return []
-    late = F.late_tasks(snapshot, as_of)
-    left_out = [n.res_id for n in not_raised if n.model == "project.task"]
-    late = late.loc[late["is_open"] & ~late["id"].isin(left_out)]
-    if client_ids is not None:
-        project_client = F.lookup(F.project_clients(snapshot).set_index("id")["client_id"], late["project_id"])
-        client = late["client_id"].where(late["project_id"].isna(), project_client)
-        late = late.loc[client.isin(client_ids).to_numpy(dtype=bool)]
-    counts = late.groupby(late["project_id_name"].astype(object).fillna("(no project)")).size()
-    counts = counts.sort_values(ascending=False)
-    return [(str(k), int(v)) for k, v in counts.items()]
+def situation_chart(chart, snapshot: Snapshot, as_of: date, client_ids: set[int] | None, not_raised: list) -> str:
+    """Draw a chart a rule declared with ``bars`` (:class:`~clientcare.rules.spec.ReportChart`):
+    the situation it judges, for the audited clients, less what it did not raise."""
+    bars = chart.bars(snapshot, as_of, client_ids, not_raised)
+    return bar_chart(chart.title, [b[0] for b in bars], [b[1] for b in bars], colors=TONES[chart.tone],
+                     noun=chart.noun)
 
 
 def rule_chart(chart, findings: list, frame: pd.DataFrame) -> str:
@@ -211,13 +191,14 @@ def rule_chart(chart, findings: list, frame: pd.DataFrame) -> str:
         rows = frame.loc[frame["key"].isin(keys)]
         counts = rows.groupby(rows["owner"].replace("", "(nobody)")).size().sort_values(ascending=False)
         return bar_chart(chart.title, [str(k) for k in counts.index], [int(v) for v in counts],
-                         colors=[PALETTE[5]], noun=chart.noun)
+                         colors=TONES[chart.tone], noun=chart.noun)
     bars = sorted(((f.subject_name or str(f.subject_id), float(f.data[chart.value]),
                     str(f.data.get(chart.band)) if chart.band else "")
                    for f in mine if (f.data or {}).get(chart.value) is not None), key=lambda b: b[1])
     missing = len(mine) - len(bars)
     title = chart.title + (f"; {missing} {chart.missing}" if missing and chart.missing else "")
-    colors = [BAND_COLORS.get(b, PALETTE[5]) for _, _, b in bars] if chart.band else [PALETTE[5]]
+    tone = TONES[chart.tone]
+    colors = [BAND_COLORS.get(b, tone[0]) for _, _, b in bars] if chart.band else tone
     return bar_chart(title, [b[0] for b in bars], [b[1] for b in bars], colors=colors or None,
                      scale_max=chart.scale_max, noun=chart.noun)
 
@@ -242,26 +223,23 @@ HTML_FINDINGS_SHOWN = 2000
 #: Rows of the HTML report's "Top actions" and "Not raised, because" sections.
 TOP_ACTIONS_SHOWN = 25
 HTML_NOT_RAISED_SHOWN = 500
+#: Score lines of the HTML report's "Client health" section (the clients whose health fell first).
+HEALTH_TRENDS_SHOWN = 60
 
 
 def render_html(findings: list, snapshot: Snapshot, as_of: date, meta: dict, not_raised: list = (),
                 client_ids: set[int] | None = None, rule_charts: dict[str, tuple] | None = None,
                 health_html: str = "") -> str:
     """The audit as one HTML page; ``rule_charts``: rule name -> the charts it declares;
-    ``health_html``: the client health section (:func:`clientcare.jobs.history.health_section`).
+    ``health_html``: the client health section (:func:`health_section`).
     Summary, top actions and client health first; long sections are capped and say how many
     more the CSV/JSON hold."""
     frame = findings_frame(findings, snapshot, as_of)
     by_key = {f.key: f for f in findings}
-    ages = overdue_by_age(snapshot, as_of, client_ids)
-    charts = [
-        bar_chart("Overdue receivables by age, after open credit notes (company currency)", [a for a, _ in ages],
-                  [v for _, v in ages], colors=PALETTE[:5]),
-        bar_chart("Late tasks by project", *_unzip(late_tasks_by_project(snapshot, as_of, client_ids, not_raised)),
-                  colors=[PALETTE[3]]),
-    ]
-    for rule, declared in sorted((rule_charts or {}).items()):
-        charts += [rule_chart(c, [f for f in findings if f.rule == rule], frame) for c in declared]
+    declared = [(rule, c) for rule, cs in sorted((rule_charts or {}).items()) for c in cs]
+    charts = [situation_chart(c, snapshot, as_of, client_ids, [n for n in not_raised if n.rule == rule])
+              for rule, c in declared if c.bars is not None]
+    charts += [rule_chart(c, [f for f in findings if f.rule == rule], frame) for rule, c in declared if c.bars is None]
     counts = frame.groupby("rule").size().to_dict()
     parts = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
@@ -309,6 +287,43 @@ def render_html(findings: list, snapshot: Snapshot, as_of: date, meta: dict, not
     return "\n".join(parts)
 
 
+def health_section(history: pd.DataFrame | None, findings, as_of: date, cap: int = HEALTH_TRENDS_SHOWN) -> str:
+    """The report's "Client health" section: the clients whose health fell since the last
+    stored run, then one small line per client (oldest stored stretch to today); "" without
+    a history."""
+    if history is None or not len(history):
+        return ""
+    down = health_history.fell(history, findings)
+    now = health_history.checklists(findings)
+    parts = ["<h2>Client health</h2>", f"<p class='meta'>{len(down)} client(s) whose health fell since the last "
+             f"stored run; fit score over the stored history ({history['since'].min()} to {as_of:%Y-%m-%d})</p>"]
+    if down:
+        parts.append("<table><thead><tr><th>client</th><th>was</th><th>now</th></tr></thead><tbody>")
+        parts += [f"<tr><td>{esc(d['name'])}</td><td>{d['was']} ({esc(d['was_band'])}) since {esc(d['since'])}</td>"
+                  f"<td><b>{d['score']}</b> ({esc(d['band'])})</td></tr>" for d in down]
+        parts.append("</tbody></table>")
+    first = [d["client_id"] for d in down]
+    rest = sorted((c for c in now if c not in set(first) and now[c][1] is not None), key=lambda c: (now[c][1], c))
+    shown = [c for c in first + rest if (history["client_id"] == c).any()][:cap]
+    parts.append("<table><thead><tr><th>client</th><th>trend</th><th>now</th></tr></thead><tbody>")
+    for cid in shown:
+        name, score, band, _ = now[cid]
+        parts.append(f"<tr><td>{esc(name)}</td><td>{_trend_line(health_history.trend(history, cid), score, as_of)}"
+                     f"</td><td><span style='color:{BAND_COLORS.get(band, '#607d8b')}'>"
+                     f"{health_history.score_text(score)} {esc(band)}</span></td></tr>")
+    parts.append("</tbody></table>")
+    more = len([c for c in first + rest if (history["client_id"] == c).any()]) - len(shown)
+    if more > 0:
+        parts.append(f"<p class='meta'>... and {more} more (`clientcare history CLIENT` shows any client)</p>")
+    return "\n".join(parts)
+
+
+def _trend_line(points: list[dict], score, as_of: date) -> str:
+    """A client's score from its first stored stretch to today's ``score``."""
+    return score_line([date.fromisoformat(p["since"]) for p in points] + [as_of],
+                      [p["score"] for p in points] + [score])
+
+
 def _finding_row(cols: dict[str, list], i: int, client: str | None = None) -> str:
     first = f"<td>{esc(client)}</td>" if client is not None else ""
     return (f"<tr>{first}<td><span class='sev sev-{esc(cols['severity'][i])}'>{esc(cols['severity'][i])}</span></td>"
@@ -343,8 +358,5 @@ def _summary_html(frame: pd.DataFrame) -> list[str]:
     return parts
 
 
-def _unzip(pairs):
-    return [p[0] for p in pairs], [p[1] for p in pairs]
-
-
-__all__ = ["findings_frame", "not_raised_frame", "render_csv", "render_html", "render_json", "render_text"]
+__all__ = ["findings_frame", "health_section", "not_raised_frame", "render_csv", "render_html", "render_json",
+           "render_text"]

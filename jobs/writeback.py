@@ -1,7 +1,7 @@
 """Write-back: findings become activities and chatter notes in Odoo, idempotently.
 
 Every record ClientCare creates carries an HTML comment marker
-``<!-- clientcare key=… run=… fp=… nh=… -->`` (:data:`MARKER_RE`).  Measured live on
+(:func:`~clientcare.connector.facts.compose_marker`).  Measured live on
 Odoo 16-19: comments survive the HTML sanitiser of activity notes and message bodies
 (``data-*`` attributes do not), users never see them, and ``ilike`` finds them.  So Odoo
 itself says which findings already have an open activity, even when a run died after
@@ -29,14 +29,15 @@ import logging
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from typing import Any
 
 from clientcare.connector import errors as E
-from clientcare.connector.facts import (ACTIVITY_TYPE_XMLIDS, MARKER_PREFIX, MARKER_RE, NOTE_SUBTYPE_XMLID,
-                                        severity_rank)
-from clientcare.connector.pull import OdooClient
+from clientcare.connector.facts import (ACTIVITY_TYPE_XMLIDS, NOTE_SUBTYPE_XMLID, compose_marker, marked_key,
+                                        marked_run, marker_key, ours, parse_marker, severity_rank, strip_marker)
+from clientcare.connector.client import OdooClient
 from clientcare.connector.state import StateStore
+from clientcare.jobs import ledger as ledger_table
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,7 @@ WRITE_MODELS = {"mail.activity": {"read", "create", "write"}, "mail.message": {"
 #: ``project.project`` keep write.  Closing an activity posts an "activity done" message: same right.
 MAIL_POST_ACCESS = {"res.partner": "write", "project.project": "write", "project.task": "read",
                     "account.move": "read"}
-#: The smallest standard group that grants it (measured on 16-19, see the README).
+#: The smallest standard group that grants it (measured on 16-19, see docs/odoo.md).
 GROUP_FOR = {
     ("res.partner", "write"): "Extra Rights / Contact Creation (base.group_partner_manager)",
     ("project.project", "write"): "Project / Administrator (project.group_project_manager)",
@@ -70,16 +71,6 @@ SUMMARY_MAX = 250
 #: Feedback of the activities ClientCare closes, quoted by Odoo's "activity done" message:
 #: tells ClientCare's closes from a person's "done".
 CLOSE_FEEDBACK = "ClientCare: resolved: "
-
-
-def marker(key: str, run_id: str, fingerprint: str, note_hash: str | None = None) -> str:
-    nh = f" nh={note_hash}" if note_hash else ""
-    return f"{MARKER_PREFIX}{_safe_key(key)} run={run_id} fp={fingerprint}{nh} -->"
-
-
-def _safe_key(key: str) -> str:
-    """Keys go inside an HTML comment: no spaces, no ``--``, no ``>``."""
-    return re.sub(r"[^A-Za-z0-9_.:/=+@-]", "_", key).replace("--", "-_")
 
 
 def esc(value: Any) -> str:
@@ -248,18 +239,18 @@ class WriteBack:
     def existing_activities(self) -> dict[str, dict]:
         """Open ClientCare activities in Odoo by finding key (one paged search_read)."""
         rows = self.client.search_read_all(
-            "mail.activity", [("note", "ilike", MARKER_PREFIX)] + open_only(self.client),
+            "mail.activity", [ours("note")] + open_only(self.client),
             ["res_model", "res_id", "user_id", "date_deadline", "summary", "note", "activity_type_id"])
         out: dict[str, dict] = {}
         for row in rows:
-            m = MARKER_RE.search(row.get("note") or "")
+            m = parse_marker(row.get("note"))
             if not m:
                 continue
-            row.update(key=m["key"], run=m["run"], fp=m["fp"], nh=m["nh"])
-            if m["key"] in out:  # a duplicate from a crash elsewhere: keep the oldest open one
-                self.warnings.append(f"duplicate open activity for {m['key']}: {row['id']}")
+            row.update(m._asdict())
+            if m.key in out:  # a duplicate from a crash elsewhere: keep the oldest open one
+                self.warnings.append(f"duplicate open activity for {m.key}: {row['id']}")
                 continue
-            out[m["key"]] = row
+            out[m.key] = row
         return out
 
     def posted_notes(self, keys: list[str]) -> set[str]:
@@ -267,13 +258,12 @@ class WriteBack:
         found: set[str] = set()
         for start in range(0, len(keys), self.batch_size):
             chunk = keys[start:start + self.batch_size]
-            domain = ["|"] * (len(chunk) - 1) + [("body", "ilike", f"clientcare key={_safe_key(k)} ")
-                                                  for k in chunk]
+            domain = ["|"] * (len(chunk) - 1) + [marked_key("body", k) for k in chunk]
             rows = self.client.search_read_all("mail.message", domain, ["body"])
             for row in rows:
-                m = MARKER_RE.search(row.get("body") or "")
+                m = parse_marker(row.get("body"))
                 if m:
-                    found.add(m["key"])
+                    found.add(m.key)
         return found
 
     def done_by_a_person(self, candidates: list[Item]) -> set[str]:
@@ -285,15 +275,15 @@ class WriteBack:
             return set()
         wanted = {it.key for it in candidates}
         rows = self.client.search_read_all("mail.message", [
-            ("mail_activity_type_id", "!=", False), ("body", "ilike", MARKER_PREFIX),
+            ("mail_activity_type_id", "!=", False), ours("body"),
             ("model", "in", sorted({it.res_model for it in candidates})),
             ("res_id", "in", sorted({it.res_id for it in candidates}))], ["body"])
         out = set()
         for row in rows:
             body = row.get("body") or ""
-            m = MARKER_RE.search(body)
-            if m and m["key"] in wanted and CLOSE_FEEDBACK not in html.unescape(body):
-                out.add(m["key"])
+            m = parse_marker(body)
+            if m and m.key in wanted and CLOSE_FEEDBACK not in html.unescape(body):
+                out.add(m.key)
         return out
 
     # -- plan -----------------------------------------------------------------------
@@ -308,8 +298,8 @@ class WriteBack:
         says how a key went away, when its rule knows (the closing feedback); ``client_keys``
         are the keys of ``client_ids``' findings on their other records (a quotation...).
         """
-        self._how = {_safe_key(r.key): r.how for r in resolved}
-        self._client_keys = {_safe_key(k) for k in client_keys}
+        self._how = {marker_key(r.key): r.how for r in resolved}
+        self._client_keys = {marker_key(k) for k in client_keys}
         self._judged = (rules_run, client_ids, tuple(not_judged))
         self.lookups()
         existing = self.existing_activities()
@@ -324,7 +314,7 @@ class WriteBack:
             if f.action.kind == "note":
                 note_findings.append(f)
                 continue
-            key = _safe_key(f.key)
+            key = marker_key(f.key)
             current.add(key)
             items.append(self._plan_activity(f, key, existing.get(key), ledger))
         if fresh:
@@ -358,7 +348,7 @@ class WriteBack:
             return item
         vals, due = self._activity_vals(f)  # the note is rendered only for what is written
         if old is None:
-            vals["note"] += marker(key, self.run_id, fp, note_hash(vals["note"]))
+            vals["note"] += compose_marker(key, self.run_id, fp, note_hash(vals["note"]))
             item.op, item.vals, item.reason = "create", vals, "new finding"
             return item
         item.odoo_id, item.run = old["id"], old["run"]
@@ -370,11 +360,11 @@ class WriteBack:
             vals["date_deadline"] = f.action.due_on(self.as_of).isoformat()
         edited = old.get("nh") and old["nh"] != note_hash(old.get("note"))
         if edited:  # a person wrote in the note: keep it, say what changed, keep the hash unmatched
-            kept = MARKER_RE.sub("", old["note"])
+            kept = strip_marker(old["note"])
             vals["note"] = (kept + f"<p>{self.as_of:%Y-%m-%d}, ClientCare update ({esc(', '.join(changed))}): "
-                            f"{esc(vals['summary'])}</p>" + marker(key, old["run"], fp, old["nh"]))
+                            f"{esc(vals['summary'])}</p>" + compose_marker(key, old["run"], fp, old["nh"]))
         else:
-            vals["note"] += marker(key, old["run"], fp, note_hash(vals["note"]))
+            vals["note"] += compose_marker(key, old["run"], fp, note_hash(vals["note"]))
         del vals["res_id"]
         item.op, item.vals = "update", vals
         item.reason = "changed: " + ", ".join(changed) + (" (the person's note is kept)" if edited else "")
@@ -411,15 +401,15 @@ class WriteBack:
 
     def _plan_notes(self, note_findings: list) -> list[Item]:
         items = []
-        already = self.posted_notes([_safe_key(f.key) for f in note_findings])
+        already = self.posted_notes([marker_key(f.key) for f in note_findings])
         for f in note_findings:
-            key = _safe_key(f.key)
+            key = marker_key(f.key)
             if key in already:
                 items.append(Item("leave", "note", key, f.rule, f.subject_model, int(f.subject_id),
                                   f.summary, reason="already posted", severity=f.severity))
                 continue
             body = self._note_body(f)
-            body += marker(key, self.run_id, fingerprint({"body": body}))
+            body += compose_marker(key, self.run_id, fingerprint({"body": body}))
             items.append(Item("note", "note", key, f.rule, f.subject_model, int(f.subject_id),
                               f.summary, {"body": body}, reason="new note", severity=f.severity))
         return items
@@ -428,24 +418,16 @@ class WriteBack:
         """Activity keys the ledger knows for this database, with their status."""
         if self.state is None:
             return {}
-        rows = self.state.db.execute(
-            "SELECT finding_key, status FROM ledger WHERE scope=? AND kind='activity'",
-            (self.client.scope,)).fetchall()
-        return dict(rows)
+        return ledger_table.activity_statuses(self.state, self.client.scope)
 
     def forget_resolved(self, plan: Plan, findings: list) -> None:
         """Keys whose situation went away may raise a new activity when it comes back; a key
         this run could not judge (as in :meth:`plan`) stays remembered as done."""
         if self.state is None:
             return
-        current = {_safe_key(f.key) for f in findings}
-        with self.state.transaction() as db:
-            rows = db.execute("SELECT finding_key, res_model, res_id FROM ledger WHERE scope=? AND "
-                              "kind='activity' AND status='done'", (self.client.scope,)).fetchall()
-            for key, res_model, res_id in rows:
-                if key not in current and not self._unknown(key, res_model, res_id):
-                    db.execute("DELETE FROM ledger WHERE scope=? AND kind='activity' AND finding_key=?",
-                               (self.client.scope, key))
+        current = {marker_key(f.key) for f in findings}
+        ledger_table.forget_done(self.state, self.client.scope, lambda key, res_model, res_id:
+                                 key not in current and not self._unknown(key, res_model, res_id))
 
     def _cap(self, plan: Plan) -> Plan:
         creations = plan.of("create", "note")
@@ -611,18 +593,9 @@ class WriteBack:
     def _ledger(self, items: list[Item], status: str) -> None:
         if self.state is None or not items:
             return
-        now = datetime.now(timezone.utc).isoformat()
-        with self.state.transaction() as db:
-            for it in items:
-                db.execute(
-                    "INSERT INTO ledger(finding_key, scope, res_model, res_id, kind, odoo_id, run_id, "
-                    "status, fingerprint, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?) "
-                    "ON CONFLICT(scope, finding_key, kind) DO UPDATE SET odoo_id=coalesce(excluded.odoo_id, "
-                    "ledger.odoo_id), run_id=CASE WHEN excluded.status IN ('pending','open','posted') "
-                    "AND ledger.status NOT IN ('open') THEN excluded.run_id ELSE ledger.run_id END, "
-                    "status=excluded.status, updated_at=excluded.updated_at",
-                    (it.key, self.client.scope, it.res_model, it.res_id, it.kind, it.odoo_id,
-                     it.run or self.run_id, status, _marker_fp(it), now))
+        ledger_table.record(self.state, self.client.scope, status,
+                            [(it.key, it.res_model, it.res_id, it.kind, it.odoo_id, it.run or self.run_id,
+                              _marker_fp(it)) for it in items])
 
 
 def undo_run(client: OdooClient, run_id: str, state: StateStore | None = None) -> dict:
@@ -634,20 +607,17 @@ def undo_run(client: OdooClient, run_id: str, state: StateStore | None = None) -
     may raise them again if the situation is still there (unlike an activity a person
     marked done).
     """
-    tag = f"run={run_id} "
     report = {"activities_removed": 0, "notes_removed": 0, "not_removed": []}
-    acts = client.search_read_all("mail.activity", [("note", "ilike", tag)] + open_only(client), ["note"])
-    ids = [a["id"] for a in acts if (m := MARKER_RE.search(a["note"] or "")) and m["run"] == run_id]
+    acts = client.search_read_all("mail.activity", [marked_run("note", run_id)] + open_only(client), ["note"])
+    ids = [a["id"] for a in acts if (m := parse_marker(a["note"])) and m.run == run_id]
     if ids:
         client.call("mail.activity", "unlink", [ids])
         report["activities_removed"] = len(ids)
         if state is not None:
-            with state.transaction() as db:
-                db.executemany("UPDATE ledger SET status='removed' WHERE scope=? AND kind='activity' "
-                               "AND odoo_id=?", [(client.scope, i) for i in ids])
-    msgs = client.search_read_all("mail.message", [("body", "ilike", tag), ("message_type", "=", "comment"),
+            ledger_table.mark_removed(state, client.scope, ids)
+    msgs = client.search_read_all("mail.message", [marked_run("body", run_id), ("message_type", "=", "comment"),
                                                    ("mail_activity_type_id", "=", False)], ["body"])
-    ids = [m_["id"] for m_ in msgs if (m := MARKER_RE.search(m_["body"] or "")) and m["run"] == run_id]
+    ids = [m_["id"] for m_ in msgs if (m := parse_marker(m_["body"])) and m.run == run_id]
     for start in range(0, len(ids), 100):
         chunk = ids[start:start + 100]
         try:
@@ -659,8 +629,8 @@ def undo_run(client: OdooClient, run_id: str, state: StateStore | None = None) -
 
 
 def _marker_fp(it: Item) -> str | None:
-    m = MARKER_RE.search(it.vals.get("note") or it.vals.get("body") or "")
-    return m["fp"] if m else None
+    m = parse_marker(it.vals.get("note") or it.vals.get("body"))
+    return m.fp if m else None
 
 
 def _norm(value):

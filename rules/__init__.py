@@ -1,4 +1,4 @@
-"""ClientCare rules: the plugin API, the registry and the runner.
+"""ClientCare rules: the plugin API, the registry and the engine.
 
 A third-party rule is a module registered under the ``clientcare.rules``
 entry-point group (see :mod:`clientcare.rules.spec`); the built-in rules in
@@ -11,7 +11,7 @@ from .finding import SEVERITIES, Action, Finding, NotJudged, NotRaised, Resolved
 from .registry import LoadFailure, Registry, load_rules
 from .routing import STEPS as ROUTING_STEPS, RoutingConfig
 from .context import RuleContext
-from .runner import RunResult, run_rules
+from .engine import RunResult, run_rules
 from .scripts import Script
 from .spec import ENTRY_POINT_GROUP, ReportChart, Rule, RuleSpec, RuleSpecError, validate_rule
 

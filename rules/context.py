@@ -32,7 +32,7 @@ class RuleContext(Generic[C]):
       on a first run; for rules that report change.
     - ``unavailable``: tables the server would not give this run -> why (optional tables a
       rule reads are absent from the snapshot then; report what needs them as unknown).
-    - ``history``: the client health stored by earlier live runs (``clientcare.jobs.history``), a
+    - ``history``: the client health stored by earlier live runs (``clientcare.jobs.health_history``), a
       DataFrame with one row per client and unchanged stretch (client_id, since, score, band,
       criteria_json), oldest first; None when there is no state store (offline data): nothing
       can be concluded from it then.

@@ -18,7 +18,7 @@ from clientcare.connector.snapshot import Snapshot
 
 from . import frames as F
 from .finding import NotRaised
-from .runner import RunResult
+from .engine import RunResult
 
 
 def odoo_lists(snapshot: Snapshot, as_of: date) -> pd.DataFrame:

@@ -123,7 +123,7 @@ class Finding:
     ``route`` carries what the routing chain needs beyond ``client_id``
     (``project_id``, ``task_user_ids``, ``invoice_user_ids``, a preset
     ``user_id`` with its ``why``, a step to try ``first`` before the configured
-    chain, or a whole ``order``; steps: :data:`ROUTING_STEPS`); the runner fills
+    chain, or a whole ``order``; steps: :data:`ROUTING_STEPS`); the engine fills
     :attr:`responsible_user_id` and :attr:`routed_by` from it.
     """
 
@@ -145,7 +145,7 @@ class Finding:
     route: dict[str, Any] = field(default_factory=dict)
     responsible_user_id: int | None = None
     routed_by: str | None = None
-    #: The rule's name; the runner fills it in when a rule leaves it out.
+    #: The rule's name; the engine fills it in when a rule leaves it out.
     rule: str = field(default="", kw_only=True)
     #: Evidence columns that change with the date alone (day counts): the write-back leaves
     #: them out of what decides an update, so no activity is rewritten because a day passed.
@@ -164,7 +164,7 @@ class Finding:
         return key
 
     def problems(self) -> list[str]:
-        """What makes this finding unusable (checked by the runner for every rule)."""
+        """What makes this finding unusable (checked by the engine for every rule)."""
         a = self.action
         if (self.severity in _SEVERITY_SET and (self.subject_model in _MODEL_SET or _is_model(self.subject_model))
                 and type(self.subject_id) is int

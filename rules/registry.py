@@ -69,6 +69,11 @@ class Registry:
     def known_names(self) -> list[str]:
         return sorted(set(self.rules) | {f.name for f in self.failures})
 
+    def unknown_problems(self, names: Iterable[str]) -> list[str]:
+        """One problem per name that no rule has, loaded or failed (with the likely one meant)."""
+        known = self.known_names()
+        return [_unknown_rule(name, known) for name in names if name not in known]
+
     def describe(self) -> list[dict]:
         """One row per rule for ``rules list``: name, version, description, origin, status."""
         rows = [{"name": r.name, "version": r.version, "description": r.description,
@@ -87,15 +92,9 @@ class Registry:
         reported by the run); a name nobody provides is.
         """
         raw = dict(raw or {})
-        problems: list[str] = []
-        known = self.known_names()
-        for name in raw:
-            if name not in known:
-                problems.append(_unknown_rule(name, known))
+        problems = self.unknown_problems(raw)
         wanted = list(only) if only is not None else list(self.rules)
-        for name in wanted:
-            if name not in known:
-                problems.append(_unknown_rule(name, known))
+        problems += self.unknown_problems(wanted)
         configs: dict[str, RuleConfig] = {}
         for name in wanted:
             rule = self.rules.get(name)

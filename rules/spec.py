@@ -14,6 +14,7 @@ entry-point group, with::
                         fields=("name", "partner_id", "date_order"))]   # extra tables (optional)
     scripts = {"big": Script(("Thank {client} for the order",))}   # talking points per kind (optional)
     def config_tables(config): return [...]   # tables the settings ask for (optional)
+    states_client_health = True            # its HEALTH_LEVEL findings are the client health (optional)
 
     def evaluate(ctx: RuleContext) -> list[Finding] | RuleOutput: ...
 
@@ -23,6 +24,11 @@ The first API's ``evaluate(snapshot, as_of, config)`` still loads: :func:`valida
 adapts it (the one place that knows both).  ``evaluate`` returns its findings, or a
 ``RuleOutput`` that adds what it left out and why (``NotRaised``) and the finding keys it
 could not decide this run (``NotJudged``: the write-back never closes those).
+
+A rule that ``states_client_health`` gives each client a finding of level ``HEALTH_LEVEL``
+whose ``data`` holds ``score``, ``band`` and ``criteria`` (the fit checklist does): when it
+runs, sync and live audits read and extend the stored client health history, the report draws
+it, and ``health_tags`` follow it.
 
 The spec is plain data (no plugin framework to learn) and every implementation is checked
 against it when loaded: a missing or misspelled attribute, a wrong ``evaluate`` signature, an
@@ -51,10 +57,14 @@ EVALUATE_PARAMS = ("ctx",)
 LEGACY_PARAMS = ("snapshot", "as_of", "config")
 REQUIRED = ("name", "version", "description", "needs", "evaluate")
 #: ``Config`` defaults to :class:`RuleConfig` (a rule without settings).
-OPTIONAL = ("Config", "optional_needs", "charts", "tables", "accounts_for", "scripts", "config_tables")
+OPTIONAL = ("Config", "optional_needs", "charts", "tables", "accounts_for", "scripts", "config_tables",
+            "states_client_health")
 #: The models whose Odoo lists (overdue invoices, late tasks) every run accounts for.
 COVERED_MODELS = ("account.move", "project.task")
 MODEL_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
+#: How a chart's bars are coloured (the report picks the colours): one neutral colour, the
+#: colour of trouble, or a scale from mildest to worst (one colour per bar, in order).
+CHART_TONES = ("neutral", "alert", "scale")
 #: Tables a rule may name: the connector's, plus the payment dates it derives from ``moves``.
 DERIVED_TABLES = {"payments": "moves"}
 
@@ -84,9 +94,10 @@ class RuleSpecError(FatalError):
 
 @dataclass(frozen=True)
 class ReportChart:
-    """A bar chart of the rule's findings in the HTML report: declared by the rule, drawn by the
-    report (which names no rule).  With ``value`` (a key of ``Finding.data``) one bar per finding,
-    lowest first; without, the number of findings per owner."""
+    """A bar chart in the HTML report: declared by the rule, drawn by the report (which names no
+    rule).  Of the rule's findings: with ``value`` (a key of ``Finding.data``) one bar per finding,
+    lowest first; without, the number of findings per owner.  With ``bars``, of the situation the
+    rule judges instead (these come first in the report)."""
 
     title: str
     #: Only findings of this level.
@@ -98,11 +109,17 @@ class ReportChart:
     #: Appended to the title with the number of findings that have no ``value``.
     missing: str = ""
     noun: str = "findings"
+    #: ``bars(snapshot, as_of, client_ids, not_raised) -> [(label, value)]``: bars computed from
+    #: the snapshot, for the audited clients (``client_ids``; ``None``: all) and without what the
+    #: rule did not raise (its ``NotRaised``), so the chart agrees with the findings.
+    bars: Callable[..., list[tuple[str, float]]] | None = None
+    #: One of :data:`CHART_TONES` (a ``band`` colours the bars by band instead).
+    tone: str = "neutral"
 
 
 @dataclass(frozen=True)
 class Rule:
-    """A rule checked against the spec: what the registry hands to the runner."""
+    """A rule checked against the spec: what the registry hands to the engine."""
 
     name: str
     version: str
@@ -123,6 +140,9 @@ class Rule:
     #: ``config_tables(config) -> [TableSpec]``: tables pulled only when the profile's settings
     #: ask for them (e.g. a model it lists); the rule treats a missing one as not judged.
     config_tables: Callable[[Any], Sequence[TableSpec]] | None = None
+    #: Its findings of level ``HEALTH_LEVEL`` state each client's health (score, band, criteria):
+    #: the health history and tags follow them.
+    states_client_health: bool = False
 
     def default_config(self) -> RuleConfig:
         return self.Config()
@@ -165,10 +185,17 @@ def validate_rule(obj: Any, expected_name: str | None = None, origin: str = "") 
                  for m in accounts_for if m not in COVERED_MODELS]
     charts = tuple(getattr(obj, "charts", ()) or ())
     problems += [f"charts: {c!r} is not a ReportChart" for c in charts if not isinstance(c, ReportChart)]
+    problems += [f"charts: {c.title!r}: tone {c.tone!r} is not one of {', '.join(CHART_TONES)}" for c in charts
+                 if isinstance(c, ReportChart) and c.tone not in CHART_TONES]
+    problems += [f"charts: {c.title!r}: bars must be callable" for c in charts
+                 if isinstance(c, ReportChart) and c.bars is not None and not callable(c.bars)]
     scripts = dict(getattr(obj, "scripts", {}) or {})
     problems += spec_problems(scripts)
     if not callable(getattr(obj, "config_tables", None) or (lambda c: ())):
         problems.append("config_tables must be callable: config_tables(config) -> [TableSpec]")
+    states_health = getattr(obj, "states_client_health", False)
+    if not isinstance(states_health, bool):
+        problems.append(f"states_client_health must be true or false, not {states_health!r}")
     legacy, sub = _evaluate_style(obj.evaluate)
     problems += sub
     if problems:
@@ -177,7 +204,7 @@ def validate_rule(obj: Any, expected_name: str | None = None, origin: str = "") 
     return Rule(name=name, version=obj.version, description=desc.strip(), Config=config_cls,
                 needs=needs, optional_needs=optional, evaluate=evaluate, origin=origin, charts=charts,
                 tables=tables, accounts_for=accounts_for, scripts=scripts,
-                config_tables=getattr(obj, "config_tables", None))
+                config_tables=getattr(obj, "config_tables", None), states_client_health=states_health)
 
 
 def _legacy_adapter(fn: Callable) -> Callable[[RuleContext], Any]:

@@ -14,14 +14,15 @@ from datetime import date
 from types import MappingProxyType
 from typing import Any, Iterable, Mapping
 
+from clientcare.connector.demo import demo_as_of, demo_snapshot
 from clientcare.connector.snapshot import Snapshot
 
-from ._snapshots import ADMIN, AS_OF, INACTIVE, MANAGER, SALES, SnapshotBuilder
+from .snapshot_builder import ADMIN, AS_OF, INACTIVE, MANAGER, SALES, SnapshotBuilder
 from .config import RuleConfig
 from .context import RuleContext
 from .finding import Finding
 from .registry import Registry, builtin_names, load_rules
-from .runner import RunResult, check_as_of, run_rules
+from .engine import RunResult, check_as_of, run_rules
 from .spec import validate_rule
 
 __all__ = ["ADMIN", "AS_OF", "INACTIVE", "MANAGER", "SALES", "SnapshotBuilder", "builtin_rules", "demo",
@@ -41,7 +42,6 @@ def registry_of(names: Iterable[str]) -> Registry:
 
 def demo() -> tuple[Snapshot, date]:
     """The demo snapshot shipped with ClientCare and its day (``clientcare audit --demo``)."""
-    from clientcare.jobs.demo import demo_as_of, demo_snapshot
     snapshot = demo_snapshot()
     return snapshot, demo_as_of(snapshot)
 

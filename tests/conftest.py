@@ -2,7 +2,9 @@
 
 Replay (default, CI): every test that talks to Odoo runs once per recorded
 server (``cassettes/odoo<major>/server.json``) with placeholder secrets, which
-is what the recordings contain, so request bodies match byte for byte.
+is what the recordings contain.  A request replays the recording with the same
+method, URL and decoded body (``cassette_store.body_matcher``); cassettes are
+xz-compressed JSON (``<test name>.json.xz``).
 
 Re-record against a live server: ``pytest --record`` with ``ODOO_URL``,
 ``ODOO_DB``, ``ODOO_USER``, ``ODOO_PASSWORD`` (and ``ODOO_API_KEY`` for
@@ -25,8 +27,10 @@ import pytest
 import time_machine
 import vcr
 
-from clientcare.connector import ConnectionSettings
+from clientcare.connector.settings import ConnectionSettings
 from clientcare.connector import transports as transports_mod
+
+from cassette_store import SUFFIX, XzJsonPersister, body_matcher
 
 ROOT = Path(__file__).resolve().parent.parent
 CASSETTES = ROOT / "cassettes"
@@ -142,7 +146,7 @@ def scrub_body(body: bytes, secrets: dict[str, str]) -> bytes:
             params[pos] = _placeholder_for(params[pos], secrets)
             text = xmlrpc.client.dumps(tuple(params), method, allow_none=True)
     else:
-        data = _json_or_none(body, keep_id=True)
+        data = _json_or_none(body)
         params = data.get("params") if isinstance(data, dict) else None
         if isinstance(params, dict) and isinstance(params.get("args"), list):
             pos = PASSWORD_POSITION.get(params.get("method"))
@@ -183,24 +187,11 @@ def _scrubber(secrets: dict[str, str]):
     return before_record_request, before_record_response
 
 
-def _json_or_none(body, keep_id=False):
+def _json_or_none(body):
     try:
-        data = json.loads(body)
+        return json.loads(body)
     except (TypeError, ValueError):
         return None
-    if isinstance(data, dict) and not keep_id:
-        data.pop("id", None)  # odoorpc sends a random JSON-RPC id
-    return data
-
-
-def body_matcher(r1, r2):
-    b1, b2 = r1.body or b"", r2.body or b""
-    if b1 == b2:
-        return
-    j1, j2 = _json_or_none(b1), _json_or_none(b2)
-    if j1 is not None and j1 == j2:
-        return
-    raise AssertionError("request bodies differ")
 
 
 class OdooServer:
@@ -221,7 +212,9 @@ class OdooServer:
             before_record_request=req,
             before_record_response=resp,
             decode_compressed_response=True,
+            serializer="json",
         )
+        self.vcr.register_persister(XzJsonPersister)
         self.vcr.register_matcher("clientcare_body", body_matcher)
 
     def secret(self, value: str) -> str:
@@ -244,7 +237,7 @@ class OdooServer:
     def cassette(self, name: str, replay_only: bool = False):
         """``replay_only``: reuse another test's recording as it is, also while recording
         (re-recording it later would capture the data after other tests changed it)."""
-        return self.vcr.use_cassette(f"{name}.yaml", **({"record_mode": "none"} if replay_only else {}))
+        return self.vcr.use_cassette(f"{name}{SUFFIX}", **({"record_mode": "none"} if replay_only else {}))
 
 
 def cassette_name(request, server_dir: str) -> str:
@@ -291,17 +284,17 @@ def entry_point_installed(monkeypatch, name: str, value: str):
     """A rule entry point visible to discovery, as installing its package would make it."""
     from importlib import metadata
 
-    from clientcare.jobs import rulesglue
+    from clientcare.jobs import ruleset
     from clientcare.rules import ENTRY_POINT_GROUP, registry
 
     installed = registry.discover()
     ep = metadata.EntryPoint(name=name, value=value, group=ENTRY_POINT_GROUP)
     monkeypatch.setattr(registry, "discover", lambda: [*installed, ep])
-    rulesglue._load.cache_clear()
+    ruleset.load_registry.cache_clear()
     try:
         yield
     finally:
-        rulesglue._load.cache_clear()
+        ruleset.load_registry.cache_clear()
 
 
 #: The built-in rules the older sync cassettes were recorded with (before responsiveness and
@@ -314,11 +307,11 @@ def recorded_profile(odoo, tmp_path, run_prefix: str, monkeypatch, rules=(), ext
     """A sync profile for the recorded server: XML-RPC (or ``transport``; JSON-2 logs in with the
     admin's API key), one attempt, its own state file, the ``builtin`` rules (plus ``rules``),
     and run ids ``<run_prefix>-1``, ``-2``... as recorded."""
-    from clientcare.jobs import runner
+    from clientcare.jobs import sync as sync_job
     from clientcare.jobs.config import load_profile
 
     counter = itertools.count(1)
-    monkeypatch.setattr(runner, "new_run_id", lambda: f"{run_prefix}-{next(counter)}")
+    monkeypatch.setattr(sync_job, "new_run_id", lambda: f"{run_prefix}-{next(counter)}")
     enabled = ", ".join(f'"{n}"' for n in [*builtin, *rules])
     cfg = tmp_path / "clientcare.toml"
     cfg.write_text(f"""
@@ -352,10 +345,10 @@ def _no_ambient_clientcare_settings(monkeypatch):
     for name in [n for n in os.environ if n.startswith("CLIENTCARE_")]:
         monkeypatch.delenv(name)
     # ClientCare's own rules only: an installed third-party rule must not change the suite's result
-    from clientcare.jobs import rulesglue
+    from clientcare.jobs import ruleset
     from clientcare.rules.registry import builtin_names
     monkeypatch.setenv("CLIENTCARE_RULES_ENABLED", ",".join(builtin_names()))
-    rulesglue._load.cache_clear()
+    ruleset.load_registry.cache_clear()
 
 
 @pytest.fixture(autouse=True)
@@ -365,7 +358,7 @@ def _instant_backoff(monkeypatch):
 
 @pytest.fixture
 def state(tmp_path):
-    from clientcare.connector import StateStore
-    store = StateStore(tmp_path / "state.sqlite3")
+    from clientcare.jobs.run_session import open_store
+    store = open_store(tmp_path / "state.sqlite3")
     yield store
     store.close()

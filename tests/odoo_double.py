@@ -6,10 +6,10 @@ Everything it does is checked against the real servers by the cassette tests.
 """
 from __future__ import annotations
 
-import re
 from types import SimpleNamespace
 
 from clientcare.connector import errors as E
+from clientcare.connector.facts import parse_marker
 
 
 class Crash(BaseException):
@@ -164,9 +164,4 @@ class OdooDouble:
 
 
 def keys_in(records: list[dict], field: str) -> list[str]:
-    out = []
-    for r in records:
-        m = re.search(r"clientcare key=(\S+) ", r.get(field) or "")
-        if m:
-            out.append(m.group(1))
-    return sorted(out)
+    return sorted(m.key for r in records if (m := parse_marker(r.get(field))))

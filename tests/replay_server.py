@@ -2,13 +2,13 @@
 
 vcrpy replays inside the client process, by patching the HTTP libraries, so a
 request never reaches a socket; the fault proxy needs a real server to sit in
-front of.  This one serves a recorded cassette (``cassettes/odoo*/...yaml``):
+front of.  This one serves a recorded cassette (``cassettes/odoo*/...json.xz``):
 
 * a request matches a recorded interaction with the same method, the same
   path (and query; never host or port: recordings say ``127.0.0.1:80NN``, the
-  replay server listens elsewhere) and a matching body, by the rule of
-  ``conftest.body_matcher``: the same bytes, or the same JSON once the
-  JSON-RPC ``id`` (random in odoorpc) is dropped;
+  replay server listens elsewhere) and a body that means the same, by the rule
+  of ``cassette_store.body_matcher`` (decoded XML-RPC or JSON, without the
+  JSON-RPC ``id`` that odoorpc draws at random);
 * identical requests get the matching interactions in recorded order and,
   once those are used up, the last one again, so a retried request (whose
   first answer was lost on the way back) still gets an answer;
@@ -22,30 +22,16 @@ from __future__ import annotations
 
 import collections
 import functools
-import json
 import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from cassette_store import XzJsonPersister, same_meaning
 from loopback import LoopbackServer
 
-from vcr.serialize import deserialize
-from vcr.serializers import yamlserializer
-
 _SKIP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "content-length", "date", "server"}
-
-
-def json_without_id(body: bytes):
-    """The body as JSON without its top-level ``id``; None if it is not JSON (as in conftest)."""
-    try:
-        data = json.loads(body)
-    except (TypeError, ValueError):
-        return None
-    if isinstance(data, dict):
-        data.pop("id", None)
-    return data
 
 
 def target_of(uri: str) -> str:
@@ -63,23 +49,14 @@ class Interaction:
     headers: tuple[tuple[str, str], ...]
     response: bytes
 
-    @functools.cached_property
-    def body_json(self):
-        return json_without_id(self.body)
-
-    def matches(self, method: str, target: str, body: bytes, body_json) -> bool:
-        if method != self.method or target != self.target:
-            return False
-        if body == self.body:
-            return True
-        return body_json is not None and body_json == self.body_json
+    def matches(self, method: str, target: str, body: bytes) -> bool:
+        return method == self.method and target == self.target and same_meaning(body, self.body) is None
 
 
 @functools.lru_cache(maxsize=8)
 def load_cassette(path: str | Path) -> tuple[Interaction, ...]:
-    """The interactions of a vcrpy YAML cassette, read through vcrpy's own deserializer."""
-    loaded = deserialize(Path(path).read_text(), yamlserializer)
-    requests, responses = loaded[0], loaded[1]
+    """The interactions of a cassette, read as the suite's vcrpy persister reads them."""
+    requests, responses = XzJsonPersister.load_cassette(path)[:2]
     out = []
     for req, resp in zip(requests, responses):
         body = req.body or b""
@@ -121,9 +98,7 @@ class ReplayServer(LoopbackServer):
             self.hits.clear()
 
     def lookup(self, method: str, target: str, body: bytes) -> Interaction | None:
-        body_json = json_without_id(body)
-        group = tuple(i for i, it in enumerate(self.interactions)
-                      if it.matches(method, target, body, body_json))
+        group = tuple(i for i, it in enumerate(self.interactions) if it.matches(method, target, body))
         with self._lock:
             if not group:
                 self.misses.append((method, target, body[:300]))

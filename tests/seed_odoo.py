@@ -15,7 +15,8 @@ import os
 import sys
 from datetime import date, timedelta
 
-from clientcare.connector import ConnectionSettings, OdooClient
+from clientcare.connector.client import OdooClient
+from clientcare.connector.settings import ConnectionSettings
 
 log = logging.getLogger("seed")
 

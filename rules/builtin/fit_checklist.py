@@ -39,6 +39,7 @@ description = "Ideal-client checklist per client: six criteria with evidence and
 needs = {"partners": [], "projects": [], "tasks": []}
 charts = (ReportChart("Fit score by client (0–100)", level="checklist", value="score", band="band",
                       scale_max=100.0, missing="without a score (too few criteria known)", noun="clients"),)
+states_client_health = True
 optional_needs = {"moves": [], "payments": [], "ratings": [], "deadline_changes": [], "deadline_messages": []}
 scripts = {"attention": Script(("Check in with {client}: {summary}.",
                                 "Ask how the work together feels on their side, and listen before proposing.",
@@ -96,8 +97,8 @@ class Config(RuleConfig):
     satisfied_fail_below: float = 2.5
     # score bands and the activity threshold; fewer known criteria than this: no score
     min_known_criteria: int = 3
-    band_good: float = 75.0
-    band_fair: float = 50.0
+    band_good: float = facts.HEALTH_BAND_FLOORS["good"]
+    band_fair: float = facts.HEALTH_BAND_FLOORS["fair"]
     attention_below: float = 50.0
     #: A decline: the score fell by this many points from its best within the window, or the band dropped.
     decline_points: float = 20.0
@@ -146,9 +147,7 @@ def evaluate(ctx: RuleContext[Config]) -> RuleOutput:
     status = pd.DataFrame({c: parts[c]["status"].fillna("unknown").to_numpy(dtype=object) for c in CRITERIA},
                           index=clients.index)
     score, known, counted = _score(status, config)
-    band = pd.Series(np.where(score.isna(), "unknown", np.where(
-        score >= config.band_good, "good", np.where(score >= config.band_fair, "fair", "poor"))),
-        index=clients.index)
+    band = facts.health_bands(score, {"good": config.band_good, "fair": config.band_fair})
     # evidence: one row per criterion for every client, built column-wise; an unknown
     # criterion's detail says why it is unknown
     rows = [{"criterion": LABELS[c], "status": status[c], "value": parts[c]["value"],
@@ -175,7 +174,6 @@ def evaluate(ctx: RuleContext[Config]) -> RuleOutput:
 
 
 STATUS_RANK = {"pass": 0, "warn": 1, "fail": 2}
-BAND_RANK = {"poor": 0, "fair": 1, "good": 2}
 
 
 def _declines(ctx, names, status, score, band, parts, evidence) -> tuple[list[Finding], list[tuple[int, str]]]:
@@ -202,7 +200,7 @@ def _declines(ctx, names, status, score, band, parts, evidence) -> tuple[list[Fi
     if not len(refs):
         return [], []
     now, now_band = score.reindex(refs.index), band.reindex(refs.index)
-    ranks = pd.Series(BAND_RANK)
+    ranks = pd.Series(facts.HEALTH_RANK)
     dropped = (now_band.map(ranks).fillna(-1) < refs["decline_band"].map(ranks).fillna(-1)).to_numpy()
     declining = (now.notna() & ((refs["decline_from"].astype(float) - now >= cfg.decline_points) | dropped)).to_numpy()
     undecided = [(cid, "its fit score is unknown this run") for cid in refs.index[now.isna().to_numpy()] if cid in raised]
@@ -508,12 +506,13 @@ def _findings(previous, as_of, cfg, clients, status, score, band, evidence, know
                            summary=f"{head}; fails: {failing}" if failing else head, data=data,
                            evidence=evidence[cid], evidence_columns=COLUMNS, daily=DAILY))
     changed = np.flatnonzero(had & (prev["band"].to_numpy(dtype=object) != band.to_numpy(dtype=object)))
+    worst_band = facts.HEALTH_BANDS[-1]  # a fall into it is worth more attention
     for i in changed.tolist():
         ps = pscores[i]
         text = f"{heads[i]}; was {'unknown' if ps is None else ps} ({prev['band'].iat[i]})"
         out.append(Finding(rule=name, subject_model="res.partner", subject_id=ids[i], subject_name=names[i],
-                           client_id=ids[i], severity="medium" if bands[i] == "poor" else "low", level="band",
-                           period=today, summary=text, action=Action("note", text), data=datas[i],
+                           client_id=ids[i], severity="medium" if bands[i] == worst_band else "low",
+                           level="band", period=today, summary=text, action=Action("note", text), data=datas[i],
                            evidence=evidence[ids[i]], evidence_columns=COLUMNS, daily=DAILY,
                            resolved_when="informational: posted once per band change"))
     for i in np.flatnonzero(attention).tolist():

@@ -29,6 +29,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from clientcare.connector.facts import ActivityType
 from clientcare.rules import ROUTING_STEPS, ReportChart, Script, frames as F
 from clientcare.rules.config import RuleConfig
 from clientcare.rules.context import RuleContext
@@ -72,7 +73,7 @@ class OnboardingStep(RuleConfig):
     owner: str = "client_salesperson"
     owner_user_id: int | None = None
     due_after_days: int = 1
-    activity_type: Literal["todo", "call", "email", "meeting"] = "todo"
+    activity_type: ActivityType = "todo"
 
     def check(self) -> list[str]:
         out = [] if self.name and ":" not in self.name else ["onboarding step needs a name without ':'"]

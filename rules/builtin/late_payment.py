@@ -17,15 +17,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Literal
 
 import numpy as np
 import pandas as pd
 
-from clientcare.rules import Script, frames as F
+from clientcare.rules import ReportChart, Script, frames as F
 from clientcare.rules.config import RuleConfig
 from clientcare.rules.context import RuleContext
-from clientcare.connector.facts import ACTIVITY_TYPES, SEVERITIES
+from clientcare.connector.facts import ACTIVITY_TYPES, SEVERITIES, ActivityType, Severity
 from clientcare.rules.finding import Action, Finding, NotJudged, NotRaised, RuleOutput
 
 name = "late_payment"
@@ -35,8 +34,6 @@ needs = {"moves": [], "payments": []}
 #: Every overdue invoice Odoo lists is in a finding's data["invoice_ids"] or a NotRaised.
 accounts_for = {"account.move": "invoice_ids"}
 
-Severity = Literal["info", "low", "medium", "high", "critical"]
-ActivityType = Literal["todo", "call", "email", "meeting"]
 #: How each default level reads in an activity summary; other level names are used as they are.
 VERBS = {"reminder": "send a payment reminder to", "call": "call",
          "manager": "manager: review the account of", "stop_work": "decide whether to stop work for"}
@@ -124,6 +121,25 @@ class Config(RuleConfig):
         if not 1 <= self.manager_from_level <= max(n, 1):
             out.append(f"manager_from_level must be between 1 and {n}")
         return out
+
+
+AGE_BUCKETS = [(1, 15, "1–15 days"), (16, 30, "16–30 days"), (31, 60, "31–60 days"),
+               (61, 90, "61–90 days"), (91, 10**6, "over 90 days")]
+
+
+def overdue_by_age(snapshot, as_of: date, client_ids: set[int] | None = None,
+                   not_raised: list = ()) -> list[tuple[str, float]]:
+    """Overdue receivables still owed after open credit notes, in company currency, by how late
+    they are (every overdue invoice: the chart shows the debt, not only what is chased)."""
+    inv = F.overdue_invoices(snapshot, as_of)
+    if client_ids is not None:
+        inv = inv.loc[inv["client_id"].isin(client_ids)]
+    days, amount = inv["days_overdue"], inv["net_company"]
+    return [(label, float(amount[(days >= lo) & (days <= hi)].sum())) for lo, hi, label in AGE_BUCKETS]
+
+
+charts = (ReportChart("Overdue receivables by age, after open credit notes (company currency)",
+                      bars=overdue_by_age, tone="scale", noun="rows"),)
 
 
 OVERDUE_COLUMNS = ["invoice", "invoice_id", "invoice_date", "due_date", "days_overdue", "currency",

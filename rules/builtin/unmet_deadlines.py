@@ -16,13 +16,13 @@ Deadlines are calendar days (a 17+ deadline datetime counts on its UTC date).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Literal
 
 import numpy as np
 import pandas as pd
 
-from clientcare.rules import Script, frames as F
+from clientcare.rules import ReportChart, Script, frames as F
 from clientcare.rules.config import RuleConfig
 from clientcare.rules.context import RuleContext
 from clientcare.rules.finding import Action, Finding, NotRaised, RuleOutput
@@ -101,6 +101,25 @@ def evaluate(ctx: RuleContext[Config]) -> RuleOutput:
     return RuleOutput(findings, not_raised)
 
 
+def late_tasks_by_project(snapshot, as_of: date, client_ids: set[int] | None = None,
+                          not_raised: list = ()) -> list[tuple[str, int]]:
+    """Open late tasks per project, less those not raised, most first (a project's tasks count
+    for the project's client, a private task for its own client, as in the findings)."""
+    if "tasks" not in snapshot.tables:  # no project module
+        return []
+    late = F.late_tasks(snapshot, as_of)
+    left_out = [n.res_id for n in not_raised if n.model == "project.task"]
+    late = late.loc[late["is_open"] & ~late["id"].isin(left_out)]
+    if client_ids is not None:
+        late = late.loc[F.finding_clients(snapshot, late).isin(client_ids).to_numpy(dtype=bool)]
+    counts = late.groupby(late["project_id_name"].astype(object).fillna("(no project)")).size()
+    counts = counts.sort_values(ascending=False)
+    return [(str(k), int(v)) for k, v in counts.items()]
+
+
+charts = (ReportChart("Late tasks by project", bars=late_tasks_by_project, tone="alert", noun="rows"),)
+
+
 def _why_not_raised(late: pd.DataFrame, projects: pd.DataFrame, cfg: Config) -> pd.Series:
     """Per late task (as Odoo lists them), why it gets no finding (NA: it gets one)."""
     by_id = projects.drop_duplicates("id").set_index("id")
@@ -129,7 +148,6 @@ def _task_rows(t: pd.DataFrame, user_names: dict, snapshot) -> pd.DataFrame:
     or the task itself when it has no project (filed under the task's client)."""
     private = t["project_id"].isna()
     names = F.task_names(snapshot, t["id"]).to_numpy(dtype=object)
-    project_client = F.lookup(F.project_clients(snapshot).set_index("id")["client_id"], t["project_id"])
     return pd.DataFrame({
         "kind": "task", "id": t["id"].to_numpy(), "name": names,
         "deadline": t["deadline_date"].to_numpy(), "days_late": t["days_late"].to_numpy(),
@@ -139,7 +157,7 @@ def _task_rows(t: pd.DataFrame, user_names: dict, snapshot) -> pd.DataFrame:
         "subject_model": np.where(private, "project.task", "project.project"),
         "subject_id": np.where(private, t["id"].to_numpy(), t["project_id"].fillna(0).to_numpy(dtype="int64")),
         "subject_name": np.where(private, names, t["project_id_name"].to_numpy(dtype=object)),
-        "client_id": t["client_id"].where(private, project_client).to_numpy(),
+        "client_id": F.finding_clients(snapshot, t).to_numpy(),
         "project_id": t["project_id"].to_numpy(),
     })
 

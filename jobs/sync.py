@@ -1,0 +1,156 @@
+"""Orchestration shared by the commands: connect, pull, evaluate, plan, apply.
+
+``sync`` is what cron runs: lock → incremental pull → rules → plan → apply,
+with a run summary stored in the history and a documented exit code.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from datetime import date
+
+from clientcare.connector import errors as E
+from clientcare.connector.client import OdooClient
+from clientcare.connector.pull import PullOptions, pull_incremental
+from clientcare.connector.snapshot import Snapshot
+from clientcare.connector.state import StateStore
+from clientcare.connector.schema import CORE_TABLES, TABLES
+from clientcare.jobs import health_history as health, health_tags, previous_findings
+from clientcare.jobs.config import Profile
+from clientcare.jobs.exit_codes import EXIT_PARTIAL
+from clientcare.jobs.ruleset import RuleSet
+from clientcare.jobs.run_history import RunHistory, new_run_id
+from clientcare.jobs.run_session import RunSummary, open_state, run_session
+from clientcare.jobs.writeback import WRITE_MODELS, WriteBack, undo_run
+from clientcare.rules.finding import SUBJECT_MODELS
+
+
+def run_day(as_of: date | None) -> date:
+    """The day a run evaluates: the one given, or today; decided once, then passed down."""
+    return as_of or date.today()
+
+
+def open_client(profile: Profile, state: StateStore | None = None, progress=None) -> OdooClient:
+    """The Odoo client of a profile; ``progress(model, records)`` is called after each page
+    (the CLI passes one on a terminal, nothing under cron)."""
+    client = OdooClient(profile.connection(), state=state if state is not None else open_state(profile))
+    client.progress = progress
+    return client
+
+
+def pull_options(rules: RuleSet, full: bool = False) -> PullOptions:
+    """The tables and fields the rules need (the connector pulls their union), with the tables
+    they declare."""
+    needs, declared = rules.needs, rules.declared_tables
+    tables = tuple(t for t in TABLES if t in needs or t in CORE_TABLES) + tuple(sorted(declared))
+    extra = {t: sorted(f) for t, f in needs.items() if t in TABLES or t in declared}
+    return PullOptions(full=full, tables=tables, extra_fields=extra, extra_tables=declared)
+
+
+def pull_snapshot(client: OdooClient, rules: RuleSet, full: bool = False) -> Snapshot:
+    return pull_incremental(client, pull_options(rules, full))
+
+
+def models_needed(profile: Profile, rules: RuleSet | None = None
+                  ) -> tuple[dict[str, set[str]], set[str], set[str], dict[str, list[str]]]:
+    """For ``check``: the Odoo models and operations the pull, the profile's rules (``rules``,
+    else resolved here from the profile) and the write-back use; which of them are optional (a
+    rule only loses a criterion without them); the documents sync may write activities and notes
+    on (those the rules read); and which rules read each model."""
+    rules = rules if rules is not None else RuleSet.from_profile(profile)
+    out: dict[str, set[str]] = {m: set(ops) for m, ops in WRITE_MODELS.items()}
+    if profile.health_tags:
+        for model, ops in health_tags.MODELS.items():
+            out.setdefault(model, set()).update(ops)
+    options = pull_options(rules)
+    for table in options.tables:
+        out.setdefault(options.spec(table).model, set()).add("read")
+    optional_tables = rules.optional_tables
+    optional = {options.spec(t).model for t in optional_tables if t in options.tables}
+    required = {options.spec(t).model for t in options.tables if t not in optional_tables}
+    declared = {spec.model for spec in options.extra_tables.values()} - set(WRITE_MODELS)  # chatter read, not a target
+    return (out, optional - required - set(WRITE_MODELS), (set(SUBJECT_MODELS) & required) | declared,
+            dict(rules.readers))
+
+
+def sync(profile: Profile, rules: RuleSet | None = None, *, dry_run: bool = False, as_of: date | None = None,
+         full: bool = False, rule_names: list[str] | None = None, client_ids: set[int] | None = None,
+         strict: bool = False, progress=None) -> RunSummary:
+    """One sync run of ``rules`` (else the profile's, resolved here), narrowed to ``rule_names``;
+    never raises for Odoo problems, the summary says what happened.  A rule that failed to load
+    makes the run partial, or (``strict``) stops it before anything is pulled.  ``progress``: see
+    :func:`open_client`."""
+    as_of = run_day(as_of)
+    summary = RunSummary(new_run_id(), "sync", profile.name, dry_run=dry_run, as_of=as_of.isoformat())
+    with run_session(profile, summary, "sync --dry-run" if dry_run else "sync") as run:
+        rules = (rules if rules is not None else RuleSet.from_profile(profile)).only(rule_names)
+        if strict:
+            rules.require_loaded()
+        run.client = client = open_client(profile, run.state, progress)
+        snapshot = pull_snapshot(client, rules, full=full)
+        summary.pulled = snapshot.summary()
+        previous = previous_findings.load(run.state, client.scope)
+        result = rules.evaluate(snapshot, as_of, previous=previous,
+                                history=health.load_for_run(run.state, client.scope, rules))
+        findings = result.findings
+        if client_ids:
+            findings = [f for f in findings if getattr(f, "client_id", None) in client_ids]
+        summary.findings = dict(sorted(Counter(f.rule for f in findings).items()))
+        summary.rule_errors = result.errors
+        writer = WriteBack(client, run.state, summary.run_id, as_of=as_of,
+                           max_creations=_max_creations(profile),
+                           notify_assignees=profile.notify_assignees)
+        plan = writer.plan(findings, rules_run=result.rules_run, client_ids=client_ids,
+                           not_judged=result.not_judged, resolved=result.resolved,
+                           client_keys={f["key"] for fs in previous.values() for f in fs
+                                        if client_ids and f.get("client_id") in client_ids})
+        summary.plan = plan.to_dict(sample=None if dry_run else 10)  # a dry run shows the whole plan
+        tags = health_tags.plan(client, run.state, findings, snapshot, profile.health_tags,
+                                client_ids) if rules.health_rules & result.rules_run else None
+        if tags is not None:
+            summary.plan["health_tags"] = tags.to_dict()
+        if not dry_run:
+            summary.applied = writer.apply(plan)
+            writer.forget_resolved(plan, findings)
+            previous_findings.save(run.state, client.scope, summary.run_id, {
+                rule: [f.to_dict() for f in result.findings if f.rule == rule] for rule in result.rules_run})
+            health.record(run.state, client.scope, summary.run_id, as_of, findings, profile.history_days)
+            if tags is not None:
+                summary.applied.update(health_tags.apply(client, run.state, summary.run_id, tags))
+        summary.write_errors = writer.errors + (tags.errors if tags is not None else [])
+        summary.warnings = writer.warnings
+        if summary.rule_errors or summary.write_errors or any("cap" in w for w in writer.warnings):
+            summary.status, summary.exit_code = "partial", EXIT_PARTIAL
+    return summary
+
+
+def _max_creations(profile: Profile) -> int:
+    """The profile's cap (0: create nothing); validated at start-up, never negative here."""
+    value = profile.max_creations
+    value = 500 if value is None else int(value)
+    if value < 0:
+        raise E.ConfigError(f"max_creations must be 0 or more, not {value}")
+    return value
+
+
+def undo(profile: Profile, run_id: str, progress=None) -> RunSummary:
+    """Remove what one run created (:func:`undo_run`), recorded in the run history like a sync."""
+    state = open_state(profile)
+    try:
+        target = RunHistory(state).get(run_id)
+    finally:
+        state.close()
+    if target is None:
+        raise E.UsageError(f"no run {run_id!r} in {profile.state_path} (`clientcare runs` lists them)")
+    summary = RunSummary(new_run_id(), "undo", profile.name, undone=target["run_id"])
+    with run_session(profile, summary, f"undo {target['run_id']}") as run:
+        run.client = open_client(profile, run.state, progress)
+        report = undo_run(run.client, target["run_id"], run.state)
+        summary.applied = {k: report[k] for k in ("activities_removed", "notes_removed")}
+        tags_removed = health_tags.undo(run.client, run.state, target["run_id"])
+        if tags_removed:
+            summary.applied["tags_removed"] = tags_removed
+        summary.write_errors = [{"res_model": i["model"], "res_id": i["id"], "error": i["why"]}
+                                for i in report["not_removed"]]
+        if summary.write_errors:
+            summary.status, summary.exit_code = "partial", EXIT_PARTIAL
+    return summary
