@@ -125,10 +125,10 @@ HEALTH_RANK = {band: len(HEALTH_BANDS) - 1 - i for i, band in enumerate(HEALTH_B
 
 def health_bands(score: pd.Series, floors: dict[str, float]) -> pd.Series:
     """The band of each fit score (NaN: unknown), given each band's floor (:data:`HEALTH_BAND_FLOORS`)."""
-    worst = HEALTH_BANDS[-1]
     import numpy as np
     import pandas as pd
 
+    worst = HEALTH_BANDS[-1]
     bands = np.full(len(score), worst, dtype=object)
     values = score.to_numpy(dtype="float64", na_value=np.nan)
     for band in reversed(HEALTH_BANDS[:-1]):  # the healthiest band a score reaches wins

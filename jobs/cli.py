@@ -463,19 +463,27 @@ def _snapshot_for(ctx, profile, rules, snapshot_dir, demo, command: str):
 
 
 def _live_pull(profile, rules, command: str, full: bool = False, progress=None):
+    """A live pull (:func:`_pulled`) and nothing else: the snapshot and the client (for its call
+    counts)."""
+    with _pulled(profile, rules, command, full=full, progress=progress) as (run, _, snapshot):
+        return snapshot, run.client
+
+
+@contextlib.contextmanager
+def _pulled(profile, rules, command: str, full: bool = False, progress=None):
     """A pull in a run session: it advances the cursors and rewrites the working snapshot, so it
-    holds the profile lock (a second run exits 5) and leaves a ``runs`` row.  The snapshot and
-    the client (for its call counts)."""
+    holds the profile lock (a second run exits 5) and leaves a ``runs`` row.  Yields the session
+    (its client), the run summary and the snapshot; what the caller does inside is part of the run."""
     from clientcare.jobs.run_history import new_run_id
     from clientcare.jobs.run_session import RunSummary, run_session
     from clientcare.jobs.sync import open_client, pull_snapshot
 
     summary = RunSummary(new_run_id(), command.split()[0], profile.name)
     with run_session(profile, summary, command, raise_errors=True) as run:
-        run.client = client = open_client(profile, run.state, progress)
-        snapshot = pull_snapshot(client, rules, full=full)
+        run.client = open_client(profile, run.state, progress)
+        snapshot = pull_snapshot(run.client, rules, full=full)
         summary.pulled = snapshot.summary()
-    return snapshot, client
+        yield run, summary, snapshot
 
 
 #: Tables every snapshot has (pulled whatever the rules): without them nothing can be judged.
@@ -566,24 +574,19 @@ def audit(ctx, rule_names, client_filter, as_of, output, fmt, snapshot_dir, demo
 
 
 def _live_audit(profile, rules, as_of, progress=None):
-    """Pull, evaluate, and extend the client health history, in a run session (the profile
-    lock and a ``runs`` row, command ``audit``, under whose id the history rows are stored).
-    The snapshot, the run day, the rules' result and the history as it was before the run."""
+    """Pull, evaluate, and extend the client health history in one run (:func:`_pulled`, command
+    ``audit``, under whose id the history rows are stored).  The snapshot, the run day, the
+    rules' result and the history as it was before the run."""
     from collections import Counter
 
-    from clientcare.jobs import health_history as history, sync as sync_job
-    from clientcare.jobs.run_history import new_run_id
-    from clientcare.jobs.run_session import RunSummary, run_session
+    from clientcare.jobs import health_history as history
 
-    summary = RunSummary(new_run_id(), "audit", profile.name)
-    with run_session(profile, summary, "audit", raise_errors=True) as run:
-        run.client = client = sync_job.open_client(profile, run.state, progress)
-        snapshot = sync_job.pull_snapshot(client, rules)
+    with _pulled(profile, rules, "audit", progress=progress) as (run, summary, snapshot):
         day = _default_as_of(snapshot, as_of, False)
-        stored = history.load_for_run(run.state, client.scope, rules)
+        stored = history.load_for_run(run.state, run.client.scope, rules)
         result = rules.evaluate(snapshot, day, history=stored)
-        history.record(run.state, client.scope, summary.run_id, day, result.findings, profile.history_days)
-        summary.as_of, summary.pulled = day.isoformat(), snapshot.summary()
+        history.record(run.state, run.client.scope, summary.run_id, day, result.findings, profile.history_days)
+        summary.as_of = day.isoformat()
         summary.findings = dict(sorted(Counter(f.rule for f in result.findings).items()))
         summary.rule_errors = result.errors
         if result.errors:

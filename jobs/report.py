@@ -304,7 +304,9 @@ def health_section(history: pd.DataFrame | None, findings, as_of: date, cap: int
         parts.append("</tbody></table>")
     first = [d["client_id"] for d in down]
     rest = sorted((c for c in now if c not in set(first) and now[c][1] is not None), key=lambda c: (now[c][1], c))
-    shown = [c for c in first + rest if (history["client_id"] == c).any()][:cap]
+    stored = set(history["client_id"].tolist())
+    drawable = [c for c in first + rest if c in stored]
+    shown = drawable[:cap]
     parts.append("<table><thead><tr><th>client</th><th>trend</th><th>now</th></tr></thead><tbody>")
     for cid in shown:
         name, score, band, _ = now[cid]
@@ -312,7 +314,7 @@ def health_section(history: pd.DataFrame | None, findings, as_of: date, cap: int
                      f"</td><td><span style='color:{BAND_COLORS.get(band, '#607d8b')}'>"
                      f"{health_history.score_text(score)} {esc(band)}</span></td></tr>")
     parts.append("</tbody></table>")
-    more = len([c for c in first + rest if (history["client_id"] == c).any()]) - len(shown)
+    more = len(drawable) - len(shown)
     if more > 0:
         parts.append(f"<p class='meta'>... and {more} more (`clientcare history CLIENT` shows any client)</p>")
     return "\n".join(parts)
