@@ -142,7 +142,8 @@ class OdooClient:
         """The keyset pages of ``search_read``, page n+1 already on the wire while the caller
         converts page n (one request in flight at a time; none after a short page)."""
         size = self.settings.page_size
-        with ThreadPoolExecutor(1, thread_name_prefix="clientcare-page") as pool:
+        pool = ThreadPoolExecutor(1, thread_name_prefix="clientcare-page")
+        try:
             pending = pool.submit(self._page, model, domain, fields, size, 0)
             while True:
                 page = pending.result()
@@ -151,7 +152,14 @@ class OdooClient:
                     pending = pool.submit(self._page, model, domain, fields, size, page[-1]["id"])
                 yield page
                 if not more:
-                    return
+                    break
+        except (Exception, GeneratorExit):
+            pool.shutdown(wait=True)
+            raise
+        except BaseException:  # an interrupt (Ctrl-C, SIGTERM): the page on the wire is not waited for
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown(wait=True)
 
     def search_read_frame(self, model: str, domain: list, fields: list[str], types: dict[str, str]
                           ) -> pd.DataFrame:
@@ -189,6 +197,17 @@ class OdooClient:
         for start in range(0, len(ids), size):
             out.extend(self.call(model, "read", [ids[start:start + size]], {"fields": fields}))
         return out
+
+    def commercial_partners_named(self, text: str, limit: int = 1) -> list[int]:
+        """Ids of up to ``limit`` commercial partners (companies, and contacts of no company;
+        archived ones too) whose name holds ``text``, case-insensitively: one small request
+        that tells a mistyped ``--client`` before a whole pull.  Odoo's ``ilike`` takes ``%``
+        and ``_`` as wildcards; they are escaped here, so they mean themselves (as they do in
+        the snapshot's own name match)."""
+        pattern = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        domain = domain_and(["|", ("is_company", "=", True), ("parent_id", "=", False)],
+                            [("name", "ilike", pattern)])
+        return self.call("res.partner", "search", [], {"domain": domain, "limit": limit})
 
     def search_ids(self, model: str, domain: list) -> list[int]:
         return self.call(model, "search", [], {"domain": domain, "order": "id asc"})

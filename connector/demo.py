@@ -5,7 +5,9 @@ for twelve days that fall due within three days, so that ``clientcare audit --de
 every rule at work right after install.  Its client emails (one answered only by an internal
 note, one answered) and two overdue activities were posted through the API on a seeded Odoo 19
 copy, dated before the demo day, pulled by ClientCare and added to its ``messages`` and
-``activities``.  It holds no test artefacts (no test users, no
+``activities``.  No invoice of that database is excluded from follow-up (``no_followup`` is off
+on every one), so its ``followup_exclusions`` table is empty, and its paid invoices were paid
+by payments, none reconciled with a credit note (``credited_by`` is empty).  It holds no test artefacts (no test users, no
 hostile names: those live in the cassettes)."""
 from __future__ import annotations
 

@@ -181,6 +181,10 @@ def server_message(message: str) -> str:
     return " ".join(text.split()) or "server error"
 
 
+def _text(value) -> str:
+    return value if isinstance(value, str) else "" if value is None else str(value)
+
+
 def classify_server_error(
     message: str,
     *,
@@ -197,6 +201,9 @@ def classify_server_error(
     HTTP 500 for both too.  The exception name is the next best signal; the
     numeric codes are the fallback.
     """
+    # an error body of an unexpected shape (a number, a list) is still an error: its text
+    message, exception_name = _text(message), _text(exception_name)
+    details = None if details is None else _text(details)
     haystack = "\n".join(x for x in (exception_name, message, details or "") if x)
     prefix = f"{where}: " if where else ""
     text = prefix + server_message(message)

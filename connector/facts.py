@@ -84,6 +84,13 @@ def parse_marker(text: str | None) -> Marker | None:
     return Marker(m["key"], m["run"], m["fp"], m["nh"]) if m else None
 
 
+#: The feedback of every activity ClientCare closes ("ClientCare: resolved: " and how it went
+#: away).  Odoo's "activity done" message quotes it, authored by ClientCare's own user: that
+#: message is ClientCare's, not a person's contact with the client (a person marking a ClientCare
+#: activity done writes their own feedback, and their message counts).
+CLOSE_FEEDBACK = "ClientCare: resolved: "
+
+
 def strip_marker(text: str) -> str:
     """The text without its marker (to write it back with a new one)."""
     return MARKER_RE.sub("", text)
@@ -159,6 +166,55 @@ MOVING_STATES = ("not_paid", "partial", "in_payment")
 
 #: ``(field, op, values)`` terms of the invoices an incremental pull re-reads every time.
 MOVING_INVOICE_TERMS = (("state", "in", (POSTED,)), ("payment_state", "in", MOVING_STATES))
+
+
+#: Move states of an invoice that is no longer a debt: cancelled, or reset to draft.
+CANCELLED_MOVE_STATE, DRAFT_MOVE_STATE = "cancel", "draft"
+#: An invoice fully reversed by a credit note (Odoo's payment state ``reversed``).
+REVERSED_STATE = "reversed"
+
+# -- follow-up exclusions --------------------------------------------------------------------
+# Accounting takes an invoice out of follow-up; ClientCare does not chase it then.  What each
+# Odoo version offers, checked in its sources (the pull asks ``fields_get`` which are there):
+# 16, 17: ``blocked`` ("No Follow-up") on account.move.line, stored; gone in 18.
+# 18, 19: ``payment_state = blocked`` on the invoice (disputed, :data:`DISPUTED_STATE`).
+# 19:     ``no_followup`` on account.move.line (stored) and on account.move (not stored:
+#         computed from the invoice's first receivable line; setting it sets all of them).
+#: Flags on journal items that exclude them from follow-up (whichever the server has).
+LINE_EXCLUSION_FIELDS = ("blocked", "no_followup")
+#: The flag on the invoice itself (19); read only for the invoices a flagged line belongs to.
+MOVE_EXCLUSION_FIELD = "no_followup"
+#: Where a flag was found (the ``source`` of the pull's ``followup_exclusions`` rows).
+EXCLUDED_ON_LINE, EXCLUDED_ON_INVOICE = "line", "invoice"
+#: Why an invoice is not chased, as people read it, per source.
+EXCLUSION_REASONS = {
+    EXCLUDED_ON_LINE: "excluded from follow-up by accounting (No Follow-up on the receivable line)",
+    EXCLUDED_ON_INVOICE: "excluded from follow-up by accounting (no_followup on the invoice)",
+    DISPUTED_STATE: "disputed (payment state blocked)",
+}
+
+
+def exclusion_lines_domain(flags: tuple[str, ...] | list[str]) -> list:
+    """The journal items that take an owed customer invoice out of follow-up: any of ``flags``
+    set on a receivable line not yet reconciled (the part still owed), of a posted invoice."""
+    if not flags:
+        raise ValueError("no exclusion flag to look for")
+    either = ["|"] * (len(flags) - 1) + [(f, "=", True) for f in flags]
+    return [*either, ("account_id.account_type", "=", "asset_receivable"), ("reconciled", "=", False),
+            ("move_id.move_type", "=", INVOICE), ("move_id.state", "=", POSTED),
+            ("move_id.payment_state", "in", list(OWED_STATES))]
+
+
+def followup_excluded(payment_state: pd.Series, flagged_source: pd.Series) -> pd.Series:
+    """Why each invoice is excluded from follow-up (:data:`EXCLUSION_REASONS`), ``<NA>`` when it
+    is not: a flag accounting set (``flagged_source``: ``line``/``invoice`` or NA), else a
+    disputed payment state.  Whether the flags could be read at all is the caller's to say."""
+    import pandas as pd
+
+    reason = flagged_source.map(EXCLUSION_REASONS).astype("string")
+    disputed = payment_state.eq(DISPUTED_STATE).fillna(False).astype(bool)
+    reason = reason.mask(reason.isna() & disputed, EXCLUSION_REASONS[DISPUTED_STATE])
+    return pd.Series(reason.array, index=payment_state.index, dtype="string")
 
 
 def overdue_invoice_domain(today_iso: str) -> list:

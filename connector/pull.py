@@ -47,6 +47,9 @@ class PullOptions:
     #: Tables whose model is missing (module not installed) or unreadable (no access right)
     #: are left out with a warning instead of failing the pull; rules needing them are skipped.
     skip_unavailable: bool = True
+    #: Look up the owed invoices accounting excluded from follow-up (the derived table
+    #: ``followup_exclusions``): asked for by the rules that read it (``pull_options``).
+    followup_exclusions: bool = False
 
     def spec(self, name: str) -> TableSpec:
         return self.extra_tables.get(name) or TABLES[name]
@@ -93,6 +96,7 @@ class Puller:
             cursors[spec.name] = cursor
             if spec.name == "moves":
                 changed_moves = changed
+        exclusion_fields = None
         if "moves" in tables:
             try:
                 tables["payments"] = self._payments(tables["moves"], changed_moves, previous)
@@ -101,6 +105,14 @@ class Puller:
                     raise
                 unavailable["payments"] = f"{type(exc).__name__}: {exc}"
                 log.warning("payment dates unavailable: %s", exc)
+        if "moves" in tables and opts.followup_exclusions:
+            try:
+                tables["followup_exclusions"], exclusion_fields = self._followup_exclusions()
+            except (E.AccessError, E.MissingModelError) as exc:
+                if not opts.skip_unavailable:
+                    raise
+                unavailable["followup_exclusions"] = f"{type(exc).__name__}: {exc}"
+                log.warning("follow-up exclusions unavailable: %s", exc)
         meta = {
             "url": c.settings.url, "db": c.settings.db, "transport": c.transport.name,
             "server_version": c.profile.version, "server_major": c.profile.major,
@@ -109,7 +121,12 @@ class Puller:
                                                 c.profile.fields[s.model]) for s in specs if s.name in tables},
             "has_payment_state_blocked": facts.DISPUTED_STATE in c.profile.selection("account.move", "payment_state"),
             "unavailable_tables": unavailable,
+            # who ClientCare is in Odoo: what its user writes is never a person's contact
+            "own_user_id": c.transport.uid,
+            "own_partner_id": _partner_of(tables.get("users"), c.transport.uid),
         }
+        if exclusion_fields is not None:
+            meta["followup_exclusion_fields"] = exclusion_fields
         snapshot = Snapshot(tables, meta)
         snapshot.cursors = cursors
         return snapshot
@@ -182,12 +199,15 @@ class Puller:
     # -- payment dates ---------------------------------------------------------
     def _payments(self, moves: pd.DataFrame, changed: pd.DataFrame, previous: Snapshot | None
                   ) -> pd.DataFrame:
-        """When each (partly) paid invoice was paid: the latest reconciliation or payment date.
+        """When each (partly) paid invoice was paid: the latest reconciliation or payment date,
+        and ``credited_by``: the credit notes it was reconciled with (their numbers).
 
         Two sources, whichever the server has: reconciliation partials of the
         receivable lines (all versions), and ``matched_payment_ids`` (18+),
         which is the only trace of a payment registered without a journal
-        entry.  Looked up only for invoices whose payment changed this pull.
+        entry.  Looked up only for invoices whose payment changed this pull; a credit note
+        matched with an invoice changes with it, so both sides of a partial are read in the
+        same look-up (no request of its own).
         """
         c = self.client
         prev = previous.tables.get("payments") if previous is not None else None
@@ -203,6 +223,13 @@ class Puller:
                 for pid in line["matched_debit_ids"] + line["matched_credit_ids"]:
                     partial_of.setdefault(pid, set()).add(line["move_id"][0])
             rows = []
+            refunds = moves.loc[moves["move_type"] == facts.CREDIT_NOTE]
+            refund_name = dict(zip(refunds["id"].tolist(), refunds["name"].tolist()))
+            credited_by: dict[int, set[str]] = {}
+            for moves_matched in partial_of.values():
+                for move_id in moves_matched:
+                    credited_by.setdefault(move_id, set()).update(
+                        str(refund_name[m]) for m in moves_matched if m != move_id and m in refund_name)
             if partial_of:
                 for p in c.read_ids("account.partial.reconcile", partial_of, ["max_date"]):
                     for move_id in partial_of[p["id"]]:
@@ -226,10 +253,50 @@ class Puller:
                          .agg(paid_date=("paid_date", "max"), source=("source", "last")))
                 found = found.astype({"move_id": "int64", "paid_date": "datetime64[ns]",
                                       "source": "string"})
+                found["credited_by"] = pd.array([", ".join(sorted(credited_by.get(m) or ())) or None
+                                                 for m in found["move_id"].tolist()], dtype="string")
         if prev is not None and len(prev):
             keep = prev.loc[~prev["move_id"].isin(ids) & prev["move_id"].isin(moves["id"])]
             found = pd.concat([keep, found], ignore_index=True) if len(found) else keep
+        if "credited_by" not in found:  # payments kept from a snapshot saved before it existed
+            found["credited_by"] = pd.NA
+        found["credited_by"] = found["credited_by"].astype("string")
         return found.sort_values("move_id").reset_index(drop=True)
+
+
+    # -- follow-up exclusions --------------------------------------------------------
+    def _followup_exclusions(self) -> tuple[pd.DataFrame, list[str]]:
+        """The owed customer invoices accounting excluded from follow-up, and the exclusion
+        fields this server has (``model.field``, from ``fields_get``).
+
+        Read whole every pull, but only the flagged receivable lines still owed
+        (:func:`facts.exclusion_lines_domain`): usually one call returning a few rows, whatever
+        the number of invoices.  On 19 the invoice's own ``no_followup`` (not stored) is read
+        for the invoices of those lines only, to say where the flag was set.
+        """
+        c = self.client
+        known = c.call("account.move.line", "fields_get", [],
+                       {"allfields": list(facts.LINE_EXCLUSION_FIELDS), "attributes": ["type"]})
+        flags = [f for f in facts.LINE_EXCLUSION_FIELDS if (known.get(f) or {}).get("type") == "boolean"]
+        move_flag = c.profile.ftype("account.move", facts.MOVE_EXCLUSION_FIELD) == "boolean"
+        fields = [f"account.move.line.{f}" for f in flags]
+        if move_flag:
+            fields.append(f"account.move.{facts.MOVE_EXCLUSION_FIELD}")
+        found = _empty_exclusions()
+        if not flags:
+            return found, fields
+        lines = c.search_read_all("account.move.line", facts.exclusion_lines_domain(flags), ["move_id", *flags])
+        move_ids = sorted({line["move_id"][0] for line in lines if line["move_id"]})
+        on_invoice: set[int] = set()
+        if move_ids and move_flag:
+            on_invoice = {m["id"] for m in c.read_ids("account.move", move_ids, [facts.MOVE_EXCLUSION_FIELD])
+                          if m[facts.MOVE_EXCLUSION_FIELD]}
+        if move_ids:
+            found = pd.DataFrame({
+                "move_id": pd.array(move_ids, dtype="int64"),
+                "source": pd.array([facts.EXCLUDED_ON_INVOICE if m in on_invoice else facts.EXCLUDED_ON_LINE
+                                    for m in move_ids], dtype="string")})
+        return found, fields
 
 
 def snapshot_dir_for(state: StateStore, scope: str) -> Path:
@@ -256,10 +323,24 @@ def pull_incremental(client: OdooClient, options: PullOptions | None = None) -> 
     return snapshot
 
 
+def _partner_of(users: pd.DataFrame | None, uid: int | None) -> int | None:
+    """The partner of user ``uid``, from the pulled ``users`` table (internal users: the one
+    ClientCare logs in as is among them); ``None`` when unknown."""
+    if users is None or uid is None:
+        return None
+    partner = users.loc[users["id"] == uid, "partner_id"].dropna()
+    return int(partner.iloc[0]) if len(partner) else None
+
+
 def _empty_payments() -> pd.DataFrame:
     return pd.DataFrame({"move_id": pd.Series([], dtype="int64"),
                          "paid_date": pd.Series([], dtype="datetime64[ns]"),
-                         "source": pd.Series([], dtype="string")})
+                         "source": pd.Series([], dtype="string"),
+                         "credited_by": pd.Series([], dtype="string")})
+
+
+def _empty_exclusions() -> pd.DataFrame:
+    return pd.DataFrame({"move_id": pd.Series([], dtype="int64"), "source": pd.Series([], dtype="string")})
 
 
 def _changed_rows(prev: pd.DataFrame, fresh: pd.DataFrame) -> pd.DataFrame:

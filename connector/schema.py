@@ -120,7 +120,9 @@ TABLES: dict[str, TableSpec] = {t.name: t for t in (
         domain=(("model", "in", ["res.partner", "project.project", "project.task", "account.move"]),
                 "|", ("message_type", "in", ["comment", "email", "email_outgoing"]),
                 ("mail_activity_type_id", "!=", False),
-                "|", ("mail_activity_type_id", "!=", False), facts.not_ours("body")),
+                "|", ("mail_activity_type_id", "!=", False), facts.not_ours("body"),
+                # ClientCare's own closings ("activity done" by its user) are no contact either
+                "|", ("mail_activity_type_id", "=", False), ("body", "not ilike", facts.CLOSE_FEEDBACK)),
         fields=("date", "model", "res_id", "message_type", "author_id", "mail_activity_type_id",
                 "subtype_id", "create_date"),
     ),

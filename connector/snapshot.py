@@ -14,7 +14,10 @@ return ``None`` and rules report what needs them as unknown.  Rules read them th
 """
 from __future__ import annotations
 
+import errno
 import json
+import logging
+import re
 from datetime import date
 from functools import cached_property
 from pathlib import Path
@@ -27,6 +30,82 @@ from . import facts
 from .errors import UsageError
 
 FORMAT_VERSION = 1
+
+log = logging.getLogger(__name__)
+
+#: Characters no name may carry to a screen, a one-line summary, a CSV cell or an Odoo note:
+#: line and paragraph breaks and tabs (→ a space), other C0/C1 controls, bidirectional
+#: embeddings, overrides and isolates (U+202E turns text round on a terminal) and the
+#: zero-width no-break space U+FEFF (→ nothing).  Joiners and marks that scripts need stay.
+_BREAKS = re.compile("[\t\n\v\f\r\x1c-\x1f\x85\u2028\u2029]+")
+_UNSEEN = re.compile("[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f\u202a-\u202e\u2066-\u2069\ufeff]")
+_ANY_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]")
+
+
+def display_text(text: str) -> str:
+    """``text`` safe to show on one line: breaks become a space, invisible controls go."""
+    return _UNSEEN.sub("", _BREAKS.sub(" ", text))
+
+
+def _displayable(frame: pd.DataFrame, types: dict | None = None) -> pd.DataFrame:
+    """``frame`` with every text column passed through :func:`display_text` (names, many2one
+    labels, task and invoice names...), so every rule, summary, report and write-back sees clean
+    names without a rule knowing.  Each column's distinct values are scanned in one pass
+    (selection keys, Odoo's own, are skipped); only a column holding such a character is
+    rewritten."""
+    changed = {}
+    types = types if isinstance(types, dict) else {}
+    for col in frame.columns:
+        s = frame[col]
+        if types.get(col) == "selection" or not (isinstance(s.dtype, pd.StringDtype) or s.dtype == object) \
+                or not len(s) or not _has_unsafe(s):
+            continue
+        changed[col] = s.str.replace(_BREAKS, " ", regex=True).str.replace(_UNSEEN, "", regex=True)
+    return frame.assign(**changed) if changed else frame
+
+
+#: :data:`_ANY_UNSAFE` for pyarrow's regular expressions (RE2).
+_ANY_UNSAFE_RE2 = "[\\x00-\\x1f\\x7f-\\x9f\\x{2028}\\x{2029}\\x{202a}-\\x{202e}\\x{2066}-\\x{2069}\\x{feff}]"
+
+
+def _has_unsafe(s: pd.Series) -> bool:
+    """Whether a text column holds a character :func:`display_text` changes: in C over the
+    distinct values (Arrow) for text columns (1 M rows of ten name columns: about 0.2 s), else
+    one regular-expression pass over the joined values; lists (x2many ids) are not text."""
+    if isinstance(s.dtype, pd.StringDtype):
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        return bool(pc.any(pc.match_substring_regex(pc.unique(pa.array(s.array)), _ANY_UNSAFE_RE2)).as_py())
+    values = s.dropna()
+    if not len(values) or not isinstance(values.iloc[0], str):
+        return False
+    try:
+        return _ANY_UNSAFE.search("".join(values.tolist())) is not None
+    except TypeError:  # mixed values: a drifted column, refused at load
+        return False
+
+
+#: The key of a table's rows: ``id``, or the invoice a payment or an exclusion is about.
+_ROW_KEYS = {"payments": "move_id", "followup_exclusions": "move_id"}
+
+
+def _one_row_per_id(name: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """Duplicate ids (a hand-edited snapshot, a page read twice) collapsed to one row: the last
+    written (``write_date``), else the last row; said once per table, never counted twice."""
+    key = _ROW_KEYS.get(name, "id")
+    if key not in frame.columns or not len(frame):
+        return frame
+    if not frame[key].duplicated().any():
+        return frame
+    ordered = frame
+    if "write_date" in frame.columns and pd.api.types.is_datetime64_any_dtype(frame["write_date"].dtype):
+        ordered = frame.sort_values("write_date", kind="stable", na_position="first")
+    dups = sorted(set(frame.loc[frame[key].duplicated(), key].tolist()))
+    kept = ordered.loc[~ordered[key].duplicated(keep="last")].sort_index().reset_index(drop=True)
+    shown = ", ".join(map(str, dups[:5])) + (f" and {len(dups) - 5} more" if len(dups) > 5 else "")
+    log.warning("snapshot table %s: %d %s(s) appear more than once (%s); kept one row each, the last "
+                "written: %d rows dropped", name, len(dups), key, shown, len(frame) - len(kept))
+    return kept
 
 
 class Views:
@@ -47,7 +126,12 @@ class Views:
 
 class Snapshot:
     def __init__(self, tables: dict[str, pd.DataFrame], meta: dict):
-        self.tables = tables
+        #: One row per id, and names fit to show (:func:`_one_row_per_id`, :func:`_displayable`):
+        #: decided here, so a pull, a saved snapshot and a test's snapshot all read alike.
+        types = meta.get("field_types") if isinstance(meta, dict) else None
+        types = types if isinstance(types, dict) else {}
+        self.tables = {name: _displayable(_one_row_per_id(name, frame), types.get(name))
+                       for name, frame in tables.items()}
         #: What the pull recorded about the data (server, time, tables it could not read); saved with it.
         self.meta = meta
         #: The shared derived frames built so far (:func:`memo`).
@@ -101,16 +185,19 @@ class Snapshot:
 
     @cached_property
     def invoices(self) -> pd.DataFrame:
-        """Posted customer invoices and credit notes, with ``paid_date`` where known."""
+        """Posted customer invoices and credit notes, with ``paid_date`` where known and
+        ``credited_by`` (the credit notes an invoice was reconciled with) where known."""
         moves = self.table("moves")
         posted = moves.loc[moves["state"] == facts.POSTED]
         pays = self.tables.get("payments")
         if pays is not None and len(pays):
-            posted = posted.merge(pays[["move_id", "paid_date"]].rename(columns={"move_id": "id"}),
+            pays = pays if "credited_by" in pays else pays.assign(credited_by=pd.NA)
+            posted = posted.merge(pays[["move_id", "paid_date", "credited_by"]].rename(columns={"move_id": "id"}),
                                   on="id", how="left")
+            posted["credited_by"] = posted["credited_by"].astype("string")
         else:
-            posted = posted.assign(paid_date=pd.Series([], dtype="datetime64[ns]")
-                                   .reindex(posted.index))
+            posted = posted.assign(paid_date=pd.Series([], dtype="datetime64[ns]").reindex(posted.index),
+                                   credited_by=pd.Series([], dtype="string").reindex(posted.index))
         return posted.reset_index(drop=True)
 
     @cached_property
@@ -151,13 +238,10 @@ class Snapshot:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         for name, frame in self.tables.items():
-            tmp = directory / f".{name}.parquet.tmp"
-            frame.to_parquet(tmp, index=False)
-            tmp.replace(directory / f"{name}.parquet")
+            _write_file(directory / f"{name}.parquet", lambda tmp, frame=frame: frame.to_parquet(tmp, index=False))
         meta = dict(self.meta, format_version=FORMAT_VERSION, tables=sorted(self.tables))
-        tmp = directory / ".meta.json.tmp"
-        tmp.write_text(json.dumps(meta, indent=1, sort_keys=True, default=str))
-        tmp.replace(directory / "meta.json")
+        text = json.dumps(meta, indent=1, sort_keys=True, default=str)
+        _write_file(directory / "meta.json", lambda tmp: tmp.write_text(text, encoding="utf-8"))
         return directory
 
     @classmethod
@@ -184,6 +268,14 @@ class Snapshot:
             raise UsageError(f"snapshot file {meta_path} is damaged (format_version {version!r}); {redo}")
         if version > FORMAT_VERSION:
             raise UsageError(f"snapshot {directory} was written by a newer ClientCare; upgrade ClientCare")
+        unavailable = meta.get("unavailable_tables")
+        if unavailable is not None and not (isinstance(unavailable, dict) and all(
+                isinstance(k, str) and isinstance(v, str) for k, v in unavailable.items())):
+            raise UsageError(f"snapshot file {meta_path} is damaged (unavailable_tables {unavailable!r:.60}); {redo}")
+        for key in ("own_partner_id", "own_user_id"):
+            value = meta.get(key)
+            if value is not None and type(value) is not int:
+                raise UsageError(f"snapshot file {meta_path} is damaged ({key} {value!r:.60}); {redo}")
         tables = {}
         for name in tables_listed:
             path = directory / f"{name}.parquet"
@@ -198,11 +290,93 @@ class Snapshot:
                 raise UsageError(f"snapshot file {path}: permission denied") from None
             except Exception as exc:  # noqa: BLE001 - pyarrow raises many kinds for a damaged file
                 raise UsageError(f"snapshot file {path} is damaged ({type(exc).__name__}); {redo}") from None
-            tables[name] = frame
+            tables[name] = _checked_table(path, name, frame, meta, redo)
         return cls(tables, meta)
 
     def summary(self) -> dict[str, int]:
         return {name: len(frame) for name, frame in self.tables.items()}
+
+
+# -- checks of a saved snapshot ---------------------------------------------------------------
+#: The tables ClientCare derives itself (no Odoo model, so no ``field_types``): their columns.
+_DERIVED_TYPES = {"payments": {"move_id": "integer", "paid_date": "date", "source": "char"},
+                  "followup_exclusions": {"move_id": "integer", "source": "char"}}
+_TEXT_TYPES = ("char", "text", "html", "selection", "reference")
+
+
+def _dtype_problem(frame: pd.DataFrame, col: str, ftype: str) -> str | None:
+    """Why column ``col`` cannot be what Odoo type ``ftype`` becomes in a pull (``to_frame``)."""
+    s = frame[col]
+    dtype, kind = s.dtype, getattr(s.dtype, "kind", "O")
+    if col == "id" or col == "move_id":
+        return None if kind in "iu" and not s.isna().any() else "holds no whole-number ids"
+    if ftype in ("integer", "many2one"):
+        return None if kind in "iu" else "holds no whole numbers (ids)"
+    if ftype == "many2one_reference":  # snapshots of earlier versions hold it as text
+        return None if kind in "iu" or _is_text(s) else "holds no ids"
+    if ftype in ("float", "monetary"):
+        return None if kind in "iuf" else "holds no numbers"
+    if ftype == "boolean":
+        return None if kind == "b" else "holds no true/false values"
+    if ftype == "datetime":
+        return None if isinstance(dtype, pd.DatetimeTZDtype) else "holds no UTC date-times"
+    if ftype == "date":
+        return None if kind == "M" and not isinstance(dtype, pd.DatetimeTZDtype) else "holds no dates"
+    if ftype in ("many2many", "one2many"):
+        first = s.dropna()
+        return None if dtype == object and (not len(first) or isinstance(first.iloc[0], list)) \
+            else "holds no lists of ids"
+    if ftype in _TEXT_TYPES:
+        return None if _is_text(s) else "holds no text"
+    return None  # a type ClientCare does not compute with: kept as it is
+
+
+def _is_text(s: pd.Series) -> bool:
+    if isinstance(s.dtype, pd.StringDtype):
+        return True
+    values = s.dropna()
+    return s.dtype == object and all(isinstance(v, str) for v in values.head(1000).tolist())
+
+
+def _checked_table(path: Path, name: str, frame: pd.DataFrame, meta: dict, redo: str) -> pd.DataFrame:
+    """A loaded table checked once against what the pull recorded (``meta["field_types"]``, or
+    the fixed columns of the tables ClientCare derives): a column missing or of another type
+    (dates stored as text, ids as floats, a many2one without its name) is one
+    :class:`UsageError` naming the file and the column, never an error deep in a rule.  Extra
+    columns are kept; an empty table gets the expected columns and types (an empty Parquet file
+    may have lost them)."""
+    field_types = meta.get("field_types")
+    if field_types is not None and not isinstance(field_types, dict):
+        raise UsageError(f"snapshot file {path.parent / 'meta.json'} is damaged (field_types is not a table); {redo}")
+    types = _DERIVED_TYPES.get(name) or (field_types or {}).get(name)
+    if types is None:  # a snapshot from before field types were recorded: the columns every pull has
+        from .schema import TABLES
+        spec = TABLES.get(name)
+        needed = [f for f in spec.fields if f not in spec.optional] if spec is not None else []
+        absent = [c for c in ["id", *needed] if c not in frame.columns and f"{c}_name" not in frame.columns]
+        if absent:
+            raise UsageError(f"snapshot file {path}: no column {absent[0]!r}; {redo}")
+        types = {"id": "integer"}
+    if not isinstance(types, dict) or not all(isinstance(t, str) for t in types.values()):
+        raise UsageError(f"snapshot file {path.parent / 'meta.json'} is damaged (field_types of {name!r} "
+                         f"is not a table of type names); {redo}")
+    if not len(frame):
+        from .schema import to_frame
+        empty = to_frame([], {c: t for c, t in types.items()})
+        return pd.concat([empty, frame.drop(columns=[c for c in frame.columns if c in empty.columns])], axis=1)
+    for col, ftype in types.items():
+        wanted = [col, f"{col}_name"] if ftype == "many2one" else [col]
+        absent = [c for c in wanted if c not in frame.columns]
+        if absent:
+            raise UsageError(f"snapshot file {path}: no column {absent[0]!r} (meta.json records {col!r} as "
+                             f"{ftype}); {redo}")
+        problem = _dtype_problem(frame, col, ftype)
+        if problem is None and ftype == "many2one" and not _is_text(frame[f"{col}_name"]):
+            col, problem = f"{col}_name", "holds no text (the many2one's name)"
+        if problem:
+            raise UsageError(f"snapshot file {path}: column {col!r} {problem} ({frame[col].dtype}; meta.json "
+                             f"records it as {ftype}); {redo}")
+    return frame
 
 
 # -- derived views shared by the rules ---------------------------------------------------------
@@ -333,7 +507,10 @@ def invoices(snapshot: Snapshot) -> pd.DataFrame:
     """Posted customer invoices and credit notes, narrowed to what rules compute with: ids,
     ``client_id``, ``due`` (due date, else invoice date), flags (``is_invoice``, ``owed``,
     ``settled``), amounts (``amount_residual`` in the invoice currency, ``*_signed`` in the
-    company currency, credit notes negative), ``paid_date``.  Text columns are categorical;
+    company currency, credit notes negative), ``paid_date``, ``credited_by`` (the credit notes
+    it was reconciled with, where known), ``followup_excluded`` (why
+    accounting took it out of follow-up, :func:`facts.followup_excluded`; ``<NA>`` when not, or
+    not known: :func:`followup_exclusions_unknown` says which).  Text columns are categorical;
     the invoice number comes from :func:`invoice_names`.  Narrow frames keep filtering a
     million rows cheap."""
     def build():
@@ -359,9 +536,29 @@ def invoices(snapshot: Snapshot) -> pd.DataFrame:
             "amount_total": m["amount_total"].to_numpy(), "amount_residual": m["amount_residual"].to_numpy(),
             "amount_total_signed": m["amount_total_signed"].to_numpy(),
             "amount_residual_signed": m["amount_residual_signed"].to_numpy(),
-            "paid_date": m["paid_date"].to_numpy(),
+            "paid_date": m["paid_date"].to_numpy(), "credited_by": m["credited_by"].array,
+            "followup_excluded": facts.followup_excluded(state, _flagged_source(snapshot, m["id"])).array,
         })
     return memo(snapshot, ("invoices",), build)
+
+
+def _flagged_source(snapshot: Snapshot, move_ids: pd.Series) -> pd.Series:
+    """Where accounting flagged each move out of follow-up (``line``/``invoice``), NA if not."""
+    flagged = snapshot.tables.get("followup_exclusions")
+    if flagged is None or not len(flagged):
+        return pd.Series(pd.NA, index=move_ids.index, dtype="string")
+    return lookup(by_id(flagged.rename(columns={"move_id": "id"}), "source").astype("string"), move_ids)
+
+
+def followup_exclusions_unknown(snapshot: Snapshot) -> str | None:
+    """Why this snapshot cannot tell which invoices accounting excluded from follow-up (the
+    flags could not be read, or a snapshot from before they were pulled); ``None`` when it can.
+    A disputed payment state is known either way (it is the invoice's own field)."""
+    if "followup_exclusions" in snapshot.tables or "moves" not in snapshot.tables:
+        return None
+    why = snapshot.unavailable.get("followup_exclusions")
+    return (f"follow-up exclusions could not be read ({why})" if why
+            else "follow-up exclusions were not pulled (by the rules of this pull, or by an older ClientCare)")
 
 
 _NO_INVOICES = pd.DataFrame({
@@ -370,6 +567,7 @@ _NO_INVOICES = pd.DataFrame({
     "move_type": pd.Series([], dtype="category"), "is_invoice": pd.Series([], dtype=bool),
     "payment_state": pd.Series([], dtype="category"), "owed": pd.Series([], dtype=bool),
     "settled": pd.Series([], dtype=bool), "currency_id_name": pd.Series([], dtype="category"),
+    "followup_excluded": pd.Series([], dtype="string"), "credited_by": pd.Series([], dtype="string"),
     "company_currency_id_name": pd.Series([], dtype="category"),
     **{c: pd.Series([], dtype="datetime64[ns]") for c in ("invoice_date", "due", "paid_date")},
     **{c: pd.Series([], dtype="float64") for c in ("amount_total", "amount_residual", "amount_total_signed",
@@ -449,9 +647,33 @@ def settled_invoices(snapshot: Snapshot) -> pd.DataFrame:
 
 
 # -- optional tables -----------------------------------------------------------------------
+def own_partner_id(snapshot: Snapshot) -> int | None:
+    """The partner of the Odoo user ClientCare logs in as (``meta["own_partner_id"]``, recorded by
+    the pull): Odoo authors what that user writes with it, ClientCare's notes and the "activity
+    done" messages of the activities it closes.  ``None`` in a snapshot pulled before it was
+    recorded: then only the pull's own filter (no message carrying the write-back marker, apart
+    from "activity done" messages) tells ClientCare's messages from people's."""
+    value = snapshot.meta.get("own_partner_id")
+    return None if value is None or isinstance(value, bool) else int(value)
+
+
+def by_people(snapshot: Snapshot, msgs: pd.DataFrame) -> pd.Series:
+    """Mask of the messages people wrote: not authored by ClientCare's own user
+    (:func:`own_partner_id`).  Only people are contact, a reply or an answer: ClientCare's
+    closing of an activity posts an "activity done" message as its user, which is no contact
+    with the client.  A person marking a ClientCare activity done writes a message quoting its
+    marker as themselves: that is a person's contact and counts."""
+    own = own_partner_id(snapshot)
+    if own is None or "author_id" not in msgs:
+        return pd.Series(True, index=msgs.index)
+    return ~msgs["author_id"].eq(own).fillna(False).astype(bool)
+
+
 def interactions(snapshot: Snapshot, ignore_author_ids: Iterable[int] = ()) -> pd.DataFrame | None:
     """Logged contacts per client: chatter messages, emails, done activities on the client's
-    partners, projects, tasks and invoices.  ``None`` when messages were not pulled."""
+    partners, projects, tasks and invoices, written by people (:func:`by_people`; and not by
+    ``ignore_author_ids``), with ``author_id`` and the ``author``'s name.  ``None`` when
+    messages were not pulled."""
     ignore = tuple(sorted(ignore_author_ids))
 
     def build():
@@ -461,6 +683,7 @@ def interactions(snapshot: Snapshot, ignore_author_ids: Iterable[int] = ()) -> p
         is_done_activity = msgs["mail_activity_type_id"].notna() if "mail_activity_type_id" in msgs \
             else pd.Series(False, index=msgs.index)
         keep = msgs["message_type"].isin(facts.INTERACTION_TYPES).fillna(False).astype(bool) | is_done_activity
+        keep &= by_people(snapshot, msgs)
         if ignore and "author_id" in msgs:
             keep &= ~msgs["author_id"].isin(ignore).fillna(False).astype(bool)
         m = msgs.loc[keep]
@@ -468,9 +691,16 @@ def interactions(snapshot: Snapshot, ignore_author_ids: Iterable[int] = ()) -> p
         client = record_clients(snapshot, m["model"], res_id)
         kind = np.where(is_done_activity.loc[m.index], "done activity",
                         np.where(m["message_type"].eq("comment").fillna(False), "message", "email"))
+        author = (m["author_id"] if "author_id" in m else pd.Series(pd.NA, index=m.index)).astype("Int64")
+        # the partner's own name ("Rita"), else Odoo's display name ("Acme, Rita")
+        partners = snapshot.partners.drop_duplicates("id").set_index("id")["name"]
+        author_name = lookup(partners, author).astype("string")
+        if "author_id_name" in m:
+            author_name = author_name.fillna(m["author_id_name"].astype("string"))
         out = pd.DataFrame({"message_id": m["id"].to_numpy(), "client_id": client.to_numpy(),
                             "model": m["model"].to_numpy(), "res_id": res_id.to_numpy(),
-                            "day": to_day(m["date"]).to_numpy(), "kind": kind})
+                            "day": to_day(m["date"]).to_numpy(), "kind": kind,
+                            "author_id": author.array, "author": author_name.array})
         return out.loc[out["client_id"].notna()].reset_index(drop=True)
     return memo(snapshot, ("interactions", ignore), build)
 
@@ -568,3 +798,22 @@ def deadline_moves(snapshot: Snapshot) -> pd.DataFrame | None:
                              "client_id": client.to_numpy(), "old": moved["old"].to_numpy(),
                              "new": moved["new"].to_numpy(), "day": to_day(moved["create_date"]).to_numpy()})
     return memo(snapshot, ("deadline_moves",), build)
+
+
+def _write_file(path: Path, write) -> None:
+    """``write(tmp)`` then rename onto ``path``: a file is whole or as it was.  A full disk (or
+    any other failure of the file system) is one line naming the file, exit 2, and leaves no
+    temporary file behind."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        write(tmp)
+        tmp.replace(path)
+    except OSError as exc:
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+        reason = "no space left on the device" if exc.errno == errno.ENOSPC or "No space left" in str(exc) else \
+            (exc.strerror or str(exc))
+        raise UsageError(f"snapshot file {path} could not be written: {reason}",
+                         hint="free space on that disk (or choose another directory), then run again") from None

@@ -10,6 +10,7 @@ one with SQL on it (``tests/test_sql_ownership.py`` checks it).  Which modules t
 are is said once, where the store is opened (``clientcare.jobs.run_session``)."""
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import sqlite3
@@ -22,7 +23,7 @@ import platformdirs
 
 from .errors import UsageError
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 _APP_ID = 0x43434152  # "CCAR": marks the file as ours
 
 
@@ -67,6 +68,94 @@ def path_problem(path: Path, directory: bool) -> str | None:
     return None
 
 
+#: SQLite's result codes for a file whose pages are damaged, or that cannot be read or written
+#: (Python 3.11+ names them; 3.10 only gives the message, matched below).
+_DAMAGED_CODES = ("SQLITE_CORRUPT", "SQLITE_NOTADB", "SQLITE_IOERR", "SQLITE_FULL")
+_DAMAGED_TEXT = ("malformed", "not a database", "disk i/o error", "database or disk is full")
+
+
+def disk_full(path: Path, exc: sqlite3.Error) -> UsageError:
+    """The one line for a full disk under the state file: SQLite rolled the write back."""
+    return UsageError(f"state file {path}: no space left on the device ({exc}); nothing of this write was kept",
+                      hint="free space on that disk, then run again")
+
+
+def damaged(path: Path, exc: sqlite3.DatabaseError) -> UsageError | None:
+    """The one-line error (exit 2) for a state file SQLite found damaged on any query, not only
+    at open (a bad page deep in a table shows only when read); None for other SQLite errors
+    (a lock held too long, a constraint), which stay what they are."""
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    if not (name.startswith(_DAMAGED_CODES) or any(t in str(exc).lower() for t in _DAMAGED_TEXT)):
+        return None
+    if name.startswith("SQLITE_FULL") or "full" in str(exc).lower():
+        return disk_full(path, exc)
+    return UsageError(f"state file {path} is not a usable ClientCare state store ({exc}); restore it from a "
+                      f"backup, or move it away to start afresh (its write-back ledger is lost then)")
+
+
+class _Cursor(sqlite3.Cursor):
+    """A cursor whose every step maps a damaged file to :func:`damaged`."""
+
+    def _guard(self, fn, *args):
+        try:
+            return fn(*args)
+        except sqlite3.DatabaseError as exc:
+            mapped = damaged(self.connection.path, exc)
+            if mapped is None:
+                raise
+            raise mapped from None
+
+    def execute(self, *args):
+        return self._guard(super().execute, *args)
+
+    def executemany(self, *args):
+        return self._guard(super().executemany, *args)
+
+    def executescript(self, *args):
+        return self._guard(super().executescript, *args)
+
+    def fetchone(self):
+        return self._guard(super().fetchone)
+
+    def fetchmany(self, *args):
+        return self._guard(super().fetchmany, *args)
+
+    def fetchall(self):
+        return self._guard(super().fetchall)
+
+    def __next__(self):
+        return self._guard(super().__next__)
+
+
+class _Connection(sqlite3.Connection):
+    """The state file's connection: every query (``db.execute``, its cursors, fetches, commits)
+    turns SQLite's "database disk image is malformed" into one :class:`UsageError` naming the
+    file, so the owner modules' SQL needs no handling of its own."""
+
+    path: Path
+
+    def cursor(self, factory=_Cursor):
+        return super().cursor(factory)
+
+    def execute(self, *args):
+        return self.cursor().execute(*args)
+
+    def executemany(self, *args):
+        return self.cursor().executemany(*args)
+
+    def executescript(self, *args):
+        return self.cursor().executescript(*args)
+
+    def commit(self):
+        try:
+            return super().commit()
+        except sqlite3.DatabaseError as exc:
+            mapped = damaged(self.path, exc)
+            if mapped is None:
+                raise
+            raise mapped from None
+
+
 def default_state_path(profile: str = "default") -> Path:
     return Path(platformdirs.user_data_dir("clientcare")) / f"{profile}.sqlite3"
 
@@ -75,10 +164,17 @@ class StateStore:
     """The SQLite file of one profile: opened, checked and migrated to the tables of
     ``owners`` (each a :class:`Tables`); what is stored in them is their modules' business."""
 
-    def __init__(self, path: str | Path, owners: Sequence[Tables]):
+    def __init__(self, path: str | Path, owners: Sequence[Tables], read_only: bool = False):
+        """``read_only``: for commands that only read (``runs``, ``history``): a state file this
+        user may read but not write (chmod 444, a read-only directory or mount) is opened
+        read-only instead of refused; a writer still refuses it before any work."""
         self.path = Path(path)
         self.owners = tuple(owners)
+        self.read_only = False
         problem = path_problem(self.path, directory=False)
+        if problem and read_only and self.path.is_file() and os.access(self.path, os.R_OK):
+            self._open_read_only()
+            return
         if problem:
             raise UsageError(f"state file {self.path}: {problem}")
         try:
@@ -86,11 +182,49 @@ class StateStore:
         except OSError as exc:
             raise UsageError(f"state file {self.path}: cannot create its directory ({exc.strerror})") from None
         try:
-            self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None, factory=_Connection)
+            self.db.path = self.path
             self._migrate()  # checks the file is ours first: WAL mode would rewrite a foreign header
+        except UsageError:
+            raise
         except sqlite3.DatabaseError as exc:
             raise UsageError(f"state file {self.path} is not a usable ClientCare state store ({exc}); "
                               f"move it away to start afresh") from None
+
+    def _open_read_only(self) -> None:
+        """SQLite's read-only mode.  In a directory this user may not write, SQLite could not
+        make a WAL file's shared memory there: the file is read as immutable, as it stands (what
+        a crashed writer left in its ``-wal`` file is then not seen; the next writer keeps it)."""
+        from urllib.parse import quote
+        self.read_only = True
+        uri = "file:" + quote(str(self.path.resolve()))
+        last: sqlite3.Error | None = None
+        modes = ("?mode=ro", "?mode=ro&immutable=1")
+        if not os.access(self.path.parent, os.W_OK | os.X_OK):
+            modes = modes[1:]
+        for mode in modes:
+            try:
+                self.db = sqlite3.connect(uri + mode, uri=True, timeout=30, isolation_level=None)
+                self._check_read_only()
+                return
+            except UsageError:
+                raise
+            except sqlite3.Error as exc:
+                last = exc
+                with contextlib.suppress(Exception):
+                    self.db.close()
+        raise UsageError(f"state file {self.path} is not a usable ClientCare state store ({last}); "
+                         f"move it away to start afresh")
+
+    def _check_read_only(self) -> None:
+        """The checks of :meth:`_migrate`, without migrating (nothing may be written)."""
+        app_id = self.db.execute("PRAGMA application_id").fetchone()[0]
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        if app_id != _APP_ID:
+            raise UsageError(f"state file {self.path} was not written by ClientCare; refusing to use it")
+        if version != SCHEMA_VERSION:
+            raise UsageError(f"state file {self.path} has schema version {version} and is read-only "
+                             f"here; {'a command that writes (sync) upgrades it' if version < SCHEMA_VERSION else 'upgrade ClientCare'}")
 
     def _migrate(self):
         app_id = self.db.execute("PRAGMA application_id").fetchone()[0]
@@ -118,14 +252,26 @@ class StateStore:
 
     @contextmanager
     def transaction(self):
-        self.db.execute("BEGIN IMMEDIATE")
+        """One write transaction; a full disk (SQLite's "database or disk is full") is one line
+        naming the file (exit 2), the transaction rolled back, the file as it was before it."""
         try:
-            yield self.db
-        except BaseException:
-            self.db.execute("ROLLBACK")
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.db
+            except BaseException:
+                if self.db.in_transaction:  # SQLite may have rolled back already (a full disk)
+                    self.db.execute("ROLLBACK")
+                raise
+            else:
+                self.db.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            if getattr(exc, "sqlite_errorcode", None) == getattr(sqlite3, "SQLITE_FULL", 13) \
+                    or "disk is full" in str(exc):
+                with contextlib.suppress(sqlite3.Error):
+                    if self.db.in_transaction:
+                        self.db.execute("ROLLBACK")
+                raise disk_full(self.path, exc) from None
             raise
-        else:
-            self.db.execute("COMMIT")
 
     def close(self):
         self.db.close()

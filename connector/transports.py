@@ -13,16 +13,18 @@ import json
 import logging
 import socket
 import ssl
+import threading
 import time
 import urllib.error
 import urllib.request
 import xml.parsers.expat
 import xmlrpc.client
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import requests
 import tenacity
+import urllib3
 
 from . import errors as E
 from .settings import ConnectionSettings
@@ -95,15 +97,37 @@ def network_error(exc: BaseException, where: str) -> E.ClientCareError:
     return E.ProtocolError(f"{where}: {type(exc).__name__}: {exc}")
 
 
-def http_status_error(status: int, where: str, body: str = "") -> E.ClientCareError:
-    """An HTTP error that did not carry an Odoo error body."""
+def redirect_error(status: int, where: str, url: str, location: str | None) -> E.ClientCareError:
+    """A redirect instead of an answer: never followed (a POST would be re-sent as a GET, the
+    credentials to another address), said as what to put in ``url``.  The usual one, http to
+    https, is named as such: the failure is the URL's scheme, not TLS."""
+    target = urljoin(url + "/", location or "")[:200] if location else ""
+    parts = urlsplit(target)
+    if urlsplit(url).scheme == "http" and parts.scheme == "https":
+        return E.NotOdooError(f"{where}: HTTP {status}: the server redirects to https ({target}): the URL "
+                              f"should use https", hint=f"set url to https://{parts.netloc}; "
+                                                        f"`clientcare check` tests it")
+    return E.NotOdooError(f"{where}: HTTP {status}: the server redirects to {target or 'another address'}",
+                          hint=f"set url to the address Odoo answers at without a redirect; {E.NOT_ODOO_HINT}")
+
+
+def http_status_error(status: int, where: str, body: str = "", url: str = "",
+                      location: str | None = None) -> E.ClientCareError:
+    """An HTTP error that did not carry an Odoo error body (``location``: a redirect's)."""
+    if 300 <= status < 400:
+        return redirect_error(status, where, url, location)
     if status in (502, 503, 504):
         return E.ServerUnavailable(f"{where}: HTTP {status} from the server")
     if status == 404:
         return E.NotOdooError(f"{where}: HTTP 404: not Odoo's API at this URL")
     if status in (401, 403):
-        return E.AuthenticationError(f"{where}: HTTP {status} {body[:200]}".strip())
-    return E.ProtocolError(f"{where}: HTTP {status} {body[:200]}".strip())
+        return E.AuthenticationError(f"{where}: HTTP {status} {_one_line(body)}".strip())
+    return E.ProtocolError(f"{where}: HTTP {status} {_one_line(body)}".strip())
+
+
+def _one_line(body: str, most: int = 200) -> str:
+    """The start of a body quoted in an error line: an HTML page is several lines."""
+    return " ".join(str(body or "")[:most].split())
 
 
 class Transport:
@@ -127,7 +151,11 @@ class Transport:
     def version(self) -> dict:
         """Server version info (``server_version_info`` is ``[major, minor, ...]``)."""
         if self._server_version is None:
-            self._server_version = self._retrying("common.version", self._version)
+            info = self._retrying("common.version", self._version)
+            if not isinstance(info, dict):  # an answer of the right protocol, but not Odoo's
+                raise E.NotOdooError(f"{self._where('common.version')}: the answer is not Odoo's "
+                                     f"(version info {type(info).__name__}, not a table)")
+            self._server_version = info
         return self._server_version
 
     def authenticate(self) -> int:
@@ -136,7 +164,10 @@ class Transport:
         if not uid:
             raise E.AuthenticationError(
                 f"Odoo refused the credentials for {self.settings.describe()}")
-        self.uid = int(uid)
+        if type(uid) is not int:
+            raise E.NotOdooError(f"{self._where('common.authenticate')}: the answer is not Odoo's "
+                                 f"(user id {type(uid).__name__}, not an integer)")
+        self.uid = uid
         return self.uid
 
     def execute_kw(self, model: str, method: str, args: list | tuple = (), kwargs: dict | None = None,
@@ -168,8 +199,16 @@ class Transport:
 
     # -- machinery ----------------------------------------------------------
     def _counted(self, label: str, fn):
+        """One round-trip, counted, within its :class:`RequestDeadline`."""
         self.calls[label] = self.calls.get(label, 0) + 1
-        return fn()
+        with RequestDeadline(self.settings.timeout) as deadline:
+            try:
+                return fn()
+            except E.ClientCareError:
+                if deadline.expired:  # the cut-off answer failed somehow: the deadline is the cause
+                    raise E.TimeoutFailure(f"{self._where(label)}: no full answer within "
+                                           f"{self.settings.timeout:g} s (timeout)") from None
+                raise
 
     def _retrying(self, label: str, fn):
         s = self.settings
@@ -200,6 +239,141 @@ def _sleep(seconds: float) -> None:
 
 
 # =============================================================================
+class RequestDeadline:
+    """``timeout`` as a deadline for a whole request (connect, send, the full answer): each
+    library's own timeout bounds every socket operation, so a server trickling one byte a
+    second within it could hold a run (and its lock) for ever.  The sockets a request uses
+    register here (:func:`_watched` connection classes, per thread: the pull's prefetch thread
+    has its own); when the deadline passes a timer shuts them down, the library's read fails,
+    and :meth:`Transport._counted` reports a :class:`~.errors.TimeoutFailure`."""
+
+    _local = threading.local()
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.expired = False
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._done = False
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def __enter__(self):
+        self._outer = getattr(self._local, "current", None)
+        self._local.current = self
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        with self._lock:
+            self._done = True
+        self._timer.cancel()
+        self._local.current = self._outer
+
+    @classmethod
+    def watch(cls, sock) -> None:
+        """Put ``sock`` under the current thread's deadline, if a request is under way."""
+        current = getattr(cls._local, "current", None)
+        if current is None or sock is None:
+            return
+        with current._lock:
+            current._sockets.append(sock)
+            if not current.expired:
+                return
+        _shut(sock)
+
+    def _expire(self) -> None:
+        with self._lock:
+            if self._done:
+                return
+            self.expired = True
+            sockets = list(self._sockets)
+        for sock in sockets:
+            _shut(sock)
+
+
+def _shut(sock) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:  # already closed
+        pass
+
+
+def _watched(conn):
+    """``conn`` (an ``http.client`` or ``urllib3`` connection, as the library made it) whose
+    socket is put under the request's :class:`RequestDeadline` when it connects and whenever an
+    answer is awaited on it (a kept-alive connection serves several requests).  Its methods are
+    wrapped on the instance, not by a subclass: the class stays the library's own (or a test
+    recorder's stand-in, whose attribute setting is bypassed so its real connection is not
+    touched)."""
+    if getattr(conn, "_clientcare_watched", False):
+        return conn
+    connect, getresponse = conn.connect, conn.getresponse
+
+    def watched_connect(*args, **kwargs):
+        result = connect(*args, **kwargs)
+        RequestDeadline.watch(getattr(conn, "sock", None))
+        return result
+
+    def watched_getresponse(*args, **kwargs):
+        RequestDeadline.watch(getattr(conn, "sock", None))
+        return getresponse(*args, **kwargs)
+
+    for name, value in (("connect", watched_connect), ("getresponse", watched_getresponse),
+                        ("_clientcare_watched", True)):
+        object.__setattr__(conn, name, value)
+    return conn
+
+
+class _WatchedHTTPHandler(urllib.request.HTTPHandler):
+    def http_open(self, req):
+        return self.do_open(lambda *a, **kw: _watched(http.client.HTTPConnection(*a, **kw)), req)
+
+
+class _WatchedHTTPSHandler(urllib.request.HTTPSHandler):
+    def __init__(self, context: ssl.SSLContext):
+        super().__init__(context=context)
+        self._watched_context = context
+
+    def https_open(self, req):
+        return self.do_open(lambda *a, **kw: _watched(http.client.HTTPSConnection(*a, **kw)), req,
+                            context=self._watched_context)
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """urllib would follow a redirect (a POST re-sent as a GET): it is an error instead
+    (:func:`redirect_error`)."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None
+
+
+def _text(value) -> str:
+    """A field of an error body as text, whatever its JSON type (null, a list...)."""
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else json.dumps(value, default=str)[:500]
+
+
+class _WatchedAdapter(requests.adapters.HTTPAdapter):
+    """``requests``' adapter whose pooled connections are :func:`_watched`."""
+
+    def init_poolmanager(self, *args, **kwargs):
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
+
+
+class _WatchedHTTPPool(urllib3.HTTPConnectionPool):
+    def _new_conn(self):
+        return _watched(super()._new_conn())
+
+
+class _WatchedHTTPSPool(urllib3.HTTPSConnectionPool):
+    def _new_conn(self):
+        return _watched(super()._new_conn())
+
+
+# =============================================================================
 class _XmlRpcTimeoutMixin:
     """Socket timeout, no silent re-send, and a cut-off answer counted as a network failure.
 
@@ -213,7 +387,7 @@ class _XmlRpcTimeoutMixin:
     def make_connection(self, host):
         conn = super().make_connection(host)
         conn.timeout = self.timeout
-        return conn
+        return _watched(conn)
 
     def request(self, host, handler, request_body, verbose=False):
         return self.single_request(host, handler, request_body, verbose)
@@ -264,7 +438,8 @@ class XmlRpcTransport(Transport):
             raise E.classify_server_error(
                 f.faultString, fault_code=f.faultCode, details=f.faultString, where=where) from None
         except xmlrpc.client.ProtocolError as p:
-            raise http_status_error(p.errcode, where, p.errmsg) from None
+            location = p.headers.get("Location") if p.headers is not None else None
+            raise http_status_error(p.errcode, where, p.errmsg, self.settings.url, location) from None
         except xmlrpc.client.ResponseError as r:
             raise E.NotOdooError(f"{where}: the answer is not Odoo's XML-RPC ({r})") from None
         except xml.parsers.expat.ExpatError:  # a whole answer that is not XML: a web page
@@ -306,10 +481,10 @@ class JsonRpcTransport(Transport):
         if parts.path not in ("", "/"):
             raise E.ConfigError(f"url: the jsonrpc transport (odoorpc) cannot use a URL with a path "
                                 f"({settings.url}); use xmlrpc or json2")
-        handlers = [urllib.request.HTTPCookieProcessor()]
+        handlers = [urllib.request.HTTPCookieProcessor(), _WatchedHTTPHandler(), _NoRedirect()]
         ctx = ssl_context(settings)
         if ctx is not None:
-            handlers.append(urllib.request.HTTPSHandler(context=ctx))
+            handlers.append(_WatchedHTTPSHandler(context=ctx))
         self._opener = urllib.request.build_opener(*handlers)
         self._host = parts.hostname
         self._port = parts.port or (443 if parts.scheme == "https" else 80)
@@ -322,17 +497,22 @@ class JsonRpcTransport(Transport):
             return fn()
         except rpc_error as exc:
             info = exc.info if isinstance(exc.info, dict) else {}
-            data = info.get("data") or {}
+            data = info.get("data") if isinstance(info.get("data"), dict) else {}
             if not info:  # odoorpc's own "Wrong login ID or password"
                 raise E.AuthenticationError(f"{where}: {exc}") from None
             raise E.classify_server_error(
-                data.get("message") or info.get("message") or str(exc),
-                exception_name=data.get("name", ""), details=data.get("debug"), where=where,
+                _text(data.get("message")) or _text(info.get("message")) or str(exc),
+                exception_name=_text(data.get("name")), details=_text(data.get("debug")) or None, where=where,
             ) from None
         except urllib.error.HTTPError as exc:
-            raise http_status_error(exc.code, where) from None
+            raise http_status_error(exc.code, where, url=self.settings.url,
+                                    location=exc.headers.get("Location") if exc.headers else None) from None
         except (json.JSONDecodeError, ValueError):
             raise E.NotOdooError(f"{where}: the answer is not Odoo's JSON-RPC (not JSON)") from None
+        except (AttributeError, KeyError, TypeError, IndexError) as exc:
+            # JSON, but not JSON-RPC's shape (a list, no "result" nor "error"): odoorpc indexes it
+            raise E.NotOdooError(f"{where}: the answer is not Odoo's JSON-RPC (JSON without its "
+                                 f"result or error: {type(exc).__name__})") from None
         except E.ClientCareError:
             raise
         except Exception as exc:
@@ -347,9 +527,28 @@ class JsonRpcTransport(Transport):
         return self._odoo
 
     def _version(self) -> dict:
-        odoo = self._connect()
-        return self._guard(self._where("common.version"), lambda: odoo.json(
-            "/jsonrpc", {"service": "common", "method": "version", "args": []})["result"])
+        self._connect()
+        where = self._where("common.version")
+        info = self._json(where, {"service": "common", "method": "version", "args": []})
+        if not isinstance(info, dict):
+            raise E.NotOdooError(f"{where}: the answer is not Odoo's JSON-RPC (no version info)")
+        return info
+
+    def _json(self, where: str, params: dict):
+        """One ``/jsonrpc`` round-trip on odoorpc's connection, its answer read here rather than
+        by odoorpc (which indexes ``error.data.message`` and ``result`` blindly): an error object
+        of any shape is a server error of the tree, JSON of another shape is not Odoo."""
+        data = self._guard(where, lambda: self._odoo._connector.proxy_json("/jsonrpc", params))
+        if isinstance(data, dict) and "error" in data:
+            error = data["error"] if isinstance(data["error"], dict) else {"message": _text(data["error"])}
+            detail = error.get("data") if isinstance(error.get("data"), dict) else {}
+            raise E.classify_server_error(
+                _text(detail.get("message")) or _text(error.get("message")) or "server error",
+                exception_name=_text(detail.get("name")), details=_text(detail.get("debug")) or None,
+                where=where)
+        if not isinstance(data, dict):
+            raise E.NotOdooError(f"{where}: the answer is not Odoo's JSON-RPC (JSON, not an object)")
+        return data.get("result")  # Odoo leaves "result" out when a method returns None
 
     def _authenticate(self):
         s = self.settings
@@ -361,8 +560,10 @@ class JsonRpcTransport(Transport):
         return odoo.env.uid
 
     def _execute_kw(self, model, method, args, kwargs):
-        return self._guard(self._where(f"{model}.{method}"),
-                           lambda: self._odoo.execute_kw(model, method, args, kwargs))
+        s = self.settings  # the body odoorpc's execute_kw sends, answered by :meth:`_json`
+        return self._json(self._where(f"{model}.{method}"), {
+            "service": "object", "method": "execute_kw",
+            "args": [s.db, self.uid, s.secret, model, method, args, kwargs]})
 
 
 # =============================================================================
@@ -380,6 +581,8 @@ class Json2Transport(Transport):
             raise E.ConfigError("api_key: holds characters an HTTP header cannot carry (an Odoo API "
                                 "key is 40 hexadecimal characters): check it was copied whole") from None
         self._session = requests.Session()
+        for prefix in ("http://", "https://"):
+            self._session.mount(prefix, _WatchedAdapter())
         self._session.headers.update({
             "Authorization": f"bearer {settings.api_key.reveal()}",
             "X-Odoo-Database": settings.db,
@@ -392,9 +595,12 @@ class Json2Transport(Transport):
     def _post(self, path: str, payload: dict, where: str):
         try:
             resp = self._session.post(f"{self.settings.url}{path}", data=json.dumps(payload),
-                                      timeout=self.settings.timeout)
+                                      timeout=self.settings.timeout, allow_redirects=False)
         except requests.RequestException as exc:
             raise network_error(exc, where) from None
+        if 300 <= resp.status_code < 400:
+            raise http_status_error(resp.status_code, where, url=self.settings.url,
+                                    location=resp.headers.get("Location"))
         if resp.status_code >= 400:
             try:
                 body = resp.json()
@@ -402,9 +608,10 @@ class Json2Transport(Transport):
                 raise http_status_error(resp.status_code, where, resp.text) from None
             if resp.status_code in (502, 503, 504) or not isinstance(body, dict):
                 raise http_status_error(resp.status_code, where, resp.text)
+            # an error body of any shape: fields may be missing, null or not text
             raise E.classify_server_error(
-                body.get("message", ""), exception_name=body.get("name", ""),
-                http_status=resp.status_code, details=body.get("debug"), where=where)
+                _text(body.get("message")) or f"HTTP {resp.status_code}", exception_name=_text(body.get("name")),
+                http_status=resp.status_code, details=_text(body.get("debug")) or None, where=where)
         try:
             return resp.json()
         except ValueError:
@@ -424,6 +631,9 @@ class Json2Transport(Transport):
             ctx = self._execute_kw("res.users", "context_get", [], {})
         except E.AuthenticationError:
             return False
+        if not isinstance(ctx, dict):
+            raise E.NotOdooError(f"{self._where('res.users.context_get')}: the answer is not Odoo's "
+                                 f"JSON-2 (no user context)")
         return ctx.get("uid")
 
     def _execute_kw(self, model, method, args, kwargs):
@@ -488,7 +698,7 @@ def open_transport(settings: ConnectionSettings) -> Transport:
 def server_major(info: dict) -> int:
     """Major version from ``version()`` (``saas~18.2`` counts as 18)."""
     vi = info.get("server_version_info") or []
-    if vi and isinstance(vi[0], int):
+    if isinstance(vi, (list, tuple)) and vi and isinstance(vi[0], int):
         return vi[0]
     text = str(info.get("server_version", "0")).replace("saas~", "")
     try:

@@ -12,6 +12,7 @@ import functools
 import json
 import logging
 import os
+import signal
 import sys
 import traceback
 from datetime import datetime, timezone
@@ -21,9 +22,12 @@ from typing import TYPE_CHECKING
 import click
 
 from clientcare.connector import errors as E
+from clientcare.connector.facts import marker_key
 from clientcare.jobs import config as cfg
-from clientcare.jobs.exit_codes import (EXIT_LOCKED, EXIT_ODOO_REFUSED, EXIT_OK, EXIT_PARTIAL,
-                                        EXIT_RETRY_LATER, EXIT_USAGE, exit_code_for)
+from clientcare.jobs import interrupts
+from clientcare.jobs.exit_codes import (EXIT_INTERRUPTED, EXIT_LOCKED, EXIT_ODOO_REFUSED, EXIT_OK,
+                                        EXIT_PARTIAL, EXIT_RETRY_LATER, EXIT_TERMINATED, EXIT_USAGE,
+                                        exit_code_for)
 from clientcare.jobs.logs import REDACTOR, setup_logging
 
 if TYPE_CHECKING:  # imported where used: it loads pandas
@@ -34,7 +38,8 @@ log = logging.getLogger("clientcare")
 EXIT_CODES_HELP = (
     "Exit codes: 0 ok; 1 partial (some rules or writes failed); 2 usage or configuration error; "
     "3 Odoo unreachable or overloaded, retry later; 4 Odoo refused (credentials, rights, "
-    "missing module); 5 another run of this profile is in progress."
+    "missing module); 5 another run of this profile is in progress; 130 interrupted (SIGINT, "
+    "Ctrl-C); 143 stopped (SIGTERM)."
 )
 
 
@@ -100,10 +105,18 @@ class CliError(click.ClickException):
         emit_error(self.message, self.exit_code, self.hint, self.traceback_text)
 
 
+def shown(value: str) -> str:
+    """A value as typed, echoed in an error line: control characters and line breaks escaped
+    (``\\r``, ``\\x1e``, ``\\u2028``), so the line stays one line."""
+    return "".join(ch if ch.isprintable() or ch == " " else ch.encode("unicode_escape").decode("ascii")
+                   for ch in value)
+
+
 def _usage_line(exc: click.UsageError) -> CliError:
-    """Click's usage error (bad option value, unknown option) as one line, exit code 2."""
+    """Click's usage error (bad option value, unknown option) as one line, exit code 2: what it
+    echoes of the command line is escaped (:func:`shown`)."""
     command = exc.ctx.command_path if exc.ctx is not None else "clientcare"
-    return CliError(exc.format_message(), EXIT_USAGE, hint=f"see `{command} --help`",
+    return CliError(shown(exc.format_message()), EXIT_USAGE, hint=f"see `{command} --help`",
                     traceback_text=traceback.format_exc() if OUTPUT["debug"] else "")
 
 
@@ -120,7 +133,9 @@ def _prescan(args) -> None:
 
 
 class ClientCareGroup(click.Group):
-    """The root group: usage errors are shown like every other error (one line, exit 2)."""
+    """The root group: usage errors are shown like every other error (one line, exit 2); while a
+    command runs, SIGINT and SIGTERM end it with one line and exit 130 / 143 (a run it holds is
+    recorded as ``interrupted``); a closed standard output ends it quietly, exit 0."""
 
     def make_context(self, info_name, args, parent=None, **extra):
         _prescan(args)
@@ -130,12 +145,87 @@ class ClientCareGroup(click.Group):
             if isinstance(exc, CliError):
                 raise
             raise _usage_line(exc) from None
+        except BrokenPipeError:  # --help into `| head -1`
+            _end_quietly_if_stdout_closed()
+            raise
+
+    def main(self, *args, **kwargs):
+        try:
+            return super().main(*args, **kwargs)
+        except SystemExit as exc:
+            if exc.code in (EXIT_INTERRUPTED, EXIT_TERMINATED) and sys.stdout is sys.__stdout__:
+                _exit_now_if_a_page_is_on_the_wire(exc.code)
+            raise
 
     def invoke(self, ctx):
-        try:
-            return super().invoke(ctx)
-        except click.UsageError as exc:
-            raise _usage_line(exc) from None
+        with interrupts.signals_raise():
+            try:
+                return super().invoke(ctx)
+            except click.UsageError as exc:
+                raise _usage_line(exc) from None
+            except (KeyboardInterrupt, interrupts.Terminated, click.Abort) as exc:
+                raise _interrupted_line(exc) from None
+            except BrokenPipeError:
+                _end_quietly_if_stdout_closed()
+                raise
+
+
+def _interrupted_line(exc: BaseException) -> CliError:
+    """SIGINT (Ctrl-C) or SIGTERM as one line and 130 / 143, naming the run it ended, if any (the
+    run session recorded it as ``interrupted``).  Ctrl-C at a prompt (click's ``Abort``) is a
+    SIGINT too; end of input at a prompt is a usage error."""
+    tb = traceback.format_exc() if OUTPUT["debug"] else ""
+    if isinstance(exc, click.Abort):
+        if isinstance(exc.__context__, EOFError):
+            return CliError("no answer: standard input ended at the prompt", EXIT_USAGE,
+                            hint="give the password in the profile or the environment instead of "
+                                 "--ask-password when no one is there to type it", traceback_text=tb)
+        exc = KeyboardInterrupt()
+    name = signal.Signals(interrupts.signal_of(exc)).name
+    run_id = getattr(exc, "run_id", None)
+    message = f"interrupted by {name}" + (f"; run {run_id} is recorded as interrupted" if run_id else "")
+    return CliError(message, exit_code_for(exc), hint=getattr(exc, "hint", ""), traceback_text=tb)
+
+
+def _exit_now_if_a_page_is_on_the_wire(code: int) -> None:
+    """After an interrupt, the run is recorded, the lock released and the line printed; a page
+    request still on the wire (the pull fetches the next page in a thread) would hold the
+    interpreter's exit until it is answered or times out, every retry included: end at once."""
+    import threading
+    if any(t.name.startswith("clientcare-page") and t.is_alive() for t in threading.enumerate()):
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        os._exit(code)
+
+
+def _stdout_closed() -> bool:
+    """Whether standard output is a pipe or socket no one reads any more (``| head -1`` exited):
+    a broken pipe there is the reader's choice, not a failure (a broken pipe to Odoo is one)."""
+    import select
+    import stat
+    try:
+        fd = sys.stdout.fileno()
+        mode = os.fstat(fd).st_mode
+    except (AttributeError, ValueError, OSError):  # not a real file (click's test runner), or closed
+        return False
+    if not (stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)):
+        return False
+    poller = select.poll()
+    poller.register(fd, select.POLLOUT)
+    return any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0))
+
+
+def _end_quietly_if_stdout_closed() -> None:
+    """End with exit 0 and nothing said when the reader of standard output went away, as
+    standard tools do; what is still buffered goes to /dev/null (else the interpreter reports
+    a failed flush at exit)."""
+    if not _stdout_closed():
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    raise click.exceptions.Exit(EXIT_OK)
 
 
 def handle_errors(fn):
@@ -148,6 +238,8 @@ def handle_errors(fn):
         except E.ClientCareError as exc:
             raise CliError(exc, traceback_text=traceback.format_exc() if OUTPUT["debug"] else "") from None
         except OSError as exc:
+            if isinstance(exc, BrokenPipeError) and _stdout_closed():
+                raise  # the reader of standard output went away: ClientCareGroup ends quietly
             tb = traceback.format_exc() if OUTPUT["debug"] else ""
             if exc.filename:  # a file ClientCare was told to read or write
                 raise CliError(f"{exc.filename}: {_os_reason(exc)}", EXIT_USAGE, traceback_text=tb) from None
@@ -207,8 +299,14 @@ def output_options(fn):
     return fn
 
 
+#: The days ``--as-of`` accepts: pandas' timestamps end in 1677 and 2262, and rules count windows
+#: of months and years either way from the run day, so a margin of decades stays inside them.
+AS_OF_RANGE = (datetime(1900, 1, 1), datetime(2199, 12, 31))
+
+
 class DateParam(click.ParamType):
-    """A calendar date YYYY-MM-DD; a wrong one says what is wrong with it."""
+    """A calendar date YYYY-MM-DD; a wrong one says what is wrong with it, one outside
+    :data:`AS_OF_RANGE` too (checked here, before any work, without loading pandas)."""
 
     name = "YYYY-MM-DD"
 
@@ -217,12 +315,17 @@ class DateParam(click.ParamType):
             return value
         text = str(value).strip()
         try:
-            return datetime.strptime(text, "%Y-%m-%d")
+            day = datetime.strptime(text, "%Y-%m-%d")
         except ValueError as exc:
             import re
             if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
                 self.fail(f"{text!r} is not a date of the calendar ({exc})", param, ctx)
-            self.fail(f"{text!r} is not a date written YYYY-MM-DD, e.g. 2026-11-30", param, ctx)
+            self.fail(f"{text[:40]!r} is not a date written YYYY-MM-DD, e.g. 2026-11-30", param, ctx)
+        low, high = AS_OF_RANGE
+        if not low <= day <= high:
+            self.fail(f"{text!r} is outside the days ClientCare can evaluate ({low:%Y-%m-%d} to "
+                      f"{high:%Y-%m-%d})", param, ctx)
+        return day
 
 
 def as_of_option(fn):
@@ -400,13 +503,67 @@ def _selected_rules(profile, rules, rule_names):
     known = load_registry().known_names()
     unknown = [n for n in rule_names if n not in known]
     if unknown:
-        raise E.UsageError(f"--rules {','.join(unknown)}: no such rule (installed: {', '.join(sorted(known))})")
+        raise E.UsageError(f"--rules {shown(','.join(unknown))}: no such rule (installed: {', '.join(sorted(known))})")
     selected = rules.only(rule_names)
     off = [n for n in rule_names if n not in selected.configs]
     if off:
         raise E.UsageError(f"--rules {','.join(off)}: disabled in profile {profile.name!r} "
                            f"(rules.{off[0]}.enabled = false); enable it there to run it")
     return selected
+
+
+#: Odoo's ids are PostgreSQL integers: 1 to 2**31 - 1 (a larger one cannot even travel by XML-RPC).
+MAX_ODOO_ID = 2**31 - 1
+
+
+def _is_id(text: str) -> bool:
+    """ASCII digits only: ``"²"`` and ``"٣"`` are digits to ``str.isdigit`` but no id."""
+    return text.isascii() and text.isdigit()
+
+
+def _shown(text: str, most: int = 60) -> str:
+    """A value the user gave, quoted on one line (control characters escaped), cut if long."""
+    return repr(text if len(text) <= most else text[:most] + "…")
+
+
+def _client_value(ctx, param, value):
+    """``--client`` and ``explain``'s CLIENT, checked for form when the command line is parsed,
+    before any work: trimmed; empty, a NUL (no name holds one) or an id outside Odoo's range is
+    refused.  Whether a name matches is known from the data: offline at once, live with one
+    small read right after the login (:func:`_client_in_odoo`)."""
+    if value is None:
+        return None
+    text = value.strip()
+    if not text:
+        raise click.BadParameter("empty: give a client id, or part of a client's name", ctx, param)
+    if "\0" in text:
+        raise click.BadParameter(f"{_shown(text)} holds a NUL character, which no name holds", ctx, param)
+    if _is_id(text) and not 1 <= int(text) <= MAX_ODOO_ID:
+        raise click.BadParameter(f"{_shown(text)} is not an Odoo id (1 to {MAX_ODOO_ID})", ctx, param)
+    return text
+
+
+def _client_id(ctx, param, value):
+    """``sync --client``: an id only (checked here, before the configuration is even read)."""
+    text = _client_value(ctx, param, value)
+    if text is not None and not _is_id(text):
+        raise click.BadParameter(f"{_shown(text)}: sync takes a client id (`clientcare explain NAME` "
+                                 f"shows a client's id)", ctx, param)
+    return text
+
+
+def _client_in_odoo(client, value: str | None) -> None:
+    """A live ``--client NAME`` that names no commercial partner in Odoo is refused right after
+    the login, before the pull and the rules (one ``res.partner`` search of at most one id)
+    instead of after them.  Only "nothing matches" is decided here: the snapshot's clients are
+    narrower (customer activity), so an ambiguous name or a partner that is no client is still
+    told after the pull, by :func:`_match_client`.  An id, or a name with a control character
+    XML-RPC cannot carry, is left to that same check: no request is added for them."""
+    if not value or _is_id(value) or any(ord(c) < 32 and c not in "\t\n\r" for c in value):
+        return
+    if not client.commercial_partners_named(value, limit=1):
+        raise E.UsageError(f"no client matches {_shown(value)} (a client id, or part of a client's name; "
+                           f"no company or contact in Odoo is named so)")
 
 
 def _strip(ctx, param, value):
@@ -419,7 +576,7 @@ def strict_option(fn):
 
 
 def client_option(fn):
-    return click.option("--client", "client_filter", callback=_strip, help="Only this client (id or name).")(fn)
+    return click.option("--client", "client_filter", callback=_client_value, help="Only this client (id or name).")(fn)
 
 
 def _resolve_client(snapshot, value: str | None) -> set[int] | None:
@@ -433,7 +590,7 @@ def _resolve_client(snapshot, value: str | None) -> set[int] | None:
 def _match_client(clients, value: str) -> set[int]:
     """:func:`_resolve_client` over plain ``(id, name)`` pairs (``history`` has no snapshot)."""
     clients = list(clients)
-    if value.isdigit():
+    if _is_id(value):
         ids = {int(cid) for cid, _ in clients if cid == int(value)}
     else:
         lower = value.lower()
@@ -441,10 +598,10 @@ def _match_client(clients, value: str) -> set[int]:
         ids = {int(cid) for cid, name in names if name == lower} or \
             {int(cid) for cid, name in names if lower in name}
     if not ids:
-        raise E.UsageError(f"no client matches {value!r} (a client id, or part of a client's name)")
-    if len(ids) > 1 and not value.isdigit():
+        raise E.UsageError(f"no client matches {_shown(value)} (a client id, or part of a client's name)")
+    if len(ids) > 1 and not _is_id(value):
         matches = [name for cid, name in clients if cid in ids]
-        raise E.UsageError(f"{value!r} matches several clients: {', '.join(map(str, matches[:10]))}; "
+        raise E.UsageError(f"{_shown(value)} matches several clients: {', '.join(map(str, matches[:10]))}; "
                            f"use the id")
     return ids
 
@@ -470,10 +627,11 @@ def _live_pull(profile, rules, command: str, full: bool = False, progress=None):
 
 
 @contextlib.contextmanager
-def _pulled(profile, rules, command: str, full: bool = False, progress=None):
+def _pulled(profile, rules, command: str, full: bool = False, progress=None, client_filter: str | None = None):
     """A pull in a run session: it advances the cursors and rewrites the working snapshot, so it
     holds the profile lock (a second run exits 5) and leaves a ``runs`` row.  Yields the session
-    (its client), the run summary and the snapshot; what the caller does inside is part of the run."""
+    (its client), the run summary and the snapshot; what the caller does inside is part of the run.
+    ``client_filter`` (``--client``) is looked up right after the login (:func:`_client_in_odoo`)."""
     from clientcare.jobs.run_history import new_run_id
     from clientcare.jobs.run_session import RunSummary, run_session
     from clientcare.jobs.sync import open_client, pull_snapshot
@@ -481,6 +639,7 @@ def _pulled(profile, rules, command: str, full: bool = False, progress=None):
     summary = RunSummary(new_run_id(), command.split()[0], profile.name)
     with run_session(profile, summary, command, raise_errors=True) as run:
         run.client = open_client(profile, run.state, progress)
+        _client_in_odoo(run.client, client_filter)
         snapshot = pull_snapshot(run.client, rules, full=full)
         summary.pulled = snapshot.summary()
         yield run, summary, snapshot
@@ -549,7 +708,7 @@ def audit(ctx, rule_names, client_filter, as_of, output, fmt, snapshot_dir, demo
         result = selected.evaluate(snapshot, day, history=None)
         stored = demo_history(profile, rules, snapshot, day, last=False) if demo and fmt == "html" else None
     else:
-        snapshot, day, result, stored = _live_audit(profile, selected, as_of, _progress(ctx))
+        snapshot, day, result, stored = _live_audit(profile, selected, as_of, _progress(ctx), client_filter)
     findings, not_raised = result.findings, result.not_raised
     ids = _resolve_client(snapshot, client_filter)
     if ids:
@@ -573,18 +732,21 @@ def audit(ctx, rule_names, client_filter, as_of, output, fmt, snapshot_dir, demo
         ctx.exit(EXIT_PARTIAL)
 
 
-def _live_audit(profile, rules, as_of, progress=None):
+def _live_audit(profile, rules, as_of, progress=None, client_filter=None):
     """Pull, evaluate, and extend the client health history in one run (:func:`_pulled`, command
     ``audit``, under whose id the history rows are stored).  The snapshot, the run day, the
     rules' result and the history as it was before the run."""
     from collections import Counter
 
-    from clientcare.jobs import health_history as history
+    from clientcare.jobs import health_history as history, previous_findings
+    from clientcare.jobs.sync import broken_dates
 
-    with _pulled(profile, rules, "audit", progress=progress) as (run, summary, snapshot):
+    with _pulled(profile, rules, "audit", progress=progress, client_filter=client_filter) as (run, summary, snapshot):
         day = _default_as_of(snapshot, as_of, False)
         stored = history.load_for_run(run.state, run.client.scope, rules)
-        result = rules.evaluate(snapshot, day, history=stored)
+        previous = previous_findings.load(run.state, run.client.scope)
+        result = rules.evaluate(snapshot, day, history=stored,
+                                broken_dates=broken_dates(run.state, run.client.scope, previous))
         history.record(run.state, run.client.scope, summary.run_id, day, result.findings, profile.history_days)
         summary.as_of = day.isoformat()
         summary.findings = dict(sorted(Counter(f.rule for f in result.findings).items()))
@@ -594,34 +756,57 @@ def _live_audit(profile, rules, as_of, progress=None):
     return snapshot, day, result, stored
 
 
+def _live_explain(ctx, profile, rules, client, as_of):
+    """Pull and plan as ``sync --dry-run`` does (the whole database, so the creation cap and every
+    decision are the same), then keep the client's keys.  The snapshot, the run day, the client
+    ids, the rules' result and the plan's items by key (their open activities included)."""
+    from clientcare.jobs.sync import plan_sync
+
+    with _pulled(profile, rules, "explain", progress=_progress(ctx), client_filter=client) as (run, summary, snapshot):
+        day = _default_as_of(snapshot, as_of, False)
+        ids = _resolve_client(snapshot, client)
+        planned = plan_sync(run, profile, rules, snapshot, day, summary.run_id)
+        summary.as_of = day.isoformat()
+    theirs = {marker_key(f.key) for f in planned.result.findings if f.client_id in ids}
+    theirs |= {marker_key(f["key"]) for fs in planned.previous.values() for f in fs if f.get("client_id") in ids}
+    decisions = {it.key: it for it in planned.plan.items if it.key in theirs
+                 or it.res_model == "res.partner" and it.res_id in ids}
+    return snapshot, day, ids, planned.result, decisions
+
+
+def decision_text(item) -> str:
+    """What sync will do with one key, as ``sync --dry-run`` says it."""
+    if item is None:
+        return "nothing (no activity planned)"
+    verb = {"create": "create the activity", "update": "update the activity", "close": "close the activity",
+            "leave": "leave it", "note": "post the note", "skip": "skip it"}.get(item.op, item.op)
+    return f"{verb} — {item.reason}" if item.reason else verb
+
+
 def _failed_or_skipped(err: dict) -> str:
     return "skipped" if err.get("stage") == "skipped" else "failed"
 
 
 def _check_output(output: str | None) -> None:
-    """An --output file that cannot be written is refused before any work (exit 2)."""
+    """An --output name that cannot take a report is refused before any work (exit 2):
+    :mod:`clientcare.jobs.output_file` says which names can."""
     if output:
-        from clientcare.connector.state import path_problem
-        problem = path_problem(Path(output), directory=False)
-        if problem and "its directory" not in problem:
-            raise E.UsageError(f"--output {output}: {problem.split(';')[0]}")
+        from clientcare.jobs import output_file
+        problem = output_file.problem(output)
+        if problem:
+            raise E.UsageError(f"--output {output}: {problem}")
 
 
 def _emit(text, output: str | None) -> None:
     """Write a report: a string, or its pieces as they are made (a large JSON audit is never one
-    string).  A file is written under a temporary name and renamed: never left half-written."""
+    string).  A file is written whole or not at all, never over or through what is not ClientCare's
+    (:func:`clientcare.jobs.output_file.write`)."""
     chunks = [text] if isinstance(text, str) else text
     if _PROGRESS_SHOWN:
         _clear_progress()
     if output:
-        partial = f"{output}.partial"
-        try:
-            with open(partial, "w", encoding="utf-8") as fh:
-                fh.writelines(chunks)
-            os.replace(partial, output)
-        finally:
-            if os.path.exists(partial):
-                os.remove(partial)
+        from clientcare.jobs import output_file
+        output_file.write(output, chunks)
         if not OUTPUT["quiet"]:
             note(f"wrote {output}", "info")
     else:
@@ -630,7 +815,7 @@ def _emit(text, output: str | None) -> None:
 
 
 @main.command()
-@click.argument("client")
+@click.argument("client", callback=_client_value)
 @connection_options
 @as_of_option
 @click.option("--snapshot", "snapshot_dir", type=click.Path(exists=True, file_okay=False),
@@ -639,26 +824,35 @@ def _emit(text, output: str | None) -> None:
 @click.pass_context
 @handle_errors
 def explain(ctx, client, as_of, snapshot_dir, demo, **flags):
-    """Every finding for one client (id or name), its evidence, and what sync would do about it."""
+    """Every finding for one client (id or name), its evidence, and what sync will do about it
+    (live: the plan a sync would make now, from Odoo's activities and what people did there)."""
     from clientcare.jobs import report
 
     offline = demo or snapshot_dir
     if demo and snapshot_dir:
         raise E.UsageError("--demo and --snapshot DIR both name the data to explain: give one")
     profile, rules = load_profile_from(ctx, require_connection=not offline, **flags)
-    snapshot = _snapshot_for(ctx, profile, rules, snapshot_dir, demo, "explain")
-    day = _default_as_of(snapshot, as_of, demo)
-    ids = _resolve_client(snapshot, client)
-    result = rules.evaluate(snapshot, day)
+    if offline:
+        snapshot = _snapshot_for(ctx, profile, rules, snapshot_dir, demo, "explain")
+        day = _default_as_of(snapshot, as_of, demo)
+        ids = _resolve_client(snapshot, client)
+        result, decisions = rules.evaluate(snapshot, day), None
+    else:
+        snapshot, day, ids, result, decisions = _live_explain(ctx, profile, rules, client, as_of)
     findings = [f for f in result.findings if f.client_id in ids]
     name = snapshot.clients.loc[snapshot.clients["id"].isin(ids), "name"].iloc[0]
     click.echo(f"{name} (id {', '.join(map(str, sorted(ids)))}), as of {day:%Y-%m-%d}: "
                f"{len(findings)} finding(s)")
+    if decisions is None:
+        click.echo("(from a snapshot: what sync would do leaves out Odoo's open activities and what people "
+                   "did with them; explain on the live server says what sync will do)")
     for f in findings:
         click.echo(f"\n[{f.severity}] {f.rule}: {f.summary}")
         click.echo(f"  key: {f.key}")
         click.echo(f"  owner: user {f.responsible_user_id} (routed by {f.routed_by})")
-        if f.action:
+        if f.action and decisions is not None:
+            click.echo(f"  sync will: {decision_text(decisions.pop(marker_key(f.key), None))}")
+        elif f.action:
             a = f.action
             since = f" (the situation since {a.due_date})" if a.due_date and a.due_date < day else ""
             what = (f"{a.activity_type} activity due {a.due_on(day)}{since}" if a.kind == "activity"
@@ -671,6 +865,9 @@ def explain(ctx, client, as_of, snapshot_dir, demo, **flags):
         cols = f.evidence_columns or (list(f.evidence[0]) if f.evidence else [])
         for row in f.evidence[:20]:
             click.echo("    - " + ", ".join(f"{c}={row.get(c)}" for c in cols))
+    for key, item in sorted((decisions or {}).items()):  # open activities of the client no finding holds
+        click.echo(f"\nactivity {item.odoo_id} ({key}): {item.summary}")
+        click.echo(f"  sync will: {decision_text(item)}")
     not_raised = report.not_raised_frame([n for n in result.not_raised if n.client_id in ids], snapshot)
     if len(not_raised):
         click.echo("\nNot raised, because:")
@@ -816,10 +1013,10 @@ def _field_docs(cls) -> dict[str, str]:
 def runs(ctx, run_id, as_json, limit, **flags):
     """Run history, or one run's summary."""
     from clientcare.jobs.run_history import RunHistory
-    from clientcare.jobs.run_session import open_state
+    from clientcare.jobs.run_session import open_store
 
     profile, _ = load_profile_from(ctx, require_connection=False, with_rules=False, **flags)
-    history = RunHistory(open_state(profile))
+    history = RunHistory(open_store(profile.state_path, read_only=True))  # only reads: a read-only file will do
     if run_id:
         run = history.get(run_id)
         if run is None:
@@ -838,7 +1035,7 @@ def runs(ctx, run_id, as_json, limit, **flags):
 
 
 @main.command("history")
-@click.argument("client")
+@click.argument("client", callback=_client_value)
 @connection_options
 @output_options
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "csv"]), default="text", show_default=True,
@@ -850,7 +1047,7 @@ def history_command(ctx, client, output, fmt, demo, **flags):
     """One client's health over time (id or name): fit score, band and what changed, as syncs
     and live audits stored it."""
     from clientcare.jobs import health_history as history
-    from clientcare.jobs.run_session import open_state
+    from clientcare.jobs.run_session import open_store
 
     profile, rules = load_profile_from(ctx, require_connection=False, with_rules=demo, **flags)
     _check_output(output)
@@ -862,7 +1059,7 @@ def history_command(ctx, client, output, fmt, demo, **flags):
         frame = demo_history(profile, rules, snapshot, demo_as_of(snapshot))
         rows = [history.Stretch(*row) for row in frame.itertuples(index=False)]
     elif profile.state_path.exists():  # read with sqlite3 alone: no pandas for a look at the history
-        with contextlib.closing(open_state(profile)) as state:
+        with contextlib.closing(open_store(profile.state_path, read_only=True)) as state:
             rows = history.stretches(state, scope)
     else:
         rows = []
@@ -895,7 +1092,7 @@ def history_command(ctx, client, output, fmt, demo, **flags):
 @main.command()
 @connection_options
 @rules_option
-@click.option("--client", "client_filter", callback=_strip,
+@click.option("--client", "client_filter", callback=_client_id,
               help="Only this client (its id; `clientcare explain NAME` shows it).")
 @as_of_option
 @click.option("--dry-run", is_flag=True, help="Compute and print the plan; make no write call.")
@@ -909,9 +1106,6 @@ def sync(ctx, rule_names, client_filter, as_of, dry_run, full, as_json, strict, 
     from clientcare.jobs import sync as sync_job
 
     profile, rules = load_profile_from(ctx, **flags)
-    if client_filter and not client_filter.isdigit():
-        raise E.UsageError(f"--client {client_filter!r}: sync takes a client id (`clientcare explain NAME` "
-                           f"shows a client's id)")
     selected = _selected_rules(profile, rules, rule_names)
     client_ids = {int(client_filter)} if client_filter else None
     summary = sync_job.sync(profile, selected, dry_run=dry_run, as_of=as_of.date() if as_of else None,
@@ -965,20 +1159,27 @@ def _summary_text(d: dict) -> str:
 @main.command()
 @click.argument("run_id")
 @connection_options
+@click.option("--force", is_flag=True,
+              help="Also remove the run's activities people worked on (owner, deadline or note changed).")
 @click.pass_context
 @handle_errors
-def undo(ctx, run_id, **flags):
-    """Remove what one run created: its open activities and, where permitted, its notes."""
+def undo(ctx, run_id, force, **flags):
+    """Remove what one run created: its open activities and, where permitted, its notes.  An
+    activity a person worked on since is listed and kept unless --force.  The next sync raises
+    again what is still found."""
     from clientcare.jobs import sync as sync_job
 
     profile, _ = load_profile_from(ctx, **flags)
-    summary = sync_job.undo(profile, run_id, progress=_progress(ctx))
+    summary = sync_job.undo(profile, run_id, progress=_progress(ctx), force=force)
     if summary.error:
         raise CliError(summary.error, summary.exit_code, hint=summary.hint,
                        traceback_text=summary.traceback if OUTPUT["debug"] else "")
     click.echo(f"run {summary.undone}: removed {summary.applied['activities_removed']} activities and "
                f"{summary.applied['notes_removed']} notes" + (f" and took off {summary.applied['tags_removed']} health "
                f"tag(s)" if summary.applied.get("tags_removed") else "") + f" (recorded as run {summary.run_id})")
+    for kept in summary.kept:
+        click.echo(f"  kept {kept['model']},{kept['res_id']} activity {kept['id']} \"{kept['summary']}\": "
+                   f"a person worked on it ({kept['why']}); --force removes it too")
     for err in summary.write_errors:
         note(f"  could not remove {err['res_model']},{err['res_id']}: {err['error']}")
     ctx.exit(summary.exit_code)

@@ -271,19 +271,27 @@ def load_profile(name: str | None = None, config_path: str | Path | None = None,
     data: dict = {}
     if path.exists():
         try:
-            data = tomllib.loads(path.read_text())
+            # utf-8-sig: a byte-order mark (Windows editors write one) is read as none; the file's
+            # encoding is UTF-8 whatever the locale says (TOML's own rule)
+            data = tomllib.loads(path.read_text(encoding="utf-8-sig"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{path}: not valid TOML ({exc})") from None
     elif explicit:
         raise ConfigError(f"config file {path} does not exist")
     profiles = data.get("profiles", {})
+    if not isinstance(profiles, dict):  # `profiles = 5`: one problem, then no profile to read
+        problems.append(f"{path}: profiles must be a table of [profiles.NAME] tables, not {profiles!r}")
+        profiles = {}
     unknown_top = set(data) - {"profiles"}
     if unknown_top:
-        problems.append(f"{path}: unknown top-level key(s) {', '.join(sorted(unknown_top))} "
+        problems.append(f"{path}: unknown top-level key(s) {', '.join(repr(k) for k in sorted(unknown_top))} "
                         f"(put settings under [profiles.NAME])")
     if profiles and name not in profiles:
         problems.append(f"{path}: no profile {name!r} (profiles: {', '.join(sorted(profiles))})")
-    section = profiles.get(name, {}) if isinstance(profiles, dict) else {}
+    section = profiles.get(name, {})
+    if not isinstance(section, dict):  # `[profiles] default = "x"`
+        problems.append(f"{path}: profile {name!r} must be a table ([profiles.{name}]), not {section!r}")
+        section = {}
 
     values: dict[str, Any] = {k: spec[1] for k, spec in KEYS.items()}
     sources: dict[str, str] = {}

@@ -1,11 +1,15 @@
 """The write-back ledger: per database, what ClientCare wrote in Odoo for each finding key
 (the state table ``ledger``, owned here; :mod:`clientcare.jobs.writeback` is its user).
-Odoo's own markers say what is open; the ledger adds which run wrote it (for ``undo``)
-and which keys people marked done."""
+Odoo's own markers say what is open; the ledger adds which run wrote it (for ``undo``),
+what ClientCare last set (owner, deadline, the records the finding listed), so a person's
+change can be told from ClientCare's own, and who marked a key done, when, with what words."""
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import NamedTuple
 
 from clientcare.connector.state import StateStore, Tables
 
@@ -23,13 +27,80 @@ TABLES = Tables({1: """
         updated_at TEXT,
         PRIMARY KEY (scope, finding_key, kind)
     );
+    """,
+    # what ClientCare last set (owner, deadline, the records the finding listed as JSON ids) and
+    # who marked the key done in Odoo, when (ISO date), with what feedback; the dates a person agreed
+    # (a deadline they moved) that passed with the situation unchanged (JSON).  No comments inside:
+    # SQLite splices an added column's text into the table's stored definition.
+    4: """
+    ALTER TABLE ledger ADD COLUMN assigned_user_id INTEGER;
+    ALTER TABLE ledger ADD COLUMN deadline TEXT;
+    ALTER TABLE ledger ADD COLUMN records TEXT;
+    ALTER TABLE ledger ADD COLUMN done_by TEXT;
+    ALTER TABLE ledger ADD COLUMN done_by_user_id INTEGER;
+    ALTER TABLE ledger ADD COLUMN done_at TEXT;
+    ALTER TABLE ledger ADD COLUMN feedback TEXT;
+    ALTER TABLE ledger ADD COLUMN broken_dates TEXT
     """})
 
 
-def activity_statuses(state: StateStore, scope: str) -> dict[str, str]:
-    """Activity keys the ledger knows for this database, with their status."""
-    return dict(state.db.execute("SELECT finding_key, status FROM ledger WHERE scope=? AND kind='activity'",
-                                 (scope,)).fetchall())
+class Entry(NamedTuple):
+    """One record ClientCare wrote (or adopted) for a finding key; ``None`` keeps what is stored."""
+
+    key: str
+    res_model: str
+    res_id: int
+    kind: str
+    odoo_id: int | None
+    run_id: str
+    fingerprint: str | None = None
+    assigned_user_id: int | None = None
+    deadline: str | None = None
+    records: tuple[int, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Known:
+    """What the ledger knows of one activity key."""
+
+    status: str
+    odoo_id: int | None = None
+    run_id: str | None = None
+    assigned_user_id: int | None = None
+    deadline: str | None = None
+    records: tuple[int, ...] | None = None
+    done_by: str | None = None
+    done_by_user_id: int | None = None
+    done_at: str | None = None
+    feedback: str | None = None
+    #: Dates a person agreed (a deadline they moved) that passed with the situation unchanged.
+    broken_dates: tuple[str, ...] = ()
+
+
+class Done(NamedTuple):
+    """A person's "done" as Odoo's activity-done message tells it."""
+
+    key: str
+    by: str | None
+    by_user_id: int | None
+    at: str | None
+    feedback: str | None
+
+
+def activities(state: StateStore, scope: str) -> dict[str, Known]:
+    """Activity keys the ledger knows for this database."""
+    rows = state.db.execute(
+        "SELECT finding_key, status, odoo_id, run_id, assigned_user_id, deadline, records, done_by, "
+        "done_by_user_id, done_at, feedback, broken_dates FROM ledger WHERE scope=? AND kind='activity'",
+        (scope,)).fetchall()
+    return {r[0]: Known(r[1], r[2], r[3], r[4], r[5], tuple(json.loads(r[6])) if r[6] else None, *r[7:11],
+                        tuple(json.loads(r[11] or "[]"))) for r in rows}
+
+
+def by_odoo_id(state: StateStore, scope: str, ids: Iterable[int]) -> dict[int, Known]:
+    """What ClientCare last set on these activities (for ``undo``: was it touched since?)."""
+    wanted = set(ids)
+    return {k.odoo_id: k for k in activities(state, scope).values() if k.odoo_id in wanted}
 
 
 def forget_done(state: StateStore, scope: str, gone: Callable[[str, str, int], bool]) -> None:
@@ -43,22 +114,54 @@ def forget_done(state: StateStore, scope: str, gone: Callable[[str, str, int], b
                 db.execute("DELETE FROM ledger WHERE scope=? AND kind='activity' AND finding_key=?", (scope, key))
 
 
-def record(state: StateStore, scope: str, status: str,
-           entries: Iterable[tuple[str, str, int, str, int | None, str, str | None]]) -> None:
-    """Store ``status`` for each (key, res_model, res_id, kind, odoo_id, run_id, fingerprint).
-    A key keeps the run that opened it while its activity stays open (``undo`` of that run
-    removes it); a known Odoo id is never forgotten."""
+def record(state: StateStore, scope: str, status: str, entries: Iterable[Entry]) -> None:
+    """Store ``status`` for each entry.  A key keeps the run that opened it while its activity
+    stays open (``undo`` of that run removes it); a known Odoo id, owner, deadline or record
+    list is never forgotten for want of a new one."""
     now = datetime.now(timezone.utc).isoformat()
     with state.transaction() as db:
-        for key, res_model, res_id, kind, odoo_id, run_id, fp in entries:
+        for e in entries:
             db.execute(
-                "INSERT INTO ledger(finding_key, scope, res_model, res_id, kind, odoo_id, run_id, "
-                "status, fingerprint, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?) "
+                "INSERT INTO ledger(finding_key, scope, res_model, res_id, kind, odoo_id, run_id, status, "
+                "fingerprint, updated_at, assigned_user_id, deadline, records) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) "
                 "ON CONFLICT(scope, finding_key, kind) DO UPDATE SET odoo_id=coalesce(excluded.odoo_id, "
                 "ledger.odoo_id), run_id=CASE WHEN excluded.status IN ('pending','open','posted') "
                 "AND ledger.status NOT IN ('open') THEN excluded.run_id ELSE ledger.run_id END, "
-                "status=excluded.status, updated_at=excluded.updated_at",
-                (key, scope, res_model, res_id, kind, odoo_id, run_id, status, fp, now))
+                "status=excluded.status, updated_at=excluded.updated_at, "
+                "fingerprint=coalesce(excluded.fingerprint, ledger.fingerprint), "
+                "assigned_user_id=coalesce(excluded.assigned_user_id, ledger.assigned_user_id), "
+                "deadline=coalesce(excluded.deadline, ledger.deadline), "
+                "records=coalesce(excluded.records, ledger.records)",
+                (e.key, scope, e.res_model, e.res_id, e.kind, e.odoo_id, e.run_id, status, e.fingerprint, now,
+                 e.assigned_user_id, e.deadline, json.dumps(list(e.records)) if e.records is not None else None))
+
+
+def record_done(state: StateStore, scope: str, done: Iterable[Done]) -> None:
+    """Who marked these keys done, when and with what feedback (kept while the key is known)."""
+    with state.transaction() as db:
+        db.executemany("UPDATE ledger SET status='done', done_by=?, done_by_user_id=?, done_at=?, feedback=? "
+                       "WHERE scope=? AND kind='activity' AND finding_key=?",
+                       [(d.by, d.by_user_id, d.at, d.feedback, scope, d.key) for d in done])
+
+
+def record_broken(state: StateStore, scope: str, broken: Iterable[tuple[str, str]]) -> None:
+    """Add each (key, agreed date) to the dates a person agreed on that key and that passed."""
+    with state.transaction() as db:
+        for key, agreed in broken:
+            row = db.execute("SELECT broken_dates FROM ledger WHERE scope=? AND kind='activity' AND finding_key=?",
+                             (scope, key)).fetchone()
+            if row is None:
+                continue
+            dates = sorted(set(json.loads(row[0] or "[]")) | {agreed})
+            db.execute("UPDATE ledger SET broken_dates=? WHERE scope=? AND kind='activity' AND finding_key=?",
+                       (json.dumps(dates), scope, key))
+
+
+def broken_dates(state: StateStore, scope: str) -> dict[str, tuple[str, ...]]:
+    """Per activity key, the dates a person agreed that passed with the situation unchanged."""
+    rows = state.db.execute("SELECT finding_key, broken_dates FROM ledger WHERE scope=? AND kind='activity' "
+                            "AND broken_dates IS NOT NULL", (scope,)).fetchall()
+    return {key: tuple(json.loads(dates)) for key, dates in rows}
 
 
 def mark_removed(state: StateStore, scope: str, activity_ids: Iterable[int]) -> None:

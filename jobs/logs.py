@@ -5,6 +5,7 @@ import base64
 import html
 import json
 import logging
+import re
 import sys
 from datetime import datetime, timezone
 from urllib.parse import quote, quote_plus
@@ -33,47 +34,88 @@ def _base64_cores(secret: bytes) -> set[str]:
     return out
 
 
-def secret_forms(secret: str) -> set[str]:
-    """Every way ``secret`` may appear in a log line, an exception or a payload: as is,
-    Python-escaped (``repr``), JSON-encoded (ASCII or not), URL-encoded, XML/HTML-escaped,
-    and base64 (alone or inside a longer encoded value)."""
+def _text_forms(secret: str) -> set[str]:
+    """The readable ways ``secret`` may appear: as is, Python-escaped (``repr``), JSON-encoded
+    (ASCII or not, and JSON inside JSON: a logged payload), URL-encoded, XML/HTML-escaped."""
     forms = {secret, repr(secret)[1:-1], json.dumps(secret)[1:-1],
              json.dumps(secret, ensure_ascii=False)[1:-1], quote(secret, safe=""), quote_plus(secret),
              quote(secret), html.escape(secret), html.escape(secret, quote=False),
              secret.encode("unicode_escape").decode("ascii"),
-             json.dumps(json.dumps(secret))[3:-3]}          # JSON inside JSON (a logged payload)
+             json.dumps(json.dumps(secret))[3:-3]}
     forms |= {" ".join(f.split()) for f in forms}      # whitespace collapsed (one-line messages)
-    raw = secret.encode("utf-8")
-    forms |= _base64_cores(raw)
-    forms.add(base64.b64encode(raw).decode())
-    forms.add(raw.hex())
     return {f for f in forms if f and len(f) >= 4}
+
+
+def _encoded_forms(secret: str) -> set[str]:
+    """``secret`` in base64 (alone, or inside a longer encoded value at any alignment) and hex."""
+    raw = secret.encode("utf-8")
+    forms = _base64_cores(raw) | {base64.b64encode(raw).decode(), raw.hex()}
+    return {f for f in forms if f and len(f) >= 4}
+
+
+def secret_forms(secret: str) -> set[str]:
+    """Every way ``secret`` may appear in a log line, an exception or a payload: as is,
+    Python-escaped (``repr``), JSON-encoded (ASCII or not), URL-encoded, XML/HTML-escaped,
+    and base64 (alone or inside a longer encoded value)."""
+    return _text_forms(secret) | _encoded_forms(secret)
+
+
+#: What may stand just before a readable form that starts with a letter or digit for it to be
+#: the secret: not a character that continues a word or a path (a letter, a digit, ``_``, ``/``,
+#: ``-``, or ``.`` after a word character: "state" inside "statement", "main" in ``/work/main/x``
+#: or ``main.py`` are not the secret), except the end of an escape that may precede a secret in
+#: a quoted or encoded payload (``\n``, ``\x41``, ``\u00e9``, ``%3D``).
+_BEFORE = (r"(?:(?<![\w/-])(?<!\w\.)|(?<=\\[nrtfvab0])|(?<=\\x[0-9a-fA-F]{2})"
+           r"|(?<=\\u[0-9a-fA-F]{4})|(?<=%[0-9A-Fa-f]{2}))")
+#: The same after a form that ends with a letter or digit (an escape may follow it: ``\n``).
+_AFTER = r"(?:(?![\w/-])(?!\.\w)|(?=\\[nrtfvabux0\\\"']))"
+
+
+def _pattern(form: str, bounded: bool) -> str:
+    """``form`` as a regular expression; a readable form (``bounded``) must stand alone on each
+    side where it starts or ends with a word character, as ``\b`` would but with paths and
+    escapes in mind (:data:`_BEFORE`, :data:`_AFTER`)."""
+    body = re.escape(form)
+    if bounded and re.match(r"\w", form[0]):
+        body = _BEFORE + body
+    if bounded and re.match(r"\w", form[-1]):
+        body = body + _AFTER
+    return body
 
 
 class RedactSecrets(logging.Filter):
     """Replace every known secret, in each of its encoded forms, in a log record's final text
-    (message and traceback) by ``***``."""
+    (message and traceback) by ``***``.  The secret itself, not its letters inside other words:
+    a password that is a common word ("state", "main") leaves "statement" and a path holding
+    ``/main/`` alone, and is still masked where it stands as a value (URL userinfo, a JSON
+    string, after ``password=``, a word of its own).  Encoded forms (base64, hex) are masked
+    wherever they appear: inside a longer encoded value is where they hide."""
 
     def __init__(self, secrets: list[str] | None = None):
         super().__init__()
         self.secrets: list[str] = []
         self._forms: list[str] = []
+        self._regex: re.Pattern | None = None
         self.add(*(secrets or []))
 
     def add(self, *secrets: str) -> None:
-        for s in secrets:
-            if s and len(s) >= 4 and s not in self.secrets:
-                self.secrets.append(s)
-                self._forms = sorted(set(self._forms) | secret_forms(s), key=len, reverse=True)
+        new = [s for s in dict.fromkeys(secrets) if s and len(s) >= 4 and s not in self.secrets]
+        if not new:  # every command adds the profile's secrets again: compiled once
+            return
+        self.secrets += new
+        forms = {f: True for s in self.secrets for f in _text_forms(s)}
+        for s in self.secrets:
+            forms.update({f: False for f in _encoded_forms(s) if f not in forms})
+        self._forms = sorted(forms, key=len, reverse=True)
+        self._regex = re.compile("|".join(_pattern(f, forms[f]) for f in self._forms))
 
     def clear(self) -> None:
-        self.secrets, self._forms = [], []
+        self.secrets, self._forms, self._regex = [], [], None
 
     def redact(self, text: str) -> str:
-        for form in self._forms:
-            if form in text:
-                text = text.replace(form, "***")
-        return text
+        if self._regex is None or not text:
+            return text
+        return self._regex.sub("***", text)
 
     def filter(self, record: logging.LogRecord) -> bool:
         if self._forms:

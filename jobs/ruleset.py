@@ -120,7 +120,7 @@ class RuleSet:
                               hint="fix or uninstall the rule's package, or leave it out of rules_enabled")
 
     def evaluate(self, snapshot: Snapshot, as_of: date, previous: dict[str, list[dict]] | None = None,
-                 history=None) -> RunResult:
+                 history=None, broken_dates=None) -> RunResult:
         """Run the set's rules; those needing a table the server would not give are skipped.  The
         overdue invoices and late tasks of a rule that did not run are listed as not raised."""
         unavailable = snapshot.unavailable
@@ -138,7 +138,8 @@ class RuleSet:
                                 "error": f"needs {', '.join(absent)}, not in this snapshot"})
         run = [n for n in self.names if n not in {s["rule"] for s in skipped}]
         result = run_rules(snapshot, as_of, {n: self.configs[n] for n in run}, self.routing,
-                           registry=self.registry, only=run, previous=previous, history=history)
+                           registry=self.registry, only=run, previous=previous, history=history,
+                           broken_dates=broken_dates)
         result.errors[:0] = [f.to_dict() for f in self.failures]
         result.errors += skipped
         result.not_raised += coverage.not_run(snapshot, as_of, result, self.registry.accounts_for())

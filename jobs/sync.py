@@ -6,7 +6,9 @@ with a run summary stored in the history and a documented exit code.
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from clientcare.connector import errors as E
 from clientcare.connector.client import OdooClient
@@ -14,13 +16,13 @@ from clientcare.connector.pull import PullOptions, pull_incremental
 from clientcare.connector.snapshot import Snapshot
 from clientcare.connector.state import StateStore
 from clientcare.connector.schema import CORE_TABLES, TABLES
-from clientcare.jobs import health_history as health, health_tags, previous_findings
+from clientcare.jobs import health_history as health, health_tags, ledger, previous_findings
 from clientcare.jobs.config import Profile
 from clientcare.jobs.exit_codes import EXIT_PARTIAL
 from clientcare.jobs.ruleset import RuleSet
 from clientcare.jobs.run_history import RunHistory, new_run_id
 from clientcare.jobs.run_session import RunSummary, open_state, run_session
-from clientcare.jobs.writeback import WRITE_MODELS, WriteBack, undo_run
+from clientcare.jobs.writeback import RECHECK_AFTER_DAYS, WRITE_MODELS, Plan, WriteBack, undo_run
 from clientcare.rules.finding import SUBJECT_MODELS
 
 
@@ -43,7 +45,13 @@ def pull_options(rules: RuleSet, full: bool = False) -> PullOptions:
     needs, declared = rules.needs, rules.declared_tables
     tables = tuple(t for t in TABLES if t in needs or t in CORE_TABLES) + tuple(sorted(declared))
     extra = {t: sorted(f) for t, f in needs.items() if t in TABLES or t in declared}
-    return PullOptions(full=full, tables=tables, extra_fields=extra, extra_tables=declared)
+    read = {t for n in rules.names for rule in (rules.registry.rules[n],) for t in (*rule.needs, *rule.optional_needs)}
+    return PullOptions(full=full, tables=tables, extra_fields=extra, extra_tables=declared,
+                       followup_exclusions="followup_exclusions" in read)
+
+
+#: The model of the receivable lines the pull reads (payment dates, follow-up flags): `check` tests it.
+EXCLUSION_MODEL = "account.move.line"
 
 
 def pull_snapshot(client: OdooClient, rules: RuleSet, full: bool = False) -> Snapshot:
@@ -68,8 +76,79 @@ def models_needed(profile: Profile, rules: RuleSet | None = None
     optional = {options.spec(t).model for t in optional_tables if t in options.tables}
     required = {options.spec(t).model for t in options.tables if t not in optional_tables}
     declared = {spec.model for spec in options.extra_tables.values()} - set(WRITE_MODELS)  # chatter read, not a target
-    return (out, optional - required - set(WRITE_MODELS), (set(SUBJECT_MODELS) & required) | declared,
-            dict(rules.readers))
+    readers = dict(rules.readers)
+    if options.followup_exclusions:  # the receivable lines' follow-up flags (without them: not judged)
+        out.setdefault(EXCLUSION_MODEL, set()).add("read")
+        optional.add(EXCLUSION_MODEL)
+        readers[EXCLUSION_MODEL] = sorted(n for n in rules.names
+                                          if "followup_exclusions" in rules.registry.rules[n].optional_needs)
+    return (out, optional - required - set(WRITE_MODELS), (set(SUBJECT_MODELS) & required) | declared, readers)
+
+
+@dataclass
+class Planned:
+    """What a sync decides before it writes: the rules' result (``findings`` narrowed to the
+    asked clients), the write-back that planned it, its plan, and the previous findings."""
+
+    result: Any
+    findings: list
+    writer: WriteBack
+    plan: Plan
+    previous: dict
+
+
+def plan_sync(run, profile: Profile, rules: RuleSet, snapshot: Snapshot, as_of: date, run_id: str,
+              client_ids: set[int] | None = None) -> Planned:
+    """Evaluate and plan as ``sync`` does; ``explain`` asks the same, so both say the same of
+    every key.  Only reads Odoo."""
+    client = run.client
+    previous = previous_findings.load(run.state, client.scope)
+    result = rules.evaluate(snapshot, as_of, previous=previous,
+                            history=health.load_for_run(run.state, client.scope, rules),
+                            broken_dates=broken_dates(run.state, client.scope, previous))
+    findings = result.findings
+    if client_ids:
+        findings = [f for f in findings if getattr(f, "client_id", None) in client_ids]
+    staff, names = people(snapshot)
+    writer = WriteBack(client, run.state, run_id, as_of=as_of, max_creations=_max_creations(profile),
+                       notify_assignees=profile.notify_assignees, staff=staff, user_names=names,
+                       recheck_after_days={rule: getattr(cfg, "recheck_after_days", RECHECK_AFTER_DAYS)
+                                           for rule, cfg in rules.configs.items()})
+    plan = writer.plan(findings, rules_run=result.rules_run, client_ids=client_ids,
+                       not_judged=result.not_judged, resolved=result.resolved,
+                       client_keys={f["key"] for fs in previous.values() for f in fs
+                                    if client_ids and f.get("client_id") in client_ids})
+    return Planned(result, findings, writer, plan, previous)
+
+
+def broken_dates(state, scope: str, previous: dict[str, list[dict]]) -> dict[int, tuple]:
+    """The agreed dates that passed, per client (the client of each key in the last findings)."""
+    from clientcare.connector.facts import marker_key
+    from clientcare.rules.context import BrokenDate
+
+    stored = ledger.broken_dates(state, scope)
+    if not stored:
+        return {}
+    client_of = {marker_key(f["key"]): f.get("client_id") for fs in previous.values() for f in fs}
+    out: dict[int, list] = {}
+    for key, dates in stored.items():
+        client = client_of.get(key)
+        if client is not None:
+            out.setdefault(int(client), []).extend(BrokenDate(key.split(":", 1)[0], key, date.fromisoformat(d))
+                                                   for d in dates)
+    return {c: tuple(sorted(v, key=lambda b: b.agreed)) for c, v in out.items()}
+
+
+def people(snapshot: Snapshot) -> tuple[dict[int, int], dict[int, str]]:
+    """The internal users by their partner id (who wrote or marked something done), and their
+    names by user id."""
+    users = snapshot.tables.get("users")
+    if users is None or not len(users):
+        return {}, {}
+    ids = [int(i) for i in users["id"]]
+    partners = [p[0] if isinstance(p, (list, tuple)) and p else p for p in users.get("partner_id", [None] * len(ids))]
+    staff = {int(p): i for p, i in zip(partners, ids) if isinstance(p, (int,)) or str(p).isdigit()}
+    return staff, dict(zip(ids, (str(n) for n in users["name"])))
 
 
 def sync(profile: Profile, rules: RuleSet | None = None, *, dry_run: bool = False, as_of: date | None = None,
@@ -88,21 +167,10 @@ def sync(profile: Profile, rules: RuleSet | None = None, *, dry_run: bool = Fals
         run.client = client = open_client(profile, run.state, progress)
         snapshot = pull_snapshot(client, rules, full=full)
         summary.pulled = snapshot.summary()
-        previous = previous_findings.load(run.state, client.scope)
-        result = rules.evaluate(snapshot, as_of, previous=previous,
-                                history=health.load_for_run(run.state, client.scope, rules))
-        findings = result.findings
-        if client_ids:
-            findings = [f for f in findings if getattr(f, "client_id", None) in client_ids]
+        planned = plan_sync(run, profile, rules, snapshot, as_of, summary.run_id, client_ids)
+        result, findings, writer, plan = planned.result, planned.findings, planned.writer, planned.plan
         summary.findings = dict(sorted(Counter(f.rule for f in findings).items()))
         summary.rule_errors = result.errors
-        writer = WriteBack(client, run.state, summary.run_id, as_of=as_of,
-                           max_creations=_max_creations(profile),
-                           notify_assignees=profile.notify_assignees)
-        plan = writer.plan(findings, rules_run=result.rules_run, client_ids=client_ids,
-                           not_judged=result.not_judged, resolved=result.resolved,
-                           client_keys={f["key"] for fs in previous.values() for f in fs
-                                        if client_ids and f.get("client_id") in client_ids})
         summary.plan = plan.to_dict(sample=None if dry_run else 10)  # a dry run shows the whole plan
         tags = health_tags.plan(client, run.state, findings, snapshot, profile.health_tags,
                                 client_ids) if rules.health_rules & result.rules_run else None
@@ -132,8 +200,9 @@ def _max_creations(profile: Profile) -> int:
     return value
 
 
-def undo(profile: Profile, run_id: str, progress=None) -> RunSummary:
-    """Remove what one run created (:func:`undo_run`), recorded in the run history like a sync."""
+def undo(profile: Profile, run_id: str, progress=None, force: bool = False) -> RunSummary:
+    """Remove what one run created (:func:`undo_run`; what people worked on stays unless
+    ``force``), recorded in the run history like a sync."""
     state = open_state(profile)
     try:
         target = RunHistory(state).get(run_id)
@@ -144,8 +213,11 @@ def undo(profile: Profile, run_id: str, progress=None) -> RunSummary:
     summary = RunSummary(new_run_id(), "undo", profile.name, undone=target["run_id"])
     with run_session(profile, summary, f"undo {target['run_id']}") as run:
         run.client = open_client(profile, run.state, progress)
-        report = undo_run(run.client, target["run_id"], run.state)
+        report = undo_run(run.client, target["run_id"], run.state, force=force)
         summary.applied = {k: report[k] for k in ("activities_removed", "notes_removed")}
+        if report["kept"]:
+            summary.applied["activities_kept"] = len(report["kept"])
+            summary.kept = report["kept"]
         tags_removed = health_tags.undo(run.client, run.state, target["run_id"])
         if tags_removed:
             summary.applied["tags_removed"] = tags_removed

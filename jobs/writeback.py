@@ -28,16 +28,19 @@ import json
 import logging
 import re
 from collections import Counter, defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from clientcare.connector import errors as E
 from clientcare.connector.facts import (ACTIVITY_TYPE_XMLIDS, NOTE_SUBTYPE_XMLID, compose_marker, marked_key,
                                         marked_run, marker_key, ours, parse_marker, severity_rank, strip_marker)
+from clientcare.connector.facts import CLOSE_FEEDBACK
 from clientcare.connector.client import OdooClient
 from clientcare.connector.state import StateStore
 from clientcare.jobs import ledger as ledger_table
+from clientcare.jobs.ledger import Done, Entry, Known
 
 log = logging.getLogger(__name__)
 
@@ -68,9 +71,38 @@ def rights_hint(model: str) -> str:
 SENDER_HINT = "give the ClientCare user an email address: Odoo posts and notifies as that user"
 #: Odoo's activity ``summary`` is a Char; long ones are shortened in the middle.
 SUMMARY_MAX = 250
-#: Feedback of the activities ClientCare closes, quoted by Odoo's "activity done" message:
-#: tells ClientCare's closes from a person's "done".
-CLOSE_FEEDBACK = "ClientCare: resolved: "
+#: Days after a person's "done" before a finding still there is raised again, unless its rule's
+#: ``recheck_after_days`` says otherwise (:class:`~clientcare.rules.config.RuleConfig`).
+RECHECK_AFTER_DAYS = 7
+
+
+#: Why an activity ClientCare wrote is no longer open, before Odoo's "done" message is read.
+GONE = "no longer open in Odoo"
+
+
+def done_feedback(body: str) -> str | None:
+    """A person's feedback in Odoo's "activity done" message.  Its first paragraph says "<type>
+    done: <summary>"; on 16 the feedback follows, then "Original note:" and the note; from 17 on
+    the note comes first and the feedback last, after "Feedback:" (read on live 16-19)."""
+    body = body or ""
+    if "Feedback:" in body:
+        text = body.rsplit("Feedback:", 1)[1]
+    else:
+        text = re.split(r"Original note:", body, maxsplit=1)[0]
+        text = text.split("</p>", 1)[1] if "</p>" in text else ""
+    text = " ".join(html.unescape(re.sub(r"<!--.*?-->|<[^>]*>", " ", text, flags=re.S)).split())
+    return text or None
+
+
+def _days(n: int) -> str:
+    return "a week" if n == 7 else "1 day" if n == 1 else f"{n} days"
+
+
+def _name(user) -> str:
+    """A many2one user as Odoo reads it: its name."""
+    if isinstance(user, (list, tuple)) and len(user) > 1:
+        return str(user[1])
+    return f"user {user}" if user else "nobody"
 
 
 def esc(value: Any) -> str:
@@ -136,6 +168,19 @@ class Item:
     severity: str = ""
     #: The run that created the record, when not this one (adopted or updated activities).
     run: str | None = None
+    #: A person's "done" this item follows (recorded in the ledger when the plan is applied).
+    done: Done | None = None
+    #: The records the finding lists (kept in the ledger: one joining later is new work).
+    records: tuple[int, ...] | None = None
+    #: A date a person agreed (a deadline they moved) that passed with the situation unchanged.
+    broken: str | None = None
+
+    @property
+    def why(self) -> str:
+        """The reason without what names one key (a person, a day, a quote): for counts."""
+        if self.done is not None and self.op == "leave":
+            return "done by a person (raised again after recheck_after_days if still found)"
+        return self.reason.split(":")[0] if self.reason.startswith("removed in Odoo") else self.reason
 
     def public(self) -> dict:
         return {"op": self.op, "kind": self.kind, "key": self.key, "rule": self.rule,
@@ -164,23 +209,29 @@ class Plan:
         """The plan as JSON; ``sample`` changes in full (None: all of them), and
         ``sample_total`` says how many there are, so a shortened list is visible."""
         changes = [it for it in self.items if it.op != "leave"]
-        kept = Counter(it.reason for it in self.items if it.op == "leave")
-        return {"run_id": self.run_id, "counts": self.counts(),
-                "changes": [{"op": it.op, "key": it.key, "odoo_id": it.odoo_id} for it in changes],
-                "left": dict(sorted(kept.items())), "adopted": len(self.adopted),
-                "sample": [it.public() for it in changes][:sample], "sample_total": len(changes)}
+        kept = Counter(it.why for it in self.items if it.op == "leave")
+        out = {"run_id": self.run_id, "counts": self.counts(),
+               "changes": [{"op": it.op, "key": it.key, "odoo_id": it.odoo_id} for it in changes],
+               "left": dict(sorted(kept.items())), "adopted": len(self.adopted),
+               "sample": [it.public() for it in changes][:sample], "sample_total": len(changes)}
+        if sample is None:  # a dry run: what happens to every key, and why (``explain`` says the same)
+            out["decisions"] = [{"key": it.key, "op": it.op, "reason": it.reason} for it in self.items]
+        return out
 
 
 def fingerprint(vals: dict, evidence: list[dict] | None = None, daily: tuple[str, ...] = (),
-                points: tuple[str, ...] = ()) -> str:
+                points: tuple[str, ...] = (), said: Mapping[str, Any] | None = None) -> str:
     """What an activity asks the person to do: summary, type, owner, talking points and the
     evidence without the columns that change with the date alone.  Never the deadline: a day
-    passing must not rewrite anything.  Notes (posted once) hash their body."""
+    passing must not rewrite anything.  Notes (posted once) hash their body.  ``said``: what the
+    note told of people's changes (the owner a person chose), so it is told once."""
     rows = [{k: v for k, v in row.items() if k not in daily} for row in evidence or []]
     what = {"summary": vals.get("summary"), "activity_type_id": vals.get("activity_type_id"),
             "user_id": vals.get("user_id"), "body": vals.get("body"), "evidence": rows}
     if points:  # absent when there are none: activities written before scripts keep their fingerprint
         what["talking_points"] = list(points)
+    if said:
+        what["said"] = dict(said)
     payload = json.dumps(what, sort_keys=True, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()[:12]
 
@@ -190,7 +241,10 @@ class WriteBack:
 
     def __init__(self, client: OdooClient, state: StateStore | None, run_id: str, *,
                  max_creations: int = 500, batch_size: int = 100, as_of: date | None = None,
-                 notify_assignees: bool = False):
+                 notify_assignees: bool = False, recheck_after_days: Mapping[str, int] | None = None,
+                 staff: Mapping[int, int] | None = None, user_names: Mapping[int, str] | None = None):
+        """``recheck_after_days``: per rule (default :data:`RECHECK_AFTER_DAYS`); ``staff``: the
+        internal users by partner id (who marked an activity done); ``user_names`` by user id."""
         self.client = client
         self.state = state
         self.run_id = run_id
@@ -198,6 +252,9 @@ class WriteBack:
         self.batch_size = batch_size
         self.as_of = as_of or date.today()
         self.notify_assignees = notify_assignees
+        self.recheck_after_days = dict(recheck_after_days or {})
+        self.staff = dict(staff or {})
+        self.user_names = dict(user_names or {})
         self.errors: list[dict] = []
         self.warnings: list[str] = []
         self._type_ids: dict[str, int] | None = None
@@ -266,24 +323,36 @@ class WriteBack:
                     found.add(m.key)
         return found
 
-    def done_by_a_person(self, candidates: list[Item]) -> set[str]:
-        """Keys among ``candidates`` whose activity a person marked done, from Odoo's "activity
-        done" messages (they quote the note with its marker, on 16 where done activities are
-        deleted and 17+ where they are archived).  One search bounded to the candidates'
-        records; for a fresh state file only (otherwise the ledger knows)."""
+    def done_messages(self, candidates: list[Item]) -> dict[str, Done]:
+        """Who marked the candidates' activities done, when, and their feedback, from Odoo's
+        "activity done" messages (they quote the note with its marker, on 16 where done
+        activities are deleted and 17+ where they are archived); the latest per key.  One
+        search bounded to the candidates' records; ClientCare's own closes are not a person's."""
         if not candidates:
-            return set()
+            return {}
         wanted = {it.key for it in candidates}
         rows = self.client.search_read_all("mail.message", [
             ("mail_activity_type_id", "!=", False), ours("body"),
             ("model", "in", sorted({it.res_model for it in candidates})),
             ("res_id", "in", sorted({it.res_id for it in candidates}))], ["body"])
-        out = set()
-        for row in rows:
+        latest: dict[str, dict] = {}
+        for row in sorted(rows, key=lambda r: r["id"]):  # ids grow with time: the last one wins
             body = row.get("body") or ""
             m = parse_marker(body)
             if m and m.key in wanted and CLOSE_FEEDBACK not in html.unescape(body):
-                out.add(m.key)
+                latest[m.key] = row
+        if not latest:
+            return {}
+        who = {r["id"]: r for r in self.client.call("mail.message", "read", [sorted(r["id"] for r in latest.values())],
+                                                     {"fields": ["author_id", "date"]})}
+        out: dict[str, Done] = {}
+        for key, row in latest.items():
+            author = who.get(row["id"], {}).get("author_id")
+            partner, name = (author[0], author[1]) if isinstance(author, (list, tuple)) and author else (None, None)
+            user = self.staff.get(partner) if partner else None
+            name = self.user_names.get(user) or name  # "Marc Demo", not the partner's "YourCompany, Marc Demo"
+            out[key] = Done(key, name, user,
+                            str(who.get(row["id"], {}).get("date") or "")[:10] or None, done_feedback(row["body"]))
         return out
 
     # -- plan -----------------------------------------------------------------------
@@ -306,6 +375,7 @@ class WriteBack:
         ledger = self._ledger_keys()
         fresh = not ledger
         items: list[Item] = []
+        gone: list[tuple[Item, Any]] = []
         current: set[str] = set()
         note_findings = []
         for f in findings:
@@ -316,59 +386,154 @@ class WriteBack:
                 continue
             key = marker_key(f.key)
             current.add(key)
-            items.append(self._plan_activity(f, key, existing.get(key), ledger))
-        if fresh:
-            creates = [it for it in items if it.op == "create"]
-            done = self.done_by_a_person(creates)
-            for it in creates:
-                if it.key in done:
-                    it.op, it.reason, it.vals = "leave", "done in Odoo", {}
+            item = self._plan_activity(f, key, existing.get(key), ledger.get(key))
+            items.append(item)
+            if item.op == "leave" and item.reason == GONE or fresh and item.op == "create":
+                gone.append((item, f))
+        if gone:
+            asked = [it for it, _f in gone if not (ledger.get(it.key) and ledger[it.key].status == "done"
+                                                   and ledger[it.key].done_at)]
+            dones = self.done_messages(asked)
+            for it, f in gone:
+                known = ledger.get(it.key)
+                done = dones.get(it.key)
+                if done is None and known is not None and known.status == "done" and known.done_at:
+                    done = Done(it.key, known.done_by, known.done_by_user_id, known.done_at, known.feedback)
+                if known is None and done is None:
+                    continue  # fresh state file, never done: the create stands
+                self._after_done(it, f, known, done)
         for key, old in existing.items():
             if key not in current:
                 items.append(self._plan_close(key, old, fresh))
         if note_findings:
             items += self._plan_notes(note_findings)
         adopted = [Item("leave", "activity", key, key.split(":", 1)[0], old["res_model"], old["res_id"],
-                        old.get("summary") or "", odoo_id=old["id"], reason="adopted", run=old["run"])
+                        old.get("summary") or "", odoo_id=old["id"], reason="adopted", run=old["run"],
+                        vals={"user_id": _norm(old.get("user_id")), "date_deadline": old.get("date_deadline")})
                    for key, old in existing.items() if key not in ledger]
+        # a create whose answer never came (Ctrl-C, SIGTERM, kill -9 after Odoo applied it): its
+        # activity is in Odoo, the ledger still says pending with no id; recorded open now, with
+        # what ClientCare set (kept in the ledger), not what a person may have changed since
+        adopted += [Item("leave", "activity", key, key.split(":", 1)[0], old["res_model"], old["res_id"],
+                         old.get("summary") or "", odoo_id=old["id"], reason="adopted", run=old["run"],
+                         vals={"user_id": ledger[key].assigned_user_id, "date_deadline": ledger[key].deadline})
+                    for key, old in existing.items() if key in ledger and ledger[key].status == "pending"]
         return self._cap(Plan(items, self.run_id, adopted))
 
-    def _plan_activity(self, f, key: str, old: dict | None, ledger: dict[str, str]) -> Item:
-        vals, due = self._activity_vals(f, with_note=False)  # the fingerprint needs no HTML
-        fp = fingerprint(vals, list(f.evidence or []), tuple(f.daily), tuple(f.talking_points))
-        item = Item("leave", "activity", key, f.rule, f.subject_model, int(f.subject_id), vals["summary"],
-                    severity=f.severity)
-        if old is None and ledger.get(key) in ("open", "done"):
-            # we created it and it is no longer open: a person marked it done (or deleted it).
-            # Not again until the situation goes away and comes back.
-            item.reason = "done in Odoo"
+    def _plan_activity(self, f, key: str, old: dict | None, known: Known | None) -> Item:
+        item = Item("leave", "activity", key, f.rule, f.subject_model, int(f.subject_id),
+                    shorten(f.action.summary or f.summary), severity=f.severity, records=f.record_ids())
+        if old is None and known is not None and known.status in ("open", "done"):
+            # we created it and it is no longer open: a person marked it done (or deleted it);
+            # :meth:`_after_done` decides with what Odoo says of it
+            item.reason = GONE
             return item
-        if old is not None and old["fp"] == fp:
-            item.odoo_id, item.run, item.reason = old["id"], old["run"], "unchanged"
+        vals, due = self._activity_vals(f, with_note=False)  # the fingerprint needs no HTML
+        item.summary = vals["summary"]
+        if old is None:
+            return self._plan_create(item, f)
+        item.odoo_id, item.run = old["id"], old["run"]
+        routed, owner = vals["user_id"], _norm(old.get("user_id"))
+        # a person gave it to someone else: it stays with them while the situation lasts
+        moved_by_person = bool(owner) and owner != routed and (known is None or known.assigned_user_id is None
+                                                               or owner != known.assigned_user_id)
+        extra: dict[str, Any] = {}
+        if moved_by_person:
+            vals["user_id"] = owner
+            extra["kept_with"], extra["routed_to"] = owner, routed
+        agreed = str(old.get("date_deadline") or "")
+        # a person moved the date, it passed with the situation unchanged, and it was not said yet
+        broken = agreed if (known is not None and known.deadline and agreed and agreed != known.deadline
+                            and agreed < self.as_of.isoformat() and agreed not in known.broken_dates) else None
+        fp = fingerprint(vals, list(f.evidence or []), tuple(f.daily), tuple(f.talking_points), extra)
+        if old["fp"] == fp and not broken:
+            item.reason = "unchanged" + (f" (with {_name(old.get('user_id'))}, to whom a person gave it)"
+                                         if moved_by_person else "")
             return item
         vals, due = self._activity_vals(f)  # the note is rendered only for what is written
-        if old is None:
-            vals["note"] += compose_marker(key, self.run_id, fp, note_hash(vals["note"]))
-            item.op, item.vals, item.reason = "create", vals, "new finding"
-            return item
-        item.odoo_id, item.run = old["id"], old["run"]
+        if moved_by_person:
+            vals["user_id"] = owner
         changed = [name for name, k in (("summary", "summary"), ("owner", "user_id"), ("type", "activity_type_id"))
-                   if _norm(old.get(k)) != _norm(vals.get(k))] or ["evidence"]
-        if _norm(old.get("user_id")) == vals["user_id"]:
-            del vals["date_deadline"]  # a new owner gets a fresh deadline; otherwise it stays
+                   if _norm(old.get(k)) != _norm(vals.get(k))]
+        lines = []
+        if moved_by_person:
+            lines.append(f"stays with {_name(old.get('user_id'))}, to whom a person gave it"
+                         + (f" (ClientCare's routing names {self.user_names.get(routed, f'user {routed}')})"
+                            if routed else ""))
+        if broken:
+            item.broken = broken
+            lines.append(f"the agreed date {broken} passed and the situation is unchanged")
+        changed = changed or (["promise"] if broken and old["fp"] == fp else ["evidence"])
+        if "owner" in changed:
+            vals["date_deadline"] = f.action.due_on(self.as_of).isoformat()  # a new owner: a fresh deadline
         else:
-            vals["date_deadline"] = f.action.due_on(self.as_of).isoformat()
+            del vals["date_deadline"]  # a person's date or ClientCare's, it stays
         edited = old.get("nh") and old["nh"] != note_hash(old.get("note"))
+        said = "".join(f"<p>{self.as_of:%Y-%m-%d}: {esc(line)}.</p>" for line in lines)
         if edited:  # a person wrote in the note: keep it, say what changed, keep the hash unmatched
             kept = strip_marker(old["note"])
             vals["note"] = (kept + f"<p>{self.as_of:%Y-%m-%d}, ClientCare update ({esc(', '.join(changed))}): "
-                            f"{esc(vals['summary'])}</p>" + compose_marker(key, old["run"], fp, old["nh"]))
+                            f"{esc(vals['summary'])}</p>" + said + compose_marker(key, old["run"], fp, old["nh"]))
         else:
+            vals["note"] += said
             vals["note"] += compose_marker(key, old["run"], fp, note_hash(vals["note"]))
         del vals["res_id"]
         item.op, item.vals = "update", vals
-        item.reason = "changed: " + ", ".join(changed) + (" (the person's note is kept)" if edited else "")
+        item.reason = "changed: " + ", ".join(changed) + (" (the person's note is kept)" if edited else "") \
+            + (f" (kept with {_name(old.get('user_id'))}, to whom a person gave it)" if moved_by_person else "")
         return item
+
+    def _plan_create(self, item: Item, f, reason: str = "new finding", again: str = "",
+                     user_id: int | None = None) -> Item:
+        """A new activity; ``again`` (a sentence quoting a person's "done") leads its summary
+        and note, ``user_id`` overrides the routed owner (the person who marked it done)."""
+        vals, _due = self._activity_vals(f)
+        if again:
+            vals["summary"] = shorten(f"{vals['summary']} — {again}")
+            vals["note"] = f"<p>{esc(again[0].upper() + again[1:])}.</p>" + vals["note"]
+        if user_id:
+            vals["user_id"] = user_id
+        fp = fingerprint(vals, list(f.evidence or []), tuple(f.daily), tuple(f.talking_points))
+        vals["note"] += compose_marker(item.key, self.run_id, fp, note_hash(vals["note"]))
+        item.op, item.vals, item.reason, item.summary = "create", vals, reason, vals["summary"]
+        return item
+
+    def _after_done(self, item: Item, f, known: Known | None, done: Done | None) -> None:
+        """A person's "done" is an answer, not a dismissal: a record that joined since is new
+        work (raised now); while the situation lasts it is raised again ``recheck_after_days``
+        after, for the same person, quoting them.  An activity removed without a "done" is a
+        dismissal: only new records raise it again."""
+        item.op, item.vals = "leave", {}  # a fresh state file planned a create: decided anew here
+        then = set(known.records) if known is not None and known.records is not None else None
+        new = [i for i in f.record_ids() if then is not None and i not in then]
+        names = ", ".join(f.record_name(i) for i in new[:5]) + (f" and {len(new) - 5} more" if len(new) > 5 else "")
+        if done is None:
+            if new:
+                self._plan_create(item, f, f"new since its activity was removed in Odoo: {names}",
+                                  f"new since the last one was removed: {names}")
+            else:
+                item.reason = "removed in Odoo by a person: not raised again while the situation lasts"
+            return
+        if not done.at:  # Odoo's message gave no date: the day ClientCare saw it done
+            done = done._replace(at=self.as_of.isoformat())
+        item.done = done
+        by = done.by or "a person"
+        day = done.at or "an unknown day"
+        quote = f" — they noted: '{done.feedback}'" if done.feedback else ""
+        days = self.recheck_after_days.get(f.rule, RECHECK_AFTER_DAYS)
+        if new:
+            self._plan_create(item, f, f"new since {by} marked it done on {day}: {names}",
+                              f"new since your 'done' on {day}: {names}", done.by_user_id)
+            return
+        again_on = date.fromisoformat(done.at) + timedelta(days=days) if days and done.at else None
+        if again_on is not None and self.as_of >= again_on:
+            you = f" — you noted: '{done.feedback}'" if done.feedback else ""
+            self._plan_create(item, f, f"still found {days} days after {by} marked it done on {day}{quote}",
+                              f"still open {_days(days)} after your 'done' on {day}{you}", done.by_user_id)
+            return
+        item.reason = (f"done by {by} on {day}{quote}; "
+                       + (f"raised again on {again_on} if still found" if again_on else
+                          "not raised again while the situation lasts (recheck_after_days = 0)"))
 
     def _plan_close(self, key: str, old: dict, fresh: bool) -> Item:
         rule = key.split(":", 1)[0]
@@ -414,11 +579,11 @@ class WriteBack:
                               f.summary, {"body": body}, reason="new note", severity=f.severity))
         return items
 
-    def _ledger_keys(self) -> dict[str, str]:
-        """Activity keys the ledger knows for this database, with their status."""
+    def _ledger_keys(self) -> dict[str, Known]:
+        """Activity keys the ledger knows for this database."""
         if self.state is None:
             return {}
-        return ledger_table.activity_statuses(self.state, self.client.scope)
+        return ledger_table.activities(self.state, self.client.scope)
 
     def forget_resolved(self, plan: Plan, findings: list) -> None:
         """Keys whose situation went away may raise a new activity when it comes back; a key
@@ -486,7 +651,12 @@ class WriteBack:
         """Carry out the plan in batches; a failing record fails alone (batches are split)."""
         done: Counter = Counter()
         self._ledger(plan.adopted, "open")
-        self._ledger([it for it in plan.of("leave") if it.reason == "done in Odoo"], "done")
+        gone = [it for it in plan.of("leave") if it.reason == GONE or it.done is not None
+                or it.reason.startswith("removed in Odoo")]
+        self._ledger(gone, "done")
+        dones = [it.done for it in plan.items if it.done is not None]
+        if self.state is not None and dones:  # before the creates that follow a "done" reopen the key
+            ledger_table.record_done(self.state, self.client.scope, dones)
         by_model: dict[str, list[Item]] = defaultdict(list)
         for it in plan.of("create"):
             by_model[it.res_model].append(it)
@@ -497,6 +667,8 @@ class WriteBack:
             if self._guard(it, lambda it=it: self.client.call(
                     "mail.activity", "write", [[it.odoo_id], it.vals], {"context": self._context()})):
                 self._ledger([it], "open")
+                if it.broken and self.state is not None:
+                    ledger_table.record_broken(self.state, self.client.scope, [(it.key, it.broken)])
                 done["updated"] += 1
         by_reason: dict[str, list[Item]] = defaultdict(list)
         for it in plan.of("close"):
@@ -593,23 +765,38 @@ class WriteBack:
     def _ledger(self, items: list[Item], status: str) -> None:
         if self.state is None or not items:
             return
-        ledger_table.record(self.state, self.client.scope, status,
-                            [(it.key, it.res_model, it.res_id, it.kind, it.odoo_id, it.run or self.run_id,
-                              _marker_fp(it)) for it in items])
+        ledger_table.record(self.state, self.client.scope, status, [Entry(
+            it.key, it.res_model, it.res_id, it.kind, it.odoo_id, it.run or self.run_id, _marker_fp(it),
+            assigned_user_id=(it.vals.get("user_id") or None) if it.op in ("create", "leave") or
+            "owner" in it.reason.split(" (")[0] else None,
+            deadline=it.vals.get("date_deadline"), records=it.records if it.op != "leave" or
+            it.reason == "adopted" else None) for it in items])
 
 
-def undo_run(client: OdooClient, run_id: str, state: StateStore | None = None) -> dict:
+def undo_run(client: OdooClient, run_id: str, state: StateStore | None = None, force: bool = False) -> dict:
     """Remove what one run created: its open activities and, where permitted, its notes.
 
-    Only ClientCare's own notes are removed (comments without an activity type): Odoo's
-    "activity done" messages quote the activity's note with its marker, and are the
-    history of what people did.  The ledger marks the activities removed, so a later sync
-    may raise them again if the situation is still there (unlike an activity a person
+    An activity a person worked on since (another owner or deadline than ClientCare set, words
+    added to its note) is listed in ``kept``, not removed, unless ``force``: people's work is
+    not ClientCare's to delete.  Only ClientCare's own notes are removed (comments without an
+    activity type): Odoo's "activity done" messages quote the activity's note with its marker,
+    and are the history of what people did.  The ledger marks the activities removed, so a
+    later sync raises them again if the situation is still there (unlike an activity a person
     marked done).
     """
-    report = {"activities_removed": 0, "notes_removed": 0, "not_removed": []}
-    acts = client.search_read_all("mail.activity", [marked_run("note", run_id)] + open_only(client), ["note"])
-    ids = [a["id"] for a in acts if (m := parse_marker(a["note"])) and m.run == run_id]
+    report = {"activities_removed": 0, "notes_removed": 0, "not_removed": [], "kept": []}
+    acts = client.search_read_all("mail.activity", [marked_run("note", run_id)] + open_only(client),
+                                  ["note", "res_model", "res_id", "summary", "user_id", "date_deadline"])
+    acts = [a for a in acts if (m := parse_marker(a["note"])) and m.run == run_id]
+    known = ledger_table.by_odoo_id(state, client.scope, [a["id"] for a in acts]) if state is not None else {}
+    ids = []
+    for act in acts:
+        touched = [] if force else touched_by_a_person(act, known.get(act["id"]))
+        if touched:
+            report["kept"].append({"model": act["res_model"], "res_id": act["res_id"], "id": act["id"],
+                                   "summary": act.get("summary") or "", "why": ", ".join(touched)})
+        else:
+            ids.append(act["id"])
     if ids:
         client.call("mail.activity", "unlink", [ids])
         report["activities_removed"] = len(ids)
@@ -626,6 +813,21 @@ def undo_run(client: OdooClient, run_id: str, state: StateStore | None = None) -
         except (E.AccessError, E.UserError) as exc:
             report["not_removed"] += [{"model": "mail.message", "id": i, "why": str(exc)} for i in chunk]
     return report
+
+
+def touched_by_a_person(activity: dict, known: Known | None) -> list[str]:
+    """What a person changed on an open ClientCare activity: its note (the marker's hash of the
+    note as written no longer matches), its owner or its deadline (not what ClientCare last set)."""
+    out = []
+    m = parse_marker(activity.get("note"))
+    if m and m.nh and m.nh != note_hash(activity.get("note")):
+        out.append("note written in")
+    if known is not None:
+        if known.assigned_user_id and _norm(activity.get("user_id")) != known.assigned_user_id:
+            out.append(f"given to {_name(activity.get('user_id'))}")
+        if known.deadline and activity.get("date_deadline") and str(activity["date_deadline"]) != known.deadline:
+            out.append(f"rescheduled to {activity['date_deadline']}")
+    return out
 
 
 def _marker_fp(it: Item) -> str | None:

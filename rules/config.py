@@ -17,7 +17,12 @@ from typing import Any, Literal, Mapping, Union, get_args, get_origin, get_type_
 
 @dataclass(frozen=True)
 class RuleConfig:
-    """Base of every rule's config (subclass it with a frozen dataclass)."""
+    """Base of every rule's config (subclass it with a frozen dataclass).  Its one key is read
+    by the write-back for every rule, built-in or not."""
+
+    #: Days after a person marked a finding's activity done before ClientCare raises it again
+    #: while the situation lasts (0: never again until it goes away and comes back).
+    recheck_after_days: int = dataclasses.field(default=7, kw_only=True)
 
     def check(self) -> list[str]:
         """Problems spanning several fields (e.g. levels not ascending); empty when valid."""
@@ -41,6 +46,10 @@ def parse_config(cls: type, raw: Mapping[str, Any] | None, where: str) -> tuple[
     if problems:
         return None, problems
     instance = cls(**values)
+    recheck = getattr(instance, "recheck_after_days", 0)
+    if isinstance(recheck, int) and recheck < 0:
+        problems.append(f"{where}.recheck_after_days: must be 0 (never) or more days, not "
+                        f"{instance.recheck_after_days}")
     problems += [f"{where}: {p}" for p in instance.check()]
     return (None if problems else instance), problems
 

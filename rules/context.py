@@ -20,6 +20,15 @@ C = TypeVar("C", bound=RuleConfig)
 
 
 @dataclass(frozen=True)
+class BrokenDate:
+    """A date a person agreed on a ClientCare activity that passed with the situation unchanged."""
+
+    rule: str
+    key: str
+    agreed: date
+
+
+@dataclass(frozen=True)
 class RuleContext(Generic[C]):
     """One rule's view of one run.
 
@@ -32,6 +41,10 @@ class RuleContext(Generic[C]):
       on a first run; for rules that report change.
     - ``unavailable``: tables the server would not give this run -> why (optional tables a
       rule reads are absent from the snapshot then; report what needs them as unknown).
+    - ``broken_dates``: per client id, the dates people agreed on ClientCare's activities (a
+      deadline they moved) that passed with the situation unchanged, as :class:`BrokenDate`;
+      empty without a state store.  Repeated ones are evidence (a client's payment promises,
+      staff's promises to the client).
     - ``history``: the client health stored by earlier live runs (``clientcare.jobs.health_history``), a
       DataFrame with one row per client and unchanged stretch (client_id, since, score, band,
       criteria_json), oldest first; None when there is no state store (offline data): nothing
@@ -44,6 +57,7 @@ class RuleContext(Generic[C]):
     previous: tuple[Mapping[str, Any], ...] = ()
     unavailable: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     history: Any = None
+    broken_dates: Mapping[int, tuple["BrokenDate", ...]] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
     def first_run(self) -> bool:

@@ -75,14 +75,16 @@ def run_rules(snapshot: Snapshot, as_of: date, configs: Mapping[str, Any] | None
               routing: RoutingConfig | Mapping[str, Any] | None = None, *,
               registry: Registry | None = None, only: Iterable[str] | None = None,
               previous: Mapping[str, list[dict]] | None = None,
-              unavailable: Mapping[str, str] | None = None, history: Any = None) -> RunResult:
+              unavailable: Mapping[str, str] | None = None, history: Any = None,
+              broken_dates: Mapping[int, tuple] | None = None) -> RunResult:
     """Evaluate the enabled rules at ``as_of`` and route their findings.
 
     ``configs`` is the profile's ``rules`` table (raw, validated here) or the
     output of :meth:`Registry.configure`; ``previous`` the last run's findings
     per rule (``Finding.to_dict()``); ``unavailable`` the tables the server would
     not give (default: what the pull recorded in the snapshot); ``history`` the stored client
-    health (None: no state store).  Each rule gets
+    health (None: no state store); ``broken_dates`` the agreed dates that passed, per client
+    (:class:`~clientcare.rules.context.BrokenDate`).  Each rule gets
     them in its :class:`RuleContext`.
     """
     as_of = check_as_of(as_of)
@@ -100,8 +102,9 @@ def run_rules(snapshot: Snapshot, as_of: date, configs: Mapping[str, Any] | None
     if unknown:
         raise ConfigError([f"routing.rules.{n}: no such rule" for n in unknown])
     missing = MappingProxyType(dict(snapshot.unavailable if unavailable is None else unavailable))
+    broken = MappingProxyType(dict(broken_dates or {}))
     contexts = {name: RuleContext(snapshot, as_of, config, tuple((previous or {}).get(name) or ()), missing,
-                                  history) for name, config in parsed.items()}
+                                  history, broken) for name, config in parsed.items()}
     with gc_paused():
         result = _run(snapshot, as_of, contexts, registry, routing)
     result.errors[:0] = [f.to_dict() for f in registry.failures_for(raw, only)]

@@ -154,6 +154,22 @@ class Finding:
     #: (:mod:`clientcare.rules.scripts`); plain text, escaped by the write-back.
     talking_points: tuple[str, ...] = ()
 
+    def record_ids(self) -> tuple[int, ...]:
+        """The ids of the records this finding lists (every ``data`` list named ``*_ids``:
+        ``invoice_ids``, ``task_ids``...): a record that joins a finding a person marked done
+        is new work."""
+        ids = {int(i) for k, v in self.data.items() if k.endswith("_ids") and isinstance(v, (list, tuple))
+               for i in v if isinstance(i, (int, np.integer))}
+        return tuple(sorted(ids))
+
+    def record_name(self, record_id: int) -> str:
+        """How the evidence names a record (``invoice`` beside ``invoice_id``), else its id."""
+        for row in self.evidence:
+            for col, value in row.items():
+                if col.endswith("_id") and value == record_id and isinstance(row.get(col[:-3]), str):
+                    return row[col[:-3]]
+        return f"#{record_id}"
+
     @property
     def key(self) -> str:
         """``rule:model:id[:level][:part][:period]``: equal for the same situation in every run."""

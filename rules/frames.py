@@ -14,9 +14,10 @@ import numpy as np
 import pandas as pd
 
 from clientcare.connector.snapshot import (  # noqa: F401 - the views rules read, re-exported
-    by_id, commercial, day, days_since, deadline_moves, finding_clients, interactions, invoice_names,
+    by_id, by_people, commercial, day, days_since, deadline_moves, finding_clients, interactions, invoice_names,
     invoices, late_tasks, lookup, memo, open_activities, open_activity_rows, open_credits, overdue_invoices,
     project_clients, projects, ratings, record_clients, ref_ids, settled_invoices, task_names, tasks, to_day)
+from clientcare.connector.snapshot import followup_exclusions_unknown  # noqa: F401 - re-exported
 
 from .finding import Rows
 
@@ -44,6 +45,19 @@ def names(table: pd.DataFrame | None, ids: pd.Series, column: str = "name") -> p
         return pd.Series(pd.NA, index=ids.index, dtype="string")
     return lookup(by_id(table, column), ids).astype("string")
 
+
+def gone_activity_findings(previous, current_keys) -> list[dict]:
+    """Last run's findings with an activity whose key this run no longer finds: those the
+    write-back may close, for which a rule says how the situation went away (``Resolved``)."""
+    current = set(current_keys)
+    return [p for p in previous if (p.get("action") or {}).get("kind") == "activity" and p["key"] not in current]
+
+
+def joined(texts, most: int = 3) -> str:
+    """Distinct reasons of one closing, in order, at most ``most`` spelled out ("…, and 2 more")."""
+    texts = list(dict.fromkeys(t for t in texts if t))
+    more = f", and {len(texts) - most} more" if len(texts) > most else ""
+    return "; ".join(texts[:most]) + more
 
 
 # -- evidence ----------------------------------------------------------------------------------

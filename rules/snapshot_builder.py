@@ -19,6 +19,8 @@ from clientcare.connector.snapshot import Snapshot
 
 AS_OF = date(2026, 11, 22)
 ADMIN, SALES, MANAGER, INACTIVE = 2, 6, 7, 8
+#: The user ClientCare runs as, once a test says so with :meth:`SnapshotBuilder.runs_as`.
+BOT = 9
 
 COMMON = {
     "partners": {"id": "integer", "name": "char", "commercial_partner_id": "many2one", "parent_id": "many2one",
@@ -92,7 +94,11 @@ class SnapshotBuilder:
     def __init__(self, version: int = 17, currency: str = "USD"):
         self.version = version
         self.rows: dict[str, list[dict]] = defaultdict(list)
-        self.payments: list[tuple[int, str]] = []
+        self.payments: list[tuple[int, str, str | None]] = []
+        #: Invoices accounting excluded from follow-up: (move id, where the flag is: line / invoice).
+        self.exclusions: list[tuple[int, str]] = []
+        #: Tables the server would not give -> why (``unreadable``).
+        self.unavailable: dict[str, str] = {}
         self.names: dict[tuple[str, int], str] = {}
         self.optional: set[str] = set()
         self.extra_types: dict[str, dict[str, str]] = {}
@@ -102,6 +108,7 @@ class SnapshotBuilder:
         self.user(MANAGER, "Manager Mia")
         self.user(INACTIVE, "Gone Gary", active=False)
         self.stage(1, "In Progress").stage(3, "Done", fold=True)
+        self.own_user: int | None = None
 
     # -- helpers -------------------------------------------------------------------------------
     def m2o(self, kind: str, rid):
@@ -123,6 +130,15 @@ class SnapshotBuilder:
         self.rows["users"].append({"id": uid, "name": name, "login": name.split()[0].lower(),
                                    "partner_id": [100 + uid, name], "active": active, "company_id": [1, "YourCompany"],
                                    "create_date": dt(-400), "write_date": dt(-400)})
+        return self
+
+    def runs_as(self, uid=BOT, name="ClientCare Bot"):
+        """ClientCare logs in as user ``uid`` (added when unknown; its partner is ``100 + uid``):
+        the snapshot's meta then says who ClientCare is (``own_user_id``, ``own_partner_id``), as a
+        pull records it.  Without it the meta has neither, as in snapshots pulled before."""
+        if ("user", uid) not in self.names:
+            self.user(uid, name)
+        self.own_user = uid
         return self
 
     def client(self, pid, name, salesperson=None, *, rank=1, country=None, industry=None, tags=(),
@@ -187,9 +203,13 @@ class SnapshotBuilder:
 
     def invoice(self, mid, client, due, total, residual=None, *, move_type="out_invoice", state="posted",
                 payment_state=None, currency=None, rate=1.0, salesperson=None, invoice_date=None, paid=None,
-                company=1, name=None):
+                company=1, name=None, no_followup=None, credited_by=None):
         """``due``/``invoice_date``/``paid`` are day offsets from AS_OF (or dates); ``rate`` converts the
-        invoice currency to the company currency (company amount = amount * rate)."""
+        invoice currency to the company currency (company amount = amount * rate).  ``credited_by``:
+        the credit note numbers it was reconciled with (with ``paid``).  ``no_followup``:
+        accounting excluded it from follow-up, ``"line"`` (the receivable line's flag: ``blocked``
+        on 16/17, ``no_followup`` on 19) or ``"invoice"`` (19's ``no_followup`` on the invoice);
+        Odoo 18 has neither (a disputed invoice there is ``payment_state="blocked"``)."""
         residual = total if residual is None else residual
         company_cur = self.company_currency[company]
         currency = currency or company_cur
@@ -210,7 +230,14 @@ class SnapshotBuilder:
             "company_currency_id": [_currency_id(company_cur), company_cur], "payment_state": payment_state,
             "invoice_origin": False, "create_date": dt(-300), "write_date": dt(-1)})
         if paid is not None:
-            self.payments.append((mid, d(paid)))
+            self.payments.append((mid, d(paid), credited_by))
+        if no_followup is not None:
+            fields = EXCLUSION_FIELDS.get(self.version, ())
+            model = {"line": "account.move.line.", "invoice": "account.move.no_followup"}.get(no_followup, "?")
+            if not any(f.startswith(model) for f in fields):
+                raise ValueError(f"Odoo {self.version} has no follow-up exclusion on the {no_followup} "
+                                 f"(it has: {', '.join(fields) or 'none'})")
+            self.exclusions.append((mid, no_followup))
         return self
 
     def refund(self, mid, client, total, residual=None, **kw):
@@ -227,12 +254,18 @@ class SnapshotBuilder:
             "subtype_id": [2 if subtype == "Note" else 1, subtype], "create_date": dt(when), "write_date": dt(when)})
         return self
 
-    def activity(self, aid, model, res_id, due=1, *, user=SALES, summary="planned"):
+    def activity(self, aid, model, res_id, due=1, *, user=SALES, summary="planned", done=None):
+        """``done``: the day it was marked done; from 17 on Odoo keeps it archived with that
+        ``date_done`` (16 deletes it: leave it out there)."""
         self.optional.add("activities")
-        self.rows["activities"].append({
-            "id": aid, "res_model": model, "res_id": res_id, "activity_type_id": [4, "To-Do"],
-            "user_id": self.m2o("user", user), "date_deadline": d(due), "summary": summary,
-            "create_date": dt(-2), "write_date": dt(-2)})
+        row = {"id": aid, "res_model": model, "res_id": res_id, "activity_type_id": [4, "To-Do"],
+               "user_id": self.m2o("user", user), "date_deadline": d(due), "summary": summary,
+               "create_date": dt(-2), "write_date": dt(-2)}
+        if self.version >= 17:
+            row.update(active=done is None, date_done=d(done))
+        elif done is not None:
+            raise ValueError("Odoo 16 deletes done activities: leave the row out")
+        self.rows["activities"].append(row)
         return self
 
     def rating(self, rid, client, value, when=-10, *, task=None):
@@ -258,6 +291,11 @@ class SnapshotBuilder:
         self.optional |= set(names)
         return self
 
+    def unreadable(self, table: str, why: str = "AccessError: not allowed"):
+        """The server would not give ``table`` (left out, ``why`` in the snapshot's unavailable tables)."""
+        self.unavailable[table] = why
+        return self
+
     def add(self, table: str, types: dict[str, str], *rows: dict):
         """Rows of any table (e.g. one a plugin declares), typed as Odoo's ``fields_get`` types
         them: ``{"state": "selection", "date_order": "datetime", "partner_id": "many2one"}``."""
@@ -268,19 +306,37 @@ class SnapshotBuilder:
     # -- the snapshot ------------------------------------------------------------------------------
     def build(self) -> Snapshot:
         types = dict(COMMON, tasks=TASKS_17 if self.version >= 17 else TASKS_16, **self.extra_types)
+        if self.version >= 17:  # done activities are archived, with their day
+            types["activities"] = dict(COMMON["activities"], active="boolean", date_done="date")
         wanted = ["partners", "users", "companies", "projects", "tasks", "task_stages", "moves",
                   *sorted(self.optional), *sorted(self.extra_types)]
         tables = {name: to_frame(self.rows.get(name, []), types[name]) for name in wanted}
-        payments = pd.DataFrame(self.payments, columns=["move_id", "paid_date"])
+        payments = pd.DataFrame(self.payments, columns=["move_id", "paid_date", "credited_by"])
         tables["payments"] = pd.DataFrame({
             "move_id": payments["move_id"].astype("int64"),
             "paid_date": pd.to_datetime(payments["paid_date"], format="%Y-%m-%d").astype("datetime64[ns]"),
-            "source": pd.array(["payment"] * len(payments), dtype="string")})
+            "source": pd.array(["payment" if c is None else "reconciliation" for c in payments["credited_by"]],
+                               dtype="string"),
+            "credited_by": pd.array(payments["credited_by"].tolist(), dtype="string")})
+        excluded = pd.DataFrame(self.exclusions, columns=["move_id", "source"])
+        tables["followup_exclusions"] = pd.DataFrame({"move_id": excluded["move_id"].astype("int64"),
+                                                      "source": excluded["source"].astype("string")})
         meta = {"server_version": f"{self.version}.0", "server_major": self.version,
                 "pulled_at": f"{AS_OF.isoformat()}T12:00:00+00:00",
                 "field_types": {k: types[k] for k in wanted},
-                "has_payment_state_blocked": self.version >= 18}
+                "has_payment_state_blocked": self.version >= 18,
+                "followup_exclusion_fields": list(EXCLUSION_FIELDS.get(self.version, ())),
+                "unavailable_tables": dict(self.unavailable)}
+        if self.own_user is not None:
+            meta.update(own_user_id=self.own_user, own_partner_id=100 + self.own_user)
+        for table in self.unavailable:
+            tables.pop(table, None)
         return Snapshot(tables, meta)
+
+
+#: The follow-up exclusion fields each Odoo version has (what the pull's ``fields_get`` finds).
+EXCLUSION_FIELDS = {16: ("account.move.line.blocked",), 17: ("account.move.line.blocked",), 18: (),
+                    19: ("account.move.line.no_followup", "account.move.no_followup")}
 
 
 def _currency_id(code: str) -> int:

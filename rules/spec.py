@@ -65,8 +65,9 @@ MODEL_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
 #: How a chart's bars are coloured (the report picks the colours): one neutral colour, the
 #: colour of trouble, or a scale from mildest to worst (one colour per bar, in order).
 CHART_TONES = ("neutral", "alert", "scale")
-#: Tables a rule may name: the connector's, plus the payment dates it derives from ``moves``.
-DERIVED_TABLES = {"payments": "moves"}
+#: Tables a rule may name: the connector's, plus what the pull looks up beside ``moves`` (payment
+#: dates, invoices accounting excluded from follow-up).
+DERIVED_TABLES = {"payments": "moves", "followup_exclusions": "moves"}
 
 
 class RuleSpec(Protocol):

@@ -17,7 +17,7 @@ from typing import Any, Iterable, Mapping
 from clientcare.connector.demo import demo_as_of, demo_snapshot
 from clientcare.connector.snapshot import Snapshot
 
-from .snapshot_builder import ADMIN, AS_OF, INACTIVE, MANAGER, SALES, SnapshotBuilder
+from .snapshot_builder import ADMIN, AS_OF, BOT, INACTIVE, MANAGER, SALES, SnapshotBuilder
 from .config import RuleConfig
 from .context import RuleContext
 from .finding import Finding
@@ -25,7 +25,7 @@ from .registry import Registry, builtin_names, load_rules
 from .engine import RunResult, check_as_of, run_rules
 from .spec import validate_rule
 
-__all__ = ["ADMIN", "AS_OF", "INACTIVE", "MANAGER", "SALES", "SnapshotBuilder", "builtin_rules", "demo",
+__all__ = ["ADMIN", "AS_OF", "BOT", "INACTIVE", "MANAGER", "SALES", "SnapshotBuilder", "builtin_rules", "demo",
            "evaluate", "keys", "registry_of", "run"]
 
 
@@ -48,24 +48,27 @@ def demo() -> tuple[Snapshot, date]:
 
 def evaluate(rule: Any, snapshot: Snapshot, as_of: date | str, config: RuleConfig | None = None, *,
              previous: Iterable[Mapping[str, Any]] = (), unavailable: Mapping[str, str] | None = None,
-             history: Any = None):
+             history: Any = None, broken_dates: Mapping[int, tuple] | None = None):
     """Call one rule (a module or object fulfilling the spec) as the engine would, without
-    routing or output checks: what its ``evaluate`` returns (``history``: see RuleContext)."""
+    routing or output checks: what its ``evaluate`` returns (``history``, ``broken_dates``: see
+    RuleContext)."""
     checked = validate_rule(rule)
     ctx = RuleContext(snapshot, check_as_of(as_of), config if config is not None else checked.default_config(),
-                      tuple(previous), MappingProxyType(dict(unavailable or {})), history)
+                      tuple(previous), MappingProxyType(dict(unavailable or {})), history,
+                      MappingProxyType(dict(broken_dates or {})))
     return checked.evaluate(ctx)
 
 
 def run(rule: Any, snapshot: Snapshot, as_of: date | str, config: RuleConfig | Mapping[str, Any] | None = None,
-        *, previous: Iterable[Mapping[str, Any]] = (), routing: Mapping[str, Any] | None = None) -> RunResult:
+        *, previous: Iterable[Mapping[str, Any]] = (), routing: Mapping[str, Any] | None = None,
+        broken_dates: Mapping[int, tuple] | None = None) -> RunResult:
     """Run one rule as ``audit`` does (spec checked, output checked, findings routed); ``config`` is
     a ``Config`` or the profile's table for the rule.  Any error of the rule fails the test."""
     checked = validate_rule(rule)
     registry = Registry(rules={checked.name: checked})
     configs = {checked.name: config} if isinstance(config, RuleConfig) else {checked.name: dict(config or {})}
     result = run_rules(snapshot, as_of, configs, routing, registry=registry,
-                       previous={checked.name: list(previous)})
+                       previous={checked.name: list(previous)}, broken_dates=broken_dates)
     if result.errors:
         raise AssertionError(f"rule {checked.name} failed: "
                              + "; ".join(f"{e['stage']}: {e['error']}" for e in result.errors))

@@ -12,6 +12,11 @@ from clientcare.connector import errors as E
 from clientcare.connector.facts import parse_marker
 
 
+#: Partners as Odoo's ``author_id`` reads them: the ClientCare user's, and a salesperson's.
+BOT = (3, "ClientCare Bot")
+MARC = (7, "Marc Demo")
+
+
 class Crash(BaseException):
     """Simulates the process dying (not an Exception, so nothing catches it)."""
 
@@ -63,6 +68,10 @@ class OdooDouble:
         self.message_create_allowed = True
         self.contexts: list[dict] = []         # the context of every write call
         self.transport = SimpleNamespace(call_count=0, calls={}, retries=0)
+        #: Who is acting (their partner, as Odoo's ``author_id`` reads) and when: the bot for
+        #: ClientCare's calls; :meth:`mark_done` acts as a person.
+        self.acting = BOT
+        self.now = "2026-11-22 09:00:00"
 
     def context(self, **extra):
         return dict(extra)
@@ -76,6 +85,9 @@ class OdooDouble:
             return list(XMLIDS[f"{args[0]}.{args[1]}"])
         if method == "search_read":
             return self._search_read(model, kwargs["domain"], kwargs["fields"])
+        if method == "read":
+            store = self.records.get(model, {})
+            return [{"id": i, **{f: store[i].get(f) for f in kwargs["fields"]}} for i in args[0] if i in store]
         return self._write(model, method, args, kwargs)
 
     def load_fields(self, models):
@@ -126,14 +138,18 @@ class OdooDouble:
             for i in args[0]:
                 store[i].update(args[1])
             return True
-        if method == "action_feedback":  # as Odoo: an "activity done" message quoting the note
+        if method == "action_feedback":  # as Odoo's mail.message_activity_done: feedback, then the note
             for i in args[0]:
                 act = store[i]
                 self.next_id += 1
+                feedback = f"<div>{kwargs['feedback']}</div>" if kwargs.get("feedback") else ""
                 self.records["mail.message"][self.next_id] = {
                     "id": self.next_id, "model": act["res_model"], "res_id": act["res_id"],
                     "message_type": "notification", "mail_activity_type_id": act.get("activity_type_id") or 1,
-                    "body": f"<div>{act['note']}</div><p>{kwargs.get('feedback') or ''}</p>", "active": True}
+                    "author_id": list(self.acting), "date": self.now,
+                    "body": f"<p><span>Call</span> done<span>: </span><span>{act.get('summary')}</span></p>"
+                            f"{feedback}<div class=\"o_mail_note_title\"><strong>Original note:</strong></div>"
+                            f"<div>{act['note']}</div>", "active": True}
                 if self.profile.major >= 17:
                     act["active"], act["feedback"] = False, kwargs.get("feedback")
                 else:
@@ -158,9 +174,15 @@ class OdooDouble:
         """ClientCare's notes (comments), not Odoo's "activity done" messages."""
         return [m for m in self.records["mail.message"].values() if not m["mail_activity_type_id"]]
 
-    def mark_done(self, activity_id: int, feedback: str = "called them") -> None:
-        """A person marks an activity done in Odoo."""
-        self._apply("mail.activity", "action_feedback", [[activity_id]], {"feedback": feedback})
+    def mark_done(self, activity_id: int, feedback: str = "called them", by: tuple[int, str] = MARC,
+                  when: str | None = None) -> None:
+        """A person (their partner id and name) marks an activity done in Odoo."""
+        self.acting, now = by, self.now
+        self.now = when or now
+        try:
+            self._apply("mail.activity", "action_feedback", [[activity_id]], {"feedback": feedback})
+        finally:
+            self.acting, self.now = BOT, now
 
 
 def keys_in(records: list[dict], field: str) -> list[str]:

@@ -31,7 +31,7 @@ from clientcare.connector import facts
 from clientcare.rules import ReportChart, Script, frames as F
 from clientcare.rules.config import RuleConfig
 from clientcare.rules.context import RuleContext
-from clientcare.rules.finding import Action, Finding, NotJudged, RuleOutput
+from clientcare.rules.finding import Action, Finding, NotJudged, Resolved, RuleOutput
 
 name = "fit_checklist"
 version = "1.0"
@@ -86,6 +86,9 @@ class Config(RuleConfig):
     pays_avg_days_fail: float = 30.0
     overdue_warn_days: int = 15
     overdue_fail_days: int = 60
+    #: Payment dates the client agreed (a payment activity's deadline a person moved) that passed
+    #: unpaid within the window: this many fail the criterion (0: not counted).
+    broken_payment_dates_fail: int = 2
     # cooperates: tasks waiting on the client for more than waiting_days
     waiting_states: tuple[str, ...] = ("02_changes_requested", "04_waiting_normal")
     waiting_kanban_states: tuple[str, ...] = ("blocked",)
@@ -142,7 +145,7 @@ def evaluate(ctx: RuleContext[Config]) -> RuleOutput:
                            for level in ("attention", "band*")]
     if not len(clients):
         return out
-    figures = _Context(snapshot, as_of, config, clients.index)
+    figures = _Context(snapshot, as_of, config, clients.index, ctx.broken_dates)
     parts = {c: getattr(figures, c)().reindex(clients.index) for c in CRITERIA}
     status = pd.DataFrame({c: parts[c]["status"].fillna("unknown").to_numpy(dtype=object) for c in CRITERIA},
                           index=clients.index)
@@ -170,6 +173,34 @@ def evaluate(ctx: RuleContext[Config]) -> RuleOutput:
         out.findings = [f for f in out.findings if not (f.level == "attention" and f.client_id in declined)]
         out.not_judged += [NotJudged(name, f"{name}:res.partner:{cid}:attention",
                                      "its decline activity says what changed") for cid in sorted(declined)]
+    out.resolved += _recovered(ctx, out.findings, clients.index, status, score, band)
+    return out
+
+
+STATUS_TEXT = {"pass": "passes", "warn": "warns", "fail": "fails", "unknown": "is unknown"}
+
+
+def _recovered(ctx, found: list[Finding], clients: pd.Index, status: pd.DataFrame, score: pd.Series,
+               band: pd.Series) -> list[Resolved]:
+    """How last run's attention and decline activities that are gone went away: the criteria
+    that raised them and the score now."""
+    out = []
+    for prev in F.gone_activity_findings(ctx.previous, (f.key for f in found)):
+        cid, data = prev["subject_id"], prev.get("data") or {}
+        if cid not in clients:
+            out.append(Resolved(name, prev["key"], "no longer a client"))
+            continue
+        sc, bd = score.get(cid), band.get(cid)
+        now = f"fit score {int(sc)} ({bd})" if sc == sc and sc is not None else "fit score unknown"
+        if prev.get("level") == "decline":
+            how = (f"{now}, back within {ctx.config.decline_points:g} points of {data.get('decline_from')} "
+                   f"(since {data.get('decline_since')})")
+        else:
+            again = [f"'{LABELS[c]}' now {STATUS_TEXT.get(status.at[cid, c], status.at[cid, c])}"
+                     for c in data.get("attention_criteria") or [] if c in status.columns]
+            how = "; ".join(again + [now + (f", at least {ctx.config.attention_below:g}"
+                                            if data.get("attention_low") else "")])
+        out.append(Resolved(name, prev["key"], how))
     return out
 
 
@@ -234,8 +265,9 @@ def _declines(ctx, names, status, score, band, parts, evidence) -> tuple[list[Fi
 class _Context:
     """The per-client figures of each criterion (index: client id; status, value, detail)."""
 
-    def __init__(self, snapshot, as_of: date, cfg: Config, clients: pd.Index):
+    def __init__(self, snapshot, as_of: date, cfg: Config, clients: pd.Index, broken_dates=None):
         self.s, self.cfg, self.clients = snapshot, cfg, clients
+        self.broken_dates = broken_dates or {}
         self.today = F.day(as_of)
         self.since = self.today - pd.Timedelta(days=cfg.window_days)
         self.as_of = as_of
@@ -375,6 +407,9 @@ class _Context:
             worst >= cfg.overdue_fail_days)
         warn = (share >= cfg.pays_late_warn_share) | (stats["avg"] >= cfg.pays_avg_days_warn) | (
             worst >= cfg.overdue_warn_days)
+        promised = self._broken_payment_dates()
+        if cfg.broken_payment_dates_fail:
+            fail = fail.fillna(False) | (promised >= cfg.broken_payment_dates_fail)
         status = pd.Series(np.where(~known, "unknown", np.where(fail.fillna(False), "fail", np.where(
             warn.fillna(False), "warn", "pass"))), index=self.clients)
         self.unknown_reason["pays_on_time"] = f"no invoice paid in {cfg.window_days} days and none overdue"
@@ -386,7 +421,20 @@ class _Context:
         owed_text[owing] = [f"; {o:,.2f} {c} overdue, the oldest due {d:%Y-%m-%d}" for o, c, d in
                             zip(stats["owed"][owing].tolist(), stats["currency"][owing].tolist(),
                                 stats["oldest"][owing].tolist())]
+        broke = promised > 0
+        if broke.any():
+            owed_text[broke] = owed_text[broke] + pd.Series(
+                [f"; {n} agreed payment date(s) passed unpaid" for n in promised[broke].tolist()],
+                index=owed_text[broke].index, dtype="string")
         return _frame(status, _pct(share) + " of invoices paid late or overdue", detail + owed_text, self.clients)
+
+    def _broken_payment_dates(self) -> pd.Series:
+        """Per client, the payment dates agreed on late-payment activities that passed unpaid in
+        the window (``ctx.broken_dates``)."""
+        since = self.since.date()
+        counts = {c: sum(1 for b in dates if b.rule == "late_payment" and b.agreed > since)
+                  for c, dates in self.broken_dates.items()}
+        return pd.Series(counts, dtype="int64").reindex(self.clients, fill_value=0)
 
     # -- cooperates ---------------------------------------------------------------------------------
     def cooperates(self) -> pd.DataFrame:

@@ -33,7 +33,7 @@ from clientcare.connector.facts import ActivityType
 from clientcare.rules import ROUTING_STEPS, ReportChart, Script, frames as F
 from clientcare.rules.config import RuleConfig
 from clientcare.rules.context import RuleContext
-from clientcare.rules.finding import Action, Finding, NotJudged, RuleOutput
+from clientcare.rules.finding import Action, Finding, NotJudged, Resolved, RuleOutput
 
 name = "follow_up"
 version = "1.0"
@@ -65,7 +65,9 @@ scripts = {
 
 
 @dataclass(frozen=True)
-class OnboardingStep(RuleConfig):
+class OnboardingStep:
+    """One onboarding step (a table of the rule's ``onboarding_steps``), validated like a config."""
+
     name: str = ""
     #: Activity summary; ``{client}`` is replaced by the client's name.
     summary: str = ""
@@ -113,7 +115,8 @@ class Config(RuleConfig):
     expire_after_days: int = 30
     new_client_days: int = 45
     onboarding_steps: tuple[OnboardingStep, ...] = DEFAULT_STEPS
-    #: Message authors (partner ids) whose messages are not contacts, e.g. the ClientCare bot.
+    #: Other message authors (partner ids) whose messages are not contacts, e.g. an integration
+    #: posting as its own user; ClientCare's own user never counts (``own_partner_id``).
     ignore_author_ids: tuple[int, ...] = ()
 
     def check(self) -> list[str]:
@@ -147,17 +150,22 @@ def evaluate(ctx: RuleContext[Config]) -> RuleOutput:
             kinds.append(kind)
         else:
             out.not_judged.append(NotJudged(name, PATTERNS[kind], why))
-    ctx = _Clients(snapshot, as_of, config)
+    clients = _Clients(snapshot, as_of, config)
     parts = []
     for kind in kinds:
-        frame = getattr(ctx, kind)()
+        frame = getattr(clients, kind)()
         if frame is not None and len(frame):
             parts.append(frame.assign(kind=kind))
-    if not parts:
-        return out
-    cand = pd.concat(parts, ignore_index=True)
-    cand["due"] = _spaced(cand, ctx, config)
-    out.findings += _findings(cand, ctx, config)
+    if parts:
+        cand = pd.concat(parts, ignore_index=True)
+        cand["due"] = _spaced(cand, clients, config)
+        out.findings += _findings(cand, clients, config)
+    for prev in F.gone_activity_findings(ctx.previous, (f.key for f in out.findings)):
+        kind = (prev.get("data") or {}).get("kind")
+        if kind in kinds:
+            out.resolved.append(Resolved(name, prev["key"], clients.how_resolved(kind, prev)))
+        elif kind in KINDS and kind not in config.kinds:
+            out.resolved.append(Resolved(name, prev["key"], f"{kind} follow-ups turned off (kinds)"))
     return out
 
 
@@ -182,7 +190,7 @@ class _Clients:
         open_tasks = t.loc[t["is_open"]].groupby("client_id").size().reindex(self.clients).fillna(0)
         running = p.loc[p["active"] & ~p["is_done"]].groupby("client_id").size().reindex(self.clients).fillna(0)
         self.active = ((last_invoice > self.today - pd.Timedelta(days=cfg.active_within_days))
-                       | (open_tasks > 0) | (running > 0)).fillna(False)
+                       | (open_tasks > 0) | (running > 0)).fillna(False) & clients["active"].astype(bool)
         self.why_active = np.where(open_tasks > 0, open_tasks.astype(int).astype(str) + " open task(s)",
                                    np.where(running > 0, running.astype(int).astype(str) + " running project(s)",
                                             "invoiced on " + last_invoice.dt.strftime("%Y-%m-%d").fillna("?")))
@@ -215,6 +223,90 @@ class _Clients:
         return pd.DataFrame({"subject_model": "res.partner", "subject_id": ids.to_numpy(),
                              "subject_name": self.names.reindex(ids).to_numpy(), "client_id": ids.to_numpy(),
                              "natural_due": kind_due.reindex(ids).to_numpy()})
+
+    # -- how a follow-up went away ------------------------------------------------------------------
+    def how_resolved(self, kind: str, prev: dict) -> str:
+        """The closing feedback of last run's ``kind`` activity ``prev``, now gone: the contact
+        logged (by whom, when), the activity planned, the rating given, the client gone or no
+        longer active, the follow-up expired."""
+        cfg, cid = self.cfg, prev.get("client_id")
+        due = pd.Timestamp((prev.get("action") or {}).get("due_date") or self.as_of)
+        gone = self._client_gone(cid)
+        if kind == "onboarding":
+            first = self.first_seen.get(cid, pd.NaT) if cid is not None else pd.NaT
+            seen = f"first seen {first:%Y-%m-%d}, " if pd.notna(first) else ""
+            return gone or f"{prev['subject_name']} is no longer a new client ({seen}{cfg.new_client_days} days)"
+        if kind == "survey":
+            return gone or self._rated(cid, due) or (f"the survey period of {prev.get('period') or f'{due:%Y-%m-%d}'} "
+                                                     f"is over ({cfg.expire_after_days} days)")
+        if kind == "check_in":
+            since = next((pd.Timestamp(r["date"]) for r in prev.get("evidence") or []
+                          if r.get("signal") == "last logged contact" and r.get("date")), pd.NaT)
+            return (gone or self._contact_since(cid, since, _shown_message(prev)) or self._planned(cid)
+                    or ("" if bool(self.active.get(cid, False)) else
+                        f"{prev['subject_name']} is no longer an active client (nothing invoiced in "
+                        f"{cfg.active_within_days} days, no open task or running project)")
+                    or f"follow_up no longer finds this on {self.as_of:%Y-%m-%d}")
+        contact = self._contact_since(cid, due)
+        if contact:
+            return contact
+        if self.today >= due + pd.Timedelta(days=cfg.expire_after_days):
+            return f"expired on {due + pd.Timedelta(days=cfg.expire_after_days):%Y-%m-%d} without a logged contact"
+        if kind == "fix_check":
+            t = self.tasks.loc[self.tasks["id"] == prev["subject_id"]]
+            if not len(t) or not bool(t["is_done"].iloc[0]):
+                return f"task '{F.short(prev['subject_name'])}' reopened or removed"
+        if kind == "punch_list":
+            p = self.projects.loc[self.projects["id"] == prev["subject_id"]]
+            if not len(p) or not (bool(p["is_done"].iloc[0]) and bool(p["active"].iloc[0])):
+                return f"project '{F.short(prev['subject_name'])}' reopened or archived"
+        return gone or f"follow_up no longer finds this on {self.as_of:%Y-%m-%d}"
+
+    def _client_gone(self, cid) -> str:
+        if cid is None:
+            return ""
+        row = self.s.partners.loc[self.s.partners["id"] == cid]
+        if len(row) and not bool(row["active"].iloc[0]):
+            return f"client {row['name'].iloc[0]} archived"
+        return "" if cid in self.clients else "no longer a client"
+
+    def _contact_since(self, cid, since, seen_message: int | None = None) -> str:
+        """"contact logged: <kind> by <person> on <day>" for the client's latest contact on or after
+        ``since`` (any, when ``since`` is unknown), other than the one already shown."""
+        if self.inter is None or cid is None:
+            return ""
+        c = self.inter.loc[(self.inter["client_id"] == cid) & (self.inter["day"] <= self.today)]
+        if pd.notna(since):
+            c = c.loc[c["day"] >= since]
+        if seen_message is not None:
+            c = c.loc[c["message_id"] != seen_message]
+        if not len(c):
+            return ""
+        last = c.sort_values(["day", "message_id"]).iloc[-1]
+        by = f" by {last['author']}" if isinstance(last["author"], str) else ""
+        return f"contact logged: {last['kind']}{by} on {last['day']:%Y-%m-%d}"
+
+    def _planned(self, cid) -> str:
+        acts = F.open_activities(self.s)
+        if acts is None or cid is None:
+            return ""
+        mine = acts.loc[acts["client_id"] == cid].sort_values(["due", "activity_id"])
+        if not len(mine):
+            return ""
+        first = mine.iloc[0]
+        summary = f" '{F.short(first['summary'])}'" if isinstance(first["summary"], str) and first["summary"] else ""
+        due = f", due {first['due']:%Y-%m-%d}" if pd.notna(first["due"]) else ""
+        return f"activity{summary} planned on the client{due}"
+
+    def _rated(self, cid, since) -> str:
+        r = F.ratings(self.s)
+        if r is None or cid is None:
+            return ""
+        r = r.loc[(r["client_id"] == cid) & (r["day"] >= since) & (r["day"] <= self.today)]
+        if not len(r):
+            return ""
+        last = r.sort_values(["day", "rating_id"]).iloc[-1]
+        return f"rated {last['rating']:g}/5 on {last['day']:%Y-%m-%d}"
 
     # -- the kinds -------------------------------------------------------------------------------
     def check_in(self) -> pd.DataFrame | None:
@@ -294,6 +386,15 @@ class _Clients:
                                 "first_seen": first.to_numpy(), "step": i})
                   for i, step in enumerate(cfg.onboarding_steps)]
         return pd.concat(frames, ignore_index=True)
+
+
+def _shown_message(prev: dict) -> int | None:
+    """The message a check-in showed as the last logged contact (not a new contact)."""
+    for row in prev.get("evidence") or []:
+        record = row.get("record") or ""
+        if row.get("signal") == "last logged contact" and record.startswith("mail.message,"):
+            return int(record.split(",", 1)[1])
+    return None
 
 
 def _spaced(cand: pd.DataFrame, ctx: _Clients, cfg: Config) -> pd.Series:

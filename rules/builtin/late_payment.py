@@ -9,9 +9,14 @@ to match them; the chase shows what they leave owed, applied to the newest
 invoices first so the oldest overdue invoice (the real age) stays visible.
 Every overdue invoice Odoo lists is either in a finding or in a ``NotRaised``
 with its reason.  Amounts are shown in the invoice currency, totals in the
-company currency (the ``*_signed`` fields).  Disputed (``blocked``, 18+) and in-payment invoices are
-not owed.  Due dates of the proposed activities come from the data (the day
-the level was reached), so re-running the same day or the next changes nothing.
+company currency (the ``*_signed`` fields).  In-payment invoices are not owed.  Accounting decides
+what is chased: an invoice it excluded from follow-up (the receivable line's "No Follow-up", the
+invoice's ``no_followup``, a disputed payment state: :func:`facts.followup_excluded`) is in no
+payment finding but in a ``NotRaised`` with that reason; when the flags could not be read, that
+is said (``NotJudged``) and nothing is closed.  An earlier finding no longer found says what
+happened to each of its invoices (paid on, cancelled, excluded, now at another level...): the
+write-back closes its activity with that.  Due dates of the proposed activities come from the
+data (the day the level was reached), so re-running the same day or the next changes nothing.
 """
 from __future__ import annotations
 
@@ -24,13 +29,16 @@ import pandas as pd
 from clientcare.rules import ReportChart, Script, frames as F
 from clientcare.rules.config import RuleConfig
 from clientcare.rules.context import RuleContext
+from clientcare.connector import facts
 from clientcare.connector.facts import ACTIVITY_TYPES, SEVERITIES, ActivityType, Severity
-from clientcare.rules.finding import Action, Finding, NotJudged, NotRaised, RuleOutput
+from clientcare.rules.finding import Action, Finding, NotJudged, NotRaised, Resolved, RuleOutput
 
 name = "late_payment"
 version = "1.0"
 description = "Overdue customer invoices per client by escalation level, and chronic late payers"
 needs = {"moves": [], "payments": []}
+#: Which invoices accounting excluded from follow-up; without it that is said, not guessed.
+optional_needs = {"followup_exclusions": []}
 #: Every overdue invoice Odoo lists is in a finding's data["invoice_ids"] or a NotRaised.
 accounts_for = {"account.move": "invoice_ids"}
 
@@ -152,16 +160,113 @@ CHRONIC_COLUMNS = ["invoice", "invoice_id", "due_date", "paid_date", "days_late"
 
 def evaluate(ctx: RuleContext[Config]) -> RuleOutput:
     snapshot, as_of, config = ctx.snapshot, ctx.as_of, ctx.config
-    inv = F.overdue_invoices(snapshot, as_of)
     out = RuleOutput()
+    unknown = F.followup_exclusions_unknown(snapshot)
+    if unknown:
+        out.not_judged.append(NotJudged(name, f"{name}:*", f"{unknown}: an invoice accounting excluded "
+                                                           f"from follow-up may be chased"))
+    out.not_raised += _excluded(snapshot, as_of)
+    inv = F.overdue_invoices(snapshot, as_of)
+    inv = inv.loc[inv["followup_excluded"].isna()]
     _levels(snapshot, inv, config, out)
     out.findings += _credit_matches(snapshot, inv)
-    if not config.chronic:
-        return out
-    if "payments" in snapshot.tables:
-        out.findings += _chronic(snapshot, as_of, config)
-    else:
-        out.not_judged.append(NotJudged(name, f"{name}:*:chronic", "payment dates were not pulled"))
+    if config.chronic:
+        if "payments" in snapshot.tables:
+            out.findings += _chronic(snapshot, as_of, config)
+        else:
+            out.not_judged.append(NotJudged(name, f"{name}:*:chronic", "payment dates were not pulled"))
+    out.resolved += _closings(ctx, out)
+    return out
+
+
+def _excluded(snapshot, as_of: date) -> list[NotRaised]:
+    """Past-due invoices accounting took out of follow-up, each with the reason: not chased,
+    still listed (an overdue one is in Odoo's list; a disputed one a person may look for)."""
+    inv = F.invoices(snapshot)
+    left = inv.loc[inv["is_invoice"] & ~inv["settled"] & inv["followup_excluded"].notna().to_numpy(dtype=bool)
+                   & (inv["due"] < F.day(as_of))]
+    return [NotRaised(name, "account.move", int(i), F.opt_id(c), str(r)) for i, c, r in zip(
+        left["id"].tolist(), left["client_id"].tolist(), left["followup_excluded"].tolist())]
+
+
+def _closings(ctx: RuleContext[Config], out: RuleOutput) -> list[Resolved]:
+    """What happened to each invoice of a previous level finding no longer found: the write-back
+    closes its activity with this instead of a bare "no longer finds this"."""
+    current = {f.key for f in out.findings}
+    gone = [p for p in ctx.previous if p.get("key") not in current and "days" in (p.get("data") or {})
+            and (p.get("data") or {}).get("invoice_ids")]
+    if not any(p.get("key") not in current for p in ctx.previous):
+        return []
+    snapshot, today = ctx.snapshot, F.day(ctx.as_of)
+    now_at = {i: f.level for f in out.findings if "days" in f.data for i in f.data.get("invoice_ids", ())}
+    not_raised = {n.res_id: n.reason for n in out.not_raised if n.model == "account.move"}
+    moves = snapshot.tables.get("moves")
+    move_state = F.by_id(moves, "state") if moves is not None else {}
+    posted = F.invoices(snapshot).drop_duplicates("id").set_index("id")
+
+    def fate(i: int) -> str:
+        if i not in move_state:
+            return "no longer in Odoo"
+        if move_state[i] == facts.CANCELLED_MOVE_STATE:
+            return "cancelled"
+        if move_state[i] == facts.DRAFT_MOVE_STATE:
+            return "reset to draft"
+        row = posted.loc[i]
+        if not pd.isna(row["followup_excluded"]):
+            return str(row["followup_excluded"])
+        if row["settled"]:
+            how = "paid" if pd.isna(row["credited_by"]) else f"credited by {row['credited_by']}"
+            return f"{how} on {row['paid_date']:%Y-%m-%d}" if not pd.isna(row["paid_date"]) else how
+        if row["payment_state"] == facts.REVERSED_STATE:
+            return "credited (reversed by a credit note)"
+        if i in now_at:
+            return f"now at level {now_at[i]}"
+        if i in not_raised:
+            return not_raised[i]
+        if row["owed"] and not pd.isna(row["due"]) and row["due"] >= today:
+            return f"no longer overdue (due {row['due']:%Y-%m-%d})"
+        return f"no longer owed (payment state {row['payment_state']})" if not row["owed"] \
+            else "no longer overdue at this level"
+
+    resolved = _other_closings(ctx, current, fate)
+    for prev in gone:
+        names = {r.get("invoice_id"): r.get("invoice") for r in prev.get("evidence") or () if isinstance(r, dict)}
+        by_fate: dict[str, list[str]] = {}
+        for i in prev["data"]["invoice_ids"]:
+            by_fate.setdefault(fate(int(i)), []).append(str(names.get(i) or f"invoice {i}"))
+        how = "; ".join(f"{', '.join(invoices)} {what}" for what, invoices in by_fate.items())
+        resolved.append(Resolved(name, prev["key"], how))
+    return resolved
+
+
+def _other_closings(ctx: RuleContext[Config], current: set[str], fate) -> list[Resolved]:
+    """Why a previous ``credit_match`` or ``chronic`` finding is gone: the credit notes were
+    matched (or the invoices they covered went, each with its fate), or the payment record no
+    longer meets the chronic thresholds."""
+    out = []
+    open_credit = set(F.open_credits(ctx.snapshot)["id"].tolist())
+    for prev in ctx.previous:
+        data = prev.get("data") or {}
+        if prev.get("key") in current or prev.get("level") not in ("credit_match", "chronic"):
+            continue
+        if prev.get("level") == "chronic":
+            out.append(Resolved(name, prev["key"], "no longer a chronic late payer: its invoices paid in the "
+                                                    f"last {ctx.config.chronic_window_days} days are below the "
+                                                    "thresholds (share paid late, average delay)"))
+            continue
+        names = {r.get("move_id") or r.get("invoice_id"): r.get("move") or r.get("invoice")
+                 for r in prev.get("evidence") or () if isinstance(r, dict)}
+        matched = [str(names.get(i) or f"credit note {i}") for i in data.get("credit_note_ids", ())
+                   if int(i) not in open_credit]
+        parts = [f"{', '.join(matched)} matched or used"] if matched else []
+        by_fate: dict[str, list[str]] = {}
+        for i in data.get("invoice_ids", ()):
+            what = fate(int(i))
+            if not what.startswith("now at level"):
+                by_fate.setdefault(what, []).append(str(names.get(i) or f"invoice {i}"))
+        parts += [f"{', '.join(invoices)} {what}" for what, invoices in by_fate.items()]
+        out.append(Resolved(name, prev["key"], "; ".join(parts) or "no open credit note covers an overdue "
+                                                                   "invoice of this client any more"))
     return out
 
 

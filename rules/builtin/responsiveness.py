@@ -84,6 +84,10 @@ class Config(RuleConfig):
     look_back_days: int = 30
     #: An activity overdue by more than this many days is a broken promise.
     overdue_after_days: int = 3
+    #: Dates people agreed on ClientCare's own activities about a client (a deadline they moved;
+    #: payment dates apart) that passed with the situation unchanged: from this many, they are
+    #: broken promises too (0: not counted).
+    broken_dates_to_raise: int = 2
     #: From this many days overdue (the oldest), the finding goes to ``manager_user_id``.
     escalate_after_days: int = 14
     #: The manager escalated promises go to (default: the routing's default user).
@@ -160,7 +164,9 @@ def evaluate(ctx: RuleContext[Config]) -> RuleOutput:
                                                     f"{model} or its messages not readable ({why})"))
             _unanswered(ctx, out)
         else:
-            out.findings += _broken_promises(ctx)
+            found = _broken_promises(ctx)
+            out.findings += found
+            out.resolved += _promises_kept(ctx, found)
     return out
 
 
@@ -197,6 +203,7 @@ def _unanswered(ctx: RuleContext[Config], out: RuleOutput) -> None:
     parts = [msgs.loc[msgs["model"].isin(RECORD_MODELS).fillna(False).astype(bool)]]
     parts += [s.tables[m] for r, m in map(_watched, cfg.watch_models) if r in s.tables and m in s.tables]
     msgs = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    msgs = msgs.loc[F.by_people(s, msgs).to_numpy()]  # ClientCare's own messages answer nobody
     res_id = F.ref_ids(msgs["res_id"])
     client = F.record_clients(s, msgs["model"], res_id)
     for model in cfg.watch_models:
@@ -252,8 +259,16 @@ def _unanswered(ctx: RuleContext[Config], out: RuleOutput) -> None:
                         & (replies["date"] > since)]
         if len(r):
             who, when = r.iloc[0]["author"], r.iloc[0]["date"].tz_convert(cfg.timezone)
-            out.resolved.append(Resolved(name, prev["key"], f"answered by {who or 'a colleague'} on "
-                                                            f"{when:%Y-%m-%d %H:%M} ({cfg.timezone})"))
+            how = f"answered by {who or 'a colleague'} on {when:%Y-%m-%d %H:%M} ({cfg.timezone})"
+        elif prev["data"].get("message_ids") and not msgs["id"].isin(prev["data"]["message_ids"]).any():
+            how = "the client's message was deleted"
+        elif since < floor:
+            how = (f"the client's message of {prev['data'].get('since')} is over {cfg.look_back_days} days "
+                   "old (look_back_days): no longer chased")
+        else:
+            how = f"no message of the client waits for an answer there on {ctx.as_of:%Y-%m-%d}"
+        if (prev.get("action") or {}).get("kind") == "activity":
+            out.resolved.append(Resolved(name, prev["key"], how))
 
 
 #: What a finding needs of the record it is on: its name and who answers there.
@@ -335,22 +350,33 @@ def _broken_promises(ctx: RuleContext[Config]) -> list[Finding]:
     overdue = F.days_since(F.day(ctx.as_of), F.to_day(a["date_deadline"]))
     a = a.assign(res_id=res_id, client_id=F.record_clients(s, a["res_model"], res_id), days_overdue=overdue)
     a = a.loc[a["client_id"].notna() & (a["days_overdue"] > cfg.overdue_after_days)]
+    agreed = _agreed_dates_passed(ctx)
+    if len(agreed):
+        a = pd.concat([a.assign(clientcare=False), agreed], ignore_index=True)
     a = a.sort_values(["client_id", "date_deadline", "id"]).assign(client_id=lambda x: x["client_id"].astype("int64"))
     evidence = pd.DataFrame({
         "client_id": a["client_id"], "activity": "mail.activity," + a["id"].astype(str),
         "record": a["res_model"].astype(object) + "," + a["res_id"].astype(str),
         "summary": a["summary"].fillna(""), "owner": a["user_id_name"] if "user_id_name" in a else None,
         "deadline": a["date_deadline"], "days_overdue": a["days_overdue"].astype("int64")})
+    if len(agreed):  # ClientCare's own activities: named by their finding key, not an activity id
+        ours = a["clientcare"].fillna(False).astype(bool).to_numpy()
+        evidence.loc[ours, "activity"] = "ClientCare " + a.loc[ours, "key"].astype(str)
     rows = F.grouped_records(evidence, "client_id", PROMISE_COLUMNS)
-    ids = F.grouped_lists(a, "client_id", "id")
+    ids = F.grouped_lists(a.loc[a["id"].notna()].astype({"id": "int64"}), "client_id", "id")
     per_client = a.groupby("client_id", sort=True).agg(n=("id", "size"), oldest=("date_deadline", "min"),
                                                         worst=("days_overdue", "max"))
+    n_agreed = a.loc[a["clientcare"].fillna(False).astype(bool)].groupby("client_id").size() \
+        if "clientcare" in a else pd.Series(dtype="int64")
     findings = []
     for cid, n, oldest, worst in zip(per_client.index.tolist(), per_client["n"].tolist(),
                                      per_client["oldest"].dt.date.tolist(), per_client["worst"].tolist()):
         cname = _record(s, "res.partner", cid)[0] or f"partner {cid}"
         escalated = worst >= cfg.escalate_after_days
-        what = f"{n} overdue activit{'y' if n == 1 else 'ies'} on {F.short(cname)}, the oldest due {oldest}"
+        mine = int(n_agreed.get(cid, 0))
+        what = (f"{n - mine} overdue activit{'y' if n - mine == 1 else 'ies'}" if n > mine else "") + (
+            (" and " if n > mine else "") + f"{mine} agreed date{'' if mine == 1 else 's'} passed" if mine else "")
+        what = f"{what} on {F.short(cname)}, the oldest due {oldest}"
         summary = ("manager: promises to the client are not kept: " if escalated
                    else "keep the promises made to the client: ") + what
         route: dict = {"first": "client_salesperson"}
@@ -366,7 +392,62 @@ def _broken_promises(ctx: RuleContext[Config]) -> list[Finding]:
             evidence=rows[cid], evidence_columns=PROMISE_COLUMNS, action=Action("activity", summary, "todo", due),
             resolved_when="each listed activity is done or rescheduled to a date no more than "
                           f"{cfg.overdue_after_days} days past",
-            data={"kind": "broken_promises", "activity_ids": ids[cid], "escalated": bool(escalated),
+            data={"kind": "broken_promises", "activity_ids": ids.get(cid, []), "escalated": bool(escalated),
                   "oldest_deadline": oldest.isoformat()},
             route=route, daily=("days_overdue",)))
     return findings
+
+
+def _agreed_dates_passed(ctx: RuleContext[Config]) -> pd.DataFrame:
+    """Dates people agreed on ClientCare's own activities about a client (``ctx.broken_dates``;
+    late-payment ones are the client's payment promises, counted by the fit checklist) that
+    passed unchanged, for the clients with at least ``broken_dates_to_raise`` of them in the
+    look-back window: rows shaped like the activities they join."""
+    cfg = ctx.config
+    since = ctx.as_of - timedelta(days=cfg.look_back_days)
+    if not cfg.broken_dates_to_raise:
+        return pd.DataFrame()
+    rows = []
+    for cid, dates in ctx.broken_dates.items():
+        mine = [b for b in dates if b.rule != "late_payment" and b.agreed >= since]
+        if len(mine) >= cfg.broken_dates_to_raise:
+            for b in mine:
+                model, res_id = (b.key.split(":") + ["", "0"])[1:3]
+                rows.append({"id": pd.NA, "key": b.key, "res_model": model, "res_id": int(res_id), "client_id": cid,
+                             "summary": f"date agreed on ClientCare's {b.rule} activity",
+                             "date_deadline": pd.Timestamp(b.agreed), "days_overdue": (ctx.as_of - b.agreed).days,
+                             "clientcare": True})
+    return pd.DataFrame(rows)
+
+
+def _promises_kept(ctx: RuleContext[Config], found: list[Finding]) -> list[Resolved]:
+    """How last run's broken promises that are gone were kept: each listed activity done (on
+    its day, from 17 on), rescheduled (to its new date) or deleted (16 deletes done ones)."""
+    gone = [p for p in F.gone_activity_findings(ctx.previous, (f.key for f in found))
+            if (p.get("data") or {}).get("kind") == "broken_promises"]
+    if not gone:
+        return []
+    acts = ctx.snapshot.tables["activities"].drop_duplicates("id").set_index("id")
+    still_open = set(F.open_activity_rows(acts.reset_index())["id"].tolist())
+    out = []
+    for prev in gone:
+        reasons = []
+        for row in prev.get("evidence") or []:
+            if not str(row.get("activity") or "").startswith("mail.activity,"):
+                continue  # a date agreed on ClientCare's own activity: the write-back tells of those
+            aid = int(str(row.get("activity") or "0").rsplit(",", 1)[-1])
+            label = f"'{F.short(row.get('summary') or f'activity {aid}')}'"
+            if aid not in acts.index:
+                reasons.append(f"{label} done or deleted")
+            elif aid not in still_open:
+                done = acts.at[aid, "date_done"] if "date_done" in acts else pd.NaT
+                reasons.append(f"{label} done" + (f" on {pd.Timestamp(done):%Y-%m-%d}" if pd.notna(done) else ""))
+            else:
+                deadline = F.to_day(acts.loc[[aid], "date_deadline"]).iloc[0]
+                before = pd.Timestamp(str(row.get("deadline"))[:10]) if row.get("deadline") else pd.NaT
+                if pd.notna(deadline) and (pd.isna(before) or deadline > before):
+                    reasons.append(f"{label} rescheduled to {deadline:%Y-%m-%d}")
+        how = F.joined(reasons) or (f"no activity on the client is overdue by more than "
+                                    f"{ctx.config.overdue_after_days} days on {ctx.as_of:%Y-%m-%d}")
+        out.append(Resolved(name, prev["key"], how))
+    return out

@@ -25,7 +25,7 @@ import pandas as pd
 from clientcare.rules import ReportChart, Script, frames as F
 from clientcare.rules.config import RuleConfig
 from clientcare.rules.context import RuleContext
-from clientcare.rules.finding import Action, Finding, NotRaised, RuleOutput
+from clientcare.rules.finding import Action, Finding, NotRaised, Resolved, RuleOutput
 
 name = "unmet_deadlines"
 version = "1.0"
@@ -98,7 +98,7 @@ def evaluate(ctx: RuleContext[Config]) -> RuleOutput:
         soon = soon.assign(days_late=-F.days_since(soon["deadline_date"], today).astype("int64"))
         risk = _task_rows(soon, user_names, snapshot).assign(days_left=lambda r: -r["days_late"])
         findings += _findings(risk, "at_risk", config, RISK_COLUMNS)
-    return RuleOutput(findings, not_raised)
+    return RuleOutput(findings, not_raised, resolved=_resolved(ctx, findings))
 
 
 def late_tasks_by_project(snapshot, as_of: date, client_ids: set[int] | None = None,
@@ -266,3 +266,98 @@ def _findings(rows: pd.DataFrame, level: str, cfg: Config, columns: list[str]) -
                   "first_deadline": first.isoformat()},
             route=route, daily=daily))
     return out
+
+
+# -- how a finding went away ---------------------------------------------------------------------
+def _resolved(ctx: RuleContext[Config], findings: list[Finding]) -> list[Resolved]:
+    """How each activity of the last run that this run no longer raises went away, from what
+    changed in the tasks and projects it listed (done, cancelled, deadline moved, reassigned...)."""
+    gone = F.gone_activity_findings(ctx.previous, (f.key for f in findings))
+    if not gone:
+        return []
+    s = ctx.snapshot
+    tasks = F.tasks(s).drop_duplicates("id").set_index("id")
+    projects = F.projects(s).drop_duplicates("id").set_index("id")
+    users = F.names(s.users, s.users["id"]).set_axis(s.users["id"]).to_dict()
+    return [Resolved(name, prev["key"], _how(prev, tasks, projects, users, ctx.as_of)) for prev in gone]
+
+
+def _how(prev: dict, tasks: pd.DataFrame, projects: pd.DataFrame, users: dict, as_of: date) -> str:
+    part = prev.get("part") or ""
+    owner = int(part.split("=", 1)[1]) if part.startswith("user=") else None
+    reasons = []
+    if prev["subject_model"] == "project.project":
+        reasons.append(_project_closed(prev["subject_id"], prev["subject_name"], projects))
+    for row in prev.get("evidence") or []:
+        if row.get("kind") == "task":
+            reasons.append(_task_how(row, prev, tasks, owner, users, as_of))
+        elif row.get("kind") == "project":
+            reasons.append(_project_how(row, projects))
+    return F.joined(reasons) or (f"no longer raised on {as_of:%Y-%m-%d}, its tasks unchanged "
+                                 "(a setting or the grouping changed)")
+
+
+def _day(value) -> pd.Timestamp:
+    """A day as evidence holds it ("2026-11-20", or with a time), NaT when empty."""
+    return pd.Timestamp(str(value)[:10]) if value else pd.NaT
+
+
+def _task_how(row: dict, prev: dict, tasks: pd.DataFrame, owner: int | None, users: dict,
+              as_of: date) -> str | None:
+    tid, label = row["id"], f"'{F.short(row.get('name') or row['id'])}'"
+    if tid not in tasks.index:
+        return f"task {label} deleted"
+    t = tasks.loc[tid]
+    if not t["active"]:
+        return f"task {label} archived"
+    if t["is_canceled"]:
+        return f"task {label} cancelled"
+    if t["is_done"]:
+        return f"task {label} done" + (f" on {t['closed_on']:%Y-%m-%d}" if pd.notna(t["closed_on"]) else "")
+    if t["is_folded"]:
+        return f"task {label} moved to the folded stage {t['stage_id_name']} (done in Odoo)"
+    old, new = _day(row.get("deadline")), t["deadline_date"]
+    if pd.isna(new):
+        return f"deadline of {label} removed"
+    if pd.notna(old) and new > old:
+        return f"deadline of {label} moved to {new:%Y-%m-%d}"
+    if prev.get("level") == "at_risk":
+        if new < F.day(as_of):
+            return f"task {label} missed its deadline {new:%Y-%m-%d}: now late"
+        if pd.notna(_day(row.get("last_change"))) and t["write_day"] > _day(row.get("last_change")):
+            return f"task {label} worked on {t['write_day']:%Y-%m-%d}"
+    if owner is not None and owner not in (t["user_ids"] or []):
+        now = [users.get(u) or f"user {u}" for u in t["user_ids"] or []]
+        return f"task {label} reassigned to {', '.join(now)}" if now else f"task {label} unassigned"
+    if prev["subject_model"] == "project.project" and F.opt_id(t["project_id"]) != prev["subject_id"]:
+        project = t["project_id_name"] if pd.notna(t["project_id_name"]) else "no project"
+        return f"task {label} moved to {project}"
+    return None
+
+
+def _project_closed(pid: int, pname: str, projects: pd.DataFrame) -> str | None:
+    label = f"'{F.short(pname)}'"
+    if pid not in projects.index:
+        return f"project {label} deleted"
+    p = projects.loc[pid]
+    if not p["active"]:
+        return f"project {label} archived"
+    if p["status_done"]:
+        return f"project {label} marked done"
+    return None
+
+
+def _project_how(row: dict, projects: pd.DataFrame) -> str | None:
+    pid, label = row["id"], f"'{F.short(row.get('name') or row['id'])}'"
+    closed = _project_closed(pid, row.get("name") or str(pid), projects)
+    if closed or pid not in projects.index:
+        return closed
+    p = projects.loc[pid]
+    if p["is_done"]:
+        return f"project {label} done (no open task)"
+    old, new = _day(row.get("deadline")), p["end_day"]
+    if pd.isna(new):
+        return f"end date of project {label} removed"
+    if pd.notna(old) and new > old:
+        return f"end date of project {label} moved to {new:%Y-%m-%d}"
+    return None

@@ -112,6 +112,10 @@ def test_full_pull_is_the_same_through_every_transport(odoo, cassette):
     for other in others:
         for name, frame in base.tables.items():
             pd.testing.assert_frame_equal(frame, snaps[other].tables[name], obj=f"{other}:{name}")
+    # who ClientCare is in Odoo, as every transport logs in: the login's user and its partner
+    login = base.users.loc[base.users["login"] == odoo.server["login"]].iloc[0]
+    for transport, snap in snaps.items():
+        assert (snap.meta["own_user_id"], snap.meta["own_partner_id"]) == (login["id"], login["partner_id"]), transport
 
 
 def _pages_by_model(snap, page: int) -> dict[str, int]:

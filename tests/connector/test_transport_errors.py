@@ -196,7 +196,7 @@ def test_json2_sends_named_arguments_only(monkeypatch):
     t = Json2Transport(settings(transport="json2"))
     sent = {}
 
-    def post(url, data, timeout):
+    def post(url, data, timeout, **kw):  # also allow_redirects=False
         sent.update(url=url, body=json.loads(data))
         return FakeResponse(200, [{"id": 1}])
 

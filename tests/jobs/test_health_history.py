@@ -12,6 +12,7 @@ from types import SimpleNamespace
 from click.testing import CliRunner
 
 from clientcare.connector.state import SCHEMA_VERSION
+from clientcare.jobs import ledger
 from clientcare.jobs import health_history as history, report
 from clientcare.jobs.cli import main
 from clientcare.jobs.run_session import open_store
@@ -75,10 +76,11 @@ def test_a_version_2_state_file_gains_the_history_tables(tmp_path):
     path = tmp_path / "old.sqlite3"
     open_store(path).close()
     db = sqlite3.connect(path)
-    db.executescript("DROP TABLE health_history; DROP TABLE health_tags; PRAGMA user_version=2;")
+    db.executescript("DROP TABLE health_history; DROP TABLE health_tags; DROP TABLE ledger;"
+                     + ledger.TABLES.ddl[1] + "; PRAGMA user_version=2;")
     db.close()
     state = open_store(path)
-    assert state.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+    assert state.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
     assert history.record(state, SCOPE, "r", DAY, [checklist(1, 80, "good")], 400) == 1
     state.close()
 

@@ -144,8 +144,9 @@ def test_sync_lifecycle(odoo, cassette, profile):
 
     # a person writes in an activity's note, then the client gets another salesperson: the
     # activity follows its new owner (an update) and what the person wrote stays
-    target = next(k for k in sorted(keys) if k.startswith("late_payment:res.partner:")
-                  and not k.startswith(f"late_payment:res.partner:{hostile_id[0]}:"))
+    target = next(k for k in sorted(keys) if k.startswith("late_payment:res.partner:") and k in first_keys
+                  and k.rsplit(":", 1)[1] in ("reminder", "call", "manager", "stop_work")
+                  and not k.startswith(f"late_payment:res.partner:{hostile_id[0]}:"))  # written by the first run
     client_id = int(target.split(":")[2])
     act = admin.call("mail.activity", "read", [[keys[target]], ["note", "user_id"]])[0]
     admin.call("mail.activity", "write", [[keys[target]], {
@@ -194,9 +195,15 @@ def test_sync_lifecycle(odoo, cassette, profile):
                                                              ("body", "ilike", "run=test-run-2 ")]])
     closed_by_later_runs = done_messages()
     report = undo_run(admin, "test-run-2")  # the first applied run
-    assert report["activities_removed"] == len({k for k in after if k not in created and k in first_keys})
+    of_that_run = {k for k in after if k not in created and k in first_keys}
+    # the activity a person wrote in is listed and kept, the rest removed
+    assert [(k["id"], k["why"]) for k in report["kept"]] == [(keys[target], "note written in")]
+    assert report["activities_removed"] == len(of_that_run) - 1
     assert closed_by_later_runs > 0 and done_messages() == closed_by_later_runs  # history stays
     assert report["notes_removed"] == 0 and not report["not_removed"]
+    assert set(open_keys(admin)) == set(after) - first_keys.keys() | {target}
+    forced = undo_run(admin, "test-run-2", force=True)
+    assert forced["activities_removed"] == 1 and forced["kept"] == []
     assert set(open_keys(admin)) == set(after) - first_keys.keys()
     clean_slate(admin)
 

@@ -138,7 +138,7 @@ def test_a_fresh_state_file_adopts_closes_nothing_and_respects_done(tmp_path, st
     _, plan, done = sync(odoo, fresh, found[:3], "run3")  # 1004 resolved, but the file knows nothing
     assert done == {}
     reasons = {it.key.split(":")[2]: it.reason for it in plan.items}
-    assert reasons == {"1001": "done in Odoo", "1002": "unchanged", "1003": "unchanged",
+    assert reasons == {"1001": "done by Marc Demo on 2026-11-22 — they noted: 'called them'; raised again on 2026-11-29 if still found", "1002": "unchanged", "1003": "unchanged",
                        "1004": "fresh state file: not closed"}
     assert len(plan.adopted) == 3
     _, plan, done = sync(odoo, fresh, found[:3], "run4")  # adopted: now it may close
@@ -163,7 +163,7 @@ def test_undo_keeps_odoos_activity_done_messages(state):
     sync(odoo, state, [finding(1), finding(2, kind="note"), finding(3)], "run1")
     odoo.mark_done(activity(odoo, 1001)["id"])
     report = undo_run(odoo, "run1", state)
-    assert report == {"activities_removed": 1, "notes_removed": 1, "not_removed": []}
+    assert report == {"activities_removed": 1, "notes_removed": 1, "not_removed": [], "kept": []}
     done = [m for m in odoo.records["mail.message"].values() if m["mail_activity_type_id"]]
     assert len(done) == 1 and "run=run1 " in done[0]["body"]
 
@@ -205,14 +205,14 @@ def test_a_done_activity_is_not_forgotten_while_its_key_is_not_judged(state):
     sync(odoo, state, [finding(1), finding(2)], "run1")
     odoo.mark_done(activity(odoo, 1001)["id"])
     _, plan, _ = sync(odoo, state, [finding(1), finding(2)], "run2")
-    assert plan.items[0].reason == "done in Odoo"  # the ledger now remembers it as done
+    assert plan.items[0].reason == "done by Marc Demo on 2026-11-22 — they noted: 'called them'; raised again on 2026-11-29 if still found"  # the ledger now remembers it as done
     unknown = [NotJudged("late_payment", "late_payment:*", "invoices unreadable")]
     for run, kw in (("run3", {"not_judged": unknown}), ("run4", {"rules_run": set()}),
                     ("run5", {"client_ids": {1002}})):
         wb, plan, _ = sync(odoo, state, [finding(2)], run, **kw)
         wb.forget_resolved(plan, [finding(2)])
     _, plan, done = sync(odoo, state, [finding(1), finding(2)], "run6")  # judged again, still there
-    assert done == {} and plan.items[0].reason == "done in Odoo"
+    assert done == {} and plan.items[0].reason == "done by Marc Demo on 2026-11-22 — they noted: 'called them'; raised again on 2026-11-29 if still found"
 
 
 def test_notify_assignees_is_validated_like_every_key(tmp_path):

@@ -65,6 +65,11 @@ def test_an_open_decline_keeps_its_reference_until_the_client_recovers():
     assert later[KEY].summary == first[KEY].summary and later[KEY].action.due_date == AS_OF
     recovered, not_judged = run(paid([0] * 4), stored((90, 0, "poor")), previous=previous)
     assert KEY not in recovered and not not_judged
+    closed = evaluate(fc, paid([0] * 4).build(), AS_OF, fc.Config(**ONE), previous=previous,
+                      history=stored((90, 0, "poor"))).resolved
+    since = (AS_OF - timedelta(days=10)).isoformat()
+    assert [(r.key, r.how) for r in closed] == [
+        (KEY, f"fit score 100 (good), back within 20 points of 100 (since {since})")]
 
 
 def test_no_history_or_an_unknown_score_is_never_a_decline():

@@ -11,6 +11,7 @@ from types import SimpleNamespace
 import pytest
 
 from clientcare.connector.state import SCHEMA_VERSION
+from clientcare.jobs import ledger
 from clientcare.jobs import previous_findings
 from clientcare.jobs.run_session import open_store
 from clientcare.rules import Finding, RuleConfig, RuleContext, RuleSpecError, TableSpec, run_rules, validate_rule
@@ -96,8 +97,9 @@ def test_a_version_1_state_file_gains_the_previous_findings_table(tmp_path):
     path = tmp_path / "old.sqlite3"
     open_store(path).close()
     db = sqlite3.connect(path)
-    for table in ("previous_findings", "health_history", "health_tags"):
+    for table in ("previous_findings", "health_history", "health_tags", "ledger"):
         db.execute(f"DROP TABLE {table}")
+    db.executescript(ledger.TABLES.ddl[1])  # the ledger as version 1 made it
     db.execute("PRAGMA user_version=1")
     db.commit()
     db.close()

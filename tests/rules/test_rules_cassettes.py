@@ -1,7 +1,7 @@
 """The built-in rules on snapshots replayed from the real Odoo 16, 17, 18 and 19 cassettes.
 
 The snapshot is the full pull of ``test_full_pull_is_the_same_through_every_transport``
-(the connector's core tables, over XML-RPC), recorded on 2026-11-30 from the demo databases
+(the connector's core tables, over XML-RPC), recorded on 2026-12-07 from the demo databases
 seeded by ``tests/seed_odoo.py`` (overdue invoices 5-90 days, a credit note, late tasks).
 The expectations below were read off those databases: every overdue invoice and late task
 is cross-checked against Odoo's own search filters in ``test_odoo_filters_accounted.py``;
@@ -46,12 +46,12 @@ EXPECTED = {
             'late_payment:res.partner:12:reminder': (2, [(30, 5)]),
             'late_payment:res.partner:13:reminder': (6, [(33, 5)]),
             'late_payment:res.partner:9:credit_match': (2, [39, 18]),
-            'unmet_deadlines:project.project:1:late': (6, [(6, 20), (11, 15), (7, 9), (8, 3)]),
+            'unmet_deadlines:project.project:1:late': (6, [(5, 40), (6, 20), (11, 15), (7, 9), (8, 3)]),
             'unmet_deadlines:project.project:2:late': (2, [(18, 4)]),
-            'unmet_deadlines:project.project:1:escalated': (2, [(6, 20), (11, 15)]),
+            'unmet_deadlines:project.project:1:escalated': (2, [(5, 40), (6, 20), (11, 15)]),
         },
         "onboarding": onboarding(14),
-        "checklist": {8: (None, 'uuuupu'), 9: (33, 'upffuu'), 10: (33, 'uuffpu'), 11: (50, 'ufpwuu'), 12: (None, 'uuufuu'), 13: (None, 'uuufuu'), 14: (None, 'uuupuu'), 45: (None, 'uuufuu')},
+        "checklist": {8: (None, 'uuuupu'), 9: (33, 'upffuu'), 10: (33, 'uuffpu'), 11: (50, 'ufpwuu'), 12: (None, 'uuufuu'), 13: (None, 'uuufuu'), 14: (None, 'uuuuuu')},
         "not_raised": {},
     },
     17: {
@@ -67,8 +67,8 @@ EXPECTED = {
             'unmet_deadlines:project.project:1:late': (6, [(7, 15)]),
             'unmet_deadlines:project.project:1:escalated': (2, [(7, 15)]),
         },
-        "onboarding": onboarding(),
-        "checklist": {8: (None, 'uuuupu'), 9: (33, 'upffuu'), 10: (33, 'uuffpu'), 11: (50, 'ufpwuu'), 12: (None, 'uuufuu'), 13: (None, 'uuufuu'), 14: (None, 'uuupuu'), 45: (None, 'uuufuu')},
+        "onboarding": onboarding(14),
+        "checklist": {8: (None, 'uuuupu'), 9: (33, 'upffuu'), 10: (33, 'uuffpu'), 11: (50, 'ufpwuu'), 12: (None, 'uuufuu'), 13: (None, 'uuufuu'), 14: (None, 'uuuuuu')},
         "not_raised": {('account.move', 4): 'covered by open credit note(s) RINV/2026/00003, RINV/2026/00004, RINV/2026/00005: match them in Odoo', ('account.move', 28): 'covered by open credit note(s) RINV/2026/00003, RINV/2026/00004, RINV/2026/00005: match them in Odoo', ('project.task', 1): 'in the folded stage Done: shown as done in Odoo', ('project.task', 2): 'in the folded stage Done: shown as done in Odoo', ('project.task', 3): 'in the folded stage Done: shown as done in Odoo', ('project.task', 4): 'in the folded stage Done: shown as done in Odoo', ('project.task', 33): 'in the folded stage Done: shown as done in Odoo'},
     },
     18: {
@@ -81,12 +81,12 @@ EXPECTED = {
             'late_payment:res.partner:13:reminder': (6, [(42, 5)]),
             'late_payment:res.partner:9:credit_match': (6, [48, 27]),
             'late_payment:res.partner:10:credit_match': (2, [12, 14, 13, 4, 28]),
-            'unmet_deadlines:project.project:1:late': (6, [(2, 20), (7, 15), (3, 9), (4, 3)]),
+            'unmet_deadlines:project.project:1:late': (6, [(1, 40), (2, 20), (7, 15), (3, 9), (4, 3)]),
             'unmet_deadlines:project.project:5:late': (2, [(5, 5)]),
-            'unmet_deadlines:project.project:1:escalated': (2, [(2, 20), (7, 15)]),
+            'unmet_deadlines:project.project:1:escalated': (2, [(1, 40), (2, 20), (7, 15)]),
         },
-        "onboarding": onboarding(14),
-        "checklist": {8: (None, 'uuuupu'), 9: (33, 'upffuu'), 10: (25, 'ufffpu'), 11: (38, 'uffwpu'), 12: (None, 'uuufuu'), 13: (None, 'uuufuu'), 14: (None, 'uuuuuu'), 15: (None, 'uuupuu'), 46: (None, 'uuufuu')},
+        "onboarding": onboarding(14, 15),
+        "checklist": {8: (None, 'uuuupu'), 9: (33, 'upffuu'), 10: (25, 'ufffpu'), 11: (38, 'uffwpu'), 12: (None, 'uuufuu'), 13: (None, 'uuufuu'), 14: (None, 'uuuuuu'), 15: (None, 'uuuuuu')},
         "not_raised": {('account.move', 4): 'covered by open credit note(s) RINV/2026/00003, RINV/2026/00004, RINV/2026/00005: match them in Odoo', ('account.move', 28): 'covered by open credit note(s) RINV/2026/00003, RINV/2026/00004, RINV/2026/00005: match them in Odoo', ('project.task', 33): 'project Renovations is done (its status)'},
     },
     19: {
@@ -96,16 +96,15 @@ EXPECTED = {
             'late_payment:res.partner:8:call': (5, [(59, 20)]),
             'late_payment:res.partner:10:call': (5, [(65, 25)]),
             'late_payment:res.partner:11:reminder': (2, [(71, 5)]),
-            'late_payment:res.partner:12:reminder': (5, [(74, 5)]),
+            'late_payment:res.partner:12:reminder': (5, [(5, 7), (33, 7), (74, 5)]),
             'late_payment:res.partner:8:credit_match': (5, [80, 59]),
             'late_payment:res.partner:9:credit_match': (5, [15, 43, 16, 44, 4, 32, 60]),
-            'unmet_deadlines:project.project:1:late': (5, [(17, 11), (12, 6)]),
             'unmet_deadlines:project.project:5:late': (2, [(5, 5)]),
-            'unmet_deadlines:project.project:6:late': (2, [(6, 518), (2, 20), (7, 15), (3, 9), (4, 3)]),
-            'unmet_deadlines:project.project:6:escalated': (2, [(6, 518), (2, 20), (7, 15)]),
+            'unmet_deadlines:project.project:6:late': (2, [(6, 525), (1, 40), (2, 20), (7, 15), (3, 9), (4, 3)]),
+            'unmet_deadlines:project.project:6:escalated': (2, [(6, 525), (1, 40), (2, 20), (7, 15)]),
         },
-        "onboarding": onboarding(13),
-        "checklist": {7: (None, 'uuuupu'), 8: (25, 'ufffpu'), 9: (25, 'ufffpu'), 10: (38, 'uffwpu'), 11: (None, 'uuufuu'), 12: (None, 'uuufuu'), 13: (None, 'uuuuuu'), 15: (None, 'uuupuu'), 48: (None, 'uuufuu')},
+        "onboarding": onboarding(13, 15),
+        "checklist": {7: (None, 'uuuupu'), 8: (25, 'ufffpu'), 9: (25, 'ufffpu'), 10: (38, 'uffwpu'), 11: (None, 'uuufuu'), 12: (None, 'uuufuu'), 13: (None, 'uuuuuu'), 15: (None, 'uuuuuu')},
         "not_raised": {('account.move', 4): 'covered by open credit note(s) RINV/2026/00003, RINV/2026/00004: match them in Odoo', ('account.move', 60): 'covered by open credit note(s) RINV/2026/00003, RINV/2026/00004: match them in Odoo', ('account.move', 32): 'covered by open credit note(s) RINV/2026/00003, RINV/2026/00004: match them in Odoo', ('project.task', 47): 'project Renovations is done (its status)', ('project.task', 62): 'private task (no project): include_private_tasks is off'},
     },
 }

@@ -251,6 +251,18 @@ def test_a_newly_failing_criterion_asks_the_salesperson_and_stays_until_fixed():
     assert "fit_checklist:res.partner:10:attention" not in checklist(paid([0] * 4), previous=fixed_prev, **ONE)
 
 
+def test_an_attention_closes_saying_the_criteria_pass_again_and_the_score():
+    now = checklist(paid([1, 1, 0, 0]), previous=previous_of(paid([0] * 4)), **ONE)
+    out = evaluate(fc, paid([0] * 4).build(), AS_OF, fc.Config(**ONE), previous=[f.to_dict() for f in now.values()])
+    assert [(r.key, r.how) for r in out.resolved] == [
+        ("fit_checklist:res.partner:10:attention", "'pays on time' now passes; fit score 100 (good), at least 50")]
+    low = checklist(client().tables("ratings").rating(1, 10, 3).rating(2, 10, 3),
+                    previous=previous_of(client().tables("ratings").rating(1, 10, 5)), attention_below=60.0, **ONE)
+    out = evaluate(fc, client().tables("ratings").rating(1, 10, 5).build(), AS_OF,
+                   fc.Config(attention_below=60.0, **ONE), previous=[f.to_dict() for f in low.values()])
+    assert [r.how for r in out.resolved] == ["fit score 100 (good), at least 60"]
+
+
 def test_falling_under_the_threshold():
     good = client().tables("ratings").rating(1, 10, 5).rating(2, 10, 5)
     bad = client().tables("ratings").rating(1, 10, 3).rating(2, 10, 3)
@@ -294,3 +306,22 @@ def test_an_attention_whose_cause_is_now_unknown_is_not_judged():
     out = evaluate(fc, snap, AS_OF, fc.Config(**ONE), previous=[f.to_dict() for f in now.values()])
     assert "fit_checklist:res.partner:10:attention" not in {f.key for f in out.findings}
     assert [n.pattern for n in out.not_judged] == ["fit_checklist:res.partner:10:attention"]
+
+
+def test_repeated_broken_payment_dates_fail_pays_on_time():
+    from clientcare.rules.context import BrokenDate
+
+    b = paid([0] * 5).invoice(1, 10, -20, 250.0)
+    key = "late_payment:res.partner:10:call"
+    once = {10: (BrokenDate("late_payment", key, AS_OF - timedelta(days=9)),)}
+    twice = {10: once[10] + (BrokenDate("late_payment", key, AS_OF - timedelta(days=2)),)}
+    elsewhere = {10: (BrokenDate("follow_up", "follow_up:res.partner:10:check_in", AS_OF),) * 2}
+
+    def pays(broken, **config):
+        f = evaluate(fc, b.build(), AS_OF, fc.Config(**config), broken_dates=broken).findings
+        r = next(r for r in next(x for x in f if x.level == "checklist").evidence if r["criterion"] == "pays on time")
+        return r["status"], r["detail"]
+
+    assert pays({})[0] == "warn" and pays(once) == ("warn", pays({})[1] + "; 1 agreed payment date(s) passed unpaid")
+    assert pays(twice) == ("fail", pays({})[1] + "; 2 agreed payment date(s) passed unpaid")
+    assert pays(twice, broken_payment_dates_fail=0)[0] == "warn" and pays(elsewhere)[0] == "warn"

@@ -10,7 +10,7 @@ from clientcare.rules.testing import builtin_rules, evaluate
 from clientcare.rules import run_rules
 from clientcare.rules.builtin import follow_up as fu
 
-from clientcare.rules.testing import ADMIN, AS_OF, MANAGER, SALES, SnapshotBuilder
+from clientcare.rules.testing import ADMIN, AS_OF, BOT, MANAGER, SALES, SnapshotBuilder
 
 CHECK_IN = "follow_up:res.partner:10:check_in"
 
@@ -52,6 +52,26 @@ def test_contact_on_any_of_the_clients_records_counts(model, res_id):
 def test_done_activities_count_as_contact_system_notifications_do_not():
     assert not run(active_client().message(1, "res.partner", 10, -5, message_type="notification", activity_type=2))
     assert CHECK_IN in run(active_client().message(1, "res.partner", 10, -5, message_type="notification"))
+
+
+def test_only_people_are_contact_clientcare_closing_an_activity_is_not():
+    """ClientCare closing its activity posts Odoo's "activity done" message as its own user: no
+    contact, the check-in stays; a person marking a ClientCare activity done is a contact."""
+    bot_done = dict(message_type="notification", activity_type=2, author=100 + BOT)
+    assert CHECK_IN in run(active_client().runs_as(BOT).message(1, "res.partner", 10, -5, **bot_done))
+    assert CHECK_IN in run(active_client().runs_as(BOT).message(1, "res.partner", 10, -5, author=100 + BOT))
+    person_done = dict(message_type="notification", activity_type=2, author=100 + SALES)
+    assert not run(active_client().runs_as(BOT).message(1, "res.partner", 10, -5, **person_done))
+    # a snapshot that does not say who ClientCare is (pulled before it was recorded) counts it
+    assert not run(active_client().message(1, "res.partner", 10, -5, **bot_done))
+
+
+def test_the_last_contact_shown_is_a_persons():
+    b = (active_client().runs_as(BOT).message(1, "res.partner", 10, -70, author=100 + SALES)
+         .message(2, "res.partner", 10, -5, message_type="notification", activity_type=2, author=100 + BOT))
+    f = run(b)[CHECK_IN]
+    assert f.evidence[1]["record"] == "mail.message,1"
+    assert f.evidence[1]["date"] == (AS_OF - timedelta(days=70)).isoformat()
 
 
 def test_ignored_authors_do_not_count():
@@ -264,3 +284,79 @@ def test_without_contact_history_check_ins_are_not_judged():
     b.project(1, "Office Design", 10, MANAGER, created=-400).task(1, "Chairs", 1, created=-400)
     out = evaluate(fu, b.build(), AS_OF, fu.Config(kinds=("check_in",)))
     assert not out.findings and [n.pattern for n in out.not_judged] == ["follow_up:*:check_in"]
+
+
+# -- closings say what happened ---------------------------------------------------------------------------
+def closings(before: SnapshotBuilder, after: SnapshotBuilder, kinds=("check_in",), **config) -> dict[str, str]:
+    cfg = fu.Config(kinds=tuple(kinds), **config)
+    previous = [f.to_dict() for f in evaluate(fu, before.build(), AS_OF, cfg).findings]
+    assert previous, "the first run raises something"
+    return {r.key: r.how for r in evaluate(fu, after.build(), AS_OF, cfg, previous=previous).resolved}
+
+
+def test_a_check_in_closes_with_the_persons_contact():
+    before = active_client().runs_as(BOT).message(1, "res.partner", 11, -70, author=100 + SALES)
+    after = active_client().runs_as(BOT).message(1, "res.partner", 11, -70, author=100 + SALES)
+    after.message(2, "project.task", 1, -1, message_type="email", author=11)
+    assert closings(before, after) == {CHECK_IN: "contact logged: email by Ann on 2026-11-21"}
+    after = active_client().runs_as(BOT).message(1, "res.partner", 11, -70, author=100 + SALES)
+    after.message(2, "res.partner", 10, -1, message_type="notification", activity_type=2, author=100 + SALES)
+    assert closings(before, after) == {CHECK_IN: "contact logged: done activity by Marc Demo on 2026-11-21"}
+
+
+def test_clientcare_closing_another_activity_leaves_the_check_in_open():
+    """The live scenario of issue 20: ClientCare closes a resolved activity (Odoo's "activity
+    done" message, authored by its user); the next sync keeps the check-in and closes nothing."""
+    before = active_client().runs_as(BOT).message(1, "res.partner", 11, -70, author=100 + SALES)
+    after = active_client().runs_as(BOT).message(1, "res.partner", 11, -70, author=100 + SALES)
+    after.message(2, "account.move", 5, -1, message_type="notification", activity_type=2, author=100 + BOT)
+    after.invoice(5, 10, -20, 100.0, 0.0, paid=-1)
+    assert CHECK_IN in run(after) and closings(before, after) == {}
+
+
+def test_a_check_in_closes_with_the_activity_planned_or_the_client_gone():
+    before = active_client().message(1, "res.partner", 11, -70)
+    after = active_client().message(1, "res.partner", 11, -70).activity(1, "res.partner", 11, 3, summary="lunch")
+    assert closings(before, after) == {CHECK_IN: "activity 'lunch' planned on the client, due 2026-11-25"}
+    after = active_client().message(1, "res.partner", 11, -70)
+    after.rows["partners"][0]["active"] = False
+    assert closings(before, after) == {CHECK_IN: "client Azure Interior archived"}
+    idle = SnapshotBuilder(17).client(10, "Azure Interior", SALES, created=-400).contact(11, "Ann", 10)
+    idle.project(1, "Office Design", 10, MANAGER, created=-400).task(1, "Chairs", 1, state="1_done", created=-400)
+    idle.tables("messages", "activities", "ratings").message(1, "res.partner", 11, -70)
+    assert closings(before, idle) == {CHECK_IN: "Azure Interior is no longer an active client (nothing invoiced "
+                                                "in 365 days, no open task or running project)"}
+
+
+def test_one_off_follow_ups_close_with_the_contact_or_their_expiry():
+    key = "follow_up:project.task:5:fix_check"
+    before = fix_task(closed_on=-10)
+    contacted = fix_task(closed_on=-10).message(2, "project.task", 5, -1, author=100 + SALES)
+    assert closings(before, contacted, ["fix_check"], fix_projects=(2,)) == {
+        key: "contact logged: message by Marc Demo on 2026-11-21"}
+    assert closings(before, fix_task(closed_on=-10), ["fix_check"], fix_projects=(2,)) == {}  # still due
+    expiring = fix_task(closed_on=-10)
+    out = evaluate(fu, expiring.build(), AS_OF + timedelta(days=30), fu.Config(kinds=("fix_check",), fix_projects=(2,)),
+                   previous=[f.to_dict() for f in evaluate(fu, before.build(), AS_OF, fu.Config(
+                       kinds=("fix_check",), fix_projects=(2,))).findings])
+    assert {r.key: r.how for r in out.resolved} == {key: "expired on 2026-12-19 without a logged contact"}
+
+
+def test_a_survey_closes_with_the_rating_and_onboarding_when_the_client_is_no_longer_new():
+    before = active_client()
+    key = f"follow_up:res.partner:10:survey:{period_start(10, 30).isoformat()}"
+    rated = active_client().rating(1, 10, 4, when=-1)
+    assert closings(before, rated, ["survey"], survey_every_days=30) == {key: "rated 4/5 on 2026-11-21"}
+    onboarding = "follow_up:res.partner:10:onboarding:expectations"
+    new = new_client(-40)
+    found = {r.key: r.how for r in evaluate(fu, new.build(), AS_OF + timedelta(days=10), fu.Config(
+        kinds=("onboarding",)), previous=[f.to_dict() for f in evaluate(
+            fu, new.build(), AS_OF, fu.Config(kinds=("onboarding",))).findings]).resolved}
+    assert found[onboarding] == "Newco is no longer a new client (first seen 2026-10-13, 45 days)"
+
+
+def test_a_kind_turned_off_says_so():
+    before = active_client().message(1, "res.partner", 11, -70)
+    previous = [f.to_dict() for f in evaluate(fu, before.build(), AS_OF, fu.Config(kinds=("check_in",))).findings]
+    out = evaluate(fu, before.build(), AS_OF, fu.Config(kinds=("survey",)), previous=previous)
+    assert [(r.key, r.how) for r in out.resolved] == [(CHECK_IN, "check_in follow-ups turned off (kinds)")]

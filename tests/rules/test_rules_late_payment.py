@@ -258,3 +258,11 @@ def test_min_amount_counts_only_what_is_chased():
     assert {n.res_id: n.reason for n in out.not_raised} == {
         2: "due 2026-11-20, within grace_days (2)",
         1: "the client's total at this level (8.00 USD) is under min_amount (10)"}
+
+
+def test_a_chronic_late_payer_no_longer_chronic_closes_saying_why():
+    before = [f.to_dict() for f in evaluate(lp, paid_history([10, 10, 10]).build(), AS_OF, lp.Config()).findings]
+    assert "late_payment:res.partner:10:chronic" in {f["key"] for f in before}
+    after = evaluate(lp, paid_history([10, 10, 10, 0, 0, 0, 0]).build(), AS_OF, lp.Config(), previous=before)
+    assert {r.key: r.how for r in after.resolved}["late_payment:res.partner:10:chronic"].startswith(
+        "no longer a chronic late payer")

@@ -9,7 +9,7 @@ import pytest
 from clientcare.connector.schema import TABLES
 from clientcare.rules.builtin import responsiveness as R
 from clientcare.rules.config import parse_config
-from clientcare.rules.testing import ADMIN, AS_OF, MANAGER, SALES, SnapshotBuilder, keys, run
+from clientcare.rules.testing import ADMIN, AS_OF, BOT, MANAGER, SALES, SnapshotBuilder, keys, run
 
 STAFF = 100 + SALES  # the builder's users have partner 100 + uid
 KEY = "responsiveness:res.partner:10:unanswered"
@@ -127,6 +127,31 @@ def test_an_answer_closes_it_with_who_answered_and_when():
     assert keys(still) == [KEY] and still.resolved == []
 
 
+def test_clientcare_own_messages_are_no_answer():
+    """ClientCare's user is an internal user, but what it writes answers nobody; a colleague's
+    email does.  A ClientCare user who is a real person's login silences their replies too:
+    ClientCare should run as its own user."""
+    asked = dict(message_type="email", author=11)
+    b = (base().runs_as(BOT).message(1, "res.partner", 10, utc(2026, 11, 16, 10), **asked)
+         .message(2, "res.partner", 10, utc(2026, 11, 16, 12), message_type="email", author=100 + BOT))
+    assert keys(run(R, b.build(), AS_OF)) == [KEY]
+    b.message(3, "res.partner", 10, utc(2026, 11, 16, 13), message_type="email", author=STAFF)
+    assert keys(run(R, b.build(), AS_OF)) == []
+    as_marc = (base().runs_as(SALES).message(1, "res.partner", 10, utc(2026, 11, 16, 10), **asked)
+               .message(2, "res.partner", 10, utc(2026, 11, 16, 12), message_type="email", author=STAFF))
+    assert keys(run(R, as_marc.build(), AS_OF)) == [KEY]
+
+
+def test_clientcare_own_message_does_not_close_an_unanswered_activity():
+    asked = dict(message_type="email", author=11)
+    first = run(R, base().runs_as(BOT).message(1, "res.partner", 10, utc(2026, 11, 16, 10), **asked).build(), AS_OF)
+    previous = [f.to_dict() for f in first.findings]
+    b = (base().runs_as(BOT).message(1, "res.partner", 10, utc(2026, 11, 16, 10), **asked)
+         .message(2, "res.partner", 10, utc(2026, 11, 22, 8), message_type="email", author=100 + BOT))
+    later = run(R, b.build(), AS_OF, previous=previous)
+    assert keys(later) == [KEY] and later.resolved == []
+
+
 def test_overdue_activities_become_one_broken_promise_per_client():
     b = (base().activity(1, "project.task", 7, due=-10, user=ADMIN, summary="send the quote")
          .activity(2, "res.partner", 11, due=-4, user=SALES, summary="call back")
@@ -158,6 +183,48 @@ def test_a_promise_overdue_long_enough_escalates_to_the_manager_under_the_same_k
 def test_done_or_rescheduled_activities_are_no_promise_broken():
     b = base().activity(1, "project.task", 7, due=2, user=ADMIN)
     assert keys(run(R, b.build(), AS_OF)) == []
+
+
+PROMISES = "responsiveness:res.partner:10:broken_promises"
+
+
+def promises(version=17, **quote):
+    return (base(version).activity(1, "project.task", 7, **{"due": -10, "user": ADMIN, "summary": "send the quote",
+                                                            **quote})
+            .activity(2, "res.partner", 11, due=-5, summary="call back"))
+
+
+def kept(before: SnapshotBuilder, after: SnapshotBuilder) -> dict[str, str]:
+    previous = [f.to_dict() for f in run(R, before.build(), AS_OF).findings]
+    assert PROMISES in {p["key"] for p in previous}
+    return {r.key: r.how for r in run(R, after.build(), AS_OF, previous=previous).resolved}
+
+
+def test_promises_kept_close_saying_which_were_done_and_which_rescheduled():
+    after = promises(done=-1)
+    after.rows["activities"] = [r for r in after.rows["activities"] if r["id"] != 2]
+    after.activity(2, "res.partner", 11, due=6, summary="call back")
+    assert kept(promises(), after) == {PROMISES: "'send the quote' done on 2026-11-21; 'call back' rescheduled to "
+                                                 "2026-11-28"}
+    assert kept(promises(), promises()) == {}  # still overdue: nothing goes away
+
+
+def test_on_16_a_done_activity_is_gone_from_the_table():
+    after = base(16).activity(2, "res.partner", 11, due=1, summary="call back")
+    assert kept(promises(16), after) == {PROMISES: "'send the quote' done or deleted; 'call back' rescheduled to "
+                                                   "2026-11-23"}
+
+
+def test_an_unanswered_message_closes_saying_why_when_nobody_answered():
+    asked = dict(message_type="email", author=11)
+    first = run(R, base().message(1, "res.partner", 10, utc(2026, 11, 16, 10), **asked).build(), AS_OF)
+    previous = [f.to_dict() for f in first.findings]
+    later = run(R, base().build(), AS_OF, previous=previous)
+    assert [(r.key, r.how) for r in later.resolved] == [(KEY, "the client's message was deleted")]
+    old = run(R, base().message(1, "res.partner", 10, utc(2026, 11, 16, 10), **asked).build(), date(2026, 12, 20),
+              previous=previous)
+    assert [(r.key, r.how) for r in old.resolved] == [
+        (KEY, "the client's message of 2026-11-16 10:00 is over 30 days old (look_back_days): no longer chased")]
 
 
 @pytest.mark.parametrize("version", [16, 17])
@@ -237,3 +304,30 @@ def test_the_built_in_pull_is_unchanged_and_watched_tables_come_with_the_setting
     assert plain.extra_tables == {} and "messages" in plain.tables and "activities" in plain.tables
     assert plain.extra_fields.get("messages", []) == [] and plain.extra_fields.get("activities", []) == []
     assert set(watched.tables) - set(plain.tables) == {"watch_sale_order", "watch_sale_order_messages"}
+
+
+def test_repeated_dates_agreed_on_clientcares_activities_are_broken_promises_too():
+    from datetime import timedelta
+
+    from clientcare.rules.context import BrokenDate
+
+    unmet = "unmet_deadlines:project.project:7:late"
+    two = {10: (BrokenDate("unmet_deadlines", unmet, AS_OF - timedelta(days=6)),
+                BrokenDate("follow_up", "follow_up:res.partner:10:check_in", AS_OF - timedelta(days=2)))}
+    f = run(R, base().build(), AS_OF, broken_dates=two).findings[0]
+    assert f.key == PROMISES and f.summary == ("keep the promises made to the client: 2 agreed dates passed on "
+                                               "Azure Interior, the oldest due 2026-11-16")
+    assert [(r["activity"], r["record"], r["days_overdue"]) for r in f.evidence] == [
+        (f"ClientCare {unmet}", "project.project,7", 6),
+        ("ClientCare follow_up:res.partner:10:check_in", "res.partner,10", 2)]
+    assert f.data["activity_ids"] == []
+    one = {10: two[10][:1]}
+    payment = {10: tuple(BrokenDate("late_payment", "late_payment:res.partner:10:call", b.agreed) for b in two[10])}
+    assert keys(run(R, base().build(), AS_OF, broken_dates=one)) == []  # once is not a pattern
+    assert keys(run(R, base().build(), AS_OF, broken_dates=payment)) == []  # the client's, not ours
+    mixed = run(R, promises().build(), AS_OF, broken_dates=two).findings[0]
+    assert mixed.summary.endswith("2 overdue activities and 2 agreed dates passed on Azure Interior, the oldest "
+                                  "due 2026-11-12") and mixed.data["activity_ids"] == [1, 2]
+    previous = [mixed.to_dict()]
+    after = run(R, promises(done=-1).build(), AS_OF, previous=previous, broken_dates=two)
+    assert [r.key for r in after.resolved] == []  # still raised by the agreed dates

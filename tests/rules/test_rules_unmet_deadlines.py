@@ -146,3 +146,69 @@ def test_config_checks():
         builtin_rules().configure({"unmet_deadlines": {"grace_days": 5, "escalate_after_days": 5}})
     with pytest.raises(ConfigError, match="group_by must be one of"):
         builtin_rules().configure({"unmet_deadlines": {"group_by": "client"}})
+
+
+# -- closings say what happened -----------------------------------------------------------------
+def closings(before: SnapshotBuilder, after: SnapshotBuilder, first: dict | None = None, **config) -> dict[str, str]:
+    """How each of ``before``'s activities went away in ``after`` (the closing feedback);
+    ``first``: the settings of the first run, when they differ."""
+    first = config if first is None else first
+    previous = [f.to_dict() for f in evaluate(ud, before.build(), AS_OF, ud.Config(**first)).findings]
+    out = evaluate(ud, after.build(), AS_OF, ud.Config(**config), previous=previous)
+    return {r.key: r.how for r in out.resolved}
+
+
+def late_project(version=17, *, chairs=None, desks=None, **project):
+    b = base(version, **project)
+    b.task(1, "Chairs", 1, **{"users": [SALES], "deadline": -5, **(chairs or {})})
+    return b.task(2, "Desks", 1, **{"users": [ADMIN], "deadline": -3, **(desks or {})})
+
+
+@pytest.mark.parametrize("version", [16, 17])
+def test_a_closing_names_the_tasks_done_and_the_deadlines_moved(version):
+    after = late_project(version, chairs=dict(state="1_done", closed_on=-1, written=-1), desks=dict(deadline=4))
+    # the day a task was closed: 16's date_end, 17+'s last write of the done task
+    how = closings(late_project(version), after)[LATE]
+    assert how == "task 'Chairs' done on 2026-11-21; deadline of 'Desks' moved to 2026-11-26"
+
+
+def test_a_closing_names_cancelled_deleted_and_archived_tasks():
+    after = base().task(1, "Chairs", 1, users=[SALES], deadline=-5, state="1_canceled")
+    assert closings(late_project(), after)[LATE] == "task 'Chairs' cancelled; task 'Desks' deleted"
+    after = late_project(chairs=dict(active=False), desks=dict(deadline=None))
+    assert closings(late_project(), after)[LATE] == "task 'Chairs' archived; deadline of 'Desks' removed"
+
+
+def test_a_closing_names_the_project_archived_or_marked_done():
+    assert closings(late_project(), late_project(active=False))[LATE] == "project 'Office Design' archived"
+    assert closings(late_project(), late_project(status="done"))[LATE] == "project 'Office Design' marked done"
+
+
+def test_a_closing_names_the_end_date_moved():
+    before = base(start=-60, end=-2)
+    after = base(start=-60, end=30)
+    assert closings(before, after)[LATE] == "end date of project 'Office Design' moved to 2026-12-22"
+
+
+def test_a_closing_names_a_task_reassigned_when_grouped_by_assignee():
+    key = "unmet_deadlines:project.project:1:late:user=6"
+    after = late_project(chairs=dict(users=[MANAGER]))
+    assert closings(late_project(), after, group_by="assignee")[key] == "task 'Chairs' reassigned to Manager Mia"
+    after = late_project(chairs=dict(users=[]))
+    assert closings(late_project(), after, group_by="assignee")[key] == "task 'Chairs' unassigned"
+
+
+def test_an_at_risk_closing_names_the_work_done_or_the_deadline_missed():
+    key = "unmet_deadlines:project.project:1:at_risk"
+    before = base().task(1, "Chairs", 1, users=[SALES], deadline=2, created=-30)
+    worked = base().task(1, "Chairs", 1, users=[SALES], deadline=2, created=-30, written=-1)
+    assert closings(before, worked)[key] == "task 'Chairs' worked on 2026-11-21"
+    missed = base().task(1, "Chairs", 1, users=[SALES], deadline=-1, created=-30)
+    assert closings(before, missed)[key] == "task 'Chairs' missed its deadline 2026-11-21: now late"
+
+
+def test_a_closing_without_a_known_cause_says_so():
+    found = closings(late_project(), late_project(), first={}, grace_days=10)
+    assert found[LATE] == ("no longer raised on 2026-11-22, its tasks unchanged (a setting or the grouping "
+                           "changed)")
+    assert closings(late_project(), late_project()) == {}  # still late: nothing goes away
