@@ -142,12 +142,13 @@ def broken_dates(state, scope: str, previous: dict[str, list[dict]]) -> dict[int
 def people(snapshot: Snapshot) -> tuple[dict[int, int], dict[int, str]]:
     """The internal users by their partner id (who wrote or marked something done), and their
     names by user id."""
+    import pandas as pd  # a snapshot is loaded: pandas is too
+
     users = snapshot.tables.get("users")
     if users is None or not len(users):
         return {}, {}
     ids = [int(i) for i in users["id"]]
-    partners = [p[0] if isinstance(p, (list, tuple)) and p else p for p in users.get("partner_id", [None] * len(ids))]
-    staff = {int(p): i for p, i in zip(partners, ids) if isinstance(p, (int,)) or str(p).isdigit()}
+    staff = {int(p): i for p, i in zip(users["partner_id"], ids) if pd.notna(p)}  # many2one: the pull's id
     return staff, dict(zip(ids, (str(n) for n in users["name"])))
 
 

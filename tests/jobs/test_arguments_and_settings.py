@@ -12,29 +12,19 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 from clientcare.connector import errors as E
 from clientcare.connector import state as state_mod
 from clientcare.connector.client import OdooClient
 from clientcare.connector.demo import demo_snapshot
-from clientcare.connector.snapshot import Snapshot
-from clientcare.jobs.cli import main
 from clientcare.jobs.exit_codes import EXIT_OK, EXIT_USAGE
 from clientcare.jobs.logs import RedactSecrets
 from clientcare.jobs.run_history import RunHistory
 from clientcare.jobs.run_session import open_store
 
-from test_bad_input_matrix import assert_one_error_line, invoke
+from test_bad_input_matrix import assert_one_error_line, env, invoke  # noqa: F401 - env: the fixture
 
 
-@pytest.fixture
-def env(tmp_path):
-    cfg = tmp_path / "empty.toml"
-    cfg.write_text("")
-    return {"CLIENTCARE_CONFIG": str(cfg), "CLIENTCARE_URL": "http://127.0.0.1:9", "CLIENTCARE_DB": "db",
-            "CLIENTCARE_LOGIN": "bot", "CLIENTCARE_PASSWORD": "pw-not-shown-1", "CLIENTCARE_RETRY_ATTEMPTS": "1",
-            "CLIENTCARE_TRANSPORT": "xmlrpc", "CLIENTCARE_STATE_PATH": str(tmp_path / "state.sqlite3")}
 
 
 # -- --client ------------------------------------------------------------------------------

@@ -24,6 +24,8 @@ from clientcare.rules.finding import Finding
 from clientcare.rules.snapshot_builder import AS_OF, SALES, SnapshotBuilder
 from clientcare.rules.testing import builtin_rules
 
+from test_bad_input_matrix import env  # noqa: F401 - the fixture: a profile from the environment, nothing reachable
+
 
 def invoke(args, env):
     return CliRunner().invoke(main, args, env=env)
@@ -38,13 +40,6 @@ def error_line(result) -> str:
     return errors[0]
 
 
-@pytest.fixture
-def env(tmp_path):
-    cfg = tmp_path / "empty.toml"
-    cfg.write_text("")
-    return {"CLIENTCARE_CONFIG": str(cfg), "CLIENTCARE_URL": "http://127.0.0.1:9", "CLIENTCARE_DB": "db",
-            "CLIENTCARE_LOGIN": "bot", "CLIENTCARE_PASSWORD": "pw", "CLIENTCARE_RETRY_ATTEMPTS": "1",
-            "CLIENTCARE_TRANSPORT": "xmlrpc", "CLIENTCARE_STATE_PATH": str(tmp_path / "state.sqlite3")}
 
 
 # -- a state file damaged deep inside ------------------------------------------------------------
