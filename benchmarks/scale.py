@@ -153,7 +153,7 @@ def render(fmt: str, result, snap, as_of, registry):
     if fmt == "json":
         return report.json_chunks(result.findings, meta, result.not_raised, result.not_judged)
     return report.render_text(report.findings_frame(result.findings, snap, as_of),
-                              report.not_raised_frame(result.not_raised, snap))
+                              report.not_raised_frame(result.not_raised, snap), as_of)
 
 
 def section_reports(args) -> dict:

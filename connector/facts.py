@@ -89,6 +89,11 @@ def parse_marker(text: str | None) -> Marker | None:
 #: message is ClientCare's, not a person's contact with the client (a person marking a ClientCare
 #: activity done writes their own feedback, and their message counts).
 CLOSE_FEEDBACK = "ClientCare: resolved: "
+#: The feedback of an activity ClientCare closes because a newer one of its own took it over (one
+#: activity per client and theme): not resolved, and no person's contact either.
+MERGE_FEEDBACK = "ClientCare: merged: "
+#: Every feedback ClientCare writes when it closes an activity.
+OWN_FEEDBACK = (CLOSE_FEEDBACK, MERGE_FEEDBACK)
 
 
 def strip_marker(text: str) -> str:
@@ -215,6 +220,23 @@ def followup_excluded(payment_state: pd.Series, flagged_source: pd.Series) -> pd
     disputed = payment_state.eq(DISPUTED_STATE).fillna(False).astype(bool)
     reason = reason.mask(reason.isna() & disputed, EXCLUSION_REASONS[DISPUTED_STATE])
     return pd.Series(reason.array, index=payment_state.index, dtype="string")
+
+
+#: The currency of an owed amount: the company's (``amount_residual_signed`` and the other
+#: ``*_signed`` fields, which Odoo converts at the invoice's rate).  Amounts are added up only
+#: within one currency; two companies with different currencies never share a total.
+OWED_CURRENCY = "company_currency_id_name"
+
+
+def money_text(amount: float, currency: str) -> str:
+    """An amount as people read it with its currency ("1,000.00 EUR")."""
+    return f"{amount:,.2f} {currency}"
+
+
+def money_list(pairs) -> str:
+    """Amounts in several currencies, never added ("1,000.00 EUR + 3,000.00 USD"); ``pairs``:
+    ``(currency, amount)`` as :func:`clientcare.connector.snapshot.per_currency` gives them."""
+    return " + ".join(money_text(amount, currency) for currency, amount in pairs)
 
 
 def overdue_invoice_domain(today_iso: str) -> list:

@@ -77,11 +77,12 @@ TABLES: dict[str, TableSpec] = {t.name: t for t in (
     ),
     TableSpec(
         "users", "res.users", domain=(("share", "=", False),),
-        fields=("name", "login", "partner_id", "active", "company_id", "create_date", "write_date"),
+        fields=("name", "login", "partner_id", "active", "company_id", "tz", "create_date", "write_date"),
     ),
     TableSpec(
         "companies", "res.company",
-        fields=("name", "currency_id", "partner_id", "write_date"), incremental=False,
+        fields=("name", "currency_id", "partner_id", "resource_calendar_id", "write_date"), incremental=False,
+        optional=("resource_calendar_id",),  # from the resource module: skipped when absent
     ),
     TableSpec(
         "projects", "project.project",
@@ -122,7 +123,8 @@ TABLES: dict[str, TableSpec] = {t.name: t for t in (
                 ("mail_activity_type_id", "!=", False),
                 "|", ("mail_activity_type_id", "!=", False), facts.not_ours("body"),
                 # ClientCare's own closings ("activity done" by its user) are no contact either
-                "|", ("mail_activity_type_id", "=", False), ("body", "not ilike", facts.CLOSE_FEEDBACK)),
+                *(term for feedback in facts.OWN_FEEDBACK
+                  for term in ("|", ("mail_activity_type_id", "=", False), ("body", "not ilike", feedback)))),
         fields=("date", "model", "res_id", "message_type", "author_id", "mail_activity_type_id",
                 "subtype_id", "create_date"),
     ),
@@ -155,10 +157,35 @@ TABLES: dict[str, TableSpec] = {t.name: t for t in (
         domain=(("model", "=", "project.task"), ("tracking_value_ids.new_value_datetime", "!=", False)),
         fields=("model", "res_id", "date"),
     ),
+    # -- working time (rules/working_time.py): the resource module's calendars, read whole (a few
+    # rows; a calendar's attendances change without touching it).  Optional: without the module or
+    # the read right the profile's [working_time] values apply.
+    TableSpec(
+        "work_calendars", "resource.calendar",
+        fields=("name", "tz", "company_id", "write_date"), optional=("two_weeks_calendar", "flexible_hours"),
+        incremental=False,
+    ),
+    # one row per period; section lines (display_type), lunch breaks (day_period "lunch", 17+)
+    # and a resource's own lines are left out when read; date_from / date_to / resource_id are
+    # gone on 19
+    TableSpec(
+        "work_attendances", "resource.calendar.attendance",
+        fields=("calendar_id", "dayofweek", "hour_from", "hour_to", "write_date"),
+        optional=("day_period", "week_type", "display_type", "date_from", "date_to", "resource_id"),
+        incremental=False,
+    ),
+    # global leaves (no resource): public holidays; no calendar = every calendar of the company
+    TableSpec(
+        "public_holidays", "resource.calendar.leaves", domain=(("resource_id", "=", False),),
+        fields=("name", "calendar_id", "company_id", "date_from", "date_to", "write_date"),
+        optional=("time_type",), incremental=False,
+    ),
 )}
 
 #: The tables every pull has; the others are pulled when a rule asks for them.
 CORE_TABLES = ("partners", "users", "companies", "projects", "tasks", "task_stages", "moves")
+#: Pulled by every sync too, but optional: working time (unavailable: the profile's values apply).
+WORKING_TIME_TABLES = ("work_calendars", "work_attendances", "public_holidays")
 
 
 @dataclass

@@ -613,6 +613,21 @@ def overdue_invoices(snapshot: Snapshot, as_of: date) -> pd.DataFrame:
     return memo(snapshot, ("overdue", as_of), build)
 
 
+def per_currency(frame: pd.DataFrame, by: str, amount: str,
+                 currency: str = facts.OWED_CURRENCY) -> dict[int, list[tuple[str, float]]]:
+    """Per value of the integer column ``by``, the total of ``amount`` in each ``currency`` (by
+    default the company's, :data:`facts.OWED_CURRENCY`) as ``(currency, amount)`` pairs sorted
+    by currency, rounded to the cent: the one place owed amounts are added up, never across
+    currencies (:func:`facts.money_list` writes them)."""
+    if not len(frame):
+        return {}
+    money = frame.groupby([by, currency], observed=True)[amount].sum().round(2)
+    out: dict[int, list[tuple[str, float]]] = {}
+    for (key, cur), value in money.items():
+        out.setdefault(int(key), []).append((str(cur), float(value)))
+    return out
+
+
 def open_credits(snapshot: Snapshot) -> pd.DataFrame:
     """Open credit notes (:func:`facts.open_credit_mask`) with ``amount_company``, the credit
     still available to the client (positive, company currency)."""

@@ -23,7 +23,7 @@ import platformdirs
 
 from .errors import UsageError
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 _APP_ID = 0x43434152  # "CCAR": marks the file as ours
 
 

@@ -31,14 +31,16 @@ class Step:
 
 def run_check(settings: ConnectionSettings, models_needed: dict[str, set[str]],
               optional_models: set[str] = frozenset(), post_targets: set[str] = frozenset(),
-              readers: dict[str, list[str]] | None = None, *, notify_assignees: bool = False) -> list[Step]:
+              readers: dict[str, list[str]] | None = None, *, notify_assignees: bool = False,
+              working_time=None) -> list[Step]:
     """Run the checks in order; stop at the first failure later steps depend on.
 
     ``models_needed`` maps each Odoo model the enabled rules and write-back use
     to the operations needed on it (``read``, ``create``, ``write``);
     ``post_targets`` are the documents sync may put activities and notes on.  Every
     call sync makes is one a check step makes or probes the right for.  ``readers``: model ->
-    the enabled rules that read it, to say what a missing module costs.
+    the enabled rules that read it, to say what a missing module costs; ``working_time`` the
+    profile's ``[working_time]`` (a ``WorkingTimeConfig``), said in the working-time step.
     """
     steps: list[Step] = []
     try:
@@ -62,9 +64,11 @@ def run_check(settings: ConnectionSettings, models_needed: dict[str, set[str]],
                       f"{transport.name}" + (" (picked by auto)" if settings.transport == "auto" else "")))
     client = OdooClient(settings, transport=transport)
     probe = {model: _allowed(client, model, "read") for model in
-             sorted(set(models_needed) | {m for m in MODULE_MODELS.values()})}
+             sorted(set(models_needed) | set(MODULE_MODELS.values()) | set(WORKING_TIME_MODELS))}
     steps.append(_modules(probe, readers or {}))
-    steps += _access(client, models_needed, probe, optional_models)
+    steps += _access(client, {m: o for m, o in models_needed.items() if m not in WORKING_TIME_MODELS},
+                     probe, optional_models)
+    steps.append(_working_time(client, probe, working_time))
     if probe.get("mail.activity"):
         steps += _posting(client, {m for m in post_targets if probe.get(m) is not None})
         steps.append(_activity_types(client))
@@ -147,6 +151,32 @@ def _access(client: OdooClient, models_needed: dict[str, set[str]], probe: dict[
         else:
             steps.append(Step(f"rights on {model}", "ok", ", ".join(sorted(operations))))
     return steps
+
+
+#: What working time is read from (connector/schema.py's working-time tables), in check's order.
+WORKING_TIME_MODELS = ("resource.calendar", "resource.calendar.attendance", "resource.calendar.leaves")
+
+
+def _working_time(client: OdooClient, probe: dict[str, bool | None], override) -> Step:
+    """Where deadlines' working days and hours come from: Odoo's calendars when the bot can read
+    them, else the profile's ``[working_time]`` (a warning: the pull still works without them)."""
+    keys = [k for k in ("working_days", "working_hours", "timezone", "holidays")
+            if override is not None and getattr(override, k) is not None]
+    profile = f"; the profile sets {', '.join(keys)}" if keys else ""
+    unreadable = [m for m in WORKING_TIME_MODELS if not probe.get(m)]
+    if unreadable:
+        why = ("the resource module is not installed" if probe.get(unreadable[0]) is None
+               else f"no read right on {', '.join(unreadable)}")
+        return Step("working time", "warn", f"cannot read {unreadable[0]} ({why}): the profile's working_time "
+                    f"values apply" + (profile or " (none set: Monday to Friday 09:00-17:00 UTC)"),
+                    "give the ClientCare user the Internal User group (it reads calendars) or set "
+                    "[working_time] in the profile")
+    companies = client.call("res.company", "search_read", [[]], {"fields": ["resource_calendar_id"]})
+    with_calendar = sum(1 for c in companies if c.get("resource_calendar_id"))
+    holidays = client.call("resource.calendar.leaves", "search_count", [[("resource_id", "=", False)]])
+    zones = client.call("res.users", "search_count", [[("share", "=", False), ("tz", "!=", False)]])
+    return Step("working time", "ok", f"Odoo calendars of {with_calendar} compan{'y' if with_calendar == 1 else 'ies'}, "
+                f"{holidays} public holiday(s), {zones} user time zone(s){profile}")
 
 
 def _posting(client: OdooClient, targets: set[str]) -> list[Step]:

@@ -423,7 +423,8 @@ def config_show(ctx, as_json, **flags):
     shown = profile.shown()
     if as_json:
         click.echo(json.dumps({"profile": profile.name, "settings": shown, "rules": dict(profile.rules),
-                               "routing": dict(profile.routing)}, indent=2, default=str))
+                               "routing": dict(profile.routing), "working_time": dict(profile.working_time)},
+                          indent=2, default=str))
         return
     click.echo(f"profile {profile.name} ({profile.config_path})")
     for key, item in shown.items():
@@ -442,7 +443,7 @@ def check(ctx, **flags):
 
     profile, rules = load_profile_from(ctx, **flags)
     steps = run_check(profile.connection(), *models_needed(profile, rules),
-                      notify_assignees=profile.notify_assignees)
+                      notify_assignees=profile.notify_assignees, working_time=rules.working_time)
     marks = {"ok": click.style("ok  ", fg="green"), "warn": click.style("warn", fg="yellow"),
              "fail": click.style("FAIL", fg="red")}
     for step in steps:  # a step's detail may quote what the server echoed: redacted
@@ -715,16 +716,19 @@ def audit(ctx, rule_names, client_filter, as_of, output, fmt, snapshot_dir, demo
         findings = [f for f in findings if f.client_id in ids]
         not_raised = [n for n in not_raised if n.client_id in ids]
     meta = dict(snapshot.meta, as_of=day.isoformat())
+    # the write-back's ramp as a first sync would make it (no ledger: nothing received yet today)
+    ramp = {"cap": profile.max_new_per_person_per_day, "working_time": result.working_time}
     if fmt == "html":
         text = report.render_html(findings, snapshot, day, meta, not_raised, ids, dict(rules.charts),
-                                  report.health_section(stored, findings, day))
+                                  report.health_section(stored, findings, day), **ramp)
     elif fmt == "json":
-        text = report.json_chunks(findings, meta, not_raised, result.not_judged)
+        text = report.json_chunks(findings, meta, not_raised, result.not_judged,
+                                  report.people_dicts(findings, snapshot, day, **ramp))
     elif fmt == "csv":  # findings only: one row each (the not-raised list is in the other formats)
-        text = report.render_csv(report.findings_frame(findings, snapshot, day))
+        text = report.render_csv(report.findings_frame(findings, snapshot, day, **ramp))
     else:
-        text = report.render_text(report.findings_frame(findings, snapshot, day),
-                                  report.not_raised_frame(not_raised, snapshot))
+        text = report.render_text(report.findings_frame(findings, snapshot, day, **ramp),
+                                  report.not_raised_frame(not_raised, snapshot), day)
     _emit(text, output)
     for err in result.errors:
         note(f"rule {err['rule']} {_failed_or_skipped(err)}: {err['error']}")
@@ -779,7 +783,9 @@ def decision_text(item) -> str:
     if item is None:
         return "nothing (no activity planned)"
     verb = {"create": "create the activity", "update": "update the activity", "close": "close the activity",
-            "leave": "leave it", "note": "post the note", "skip": "skip it"}.get(item.op, item.op)
+            "leave": "leave it", "note": "post the note", "skip": "skip it",
+            "merge": f"merge it into {item.into}",
+            "queue": "create the activity later"}.get(item.op, item.op)
     return f"{verb} — {item.reason}" if item.reason else verb
 
 
@@ -840,6 +846,9 @@ def explain(ctx, client, as_of, snapshot_dir, demo, **flags):
     else:
         snapshot, day, ids, result, decisions = _live_explain(ctx, profile, rules, client, as_of)
     findings = [f for f in result.findings if f.client_id in ids]
+    if decisions is None:  # the write-back's ramp over the whole database, as a first sync makes it
+        from clientcare.jobs.ramp import deadline
+        ramp = report.audit_ramp(result.findings, day, profile.max_new_per_person_per_day, result.working_time)
     name = snapshot.clients.loc[snapshot.clients["id"].isin(ids), "name"].iloc[0]
     click.echo(f"{name} (id {', '.join(map(str, sorted(ids)))}), as of {day:%Y-%m-%d}: "
                f"{len(findings)} finding(s)")
@@ -855,7 +864,11 @@ def explain(ctx, client, as_of, snapshot_dir, demo, **flags):
         elif f.action:
             a = f.action
             since = f" (the situation since {a.due_date})" if a.due_date and a.due_date < day else ""
-            what = (f"{a.activity_type} activity due {a.due_on(day)}{since}" if a.kind == "activity"
+            created = ramp.days.get(marker_key(f.key), day)
+            later = (f", queued: created on {created} (max_new_per_person_per_day is {ramp.cap})"
+                     if created > day else "")
+            due = deadline(a, created, result.working_time.for_user(f.responsible_user_id or None))
+            what = (f"{a.activity_type} activity due {due}{since}{later}" if a.kind == "activity"
                     else "a note in the chatter")
             click.echo(f"  sync would: ensure {what} on {f.subject_model},{f.subject_id}: {f.action.summary}")
         else:
@@ -1135,6 +1148,11 @@ def _summary_text(d: dict) -> str:
         if d["dry_run"]:
             lines += [f"    {'tag' if s['band'] else 'untag'} res.partner,{s['client_id']}: {s['tag'] or 'ours off'}"
                       for s in tags["sample"]]
+    if d["plan"].get("people"):  # the ramp: what each person gets today, and what waits
+        lines.append("  new activities per person (max_new_per_person_per_day):")
+        lines += [f"    {p['name']}: {p['today']} today"
+                  + (f" (after {p['received_today']} already today)" if p["received_today"] else "")
+                  + (f", {p['queued']} queued until {p['until']}" if p["queued"] else "") for p in d["plan"]["people"]]
     if d["plan"].get("left"):
         lines.append("  left as they are: " + ", ".join(f"{n} {why}" for why, n in d["plan"]["left"].items()))
     if d["applied"]:

@@ -50,6 +50,8 @@ KEYS: dict[str, tuple[type, Any, bool, str]] = {
     "retry_attempts": (int, 4, False, "attempts for retriable failures"),
     "state_path": (str, None, False, "SQLite state file (default: user data dir/<profile>.sqlite3)"),
     "max_creations": (int, 500, False, "per-run cap on activities and notes created"),
+    "max_new_per_person_per_day": (int, 10, False, "new activities a person gets a day, the rest wait for their "
+                                                   "next working days (0: no limit; critical ones never wait behind milder ones)"),
     "default_user_id": (int, None, False, "Odoo user id that gets findings no one else owns"),
     "notify_assignees": (bool, False, False, "let Odoo email each assignee about a new or reassigned activity"),
     "health_tags": (bool, False, False, "keep one contact tag per health band on each client in Odoo"),
@@ -58,7 +60,7 @@ KEYS: dict[str, tuple[type, Any, bool, str]] = {
     "rules_enabled": (list, None, False, "installed rules to load, comma-separated in the environment "
                                          "(default: every installed rule)"),
 }
-SECTIONS = ("rules", "routing", "scripts")
+SECTIONS = ("rules", "routing", "scripts", "working_time")
 
 
 def default_config_path() -> Path:
@@ -88,6 +90,7 @@ class Profile:
     #: profile's own in the user data dir.
     state_path: Path
     max_creations: int
+    max_new_per_person_per_day: int
     default_user_id: int | None
     notify_assignees: bool
     health_tags: bool
@@ -103,13 +106,15 @@ class Profile:
     routing: Mapping[str, Any] = field(default_factory=dict)
     #: ``[profiles.NAME.scripts.RULE]``: kind -> talking points replacing the rule's own.
     scripts: Mapping[str, Any] = field(default_factory=dict)
+    #: ``[profiles.NAME.working_time]``: working days, hours, time zone, holidays over Odoo's calendars.
+    working_time: Mapping[str, Any] = field(default_factory=dict)
     config_path: Path | None = None
     #: ``state_path`` as written (None: not set), what ``config show`` prints.
     configured_state_path: str | None = None
 
     def __post_init__(self) -> None:
         # read-only whoever builds it (load_profile, or dataclasses.replace in a test)
-        for section in ("sources", "rules", "routing", "scripts"):
+        for section in ("sources", "rules", "routing", "scripts", "working_time"):
             object.__setattr__(self, section, MappingProxyType(dict(getattr(self, section))))
         if self.rules_enabled is not None:
             object.__setattr__(self, "rules_enabled", tuple(self.rules_enabled))
@@ -144,6 +149,7 @@ RANGES: dict[str, tuple[float, float, str]] = {
     "page_size": (1, 100_000, "an integer from 1 to 100000"),
     "retry_attempts": (1, 20, "an integer from 1 to 20"),
     "max_creations": (0, 1_000_000, "an integer from 0 (create nothing) to 1000000"),
+    "max_new_per_person_per_day": (0, 1_000_000, "an integer from 0 (no limit) to 1000000"),
     "default_user_id": (1, 2**31 - 1, "an Odoo user id (a positive integer)"),
     "history_days": (1, 100_000, "a number of days from 1 to 100000"),
 }

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import NamedTuple
 
 from clientcare.connector.state import StateStore, Tables
@@ -41,6 +41,11 @@ TABLES = Tables({1: """
     ALTER TABLE ledger ADD COLUMN done_at TEXT;
     ALTER TABLE ledger ADD COLUMN feedback TEXT;
     ALTER TABLE ledger ADD COLUMN broken_dates TEXT
+    """,
+    # the day ClientCare created the key's activity (ISO date): what each person received a day,
+    # for the ramp (:mod:`clientcare.jobs.ramp`)
+    5: """
+    ALTER TABLE ledger ADD COLUMN created_on TEXT
     """})
 
 
@@ -57,6 +62,8 @@ class Entry(NamedTuple):
     assigned_user_id: int | None = None
     deadline: str | None = None
     records: tuple[int, ...] | None = None
+    #: The day this run creates it (ISO date), for a create only.
+    created_on: str | None = None
 
 
 @dataclass(frozen=True)
@@ -123,7 +130,7 @@ def record(state: StateStore, scope: str, status: str, entries: Iterable[Entry])
         for e in entries:
             db.execute(
                 "INSERT INTO ledger(finding_key, scope, res_model, res_id, kind, odoo_id, run_id, status, "
-                "fingerprint, updated_at, assigned_user_id, deadline, records) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) "
+                "fingerprint, updated_at, assigned_user_id, deadline, records, created_on) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
                 "ON CONFLICT(scope, finding_key, kind) DO UPDATE SET odoo_id=coalesce(excluded.odoo_id, "
                 "ledger.odoo_id), run_id=CASE WHEN excluded.status IN ('pending','open','posted') "
                 "AND ledger.status NOT IN ('open') THEN excluded.run_id ELSE ledger.run_id END, "
@@ -131,9 +138,22 @@ def record(state: StateStore, scope: str, status: str, entries: Iterable[Entry])
                 "fingerprint=coalesce(excluded.fingerprint, ledger.fingerprint), "
                 "assigned_user_id=coalesce(excluded.assigned_user_id, ledger.assigned_user_id), "
                 "deadline=coalesce(excluded.deadline, ledger.deadline), "
-                "records=coalesce(excluded.records, ledger.records)",
+                "records=coalesce(excluded.records, ledger.records), "
+                "created_on=coalesce(excluded.created_on, ledger.created_on)",
                 (e.key, scope, e.res_model, e.res_id, e.kind, e.odoo_id, e.run_id, status, e.fingerprint, now,
-                 e.assigned_user_id, e.deadline, json.dumps(list(e.records)) if e.records is not None else None))
+                 e.assigned_user_id, e.deadline, json.dumps(list(e.records)) if e.records is not None else None,
+                 e.created_on))
+
+
+def created_since(state: StateStore, scope: str, since: date) -> dict[tuple[int | None, date], int]:
+    """How many activities ClientCare created for each person on each day from ``since`` on
+    (a key created again after a "done" counts on its latest day; a create that never landed,
+    pending or failed, does not count): (user id, day) -> count."""
+    rows = state.db.execute(
+        "SELECT assigned_user_id, created_on, count(*) FROM ledger WHERE scope=? AND kind='activity' "
+        "AND created_on >= ? AND status IN ('open', 'done') GROUP BY assigned_user_id, created_on",
+        (scope, since.isoformat())).fetchall()
+    return {(user, date.fromisoformat(day)): n for user, day, n in rows}
 
 
 def record_done(state: StateStore, scope: str, done: Iterable[Done]) -> None:
@@ -162,6 +182,21 @@ def broken_dates(state: StateStore, scope: str) -> dict[str, tuple[str, ...]]:
     rows = state.db.execute("SELECT finding_key, broken_dates FROM ledger WHERE scope=? AND kind='activity' "
                             "AND broken_dates IS NOT NULL", (scope,)).fetchall()
     return {key: tuple(json.loads(dates)) for key, dates in rows}
+
+
+def rekey(state: StateStore, scope: str, old_key: str, new_key: str) -> None:
+    """An activity ClientCare now keeps under another key (one activity per client and theme):
+    what it last set on it (owner, deadline, records, a person's "done") goes to the new key, and
+    the old key's status becomes "merged"."""
+    with state.transaction() as db:
+        db.execute("INSERT OR IGNORE INTO ledger(finding_key, scope, res_model, res_id, kind, odoo_id, run_id, "
+                   "status, fingerprint, updated_at, assigned_user_id, deadline, records, done_by, done_by_user_id, "
+                   "done_at, feedback, broken_dates) SELECT ?, scope, res_model, res_id, kind, odoo_id, run_id, "
+                   "status, fingerprint, updated_at, assigned_user_id, deadline, records, done_by, done_by_user_id, "
+                   "done_at, feedback, broken_dates FROM ledger WHERE scope=? AND kind='activity' AND finding_key=?",
+                   (new_key, scope, old_key))
+        db.execute("UPDATE ledger SET status='merged' WHERE scope=? AND kind='activity' AND finding_key=?",
+                   (scope, old_key))
 
 
 def mark_removed(state: StateStore, scope: str, activity_ids: Iterable[int]) -> None:

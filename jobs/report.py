@@ -15,12 +15,15 @@ from datetime import date
 
 import pandas as pd
 
-from clientcare.connector.facts import severity_rank
+from clientcare.connector.facts import marker_key, severity_rank
 from clientcare.connector.snapshot import Snapshot
 from clientcare.jobs import health_history
 from clientcare.jobs.charts import BAND_COLORS, TONES, bar_chart, score_line
-from clientcare.jobs.writeback import esc, evidence_table
+from clientcare.jobs.ramp import DEFAULT_PER_DAY, Creation, Ramp, deadline, ramp
+from clientcare.jobs.writeback import esc, esc_name, evidence_table
 from clientcare.rules import frames as F
+from clientcare.rules.bidi import isolate
+from clientcare.rules.working_time import WorkingTime
 
 #: Lines of the "Not raised, because" section in text output (JSON lists them all).
 NOT_RAISED_SHOWN = 50
@@ -33,16 +36,35 @@ def user_names(snapshot: Snapshot) -> dict[int, str]:
     return dict(zip(users["id"].astype(int), users["name"].astype(str)))
 
 
-def findings_frame(findings: list, snapshot: Snapshot, as_of: date) -> pd.DataFrame:
-    """One row per finding with the client's and the owner's names, sorted for reading; ``due``
-    is the deadline sync would give the activity on ``as_of``, ``since`` the rule's own date
-    when that is earlier (the situation is older than the activity)."""
+def audit_ramp(findings: list, as_of: date, cap: int = DEFAULT_PER_DAY,
+               working_time: WorkingTime | None = None) -> Ramp:
+    """The write-back's ramp (:func:`clientcare.jobs.ramp.ramp`) over the findings' activities,
+    as a first sync would make it: no ledger, so nothing received yet today."""
+    return ramp([Creation(marker_key(f.key), _owner(f), f.severity, f.action.due_date) for f in findings
+                 if getattr(f, "action", None) is not None and f.action.kind == "activity"],
+                cap, as_of, working_time or WorkingTime.weekdays())
+
+
+def _owner(f) -> int | None:
+    owner = getattr(f, "responsible_user_id", None)
+    return int(owner) if owner else None
+
+
+def findings_frame(findings: list, snapshot: Snapshot, as_of: date, cap: int = DEFAULT_PER_DAY,
+                   working_time: WorkingTime | None = None) -> pd.DataFrame:
+    """One row per finding with the client's and the owner's names, sorted for reading;
+    ``ramp_day`` is the day sync would create its activity (:func:`audit_ramp`, ``cap`` a day
+    per person), ``due`` the deadline it would get then (a working day of its owner), ``since``
+    the rule's own date when that is earlier (the situation is older than the activity)."""
     names = user_names(snapshot)
+    working_time = working_time or WorkingTime.weekdays()
+    days = audit_ramp(findings, as_of, cap, working_time).days
     clients = dict(zip(snapshot.partners["id"].astype(int), snapshot.partners["name"].astype(str)))
     actions = [getattr(f, "action", None) for f in findings]
     activity = [a is not None and a.kind == "activity" for a in actions]
     client_ids = [getattr(f, "client_id", None) for f in findings]
     owners = [getattr(f, "responsible_user_id", None) for f in findings]
+    ramp_days = [days[marker_key(f.key)] if act else "" for f, act in zip(findings, activity)]
     frame = pd.DataFrame({  # column by column: no dict per finding
         "client_id": client_ids, "client": [clients.get(int(c), "") if c else "" for c in client_ids],
         "severity": [f.severity for f in findings], "rule": [f.rule for f in findings],
@@ -53,7 +75,9 @@ def findings_frame(findings: list, snapshot: Snapshot, as_of: date) -> pd.DataFr
         "level": [getattr(f, "level", None) for f in findings], "key": [f.key for f in findings],
         "action": [(getattr(a, "kind", None) if a else None) or "" for a in actions],
         "activity_type": [(getattr(a, "activity_type", None) if a else None) or "" for a in actions],
-        "due": [a.due_on(as_of) if act else "" for a, act in zip(actions, activity)],
+        "ramp_day": ramp_days,
+        "due": [deadline(a, day, working_time.for_user(int(o) if o else None)) if act else ""
+                for a, act, day, o in zip(actions, activity, ramp_days, owners)],
         "since": [a.due_date if act and a.due_date and a.due_date < as_of else ""
                   for a, act in zip(actions, activity)],
     })
@@ -86,12 +110,45 @@ def client_groups(frame: pd.DataFrame) -> list[tuple[str, list[int]]]:
     return sorted(groups.items())
 
 
-def render_text(frame: pd.DataFrame, not_raised: pd.DataFrame | None = None) -> str:
+NOBODY = "(nobody)"
+
+
+def person_groups(frame: pd.DataFrame, as_of: date) -> list[tuple[str, list[int], str]]:
+    """Row positions per owner ("(nobody)" last), each with a line of what the ramp gives them:
+    new activities today and queued (until when).  Rows in the order sync creates them (the
+    day, then most severe, oldest, key), then the findings without an activity."""
+    day, sev, due, key = (frame[c].tolist() for c in ("ramp_day", "severity", "due", "key"))
+    groups: dict[str, list[int]] = {}
+    for i, name in enumerate(frame["owner"].tolist()):
+        groups.setdefault(name or NOBODY, []).append(i)
+    out = []
+    for name in sorted(groups, key=lambda n: (n == NOBODY, n)):
+        rows = sorted(groups[name], key=lambda i: (day[i] == "", day[i] or as_of, severity_rank(sev[i]),
+                                                   due[i] or as_of, key[i]))
+        today = sum(1 for i in rows if day[i] == as_of)
+        later = [day[i] for i in rows if day[i] != "" and day[i] > as_of]
+        figures = (f"{today} new activit{'y' if today == 1 else 'ies'} today" if today or not later else "none today") \
+            + (f", {len(later)} queued until {max(later):%Y-%m-%d}" if later else "")
+        out.append((name, rows, figures))
+    return out
+
+
+def render_text(frame: pd.DataFrame, not_raised: pd.DataFrame | None, as_of: date) -> str:
+    """The findings per person (their owner), with what the ramp gives each on ``as_of``;
+    names isolated (:func:`~clientcare.rules.bidi.isolate`), as in the summaries."""
     out = ["No findings."] if frame.empty else []
-    sev, rule, summary, owner = (frame[c].tolist() for c in ("severity", "rule", "summary", "owner"))
-    for client, rows in client_groups(frame):
-        out.append(client)
-        out += [f"  {sev[i]:<8} {rule[i]:<16} {summary[i]}  [{owner[i] or '-'}]" for i in rows]
+    sev, rule, summary, client, action, day, due = (frame[c].tolist() for c in (
+        "severity", "rule", "summary", "client", "action", "ramp_day", "due"))
+
+    def when(i: int) -> str:
+        if action[i] != "activity":
+            return f"({action[i]})" if action[i] else "(reported only)"
+        return f"(due {due[i]:%Y-%m-%d})" if day[i] == as_of else \
+            f"(queued: created {day[i]:%Y-%m-%d}, due {due[i]:%Y-%m-%d})"
+    for name, rows, figures in person_groups(frame, as_of):
+        out.append(f"{isolate(name)}: {figures}")
+        out += [f"  {sev[i]:<8} {rule[i]:<16} {isolate(client[i]) if client[i] else '(no client)'}: {summary[i]}  "
+                f"{when(i)}" for i in rows]
     if not frame.empty:
         counts = frame.groupby(["rule", "severity"]).size()
         out.append("")
@@ -99,7 +156,8 @@ def render_text(frame: pd.DataFrame, not_raised: pd.DataFrame | None = None) -> 
     if not_raised is not None and len(not_raised):
         out += ["", f"Not raised, because ({len(not_raised)}):"]
         for r in not_raised.head(NOT_RAISED_SHOWN).itertuples():
-            out.append(f"  {r.rule:<16} {r.record} ({r.client or 'no client'}): {r.reason}")
+            out.append(f"  {r.rule:<16} {isolate(r.record)} ({isolate(r.client) if r.client else 'no client'}): "
+                       f"{r.reason}")
         if len(not_raised) > NOT_RAISED_SHOWN:
             out.append(f"  ... and {len(not_raised) - NOT_RAISED_SHOWN} more: see --format json")
     return "\n".join(out) + "\n"
@@ -146,23 +204,33 @@ def _missing(value) -> bool:
         return False
 
 
-def render_json(findings: list, meta: dict, not_raised: list = (), not_judged: list = ()) -> str:
-    return "".join(json_chunks(findings, meta, not_raised, not_judged))
+def render_json(findings: list, meta: dict, not_raised: list = (), not_judged: list = (), people: list = ()) -> str:
+    return "".join(json_chunks(findings, meta, not_raised, not_judged, people))
 
 
-def json_chunks(findings: list, meta: dict, not_raised: list = (), not_judged: list = ()):
+def people_dicts(findings: list, snapshot: Snapshot, as_of: date, cap: int = DEFAULT_PER_DAY,
+                 working_time: WorkingTime | None = None) -> list[dict]:
+    """Per person, what the ramp gives them (:func:`audit_ramp`), with their name."""
+    names = user_names(snapshot)
+    people = audit_ramp(findings, as_of, cap, working_time).people.values()
+    return [dict(p.to_dict(), name=names.get(p.owner, f"user {p.owner}") if p.owner else NOBODY)
+            for p in sorted(people, key=lambda p: (p.owner is None, p.owner or 0))]
+
+
+def json_chunks(findings: list, meta: dict, not_raised: list = (), not_judged: list = (), people: list = ()):
     """The JSON audit piece by piece, one finding per line, so a large audit is written as it is
-    encoded instead of becoming one string (and ``json.dumps`` without indent is the fast one)."""
+    encoded instead of becoming one string (and ``json.dumps`` without indent is the fast one);
+    ``people``: :func:`people_dicts`."""
     yield '{"meta": ' + json.dumps(meta, default=str) + ',\n"findings": ['
     sep = "\n"
     for f in findings:
         yield sep + json.dumps(_finding_dict(f), default=str)
         sep = ",\n"
-    for name, items in (("not_raised", not_raised), ("not_judged", not_judged)):
+    for name, items in (("not_raised", not_raised), ("not_judged", not_judged), ("people", people)):
         yield f'\n], "{name}": ['
         sep = "\n"
         for n in items:
-            yield sep + json.dumps(n.to_dict(), default=str)
+            yield sep + json.dumps(n if isinstance(n, dict) else n.to_dict(), default=str)
             sep = ",\n"
     yield "\n]}\n"
 
@@ -229,12 +297,13 @@ HEALTH_TRENDS_SHOWN = 60
 
 def render_html(findings: list, snapshot: Snapshot, as_of: date, meta: dict, not_raised: list = (),
                 client_ids: set[int] | None = None, rule_charts: dict[str, tuple] | None = None,
-                health_html: str = "") -> str:
+                health_html: str = "", cap: int = DEFAULT_PER_DAY, working_time: WorkingTime | None = None) -> str:
     """The audit as one HTML page; ``rule_charts``: rule name -> the charts it declares;
-    ``health_html``: the client health section (:func:`health_section`).
+    ``health_html``: the client health section (:func:`health_section`); ``cap`` and
+    ``working_time``: the ramp (:func:`findings_frame`).
     Summary, top actions and client health first; long sections are capped and say how many
     more the CSV/JSON hold."""
-    frame = findings_frame(findings, snapshot, as_of)
+    frame = findings_frame(findings, snapshot, as_of, cap, working_time)
     by_key = {f.key: f for f in findings}
     declared = [(rule, c) for rule, cs in sorted((rule_charts or {}).items()) for c in cs]
     charts = [situation_chart(c, snapshot, as_of, client_ids, [n for n in not_raised if n.rule == rule])
@@ -248,13 +317,14 @@ def render_html(findings: list, snapshot: Snapshot, as_of: date, meta: dict, not
         f"<p class='meta'>Odoo {esc(meta.get('server_version', '?'))} at {esc(meta.get('url', ''))}; "
         f"data pulled {esc(meta.get('pulled_at', '?'))}; evaluated as of {as_of:%Y-%m-%d}; "
         f"{len(frame)} finding(s): " + ", ".join(f"{esc(k)} {v}" for k, v in sorted(counts.items())) + "</p>",
-        *_summary_html(frame),
+        *_summary_html(frame, as_of),
         *([health_html] if health_html else []),
         "<div class='charts'>" + "".join(f"<div class='card'>{c}</div>" for c in charts) + "</div>",
         "<h2>Clients</h2>",
     ]
     cols = {c: frame[c].tolist() for c in ("severity", "rule", "summary", "owner", "activity_type", "action",
-                                           "due", "since", "key")}
+                                           "due", "since", "key", "ramp_day")}
+    cols["due"] = _due_cells(cols, as_of)
     shown = 0
     groups = client_groups(frame)
     for n, (client, rows) in enumerate(groups):
@@ -264,7 +334,7 @@ def render_html(findings: list, snapshot: Snapshot, as_of: date, meta: dict, not
                          f"see the CSV/JSON</p>")
             break
         shown += len(rows)
-        parts.append(f"<h3>{esc(client)}</h3><table><thead><tr><th>severity</th><th>rule</th>"
+        parts.append(f"<h3>{esc_name(client)}</h3><table><thead><tr><th>severity</th><th>rule</th>"
                      "<th>summary</th><th>owner</th><th>action</th><th>due</th><th>since</th></tr></thead><tbody>")
         parts += [_finding_row(cols, i) for i in rows]
         parts.append("</tbody></table>")
@@ -278,7 +348,7 @@ def render_html(findings: list, snapshot: Snapshot, as_of: date, meta: dict, not
         nr = not_raised_frame(list(not_raised), snapshot)
         parts.append(f"<h2>Not raised, because ({len(nr)})</h2><table><thead><tr><th>client</th><th>rule</th>"
                      "<th>record</th><th>reason</th></tr></thead><tbody>")
-        parts += [f"<tr><td>{esc(r.client)}</td><td>{esc(r.rule)}</td><td>{esc(r.record)}</td>"
+        parts += [f"<tr><td>{esc_name(r.client)}</td><td>{esc(r.rule)}</td><td>{esc_name(r.record)}</td>"
                   f"<td>{esc(r.reason)}</td></tr>" for r in nr.head(HTML_NOT_RAISED_SHOWN).itertuples()]
         parts.append("</tbody></table>")
         if len(nr) > HTML_NOT_RAISED_SHOWN:
@@ -299,7 +369,7 @@ def health_section(history: pd.DataFrame | None, findings, as_of: date, cap: int
              f"stored run; fit score over the stored history ({history['since'].min()} to {as_of:%Y-%m-%d})</p>"]
     if down:
         parts.append("<table><thead><tr><th>client</th><th>was</th><th>now</th></tr></thead><tbody>")
-        parts += [f"<tr><td>{esc(d['name'])}</td><td>{d['was']} ({esc(d['was_band'])}) since {esc(d['since'])}</td>"
+        parts += [f"<tr><td>{esc_name(d['name'])}</td><td>{d['was']} ({esc(d['was_band'])}) since {esc(d['since'])}</td>"
                   f"<td><b>{d['score']}</b> ({esc(d['band'])})</td></tr>" for d in down]
         parts.append("</tbody></table>")
     first = [d["client_id"] for d in down]
@@ -310,7 +380,7 @@ def health_section(history: pd.DataFrame | None, findings, as_of: date, cap: int
     parts.append("<table><thead><tr><th>client</th><th>trend</th><th>now</th></tr></thead><tbody>")
     for cid in shown:
         name, score, band, _ = now[cid]
-        parts.append(f"<tr><td>{esc(name)}</td><td>{_trend_line(health_history.trend(history, cid), score, as_of)}"
+        parts.append(f"<tr><td>{esc_name(name)}</td><td>{_trend_line(health_history.trend(history, cid), score, as_of)}"
                      f"</td><td><span style='color:{BAND_COLORS.get(band, '#607d8b')}'>"
                      f"{health_history.score_text(score)} {esc(band)}</span></td></tr>")
     parts.append("</tbody></table>")
@@ -326,16 +396,23 @@ def _trend_line(points: list[dict], score, as_of: date) -> str:
                       [p["score"] for p in points] + [score])
 
 
+def _due_cells(cols: dict[str, list], as_of: date) -> list:
+    """The due column: the deadline, and for a queued activity the day sync creates it."""
+    return [f"{due} (queued: created {day})" if day != "" and day > as_of else due
+            for due, day in zip(cols["due"], cols["ramp_day"])]
+
+
 def _finding_row(cols: dict[str, list], i: int, client: str | None = None) -> str:
-    first = f"<td>{esc(client)}</td>" if client is not None else ""
+    first = f"<td>{esc_name(client)}</td>" if client is not None else ""
     return (f"<tr>{first}<td><span class='sev sev-{esc(cols['severity'][i])}'>{esc(cols['severity'][i])}</span></td>"
-            f"<td>{esc(cols['rule'][i])}</td><td>{esc(cols['summary'][i])}</td><td>{esc(cols['owner'][i])}</td>"
+            f"<td>{esc(cols['rule'][i])}</td><td>{esc(cols['summary'][i])}</td><td>{esc_name(cols['owner'][i])}</td>"
             f"<td>{esc(cols['activity_type'][i] or cols['action'][i] or '')}</td><td>{esc(cols['due'][i])}</td>"
             f"<td>{esc(cols['since'][i])}</td></tr>")
 
 
-def _summary_html(frame: pd.DataFrame) -> list[str]:
-    """Findings per rule and severity, then the most severe activities, soonest due first."""
+def _summary_html(frame: pd.DataFrame, as_of: date) -> list[str]:
+    """Findings per rule and severity, then the most severe activities, oldest first, grouped
+    by person with what the ramp gives each today and queued."""
     if frame.empty:
         return []
     sev_order = sorted(frame["severity"].unique(), key=severity_rank)
@@ -352,12 +429,42 @@ def _summary_html(frame: pd.DataFrame) -> list[str]:
         top = acts.assign(_sev=acts["severity"].map(severity_rank), _since=since, client=acts["client"].replace(
             "", "(no client)")).sort_values(["_sev", "_since", "client", "key"], kind="stable").head(TOP_ACTIONS_SHOWN)
         cols = {c: top[c].tolist() for c in top.columns}
-        parts.append(f"<h2>Top actions ({len(top)} of {len(acts)})</h2><table><thead><tr><th>client</th>"
+        cols["due"] = _due_cells(cols, as_of)
+        figures = {name: text for name, _rows, text in person_groups(acts, as_of)}
+        parts.append(f"<h2>Top actions ({len(top)} of {len(acts)}), by person</h2><table><thead><tr><th>client</th>"
                      "<th>severity</th><th>rule</th><th>summary</th><th>owner</th><th>action</th><th>due</th>"
                      "<th>since</th></tr></thead><tbody>")
-        parts += [_finding_row(cols, i, cols["client"][i]) for i in range(len(top))]
+        by_person: dict[str, list[int]] = {}
+        for i, owner in enumerate(cols["owner"]):  # people in the order of their most urgent action
+            by_person.setdefault(owner or NOBODY, []).append(i)
+        for name, rows in by_person.items():
+            parts.append(f"<tr><th colspan='8'>{esc_name(name)}: {esc(figures[name])}</th></tr>")
+            parts += [_finding_row(cols, i, cols["client"][i]) for i in rows]
         parts.append("</tbody></table>")
+        parts += _people_html(acts, as_of)
     return parts
+
+
+#: Rows of the HTML report's "New activities per person" table (the busiest first).
+PEOPLE_SHOWN = 100
+
+
+def _people_html(acts: pd.DataFrame, as_of: date) -> list[str]:
+    """What a first sync would give each person: new activities today, queued, until when
+    (the write-back's ramp, ``max_new_per_person_per_day``)."""
+    day = acts["ramp_day"]
+    people = acts.assign(person=acts["owner"].replace("", NOBODY), today=day == as_of, queued=day != as_of)
+    table = people.groupby("person").agg(today=("today", "sum"), queued=("queued", "sum"),
+                                         until=("ramp_day", "max"))
+    table = table.sort_values(["queued", "today"], ascending=False, kind="stable")
+    rows = [f"<tr><td>{esc_name(name)}</td><td>{int(t)}</td><td>{int(q)}</td><td>{esc(u) if q else ''}</td></tr>"
+            for name, t, q, u in zip(table.index, table["today"], table["queued"], table["until"])]
+    more = len(rows) - PEOPLE_SHOWN
+    return ([f"<h2>New activities per person</h2><p class='meta'>what a first sync creates today and what waits "
+             "for the following working days (max_new_per_person_per_day; critical findings first)</p>"
+             "<table><thead><tr><th>person</th><th>today</th><th>queued</th><th>until</th></tr></thead><tbody>"]
+            + rows[:PEOPLE_SHOWN] + ["</tbody></table>"]
+            + ([f"<p class='meta'>... and {more} more (see the CSV: ramp_day)</p>"] if more > 0 else []))
 
 
 __all__ = ["findings_frame", "health_section", "not_raised_frame", "render_csv", "render_html", "render_json",

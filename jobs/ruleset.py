@@ -25,6 +25,7 @@ from clientcare.rules.registry import LoadFailure, Registry, load_rules
 from clientcare.rules.routing import RoutingConfig
 from clientcare.rules.scripts import Script
 from clientcare.rules.spec import DERIVED_TABLES, ReportChart, Rule
+from clientcare.rules.working_time import WorkingTimeConfig
 
 
 @functools.lru_cache(maxsize=4)
@@ -64,6 +65,8 @@ class RuleSet:
     charts: Mapping[str, tuple[ReportChart, ...]]
     #: The rules whose findings state client health (``states_client_health`` on the spec).
     health_rules: frozenset[str]
+    #: The profile's ``[working_time]`` over Odoo's calendars (empty: Odoo's values).
+    working_time: WorkingTimeConfig = field(default_factory=WorkingTimeConfig, repr=False)
 
     @classmethod
     def from_profile(cls, profile: Profile) -> "RuleSet":
@@ -74,14 +77,15 @@ class RuleSet:
             configs=lambda: registry.configure(profile.rules),
             routing=lambda: RoutingConfig.from_mapping(profile.routing, default_user_id=profile.default_user_id),
             talking_points=lambda: scripts.configure(
-                {name: rule.scripts for name, rule in registry.rules.items()}, profile.scripts))
+                {name: rule.scripts for name, rule in registry.rules.items()}, profile.scripts),
+            working_time=lambda: WorkingTimeConfig.parse(profile.working_time))
         return cls.of(registry, resolved["configs"], resolved["routing"], resolved["talking_points"],
-                      profile.talking_points, registry.failures_for(profile.rules))
+                      profile.talking_points, registry.failures_for(profile.rules), resolved["working_time"])
 
     @classmethod
     def of(cls, registry: Registry, configs: Mapping[str, RuleConfig], routing: RoutingConfig,
            talking_points: Mapping[str, Mapping[str, Script]], fill_talking_points: bool,
-           failures: Iterable[LoadFailure]) -> "RuleSet":
+           failures: Iterable[LoadFailure], working_time: WorkingTimeConfig | None = None) -> "RuleSet":
         """The set running ``configs``' rules, with what follows from them computed here, once."""
         names = sorted(configs)
         required, optional = registry.needs(names)
@@ -92,7 +96,8 @@ class RuleSet:
                    required_tables=tuple(required), optional_tables=tuple(optional),
                    declared_tables=registry.tables(names, configs), readers=_readers(rules),
                    charts={rule.name: rule.charts for rule in rules if rule.charts},
-                   health_rules=frozenset(rule.name for rule in rules if rule.states_client_health))
+                   health_rules=frozenset(rule.name for rule in rules if rule.states_client_health),
+                   working_time=working_time or WorkingTimeConfig())
 
     def only(self, names: Iterable[str] | None) -> "RuleSet":
         """This set narrowed to the named rules (``--rules``); None: the whole set.  A name no
@@ -105,7 +110,7 @@ class RuleSet:
             raise ConfigError(problems)
         return self.of(self.registry, {n: c for n, c in self.configs.items() if n in names}, self.routing,
                        self.talking_points, self.fill_talking_points,
-                       [f for f in self.failures if f.name in names])
+                       [f for f in self.failures if f.name in names], self.working_time)
 
     @property
     def names(self) -> list[str]:
@@ -139,7 +144,7 @@ class RuleSet:
         run = [n for n in self.names if n not in {s["rule"] for s in skipped}]
         result = run_rules(snapshot, as_of, {n: self.configs[n] for n in run}, self.routing,
                            registry=self.registry, only=run, previous=previous, history=history,
-                           broken_dates=broken_dates)
+                           broken_dates=broken_dates, working_time=self.working_time)
         result.errors[:0] = [f.to_dict() for f in self.failures]
         result.errors += skipped
         result.not_raised += coverage.not_run(snapshot, as_of, result, self.registry.accounts_for())

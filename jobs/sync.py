@@ -15,7 +15,7 @@ from clientcare.connector.client import OdooClient
 from clientcare.connector.pull import PullOptions, pull_incremental
 from clientcare.connector.snapshot import Snapshot
 from clientcare.connector.state import StateStore
-from clientcare.connector.schema import CORE_TABLES, TABLES
+from clientcare.connector.schema import CORE_TABLES, TABLES, WORKING_TIME_TABLES
 from clientcare.jobs import health_history as health, health_tags, ledger, previous_findings
 from clientcare.jobs.config import Profile
 from clientcare.jobs.exit_codes import EXIT_PARTIAL
@@ -41,9 +41,10 @@ def open_client(profile: Profile, state: StateStore | None = None, progress=None
 
 def pull_options(rules: RuleSet, full: bool = False) -> PullOptions:
     """The tables and fields the rules need (the connector pulls their union), with the tables
-    they declare."""
+    they declare, and the working-time tables (deadlines and working hours: every run)."""
     needs, declared = rules.needs, rules.declared_tables
-    tables = tuple(t for t in TABLES if t in needs or t in CORE_TABLES) + tuple(sorted(declared))
+    tables = tuple(t for t in TABLES if t in needs or t in CORE_TABLES or t in WORKING_TIME_TABLES) \
+        + tuple(sorted(declared))
     extra = {t: sorted(f) for t, f in needs.items() if t in TABLES or t in declared}
     read = {t for n in rules.names for rule in (rules.registry.rules[n],) for t in (*rule.needs, *rule.optional_needs)}
     return PullOptions(full=full, tables=tables, extra_fields=extra, extra_tables=declared,
@@ -72,7 +73,7 @@ def models_needed(profile: Profile, rules: RuleSet | None = None
     options = pull_options(rules)
     for table in options.tables:
         out.setdefault(options.spec(table).model, set()).add("read")
-    optional_tables = rules.optional_tables
+    optional_tables = (*rules.optional_tables, *WORKING_TIME_TABLES)
     optional = {options.spec(t).model for t in optional_tables if t in options.tables}
     required = {options.spec(t).model for t in options.tables if t not in optional_tables}
     declared = {spec.model for spec in options.extra_tables.values()} - set(WRITE_MODELS)  # chatter read, not a target
@@ -111,6 +112,8 @@ def plan_sync(run, profile: Profile, rules: RuleSet, snapshot: Snapshot, as_of: 
         findings = [f for f in findings if getattr(f, "client_id", None) in client_ids]
     staff, names = people(snapshot)
     writer = WriteBack(client, run.state, run_id, as_of=as_of, max_creations=_max_creations(profile),
+                       max_new_per_person_per_day=profile.max_new_per_person_per_day,
+                       working_time=result.working_time,
                        notify_assignees=profile.notify_assignees, staff=staff, user_names=names,
                        recheck_after_days={rule: getattr(cfg, "recheck_after_days", RECHECK_AFTER_DAYS)
                                            for rule, cfg in rules.configs.items()})

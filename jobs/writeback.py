@@ -36,11 +36,14 @@ from typing import Any
 from clientcare.connector import errors as E
 from clientcare.connector.facts import (ACTIVITY_TYPE_XMLIDS, NOTE_SUBTYPE_XMLID, compose_marker, marked_key,
                                         marked_run, marker_key, ours, parse_marker, severity_rank, strip_marker)
-from clientcare.connector.facts import CLOSE_FEEDBACK
+from clientcare.connector.facts import CLOSE_FEEDBACK, MERGE_FEEDBACK, OWN_FEEDBACK
 from clientcare.connector.client import OdooClient
 from clientcare.connector.state import StateStore
 from clientcare.jobs import ledger as ledger_table
 from clientcare.jobs.ledger import Done, Entry, Known
+from clientcare.jobs.ramp import DEFAULT_PER_DAY, Creation, deadline, ramp
+from clientcare.rules.bidi import FSI, PDI, bdi, isolate, open_isolates, unmatched_closers
+from clientcare.rules.working_time import WorkingTime
 
 log = logging.getLogger(__name__)
 
@@ -101,19 +104,25 @@ def _days(n: int) -> str:
 def _name(user) -> str:
     """A many2one user as Odoo reads it: its name."""
     if isinstance(user, (list, tuple)) and len(user) > 1:
-        return str(user[1])
+        return isolate(user[1])
     return f"user {user}" if user else "nobody"
 
 
 def esc(value: Any) -> str:
-    """Every value that comes from Odoo data is escaped before it is posted back."""
+    """Every value that comes from Odoo data is escaped before it is posted back; isolated
+    names become ``<bdi>`` and stray bidi controls are dropped (:func:`~clientcare.rules.bidi.bdi`)."""
     if value is None:
         return ""
     if isinstance(value, float):
         return f"{value:,.2f}"
     if isinstance(value, (date, datetime)):
         return value.strftime("%Y-%m-%d")
-    return html.escape(str(value), quote=True)
+    return bdi(value)
+
+
+def esc_name(value: Any) -> str:
+    """A name from Odoo data (client, contact, project, user) in HTML: escaped, in ``<bdi>``."""
+    return esc(isolate(value)) if isinstance(value, str) and value else esc(value)
 
 
 def evidence_table(rows: list[dict], columns: list[str] | None = None) -> str:
@@ -129,11 +138,19 @@ def evidence_table(rows: list[dict], columns: list[str] | None = None) -> str:
 
 
 def shorten(text: str, limit: int = SUMMARY_MAX) -> str:
-    """Head and tail with "…" between: the tail of a summary holds the amount."""
+    """Head and tail with "…" between: the tail of a summary holds the amount.  A cut inside
+    an isolated name closes the isolate in the head and reopens it in the tail, so the pairs
+    stay balanced (an open isolate would swallow the rest of the summary)."""
     if len(text) <= limit:
         return text
-    head = (limit - 1) // 2
-    return text[:head] + "…" + text[len(text) - (limit - 1 - head):]
+    head, tail = (limit - 1) // 2, limit - 1 - (limit - 1) // 2
+    while True:
+        left, right = text[:head], text[len(text) - tail:]
+        left += PDI * open_isolates(left)
+        right = FSI * unmatched_closers(right) + right
+        if len(left) + 1 + len(right) <= limit:
+            return left + "…" + right
+        head, tail = (head - 1, tail) if len(left) - head >= len(right) - tail else (head, tail - 1)
 
 
 def note_hash(note: str | None) -> str:
@@ -174,6 +191,12 @@ class Item:
     records: tuple[int, ...] | None = None
     #: A date a person agreed (a deadline they moved) that passed with the situation unchanged.
     broken: str | None = None
+    #: The key whose open activity this item takes over (rewritten under its own key), and for a
+    #: "merge" item the key of the activity it is merged into.
+    took_over: str | None = None
+    into: str | None = None
+    #: The rule's own date of the situation (its action's due date): the ramp takes the oldest first.
+    since: date | None = None
 
     @property
     def why(self) -> str:
@@ -195,6 +218,9 @@ class Plan:
     run_id: str
     #: Open activities the ledger did not know (a fresh state file): recorded as ours.
     adopted: list[Item] = field(default_factory=list)
+    #: The ramp's figures per person with creations this run (:meth:`WriteBack._ramp`): name,
+    #: created today, queued, until when.
+    people: list[dict] = field(default_factory=list)
 
     def counts(self) -> dict[str, dict[str, int]]:
         out: dict[str, Counter] = defaultdict(Counter)
@@ -213,7 +239,8 @@ class Plan:
         out = {"run_id": self.run_id, "counts": self.counts(),
                "changes": [{"op": it.op, "key": it.key, "odoo_id": it.odoo_id} for it in changes],
                "left": dict(sorted(kept.items())), "adopted": len(self.adopted),
-               "sample": [it.public() for it in changes][:sample], "sample_total": len(changes)}
+               "sample": [it.public() for it in changes][:sample], "sample_total": len(changes),
+               "queued": len(self.of("queue")), "people": self.people}
         if sample is None:  # a dry run: what happens to every key, and why (``explain`` says the same)
             out["decisions"] = [{"key": it.key, "op": it.op, "reason": it.reason} for it in self.items]
         return out
@@ -242,13 +269,18 @@ class WriteBack:
     def __init__(self, client: OdooClient, state: StateStore | None, run_id: str, *,
                  max_creations: int = 500, batch_size: int = 100, as_of: date | None = None,
                  notify_assignees: bool = False, recheck_after_days: Mapping[str, int] | None = None,
-                 staff: Mapping[int, int] | None = None, user_names: Mapping[int, str] | None = None):
+                 staff: Mapping[int, int] | None = None, user_names: Mapping[int, str] | None = None,
+                 max_new_per_person_per_day: int = DEFAULT_PER_DAY, working_time: WorkingTime | None = None):
         """``recheck_after_days``: per rule (default :data:`RECHECK_AFTER_DAYS`); ``staff``: the
-        internal users by partner id (who marked an activity done); ``user_names`` by user id."""
+        internal users by partner id (who marked an activity done); ``user_names`` by user id;
+        ``max_new_per_person_per_day``: the ramp (:mod:`clientcare.jobs.ramp`, 0: no limit);
+        ``working_time``: each person's working days, for deadlines and the ramp."""
         self.client = client
         self.state = state
         self.run_id = run_id
         self.max_creations = max_creations
+        self.per_day = max_new_per_person_per_day
+        self.working_time = working_time or WorkingTime.weekdays()
         self.batch_size = batch_size
         self.as_of = as_of or date.today()
         self.notify_assignees = notify_assignees
@@ -339,7 +371,7 @@ class WriteBack:
         for row in sorted(rows, key=lambda r: r["id"]):  # ids grow with time: the last one wins
             body = row.get("body") or ""
             m = parse_marker(body)
-            if m and m.key in wanted and CLOSE_FEEDBACK not in html.unescape(body):
+            if m and m.key in wanted and not any(own in html.unescape(body) for own in OWN_FEEDBACK):
                 latest[m.key] = row
         if not latest:
             return {}
@@ -376,7 +408,9 @@ class WriteBack:
         fresh = not ledger
         items: list[Item] = []
         gone: list[tuple[Item, Any]] = []
-        current: set[str] = set()
+        current = {marker_key(f.key) for f in findings if f.action is not None and f.action.kind != "note"}
+        claimed: set[str] = set()  # keys of earlier activities merged into a current one
+        knowns: dict[str, Known] = {}  # what the ledger knows per key (or of the key it replaces)
         note_findings = []
         for f in findings:
             if f.action is None:
@@ -385,17 +419,24 @@ class WriteBack:
                 note_findings.append(f)
                 continue
             key = marker_key(f.key)
-            current.add(key)
-            item = self._plan_activity(f, key, existing.get(key), ledger.get(key))
+            old, known, merges = existing.get(key), ledger.get(key), []
+            if f.replaces:
+                old, known, merges = self._take_over(f, key, old, known, existing, ledger, current, claimed)
+            item = self._plan_activity(f, key, old, known, [m.reason for m in merges])
+            if known is not None:
+                knowns[key] = known
             items.append(item)
+            for m in merges:
+                m.into = key
+            items += merges
             if item.op == "leave" and item.reason == GONE or fresh and item.op == "create":
                 gone.append((item, f))
         if gone:
-            asked = [it for it, _f in gone if not (ledger.get(it.key) and ledger[it.key].status == "done"
-                                                   and ledger[it.key].done_at)]
+            asked = [it for it, _f in gone if not (knowns.get(it.key) and knowns[it.key].status == "done"
+                                                   and knowns[it.key].done_at)]
             dones = self.done_messages(asked)
             for it, f in gone:
-                known = ledger.get(it.key)
+                known = knowns.get(it.key)
                 done = dones.get(it.key)
                 if done is None and known is not None and known.status == "done" and known.done_at:
                     done = Done(it.key, known.done_by, known.done_by_user_id, known.done_at, known.feedback)
@@ -403,7 +444,7 @@ class WriteBack:
                     continue  # fresh state file, never done: the create stands
                 self._after_done(it, f, known, done)
         for key, old in existing.items():
-            if key not in current:
+            if key not in current and key not in claimed:
                 items.append(self._plan_close(key, old, fresh))
         if note_findings:
             items += self._plan_notes(note_findings)
@@ -418,11 +459,47 @@ class WriteBack:
                          old.get("summary") or "", odoo_id=old["id"], reason="adopted", run=old["run"],
                          vals={"user_id": ledger[key].assigned_user_id, "date_deadline": ledger[key].deadline})
                     for key, old in existing.items() if key in ledger and ledger[key].status == "pending"]
-        return self._cap(Plan(items, self.run_id, adopted))
+        return self._cap(self._ramp(Plan(items, self.run_id, adopted)))
 
-    def _plan_activity(self, f, key: str, old: dict | None, known: Known | None) -> Item:
+    def _take_over(self, f, key: str, old: dict | None, known: Known | None, existing: dict[str, dict],
+                   ledger: dict[str, Known], current: set[str], claimed: set[str]
+                   ) -> tuple[dict | None, Known | None, list[Item]]:
+        """Earlier ClientCare activities under the keys ``f`` replaces (an earlier version of its
+        rule, findings folded into it) become one: without an open activity of its own, ``f``
+        takes over one on its own record (a person's work on it first, else the oldest), with
+        what the ledger knows of it; the others are merged into it (closed as merged, never as
+        resolved).  Without any open one, a person's "done" on a replaced key stands for ``f``."""
+        replaced = [k for k in dict.fromkeys(marker_key(r) for r in f.replaces)
+                    if k != key and k not in current and k not in claimed]
+        olds = [k for k in replaced if k in existing]
+        claimed.update(olds)
+        if old is None:
+            same = [k for k in olds if existing[k]["res_model"] == f.subject_model
+                    and existing[k]["res_id"] == int(f.subject_id)]
+            if same:
+                pick = min(same, key=lambda k: (not touched_by_a_person(existing[k], ledger.get(k)),
+                                                existing[k]["id"]))
+                olds.remove(pick)
+                old = dict(existing[pick], took_over=pick)
+                known = known or ledger.get(pick)
+        if known is None and old is None:
+            dones = [ledger[k] for k in replaced if k in ledger and ledger[k].status == "done" and ledger[k].done_at]
+            known = max(dones, key=lambda k: k.done_at, default=None)
+        merges = []
+        for k in olds:
+            a = existing[k]
+            touched = touched_by_a_person(a, ledger.get(k))
+            merges.append(Item("merge", "activity", k, k.split(":", 1)[0], a["res_model"], a["res_id"],
+                               a.get("summary") or "", odoo_id=a["id"], run=a["run"],
+                               reason=f"merged: '{a.get('summary') or k}'" + (f" ({', '.join(touched)})"
+                                                                               if touched else "")))
+        return old, known, merges
+
+    def _plan_activity(self, f, key: str, old: dict | None, known: Known | None, merged: list[str] = ()) -> Item:
+        """``merged``: the earlier activities merged into this one (said once in its note)."""
         item = Item("leave", "activity", key, f.rule, f.subject_model, int(f.subject_id),
-                    shorten(f.action.summary or f.summary), severity=f.severity, records=f.record_ids())
+                    shorten(f.action.summary or f.summary), severity=f.severity, records=f.record_ids(),
+                    since=f.action.due_date)
         if old is None and known is not None and known.status in ("open", "done"):
             # we created it and it is no longer open: a person marked it done (or deleted it);
             # :meth:`_after_done` decides with what Odoo says of it
@@ -430,9 +507,12 @@ class WriteBack:
             return item
         vals, due = self._activity_vals(f, with_note=False)  # the fingerprint needs no HTML
         item.summary = vals["summary"]
+        merged_lines = [f"this activity replaces ClientCare's earlier {_activities(len(merged))} for the same "
+                        f"work, now closed as merged: " + "; ".join(m.split(": ", 1)[1] for m in merged)] if merged else []
         if old is None:
-            return self._plan_create(item, f)
-        item.odoo_id, item.run = old["id"], old["run"]
+            return self._plan_create(item, f, "new finding" + (f" (merges {_activities(len(merged))})"
+                                                               if merged else ""), lines=merged_lines)
+        item.odoo_id, item.run, item.took_over = old["id"], old["run"], old.get("took_over")
         routed, owner = vals["user_id"], _norm(old.get("user_id"))
         # a person gave it to someone else: it stays with them while the situation lasts
         moved_by_person = bool(owner) and owner != routed and (known is None or known.assigned_user_id is None
@@ -446,7 +526,7 @@ class WriteBack:
         broken = agreed if (known is not None and known.deadline and agreed and agreed != known.deadline
                             and agreed < self.as_of.isoformat() and agreed not in known.broken_dates) else None
         fp = fingerprint(vals, list(f.evidence or []), tuple(f.daily), tuple(f.talking_points), extra)
-        if old["fp"] == fp and not broken:
+        if old["fp"] == fp and not broken and not merged and not item.took_over:
             item.reason = "unchanged" + (f" (with {_name(old.get('user_id'))}, to whom a person gave it)"
                                          if moved_by_person else "")
             return item
@@ -463,9 +543,13 @@ class WriteBack:
         if broken:
             item.broken = broken
             lines.append(f"the agreed date {broken} passed and the situation is unchanged")
+        if item.took_over:
+            lines.append(f"ClientCare now keeps one activity for this (it was '{old.get('summary') or ''}')")
+        lines += merged_lines
+        changed = (["merged"] if item.took_over or merged else []) + changed
         changed = changed or (["promise"] if broken and old["fp"] == fp else ["evidence"])
-        if "owner" in changed:
-            vals["date_deadline"] = f.action.due_on(self.as_of).isoformat()  # a new owner: a fresh deadline
+        if "owner" in changed:  # a new owner: a fresh deadline, on one of their working days
+            vals["date_deadline"] = self._deadline(f, vals["user_id"]).isoformat()
         else:
             del vals["date_deadline"]  # a person's date or ClientCare's, it stays
         edited = old.get("nh") and old["nh"] != note_hash(old.get("note"))
@@ -484,10 +568,12 @@ class WriteBack:
         return item
 
     def _plan_create(self, item: Item, f, reason: str = "new finding", again: str = "",
-                     user_id: int | None = None) -> Item:
+                     user_id: int | None = None, lines: list[str] = ()) -> Item:
         """A new activity; ``again`` (a sentence quoting a person's "done") leads its summary
-        and note, ``user_id`` overrides the routed owner (the person who marked it done)."""
-        vals, _due = self._activity_vals(f)
+        and note, ``user_id`` overrides the routed owner (the person who marked it done); ``lines``
+        end its note (the earlier activities it merges)."""
+        vals, _due = self._activity_vals(f, user_id=user_id)
+        vals["note"] += "".join(f"<p>{esc(line[0].upper() + line[1:])}.</p>" for line in lines)
         if again:
             vals["summary"] = shorten(f"{vals['summary']} — {again}")
             vals["note"] = f"<p>{esc(again[0].upper() + again[1:])}.</p>" + vals["note"]
@@ -506,7 +592,7 @@ class WriteBack:
         item.op, item.vals = "leave", {}  # a fresh state file planned a create: decided anew here
         then = set(known.records) if known is not None and known.records is not None else None
         new = [i for i in f.record_ids() if then is not None and i not in then]
-        names = ", ".join(f.record_name(i) for i in new[:5]) + (f" and {len(new) - 5} more" if len(new) > 5 else "")
+        names = ", ".join(isolate(f.record_name(i)) for i in new[:5]) + (f" and {len(new) - 5} more" if len(new) > 5 else "")
         if done is None:
             if new:
                 self._plan_create(item, f, f"new since its activity was removed in Odoo: {names}",
@@ -519,15 +605,17 @@ class WriteBack:
         item.done = done
         by = done.by or "a person"
         day = done.at or "an unknown day"
-        quote = f" — they noted: '{done.feedback}'" if done.feedback else ""
+        quote = f" — they noted: '{isolate(done.feedback)}'" if done.feedback else ""
         days = self.recheck_after_days.get(f.rule, RECHECK_AFTER_DAYS)
         if new:
             self._plan_create(item, f, f"new since {by} marked it done on {day}: {names}",
                               f"new since your 'done' on {day}: {names}", done.by_user_id)
             return
-        again_on = date.fromisoformat(done.at) + timedelta(days=days) if days and done.at else None
+        # on a working day of the person it goes to
+        again_on = (self.working_time.for_user(done.by_user_id or f.responsible_user_id).on_or_after(
+            date.fromisoformat(done.at) + timedelta(days=days)) if days and done.at else None)
         if again_on is not None and self.as_of >= again_on:
-            you = f" — you noted: '{done.feedback}'" if done.feedback else ""
+            you = f" — you noted: '{isolate(done.feedback)}'" if done.feedback else ""
             self._plan_create(item, f, f"still found {days} days after {by} marked it done on {day}{quote}",
                               f"still open {_days(days)} after your 'done' on {day}{you}", done.by_user_id)
             return
@@ -616,11 +704,13 @@ class WriteBack:
         log.warning(self.warnings[-1])
         return plan
 
-    def _activity_vals(self, f, with_note: bool = True) -> tuple[dict, date]:
-        """Values of a new activity, and the rule's due date.  The deadline is never before
-        the day it is created; the note says since when the situation exists (rendered only
-        ``with_note``: most findings of a sync are unchanged and need none)."""
+    def _activity_vals(self, f, with_note: bool = True, user_id: int | None = None) -> tuple[dict, date]:
+        """Values of a new activity (for ``user_id``, else the routed owner), and the rule's due
+        date.  The deadline is never before the day it is created and falls on a working day of
+        its owner; the note says since when the situation exists (rendered only ``with_note``:
+        most findings of a sync are unchanged and need none)."""
         a = f.action
+        owner = user_id or (int(f.responsible_user_id) if f.responsible_user_id else False)
         type_id = self._type_ids.get(a.activity_type or "todo") or self._type_ids.get("todo")
         due = a.due_date or self.as_of
         note = self._activity_note(f, due) if with_note else ""
@@ -628,12 +718,60 @@ class WriteBack:
             "res_id": int(f.subject_id),
             "summary": shorten(a.summary or f.summary),
             "note": note,
-            "date_deadline": a.due_on(self.as_of).isoformat(),
-            "user_id": int(f.responsible_user_id) if f.responsible_user_id else False,
+            "date_deadline": self._deadline(f, owner).isoformat(),
+            "user_id": owner,
         }
         if type_id:
             vals["activity_type_id"] = type_id
         return vals, due
+
+    def _deadline(self, f, owner: int | None) -> date:
+        """The deadline of ``f``'s activity created today for ``owner``."""
+        return deadline(f.action, self.as_of, self.working_time.for_user(owner or None))
+
+    def _ramp(self, plan: Plan) -> Plan:
+        """New activities over a person's cap for today wait for their working days (op
+        ``queue``, nothing written, not in the ledger); the next runs create them on their day.
+        Notes are not ramped, nor an activity that merges open ones (the person has them already).
+        Counts what each person already received from ClientCare today;
+        an open activity the ledger did not know (adopted: a fresh state file, a create whose
+        answer never came) counts as received today, since when it was created is unknown."""
+        holding = {it.into for it in plan.items if it.op == "merge"}  # they replace what the person has
+        creates = [it for it in plan.items if it.op == "create" and it.kind == "activity" and it.key not in holding]
+        if not creates:
+            return plan
+        received = Counter(self._received())
+        received.update(_norm(it.vals.get("user_id")) or None for it in plan.adopted)
+        days = ramp([Creation(it.key, it.vals.get("user_id") or None, it.severity, it.since) for it in creates],
+                    self.per_day, self.as_of, self.working_time, received)
+        for it in creates:
+            day = days.days[it.key]
+            if day > self.as_of:
+                owner = it.vals.get("user_id") or None
+                it.op = "queue"
+                it.reason = (f"queued: {days.ahead[it.key]} ahead for {self._person(owner)}, today's cap "
+                             f"{self.per_day}; created on {day}")
+                # created on ``day``: due then at the earliest (already a working day of theirs)
+                it.vals["date_deadline"] = max(it.vals["date_deadline"], day.isoformat())
+        plan.people = [dict(p.to_dict(), name=self._person(p.owner))
+                       for p in sorted(days.people.values(), key=lambda p: (-p.queued, -p.today, str(p.owner)))]
+        return plan
+
+    def _person(self, user_id: int | None) -> str:
+        return self.user_names.get(user_id, f"user {user_id}") if user_id else "nobody"
+
+    def _received(self) -> dict[int | None, int]:
+        """Per person, the activities ClientCare created for them that they see today: created
+        today, or on their days off since their last working day (seen on the next one)."""
+        if self.state is None:
+            return {}
+        out: Counter = Counter()
+        for (user, day), n in ledger_table.created_since(self.state, self.client.scope,
+                                                         self.as_of - timedelta(days=31)).items():
+            calendar = self.working_time.for_user(user)
+            if day <= self.as_of and calendar.on_or_after(day) == calendar.on_or_after(self.as_of):
+                out[user] += n
+        return dict(out)
 
     def _activity_note(self, f, due: date) -> str:
         """The activity's note: summary, since when, talking points, evidence."""
@@ -666,6 +804,8 @@ class WriteBack:
         for it in plan.of("update"):
             if self._guard(it, lambda it=it: self.client.call(
                     "mail.activity", "write", [[it.odoo_id], it.vals], {"context": self._context()})):
+                if it.took_over and self.state is not None:  # what ClientCare set on it goes with it
+                    ledger_table.rekey(self.state, self.client.scope, it.took_over, it.key)
                 self._ledger([it], "open")
                 if it.broken and self.state is not None:
                     ledger_table.record_broken(self.state, self.client.scope, [(it.key, it.broken)])
@@ -677,10 +817,22 @@ class WriteBack:
             for start in range(0, len(its), self.batch_size):
                 done["closed"] += self._split(its[start:start + self.batch_size], lambda batch, reason=reason:
                                               self._close(batch, reason))
+        landed = {it.key for it in plan.of("create") if it.odoo_id} | {
+            it.key for it in plan.of("update", "leave") if it.odoo_id} - {e["key"] for e in self.errors}
+        merges = [it for it in plan.of("merge") if it.into in landed]  # never before their activity exists
+        for start in range(0, len(merges), self.batch_size):
+            done["merged"] = done.get("merged", 0) + self._split(merges[start:start + self.batch_size], self._merge)
         notes = plan.of("note")
         for start in range(0, len(notes), self.batch_size):
             done["noted"] += self._post_notes(notes[start:start + self.batch_size])
         return dict(done)
+
+    def _merge(self, batch: list[Item]) -> None:
+        """Close activities a newer one of ClientCare's took over: "merged", not resolved."""
+        for into, its in _grouped(batch, lambda it: it.into):
+            self.client.call("mail.activity", "action_feedback", [[it.odoo_id for it in its]],
+                             {"feedback": MERGE_FEEDBACK + f"one activity now holds this ({into})"})
+        self._ledger(batch, "merged")
 
     def _close(self, batch: list[Item], reason: str) -> None:
         self.client.call("mail.activity", "action_feedback", [[it.odoo_id for it in batch]],
@@ -770,7 +922,10 @@ class WriteBack:
             assigned_user_id=(it.vals.get("user_id") or None) if it.op in ("create", "leave") or
             "owner" in it.reason.split(" (")[0] else None,
             deadline=it.vals.get("date_deadline"), records=it.records if it.op != "leave" or
-            it.reason == "adopted" else None) for it in items])
+            it.reason == "adopted" else None,
+            # adopted: when Odoo got it is unknown, so it counts as received today (the ramp)
+            created_on=self.as_of.isoformat() if it.op == "create" or it.reason == "adopted" else None)
+            for it in items])
 
 
 def undo_run(client: OdooClient, run_id: str, state: StateStore | None = None, force: bool = False) -> dict:
@@ -828,6 +983,17 @@ def touched_by_a_person(activity: dict, known: Known | None) -> list[str]:
         if known.deadline and activity.get("date_deadline") and str(activity["date_deadline"]) != known.deadline:
             out.append(f"rescheduled to {activity['date_deadline']}")
     return out
+
+
+def _grouped(items: list[Item], by) -> list[tuple[Any, list[Item]]]:
+    out: dict[Any, list[Item]] = defaultdict(list)
+    for it in items:
+        out[by(it)].append(it)
+    return list(out.items())
+
+
+def _activities(n: int) -> str:
+    return "activity" if n == 1 else f"{n} activities"
 
 
 def _marker_fp(it: Item) -> str | None:

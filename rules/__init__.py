@@ -14,10 +14,11 @@ from .context import RuleContext
 from .engine import RunResult, run_rules
 from .scripts import Script
 from .spec import ENTRY_POINT_GROUP, ReportChart, Rule, RuleSpec, RuleSpecError, validate_rule
+from .working_time import WorkCalendar, WorkingTime, WorkingTimeConfig
 
 __all__ = [
     "ENTRY_POINT_GROUP", "SEVERITIES", "Action", "Finding", "LoadFailure", "NotJudged", "NotRaised", "Registry",
     "Resolved", "Rule", "RuleContext", "RuleOutput",
     "ROUTING_STEPS", "ReportChart", "RuleConfig", "RuleSpec", "RuleSpecError", "Script", "TableSpec", "RoutingConfig", "Rows", "RunResult", "load_rules",
-    "parse_config", "run_rules", "validate_rule",
+    "parse_config", "run_rules", "validate_rule", "WorkCalendar", "WorkingTime", "WorkingTimeConfig",
 ]

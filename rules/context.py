@@ -15,6 +15,7 @@ from typing import Any, Generic, Mapping, TypeVar
 from clientcare.connector.snapshot import Snapshot
 
 from .config import RuleConfig
+from .working_time import WorkingTime
 
 C = TypeVar("C", bound=RuleConfig)
 
@@ -49,6 +50,9 @@ class RuleContext(Generic[C]):
       DataFrame with one row per client and unchanged stretch (client_id, since, score, band,
       criteria_json), oldest first; None when there is no state store (offline data): nothing
       can be concluded from it then.
+    - ``working_time``: everyone's working days and hours (:class:`~clientcare.rules.working_time.WorkingTime`:
+      Odoo's calendars, users' time zones, public holidays, the profile's ``[working_time]``);
+      ``for_user(id)`` / ``for_company(id)`` give a calendar to count working days and hours on.
     """
 
     snapshot: Snapshot
@@ -58,6 +62,7 @@ class RuleContext(Generic[C]):
     unavailable: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     history: Any = None
     broken_dates: Mapping[int, tuple["BrokenDate", ...]] = field(default_factory=lambda: MappingProxyType({}))
+    working_time: WorkingTime = field(default_factory=WorkingTime.weekdays)
 
     @property
     def first_run(self) -> bool:

@@ -25,8 +25,10 @@ from clientcare.connector.snapshot import Snapshot
 from .config import RuleConfig
 from .context import RuleContext
 from .finding import Finding, NotJudged, NotRaised, Resolved, RuleOutput
+from .folding import fold
 from .registry import Registry, load_rules
 from .routing import RoutingConfig, assign
+from .working_time import WorkingTime, WorkingTimeConfig
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +48,8 @@ class RunResult:
     not_judged: list[NotJudged] = field(default_factory=list)
     #: How earlier findings went away, when a rule knows (the feedback of the closed activity).
     resolved: list[Resolved] = field(default_factory=list)
+    #: The run's working time (what the rules counted on; the write-back's deadlines use it too).
+    working_time: WorkingTime = field(default_factory=WorkingTime.weekdays)
 
     @property
     def partial(self) -> bool:
@@ -76,7 +80,8 @@ def run_rules(snapshot: Snapshot, as_of: date, configs: Mapping[str, Any] | None
               registry: Registry | None = None, only: Iterable[str] | None = None,
               previous: Mapping[str, list[dict]] | None = None,
               unavailable: Mapping[str, str] | None = None, history: Any = None,
-              broken_dates: Mapping[int, tuple] | None = None) -> RunResult:
+              broken_dates: Mapping[int, tuple] | None = None,
+              working_time: WorkingTime | WorkingTimeConfig | Mapping[str, Any] | None = None) -> RunResult:
     """Evaluate the enabled rules at ``as_of`` and route their findings.
 
     ``configs`` is the profile's ``rules`` table (raw, validated here) or the
@@ -84,8 +89,9 @@ def run_rules(snapshot: Snapshot, as_of: date, configs: Mapping[str, Any] | None
     per rule (``Finding.to_dict()``); ``unavailable`` the tables the server would
     not give (default: what the pull recorded in the snapshot); ``history`` the stored client
     health (None: no state store); ``broken_dates`` the agreed dates that passed, per client
-    (:class:`~clientcare.rules.context.BrokenDate`).  Each rule gets
-    them in its :class:`RuleContext`.
+    (:class:`~clientcare.rules.context.BrokenDate`); ``working_time`` the profile's
+    ``[working_time]`` table (or its :class:`WorkingTimeConfig`) over Odoo's calendars in the
+    snapshot, or a ready :class:`WorkingTime`.  Each rule gets them in its :class:`RuleContext`.
     """
     as_of = check_as_of(as_of)
     registry = registry if registry is not None else load_rules()
@@ -103,10 +109,13 @@ def run_rules(snapshot: Snapshot, as_of: date, configs: Mapping[str, Any] | None
         raise ConfigError([f"routing.rules.{n}: no such rule" for n in unknown])
     missing = MappingProxyType(dict(snapshot.unavailable if unavailable is None else unavailable))
     broken = MappingProxyType(dict(broken_dates or {}))
+    if not isinstance(working_time, WorkingTime):
+        working_time = WorkingTime.from_snapshot(snapshot, working_time)
     contexts = {name: RuleContext(snapshot, as_of, config, tuple((previous or {}).get(name) or ()), missing,
-                                  history, broken) for name, config in parsed.items()}
+                                  history, broken, working_time) for name, config in parsed.items()}
     with gc_paused():
         result = _run(snapshot, as_of, contexts, registry, routing)
+    result.working_time = working_time
     result.errors[:0] = [f.to_dict() for f in registry.failures_for(raw, only)]
     return result
 
@@ -141,6 +150,7 @@ def _run(snapshot: Snapshot, as_of: date, contexts: dict[str, RuleContext], regi
             result.rules_run.add(name)
     started = time.perf_counter()
     assign(result.findings, snapshot, routing)
+    result.findings = fold(result.findings)  # who gets what is known only now
     result.seconds["routing"] = round(time.perf_counter() - started, 4)
     return result
 

@@ -153,6 +153,13 @@ class Finding:
     #: What to say or ask when acting on it, filled from the rule's script for its kind
     #: (:mod:`clientcare.rules.scripts`); plain text, escaped by the write-back.
     talking_points: tuple[str, ...] = ()
+    #: Keys of earlier ClientCare activities this finding takes over (the keys an earlier
+    #: version of the rule used, the findings folded into it): the write-back merges an open
+    #: activity under one of them into this finding's, never closes it as resolved.
+    replaces: tuple[str, ...] = field(default=(), kw_only=True)
+    #: A theme: after routing, the findings of one rule with the same client, theme and owner
+    #: become one activity (:func:`clientcare.rules.folding.fold`), so nobody gets a pile.
+    fold: str | None = field(default=None, kw_only=True)
 
     def record_ids(self) -> tuple[int, ...]:
         """The ids of the records this finding lists (every ``data`` list named ``*_ids``:
@@ -220,6 +227,8 @@ class Finding:
             "resolved_when": self.resolved_when,
             "data": jsonable(self.data), "daily": list(self.daily),
             **({"talking_points": list(self.talking_points)} if self.talking_points else {}),
+            **({"replaces": list(self.replaces)} if self.replaces else {}),
+            **({"fold": self.fold} if self.fold else {}),
         }
 
 

@@ -16,9 +16,11 @@ import pandas as pd
 from clientcare.connector.snapshot import (  # noqa: F401 - the views rules read, re-exported
     by_id, by_people, commercial, day, days_since, deadline_moves, finding_clients, interactions, invoice_names,
     invoices, late_tasks, lookup, memo, open_activities, open_activity_rows, open_credits, overdue_invoices,
-    project_clients, projects, ratings, record_clients, ref_ids, settled_invoices, task_names, tasks, to_day)
+    per_currency, project_clients, projects, ratings, record_clients, ref_ids, settled_invoices, task_names, tasks,
+    to_day)
 from clientcare.connector.snapshot import followup_exclusions_unknown  # noqa: F401 - re-exported
 
+from .bidi import isolate, strip_controls
 from .finding import Rows
 
 
@@ -35,9 +37,11 @@ NAME_WIDTH = 60
 
 
 def short(name, width: int = NAME_WIDTH) -> str:
-    """A client or project name cut for a one-line summary ("Very long na…")."""
-    name = str(name)
-    return name if len(name) <= width else name[:width - 1].rstrip() + "…"
+    """A client or project name cut for a one-line summary ("Very long na…") and isolated
+    (:func:`~clientcare.rules.bidi.isolate`): summaries land in Odoo, where a name's
+    right-to-left override must not reverse the rest of the line."""
+    name = strip_controls(str(name))
+    return isolate(name if len(name) <= width else name[:width - 1].rstrip() + "…")
 
 
 def names(table: pd.DataFrame | None, ids: pd.Series, column: str = "name") -> pd.Series:

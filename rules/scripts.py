@@ -6,7 +6,9 @@ common ones (:data:`COMMON`) and those the script maps to the finding's ``data``
 values of an evidence column.  A profile replaces any script (``[profiles.NAME.scripts.RULE]``,
 ``KIND = ["point", ...]``; an empty list: none for that kind); every template is checked at
 start-up and all problems are reported together.  Points are plain text: the write-back
-escapes them.
+escapes them.  Names filled in (the client, the subject, text values of data and evidence such
+as invoice numbers) are isolated (:func:`~clientcare.rules.bidi.isolate`); ``{summary}`` is
+already.
 """
 from __future__ import annotations
 
@@ -16,6 +18,8 @@ from datetime import date, datetime
 from typing import Any, Iterable, Mapping
 
 from clientcare.connector.errors import ConfigError
+
+from .bidi import isolate
 
 #: Placeholders every script may use.
 COMMON = {"client": "the client's name", "subject": "the name of the record the activity is on",
@@ -118,27 +122,29 @@ def fill(findings: list, scripts: Mapping[str, Mapping[str, Script]], client_nam
         script = scripts.get(f.rule, {}).get(kind_of(f))
         if script is None or not script.points:
             continue
-        values = {"client": client_names.get(f.client_id) or "the client", "subject": f.subject_name,
+        client = client_names.get(f.client_id)
+        values = {"client": isolate(client) if client else "the client", "subject": _text(f.subject_name, isolate),
                   "summary": f.summary, "due": _text(f.action.due_date)}
         for key, source in script.values.items():
             where, _, name = source.partition(".")
             if where == "data":
-                values[key] = _text((f.data or {}).get(name))
+                values[key] = _text((f.data or {}).get(name), isolate)
             else:
                 values[key] = _text(list(dict.fromkeys(row.get(name) for row in f.evidence
-                                                       if row.get(name) not in (None, ""))))
+                                                       if row.get(name) not in (None, ""))), isolate)
         f.talking_points = tuple(p.format_map(values) for p in script.points)
 
 
-def _text(value: Any) -> str:
+def _text(value: Any, name=str) -> str:
+    """A value as a point shows it; ``name`` renders text (names from Odoo data: isolated)."""
     if value is None:
         return "?"
     if isinstance(value, (list, tuple)):
-        shown = [_text(v) for v in value[:LIST_MAX]]
+        shown = [_text(v, name) for v in value[:LIST_MAX]]
         more = f" and {len(value) - LIST_MAX} more" if len(value) > LIST_MAX else ""
         return ", ".join(shown) + more if shown else "none"
     if isinstance(value, float):
         return f"{value:,.2f}".rstrip("0").rstrip(".") if value != int(value) else f"{int(value):,}"
     if isinstance(value, (date, datetime)):
         return value.isoformat()[:10]
-    return str(value)
+    return name(value) if isinstance(value, str) else str(value)

@@ -29,9 +29,9 @@ COMMON = {
                  "company_id": "many2one", "active": "boolean", "email": "char", "phone": "char", "lang": "selection",
                  "create_date": "datetime", "write_date": "datetime"},
     "users": {"id": "integer", "name": "char", "login": "char", "partner_id": "many2one", "active": "boolean",
-              "company_id": "many2one", "create_date": "datetime", "write_date": "datetime"},
+              "company_id": "many2one", "tz": "selection", "create_date": "datetime", "write_date": "datetime"},
     "companies": {"id": "integer", "name": "char", "currency_id": "many2one", "partner_id": "many2one",
-                  "write_date": "datetime"},
+                  "resource_calendar_id": "many2one", "write_date": "datetime"},
     "projects": {"id": "integer", "name": "char", "partner_id": "many2one", "user_id": "many2one",
                  "date_start": "date", "date": "date", "active": "boolean", "company_id": "many2one",
                  "create_date": "datetime", "write_date": "datetime", "last_update_status": "selection"},
@@ -57,7 +57,16 @@ COMMON = {
     "deadline_messages": {"id": "integer", "model": "char", "res_id": "many2one_reference", "date": "datetime",
                           "write_date": "datetime"},
     "task_stages": {"id": "integer", "name": "char", "fold": "boolean", "write_date": "datetime"},
+    "work_calendars": {"id": "integer", "name": "char", "tz": "selection", "company_id": "many2one",
+                       "two_weeks_calendar": "boolean", "write_date": "datetime"},
+    "work_attendances": {"id": "integer", "calendar_id": "many2one", "dayofweek": "selection", "hour_from": "float",
+                         "hour_to": "float", "day_period": "selection", "week_type": "selection", "display_type": "selection",
+                         "date_from": "date", "date_to": "date", "resource_id": "many2one", "write_date": "datetime"},
+    "public_holidays": {"id": "integer", "name": "char", "calendar_id": "many2one", "company_id": "many2one",
+                        "date_from": "datetime", "date_to": "datetime", "time_type": "selection",
+                        "write_date": "datetime"},
 }
+WORKING_TIME = ("work_calendars", "work_attendances", "public_holidays")
 TASKS_BASE = {"id": "integer", "name": "char", "project_id": "many2one", "partner_id": "many2one",
               "user_ids": "many2many", "stage_id": "many2one", "active": "boolean", "company_id": "many2one",
               "parent_id": "many2one", "date_last_stage_update": "datetime", "date_end": "datetime",
@@ -125,11 +134,50 @@ class SnapshotBuilder:
         self.company_currency = getattr(self, "company_currency", {}) | {cid: currency}
         return self
 
-    def user(self, uid, name, active=True):
+    def user(self, uid, name, active=True, *, tz=False, company=1):
+        """An internal user; ``tz`` their time zone (Odoo's ``tz``, e.g. "America/New_York")."""
         self.names[("user", uid)] = self.names[("partner", 100 + uid)] = name
+        self.rows["users"] = [r for r in self.rows["users"] if r["id"] != uid]
         self.rows["users"].append({"id": uid, "name": name, "login": name.split()[0].lower(),
-                                   "partner_id": [100 + uid, name], "active": active, "company_id": [1, "YourCompany"],
+                                   "partner_id": [100 + uid, name], "active": active,
+                                   "company_id": self.m2o("company", company), "tz": tz,
                                    "create_date": dt(-400), "write_date": dt(-400)})
+        return self
+
+    # -- working time (Odoo's resource module) ---------------------------------------------------
+    def calendar(self, cid, name="Standard 40 hours/week", tz="Europe/Brussels", company=1,
+                 days=(1, 2, 3, 4, 5), hours=((8, 12), (13, 17)), *, week=None, lunch=None):
+        """A working-time calendar (``resource.calendar``) with one attendance per day and period
+        (ISO ``days``, ``hours`` as (from, to)), made ``company``'s (None: no company's); ``week``
+        0/1 marks the attendances of one week of a two-week calendar (call again with the other);
+        ``lunch`` (from, to) adds Odoo's break lines (``day_period`` "lunch", 17+)."""
+        self.optional.update(WORKING_TIME)
+        self.names[("calendar", cid)] = name
+        if not any(r["id"] == cid for r in self.rows["work_calendars"]):
+            self.rows["work_calendars"].append({"id": cid, "name": name, "tz": tz, "company_id": self.m2o("company", company),
+                                                "two_weeks_calendar": week is not None, "write_date": dt(-400)})
+        for day in days:
+            for h1, h2, period in [(h1, h2, False) for h1, h2 in hours] + ([(*lunch, "lunch")] if lunch else []):
+                self.rows["work_attendances"].append({
+                    "id": len(self.rows["work_attendances"]) + 1, "calendar_id": [cid, name], "dayofweek": str(day - 1),
+                    "hour_from": float(h1), "hour_to": float(h2), "day_period": period,
+                    "week_type": False if week is None else str(week),
+                    "display_type": False, "date_from": False, "date_to": False, "resource_id": False,
+                    "write_date": dt(-400)})
+        if company is not None:
+            for row in self.rows["companies"]:
+                if row["id"] == company:
+                    row["resource_calendar_id"] = [cid, name]
+        return self
+
+    def holiday(self, start, end, name="Public holiday", calendar=None, company=None):
+        """A global leave (``resource.calendar.leaves`` without resource): ``start`` and ``end``
+        as :func:`dt` takes them (naive UTC); no ``calendar``: every calendar of ``company`` (None: all)."""
+        self.optional.update(WORKING_TIME)
+        self.rows["public_holidays"].append({
+            "id": len(self.rows["public_holidays"]) + 1, "name": name, "calendar_id": self.m2o("calendar", calendar),
+            "company_id": self.m2o("company", company), "date_from": dt(start), "date_to": dt(end),
+            "time_type": "leave", "write_date": dt(-400)})
         return self
 
     def runs_as(self, uid=BOT, name="ClientCare Bot"):

@@ -22,11 +22,19 @@ from .config import RuleConfig
 from .context import RuleContext
 from .finding import Finding
 from .registry import Registry, builtin_names, load_rules
+from .bidi import strip_controls
 from .engine import RunResult, check_as_of, run_rules
 from .spec import validate_rule
+from .working_time import WorkCalendar, WorkingTime, WorkingTimeConfig
 
-__all__ = ["ADMIN", "AS_OF", "BOT", "INACTIVE", "MANAGER", "SALES", "SnapshotBuilder", "builtin_rules", "demo",
-           "evaluate", "keys", "registry_of", "run"]
+__all__ = ["ADMIN", "AS_OF", "BOT", "INACTIVE", "MANAGER", "SALES", "SnapshotBuilder", "WorkCalendar", "WorkingTime",
+           "WorkingTimeConfig", "builtin_rules", "demo", "evaluate", "keys", "registry_of", "run", "visible"]
+
+
+def visible(text: str) -> str:
+    """A summary, talking point or closing as a person sees it: without the bidi isolates
+    around its names (:func:`~clientcare.rules.bidi.isolate`), for comparing with plain text."""
+    return strip_controls(text)
 
 
 def builtin_rules(*extra: str) -> Registry:
@@ -48,27 +56,35 @@ def demo() -> tuple[Snapshot, date]:
 
 def evaluate(rule: Any, snapshot: Snapshot, as_of: date | str, config: RuleConfig | None = None, *,
              previous: Iterable[Mapping[str, Any]] = (), unavailable: Mapping[str, str] | None = None,
-             history: Any = None, broken_dates: Mapping[int, tuple] | None = None):
+             history: Any = None, broken_dates: Mapping[int, tuple] | None = None,
+             working_time: WorkingTime | WorkingTimeConfig | Mapping[str, Any] | None = None):
     """Call one rule (a module or object fulfilling the spec) as the engine would, without
-    routing or output checks: what its ``evaluate`` returns (``history``, ``broken_dates``: see
-    RuleContext)."""
+    routing or output checks: what its ``evaluate`` returns (``history``, ``broken_dates``,
+    ``working_time``: see RuleContext; ``working_time`` as for :func:`run`)."""
     checked = validate_rule(rule)
+    if not isinstance(working_time, WorkingTime):
+        working_time = WorkingTime.from_snapshot(snapshot, working_time)
     ctx = RuleContext(snapshot, check_as_of(as_of), config if config is not None else checked.default_config(),
                       tuple(previous), MappingProxyType(dict(unavailable or {})), history,
-                      MappingProxyType(dict(broken_dates or {})))
+                      MappingProxyType(dict(broken_dates or {})), working_time)
     return checked.evaluate(ctx)
 
 
 def run(rule: Any, snapshot: Snapshot, as_of: date | str, config: RuleConfig | Mapping[str, Any] | None = None,
         *, previous: Iterable[Mapping[str, Any]] = (), routing: Mapping[str, Any] | None = None,
-        broken_dates: Mapping[int, tuple] | None = None) -> RunResult:
+        broken_dates: Mapping[int, tuple] | None = None,
+        working_time: WorkingTime | WorkingTimeConfig | Mapping[str, Any] | None = None) -> RunResult:
     """Run one rule as ``audit`` does (spec checked, output checked, findings routed); ``config`` is
-    a ``Config`` or the profile's table for the rule.  Any error of the rule fails the test."""
+    a ``Config`` or the profile's table for the rule.  ``working_time``: a :class:`WorkingTime`
+    (e.g. ``WorkingTime.weekdays()``), or a ``[working_time]`` table applied over the snapshot's
+    calendars (the builder's :meth:`~SnapshotBuilder.calendar`...; none: Monday to Friday UTC).
+    Any error of the rule fails the test."""
     checked = validate_rule(rule)
     registry = Registry(rules={checked.name: checked})
     configs = {checked.name: config} if isinstance(config, RuleConfig) else {checked.name: dict(config or {})}
     result = run_rules(snapshot, as_of, configs, routing, registry=registry,
-                       previous={checked.name: list(previous)}, broken_dates=broken_dates)
+                       previous={checked.name: list(previous)}, broken_dates=broken_dates,
+                       working_time=working_time)
     if result.errors:
         raise AssertionError(f"rule {checked.name} failed: "
                              + "; ".join(f"{e['stage']}: {e['error']}" for e in result.errors))

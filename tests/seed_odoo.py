@@ -4,7 +4,11 @@ Odoo's demo data has few overdue invoices and no payment history, so before
 recording cassettes (and the demo snapshot) this script adds, relative to
 today: invoices 5–120 days overdue, invoices paid late and on time, a partial
 payment, a credit note, late and at-risk tasks, and salespeople on clients.
-It runs once per database (it looks for its own ``CCSEED`` references).
+It runs once per database (it looks for its own ``CCSEED`` references).  Working time is
+seeded apart (also on a database seeded before it existed): a public holiday on the first
+Tuesday, Wednesday or Thursday after today (:func:`holiday_after`), a whole day in the company
+calendar's time zone, and the demo user in another time zone than that calendar's
+(:data:`DEMO_TZ`).
 
     python tests/seed_odoo.py   # with ODOO_URL, ODOO_DB, ODOO_USER, ODOO_PASSWORD set
 """
@@ -13,7 +17,8 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 from clientcare.connector.client import OdooClient
 from clientcare.connector.settings import ConnectionSettings
@@ -31,6 +36,41 @@ INVOICES = [
 ]
 
 
+#: The public holiday's name (how the seed finds its own) and the demo user's time zone.
+HOLIDAY_NAME = "CCSEED public holiday"
+DEMO_TZ = "America/New_York"
+
+
+def holiday_after(today: date) -> date:
+    """The seeded public holiday: the first Tuesday, Wednesday or Thursday after ``today``, so
+    the day before and the day after it are both working days (2026-12-07, a Monday: the 8th)."""
+    day = today + timedelta(days=1)
+    while day.isoweekday() not in (2, 3, 4):
+        day += timedelta(days=1)
+    return day
+
+
+def seed_working_time(c: OdooClient, today: date) -> None:
+    """A public holiday (a global leave of the main company, no calendar: all its calendars) and
+    the demo user in :data:`DEMO_TZ`; once per database."""
+    if c.call("resource.calendar.leaves", "search_count", [[("name", "=", HOLIDAY_NAME)]]):
+        log.info("working time already seeded")
+        return
+    company = c.call("res.company", "search_read", [[]], {"fields": ["resource_calendar_id"], "order": "id asc",
+                                                         "limit": 1})[0]
+    calendar = c.call("resource.calendar", "read", [[company["resource_calendar_id"][0]]], {"fields": ["tz"]})[0]
+    zone = ZoneInfo(calendar["tz"] or "UTC")
+    day = holiday_after(today)
+    start = datetime.combine(day, time(0)).replace(tzinfo=zone).astimezone(timezone.utc)
+    end = datetime.combine(day, time(23, 59, 59)).replace(tzinfo=zone).astimezone(timezone.utc)
+    c.call("resource.calendar.leaves", "create", [[{
+        "name": HOLIDAY_NAME, "company_id": company["id"], "calendar_id": False, "resource_id": False,
+        "date_from": start.strftime("%Y-%m-%d %H:%M:%S"), "date_to": end.strftime("%Y-%m-%d %H:%M:%S")}]])
+    demo = c.call("res.users", "search", [[("login", "=", os.environ.get("ODOO_DEMO_USER", "demo"))]])
+    c.call("res.users", "write", [demo, {"tz": DEMO_TZ}])
+    log.info("public holiday on %s (%s), demo user in %s", day, calendar["tz"], DEMO_TZ)
+
+
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     s = ConnectionSettings(url=os.environ["ODOO_URL"], db=os.environ["ODOO_DB"],
@@ -38,6 +78,7 @@ def main() -> int:
                            transport="xmlrpc")
     c = OdooClient(s)
     c.load_fields(["account.move", "project.task"])
+    seed_working_time(c, date.today())
     if c.call("account.move", "search_count", [[("ref", "like", "CCSEED")]]):
         log.info("already seeded")
         return 0

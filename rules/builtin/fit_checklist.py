@@ -293,13 +293,18 @@ class _Context:
         if (cfg.ideal_min_revenue is not None or cfg.ideal_max_revenue is not None) and "moves" in self.s.tables:
             inv = F.invoices(self.s)
             recent = inv.loc[(inv["invoice_date"] > self.since) & (inv["invoice_date"] <= self.today)]
-            revenue = recent.groupby("client_id")["amount_total_signed"].sum().reindex(self.clients).fillna(0.0)
+            # per company currency, never added across two: the minimum is reached in one of
+            # them, the maximum exceeded in none
+            totals = F.per_currency(recent, "client_id", "amount_total_signed")
+            amounts = [[a for _, a in totals.get(c, [])] or [0.0] for c in self.clients.tolist()]
             ok = pd.Series(True, index=self.clients)
             if cfg.ideal_min_revenue is not None:
-                ok &= revenue >= cfg.ideal_min_revenue
+                ok &= pd.Series([max(a) >= cfg.ideal_min_revenue for a in amounts], index=self.clients)
             if cfg.ideal_max_revenue is not None:
-                ok &= revenue <= cfg.ideal_max_revenue
-            dims["revenue"] = (ok.astype("boolean"), revenue.map("{:,.0f}".format))
+                ok &= pd.Series([max(a) <= cfg.ideal_max_revenue for a in amounts], index=self.clients)
+            dims["revenue"] = (ok.astype("boolean"), pd.Series(
+                [facts.money_list(totals[c]) if c in totals else "0" for c in self.clients.tolist()],
+                index=self.clients))
         if not dims:
             self.unknown_reason["fits_our_work"] = "no ideal profile configured"
             return _empty(self.clients)
@@ -397,8 +402,8 @@ class _Context:
                           "delay": over["days_overdue"].to_numpy(dtype="float64")})], ignore_index=True)
         hist = both.groupby("client_id").agg(n=("late", "size"), n_paid=("paid", "sum"), n_late=("late", "sum"),
                                              avg=("delay", "mean"))
-        now = over.groupby("client_id").agg(owed=("amount_company", "sum"), worst=("days_overdue", "max"),
-                                            oldest=("due", "min"), currency=("company_currency_id_name", "first"))
+        now = over.groupby("client_id").agg(worst=("days_overdue", "max"), oldest=("due", "min"))
+        owed = F.per_currency(over, "client_id", "amount_company")
         stats = hist.join(now, how="left").reindex(self.clients)
         share = stats["n_late"] / stats["n"]
         worst = stats["worst"].fillna(0)
@@ -416,11 +421,10 @@ class _Context:
         detail = (_num(stats["n_paid"]) + f" invoice(s) paid in {cfg.window_days} days, "
                   + _num(stats["n"] - stats["n_paid"]) + " overdue now; " + _num(stats["n_late"]) + " of "
                   + _num(stats["n"]) + " late, " + _num(stats["avg"]) + " days late on average")
-        owing = stats["owed"].notna()
+        owing = stats["oldest"].notna()
         owed_text = pd.Series("", index=self.clients, dtype="string")
-        owed_text[owing] = [f"; {o:,.2f} {c} overdue, the oldest due {d:%Y-%m-%d}" for o, c, d in
-                            zip(stats["owed"][owing].tolist(), stats["currency"][owing].tolist(),
-                                stats["oldest"][owing].tolist())]
+        owed_text[owing] = [f"; {facts.money_list(owed.get(c, []))} overdue, the oldest due {d:%Y-%m-%d}" for c, d in
+                            zip(stats.index[owing].tolist(), stats["oldest"][owing].tolist())]
         broke = promised > 0
         if broke.any():
             owed_text[broke] = owed_text[broke] + pd.Series(

@@ -12,7 +12,9 @@ Five kinds, each switchable in ``kinds``:
   ``expire_after_days`` of each period (periods are staggered per client);
 * ``punch_list`` — ``punch_list_after_days`` after a client's project completes;
 * ``onboarding`` — the configured steps for a client first seen less than
-  ``new_client_days`` ago, each with its owner.
+  ``new_client_days`` ago, each with its owner: one activity per client and owner lists that
+  owner's steps (``fold = "onboarding"``: the earliest step leads, the others are listed in it
+  with their owner and date, and their keys taken over).
 
 Contacts proposed to one client are spaced ``min_days_between_contacts`` apart
 and that long after its last logged contact.  Due dates derive from the data
@@ -58,7 +60,7 @@ scripts = {
                           "or not as agreed?",
                           "Agree who does each remaining item and by when; add them as tasks.",
                           "Ask whether they would recommend us, and for what.")),
-    "onboarding": Script(("{summary}.",
+    "onboarding": Script(("Onboarding of {client}: {summary}; each step, its owner and its date are listed below.",
                           "Agree who does what on both sides, and how and how often you keep them informed.",
                           "Note what was agreed on the client in Odoo.")),
 }
@@ -420,6 +422,10 @@ def _spaced(cand: pd.DataFrame, ctx: _Clients, cfg: Config) -> pd.Series:
     return due
 
 
+#: How an onboarding step's owner reads in the activity (the routing step that owns it).
+OWNER_WORDS = {"client_salesperson": "the client's salesperson", "project_manager": "the project manager",
+               "task_assignee": "the assignee of the client's tasks",
+               "invoice_salesperson": "the salesperson of the client's invoices", "default": "the default user"}
 SEVERITY = {"check_in": "low", "fix_check": "low", "survey": "info", "punch_list": "low", "onboarding": "medium"}
 ACTIVITY = {"check_in": "call", "fix_check": "call", "survey": "email", "punch_list": "meeting"}
 
@@ -465,7 +471,7 @@ def _findings(cand: pd.DataFrame, ctx: _Clients, cfg: Config) -> list[Finding]:
         elif kind == "survey":
             per = period
             summary = f"ask {shown} for feedback (satisfaction survey, every {cfg.survey_every_days} days)"
-            resolved = f"{sname} gives a rating; otherwise replaced by the next period's survey"
+            resolved = f"{shown} gives a rating; otherwise replaced by the next period's survey"
         elif kind == "fix_check":
             summary = f"is the fix holding? check with {cshown} about '{shown}'"
         elif kind == "punch_list":
@@ -474,16 +480,17 @@ def _findings(cand: pd.DataFrame, ctx: _Clients, cfg: Config) -> list[Finding]:
             s = steps[int(step)]
             part, activity = f"onboarding:{s.name}", s.activity_type
             summary = (s.summary or f"onboarding: {s.name} with {{client}}").format(client=shown)
-            resolved = f"{sname} is no longer a new client ({cfg.new_client_days} days after first seen)"
+            resolved = f"{shown} is no longer a new client ({cfg.new_client_days} days after first seen)"
             route["first"] = s.owner
             if s.owner_user_id is not None:
                 route.update(user_id=s.owner_user_id, why=f"onboarding step {s.name} owner")
+        theme = "onboarding" if kind == "onboarding" else None  # one activity per client and owner
         out.append(Finding(
             rule=name, subject_model=model, subject_id=sid, subject_name=sname, client_id=cid,
             severity=SEVERITY[kind], part=part, period=per, summary=summary,
             evidence=evidence[row], evidence_columns=COLUMNS,
             action=Action("activity", summary, activity, due), resolved_when=resolved,
-            data={"kind": kind}, route=route))
+            data={"kind": kind}, route=route, fold=theme))
     return out
 
 
@@ -522,10 +529,16 @@ def _evidence(cand: pd.DataFrame, ctx: _Clients, cfg: Config) -> dict[int, objec
                      {"signal": "follow up after", "date": c["natural_due"],
                       "value": f"{cfg.punch_list_after_days} days"}]
         elif kind == "onboarding":
-            labels = np.array([f"{s.name}, owner {s.owner}" for s in cfg.onboarding_steps], dtype=object)
+            users = F.names(ctx.s.users, ctx.s.users["id"]).set_axis(ctx.s.users["id"]).to_dict()
+            owners = [users.get(s.owner_user_id) or f"user {s.owner_user_id}" if s.owner_user_id is not None
+                      else OWNER_WORDS.get(s.owner, s.owner) for s in cfg.onboarding_steps]
+            shown = F.lookup(ctx.names, cid).to_numpy(dtype=object, na_value=None)
+            steps = cfg.onboarding_steps
+            labels = [(steps[i].summary or f"onboarding: {steps[i].name} with {{client}}").format(
+                client=n if n else "the client") + f" (owner: {owners[i]})"
+                for i, n in zip(c["step"].to_numpy(dtype="int64").tolist(), shown.tolist())]
             rows += [{"signal": "client first seen", "record": client_rec, "date": c["first_seen"],
                       "value": f"new client (< {cfg.new_client_days} days)"},
-                     {"signal": "onboarding step", "date": c["natural_due"],
-                      "value": labels[c["step"].to_numpy(dtype="int64")]}]
+                     {"signal": "onboarding step", "date": c["natural_due"], "value": np.array(labels, dtype=object)}]
         out.update(zip(c["row"].tolist(), F.stacked_rows(COLUMNS, len(c), rows)))
     return out

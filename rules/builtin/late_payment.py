@@ -1,11 +1,16 @@
-"""late_payment: overdue customer invoices per client and level, and chronic late payers.
+"""late_payment: overdue customer invoices, one activity per client, and chronic late payers.
 
-One finding per client per escalation level lists that level's invoices, so a
-call is about the client's whole situation, not one invoice at a time.
+One finding per client (key ``late_payment:res.partner:<id>``) for the client's collector, at
+the client's highest escalation level, lists each chased invoice with its days overdue and its
+level, and the open credit notes to match: a call is about the client's whole situation, and a
+level change updates that activity instead of closing one and opening another.  It takes over
+the keys of the per-level findings earlier versions made (``replaces``).  When the highest level
+asks for the manager (``manager_user_id`` from ``manager_from_level``) the manager gets one
+activity of their own (part ``manager``).
 Levels are counted in days past the due date; grace days only delay the first
 report.  Amounts still owed come from the residual (partial payments count).
-Open credit notes are never netted in silence: a ``credit_match`` finding asks
-to match them; the chase shows what they leave owed, applied to the newest
+Open credit notes are never netted in silence: the client's activity asks to match them (alone
+when they cover every overdue invoice); the chase shows what they leave owed, applied to the newest
 invoices first so the oldest overdue invoice (the real age) stays visible.
 Every overdue invoice Odoo lists is either in a finding or in a ``NotRaised``
 with its reason.  Amounts are shown in the invoice currency, totals in the
@@ -14,7 +19,7 @@ what is chased: an invoice it excluded from follow-up (the receivable line's "No
 invoice's ``no_followup``, a disputed payment state: :func:`facts.followup_excluded`) is in no
 payment finding but in a ``NotRaised`` with that reason; when the flags could not be read, that
 is said (``NotJudged``) and nothing is closed.  An earlier finding no longer found says what
-happened to each of its invoices (paid on, cancelled, excluded, now at another level...): the
+happened to each of its invoices and credit notes (paid on, cancelled, excluded, matched...): the
 write-back closes its activity with that.  Due dates of the proposed activities come from the
 data (the day the level was reached), so re-running the same day or the next changes nothing.
 """
@@ -30,12 +35,12 @@ from clientcare.rules import ReportChart, Script, frames as F
 from clientcare.rules.config import RuleConfig
 from clientcare.rules.context import RuleContext
 from clientcare.connector import facts
-from clientcare.connector.facts import ACTIVITY_TYPES, SEVERITIES, ActivityType, Severity
+from clientcare.connector.facts import ACTIVITY_TYPES, OWED_CURRENCY, SEVERITIES, ActivityType, Severity, money_text
 from clientcare.rules.finding import Action, Finding, NotJudged, NotRaised, Resolved, RuleOutput
 
 name = "late_payment"
 version = "1.0"
-description = "Overdue customer invoices per client by escalation level, and chronic late payers"
+description = "Overdue customer invoices, one activity per client at its escalation level, and chronic late payers"
 needs = {"moves": [], "payments": []}
 #: Which invoices accounting excluded from follow-up; without it that is said, not guessed.
 optional_needs = {"followup_exclusions": []}
@@ -47,7 +52,7 @@ VERBS = {"reminder": "send a payment reminder to", "call": "call",
          "manager": "manager: review the account of", "stop_work": "decide whether to stop work for"}
 
 
-_INVOICES = {"invoices": "evidence.invoice", "oldest_due": "data.oldest_due"}
+_INVOICES = {"invoices": "data.invoice_names", "oldest_due": "data.oldest_due"}
 #: Talking points per level (by its name: a renamed level needs its own script) and kind.
 scripts = {
     "reminder": Script(("Check that {invoices} reached the right person at {client} (address, PO number).",
@@ -67,7 +72,7 @@ scripts = {
                          "Note the decision and the agreed date in Odoo."), _INVOICES),
     "credit_match": Script(("Match the open credit notes of {client} with its overdue invoices in Odoo ({moves}).",
                             "If the client expects a refund instead, confirm it with them first."),
-                           {"moves": "evidence.move"}),
+                           {"moves": "evidence.invoice"}),
     "chronic": Script(("Review payment terms with {client}: {paid_late} of {invoices} invoices paid late, "
                        "{avg_days_late} days late on average.",
                        "Ask what gets in the way (approvals, who receives the invoices, PO numbers).",
@@ -85,12 +90,13 @@ class Config(RuleConfig):
     activity_types: tuple[ActivityType, ...] = ("email", "call", "call", "todo")
     #: Nothing is reported until an invoice is more than this many days overdue.
     grace_days: int = 0
-    #: A client's level is reported only when its amount owed (company currency) reaches this.
+    #: A client is chased only when its amount overdue (per company, in its currency) reaches this.
     min_amount: float = 0.0
-    #: Chase only what open credit notes leave owed (applied newest invoice first); either way a
-    #: ``credit_match`` finding asks to match them, and a fully covered invoice is not chased.
+    #: Chase only what open credit notes leave owed (applied newest invoice first); either way the
+    #: client's activity asks to match them, and a fully covered invoice is not chased.
     net_credit_notes: bool = True
-    #: The manager who owns the findings from ``manager_from_level`` (1-based) on; else routing.
+    #: The manager who gets an activity of their own (part ``manager``) for a client whose highest
+    #: level is ``manager_from_level`` (1-based) or more; the collector keeps the client's.
     manager_user_id: int | None = None
     manager_from_level: int = 3
     chronic: bool = True
@@ -115,7 +121,7 @@ class Config(RuleConfig):
             if len(seq) != n:
                 out.append(f"{label} needs one entry per level ({n}), has {len(seq)}")
         if len(set(self.level_names)) != len(self.level_names):
-            out.append("level_names must be distinct (they are part of the finding key)")
+            out.append("level_names must be distinct (earlier versions' keys; the activity says them)")
         bad = [s for s in self.severities if s not in SEVERITIES]
         bad += [a for a in self.activity_types if a not in ACTIVITY_TYPES]
         if bad:
@@ -138,23 +144,30 @@ AGE_BUCKETS = [(1, 15, "1–15 days"), (16, 30, "16–30 days"), (31, 60, "31–
 def overdue_by_age(snapshot, as_of: date, client_ids: set[int] | None = None,
                    not_raised: list = ()) -> list[tuple[str, float]]:
     """Overdue receivables still owed after open credit notes, in company currency, by how late
-    they are (every overdue invoice: the chart shows the debt, not only what is chased)."""
+    they are (every overdue invoice: the chart shows the debt, not only what is chased): one
+    series per company currency, each bar labelled with it, so no bar adds two currencies."""
     inv = F.overdue_invoices(snapshot, as_of)
     if client_ids is not None:
         inv = inv.loc[inv["client_id"].isin(client_ids)]
-    days, amount = inv["days_overdue"], inv["net_company"]
-    return [(label, float(amount[(days >= lo) & (days <= hi)].sum())) for lo, hi, label in AGE_BUCKETS]
+    currencies = sorted(inv[OWED_CURRENCY].dropna().astype(str).unique().tolist())
+    bars = []
+    for currency in currencies or [None]:
+        mine = inv if currency is None else inv.loc[inv[OWED_CURRENCY].astype(str) == currency]
+        days, amount = mine["days_overdue"], mine["net_company"]
+        bars += [(label if currency is None else f"{label} ({currency})",
+                  float(amount[(days >= lo) & (days <= hi)].sum())) for lo, hi, label in AGE_BUCKETS]
+    return bars
 
 
-charts = (ReportChart("Overdue receivables by age, after open credit notes (company currency)",
+charts = (ReportChart("Overdue receivables by age, after open credit notes (per company currency)",
                       bars=overdue_by_age, tone="scale", noun="rows"),)
 
 
-OVERDUE_COLUMNS = ["invoice", "invoice_id", "invoice_date", "due_date", "days_overdue", "currency",
-                   "amount_total", "amount_due", "amount_due_company", "credit_applied", "company_currency",
-                   "payment_state"]
-CREDIT_COLUMNS = ["kind", "move", "move_id", "date", "currency", "amount_open_company", "credit_applied",
-                  "company_currency"]
+#: A client's evidence: its overdue invoices (chased with their level, or covered by credit),
+#: then its open credit notes to match (negative amounts).
+EVIDENCE_COLUMNS = ["kind", "invoice", "invoice_id", "level", "invoice_date", "due_date", "days_overdue", "currency",
+                    "amount_total", "amount_due", "amount_due_company", "credit_applied", "company_currency",
+                    "payment_state"]
 CHRONIC_COLUMNS = ["invoice", "invoice_id", "due_date", "paid_date", "days_late", "currency", "amount_total"]
 
 
@@ -168,8 +181,7 @@ def evaluate(ctx: RuleContext[Config]) -> RuleOutput:
     out.not_raised += _excluded(snapshot, as_of)
     inv = F.overdue_invoices(snapshot, as_of)
     inv = inv.loc[inv["followup_excluded"].isna()]
-    _levels(snapshot, inv, config, out)
-    out.findings += _credit_matches(snapshot, inv)
+    out.findings += _clients(snapshot, inv, _chased(snapshot, inv, config, out), config)
     if config.chronic:
         if "payments" in snapshot.tables:
             out.findings += _chronic(snapshot, as_of, config)
@@ -190,19 +202,24 @@ def _excluded(snapshot, as_of: date) -> list[NotRaised]:
 
 
 def _closings(ctx: RuleContext[Config], out: RuleOutput) -> list[Resolved]:
-    """What happened to each invoice of a previous level finding no longer found: the write-back
-    closes its activity with this instead of a bare "no longer finds this"."""
+    """What happened to each invoice and credit note of a previous finding no longer found: the
+    write-back closes its activity with this instead of a bare "no longer finds this".  A key a
+    current finding takes over (``replaces``: the level keys before one activity per client)
+    is merged by the write-back, not closed: nothing to say."""
     current = {f.key for f in out.findings}
-    gone = [p for p in ctx.previous if p.get("key") not in current and "days" in (p.get("data") or {})
-            and (p.get("data") or {}).get("invoice_ids")]
-    if not any(p.get("key") not in current for p in ctx.previous):
+    taken = {k for f in out.findings for k in f.replaces}
+    gone = [p for p in ctx.previous if p.get("key") not in current and p.get("key") not in taken]
+    if not gone:
         return []
-    snapshot, today = ctx.snapshot, F.day(ctx.as_of)
-    now_at = {i: f.level for f in out.findings if "days" in f.data for i in f.data.get("invoice_ids", ())}
+    snapshot, today, cfg = ctx.snapshot, F.day(ctx.as_of), ctx.config
+    levels = {f.client_id: f.data.get("kind") for f in out.findings if f.part is None and "days" in f.data}
+    now_at = {r["invoice_id"]: r["level"] for f in out.findings if f.part is None and "days" in f.data
+              for r in f.evidence if r.get("kind") == "overdue invoice" and r.get("level")}
     not_raised = {n.res_id: n.reason for n in out.not_raised if n.model == "account.move"}
     moves = snapshot.tables.get("moves")
     move_state = F.by_id(moves, "state") if moves is not None else {}
     posted = F.invoices(snapshot).drop_duplicates("id").set_index("id")
+    open_credit = set(F.open_credits(snapshot)["id"].tolist())
 
     def fate(i: int) -> str:
         if i not in move_state:
@@ -228,51 +245,36 @@ def _closings(ctx: RuleContext[Config], out: RuleOutput) -> list[Resolved]:
         return f"no longer owed (payment state {row['payment_state']})" if not row["owed"] \
             else "no longer overdue at this level"
 
-    resolved = _other_closings(ctx, current, fate)
+    resolved = []
     for prev in gone:
-        names = {r.get("invoice_id"): r.get("invoice") for r in prev.get("evidence") or () if isinstance(r, dict)}
-        by_fate: dict[str, list[str]] = {}
-        for i in prev["data"]["invoice_ids"]:
-            by_fate.setdefault(fate(int(i)), []).append(str(names.get(i) or f"invoice {i}"))
-        how = "; ".join(f"{', '.join(invoices)} {what}" for what, invoices in by_fate.items())
-        resolved.append(Resolved(name, prev["key"], how))
-    return resolved
-
-
-def _other_closings(ctx: RuleContext[Config], current: set[str], fate) -> list[Resolved]:
-    """Why a previous ``credit_match`` or ``chronic`` finding is gone: the credit notes were
-    matched (or the invoices they covered went, each with its fate), or the payment record no
-    longer meets the chronic thresholds."""
-    out = []
-    open_credit = set(F.open_credits(ctx.snapshot)["id"].tolist())
-    for prev in ctx.previous:
         data = prev.get("data") or {}
-        if prev.get("key") in current or prev.get("level") not in ("credit_match", "chronic"):
-            continue
         if prev.get("level") == "chronic":
-            out.append(Resolved(name, prev["key"], "no longer a chronic late payer: its invoices paid in the "
-                                                    f"last {ctx.config.chronic_window_days} days are below the "
-                                                    "thresholds (share paid late, average delay)"))
+            resolved.append(Resolved(name, prev["key"], "no longer a chronic late payer: its invoices paid in the "
+                                                         f"last {cfg.chronic_window_days} days are below the "
+                                                         "thresholds (share paid late, average delay)"))
             continue
-        names = {r.get("move_id") or r.get("invoice_id"): r.get("move") or r.get("invoice")
+        if prev.get("part") == "manager" and prev.get("client_id") in levels:
+            resolved.append(Resolved(name, prev["key"], f"now at level {levels[prev['client_id']]}, below "
+                                                         f"manager_from_level ({cfg.manager_from_level})"))
+            continue
+        names = {r.get("invoice_id") or r.get("move_id"): r.get("invoice") or r.get("move")
                  for r in prev.get("evidence") or () if isinstance(r, dict)}
         matched = [str(names.get(i) or f"credit note {i}") for i in data.get("credit_note_ids", ())
                    if int(i) not in open_credit]
         parts = [f"{', '.join(matched)} matched or used"] if matched else []
         by_fate: dict[str, list[str]] = {}
         for i in data.get("invoice_ids", ()):
-            what = fate(int(i))
-            if not what.startswith("now at level"):
-                by_fate.setdefault(what, []).append(str(names.get(i) or f"invoice {i}"))
+            by_fate.setdefault(fate(int(i)), []).append(str(names.get(i) or f"invoice {i}"))
         parts += [f"{', '.join(invoices)} {what}" for what, invoices in by_fate.items()]
-        out.append(Resolved(name, prev["key"], "; ".join(parts) or "no open credit note covers an overdue "
-                                                                   "invoice of this client any more"))
-    return out
+        if parts or data.get("credit_note_ids"):
+            resolved.append(Resolved(name, prev["key"], "; ".join(parts) or "no open credit note covers an "
+                                                                            "overdue invoice of this client any more"))
+    return resolved
 
 
-def _levels(snapshot, inv: pd.DataFrame, cfg: Config, out: RuleOutput) -> None:
-    """Chase what is still owed per client and level; every overdue invoice left out goes to
-    ``out.not_raised`` with its reason."""
+def _chased(snapshot, inv: pd.DataFrame, cfg: Config, out: RuleOutput) -> pd.DataFrame:
+    """The overdue invoices chased, each with its ``level`` (0-based); every overdue invoice left
+    out goes to ``out.not_raised`` with its reason."""
     if not cfg.net_credit_notes:
         inv = inv.assign(net_company=inv["amount_company"], net_residual=inv["amount_residual"], credit_applied=0.0)
     levels = np.asarray(cfg.levels)
@@ -293,119 +295,147 @@ def _levels(snapshot, inv: pd.DataFrame, cfg: Config, out: RuleOutput) -> None:
             (inv["days_overdue"] <= cfg.grace_days, "due " + due + f", within grace_days ({cfg.grace_days})"),
             (inv["level"] < 0, "due " + due + f", not yet at the first level ({cfg.levels[0]} days overdue)")]):
         why = why.mask(mask.to_numpy(dtype=bool), text)
-    # The minimum amount applies per client, level and company (each in its own currency).
+    # The minimum amount applies per client and company (each in its own currency): one activity
+    # per client chases all of it.
     chased = inv["net_company"].where(why.isna(), 0.0)
-    totals = chased.groupby([inv["client_id"], inv["level"], inv["company_id"]]).transform("sum")
+    totals = chased.groupby([inv["client_id"], inv["company_id"]]).transform("sum")
     small = (why.isna() & (totals < cfg.min_amount - 1e-9)).to_numpy(dtype=bool)
-    why[small] = [f"the client's total at this level ({t:,.2f} {c}) is under min_amount ({cfg.min_amount:g})"
+    why[small] = [f"the client's total overdue ({money_text(t, c)}) is under min_amount ({cfg.min_amount:g})"
                   for t, c in zip(totals[small].tolist(), inv.loc[small, "company_currency_id_name"].tolist())]
     left = inv.loc[why.notna()]
     out.not_raised += [NotRaised(name, "account.move", int(i), F.opt_id(c), r) for i, c, r in zip(
         left["id"].tolist(), left["client_id"].tolist(), why.loc[why.notna()].tolist())]
-    inv = inv.loc[why.isna()]
-    if not len(inv):
-        return
-    inv = inv.assign(group=inv.groupby(["client_id", "level"], sort=False).ngroup())
-    inv = inv.sort_values(["group", "due", "id"], kind="stable")
-    groups = inv.groupby("group").agg(client_id=("client_id", "first"), level=("level", "first"),
-                                      n=("id", "size"), first_due=("due", "min"))
-    money = inv.groupby(["group", "company_currency_id_name"])["net_company"].sum().round(2).reset_index()
-    money["text"] = [f"{v:,.2f} {c}" for v, c in zip(money["net_company"], money["company_currency_id_name"])]
-    money_text = F.grouped_lists(money, "group", "text")
-    totals = F.grouped_lists(money.assign(pair=list(zip(money["company_currency_id_name"],
-                                                        money["net_company"]))), "group", "pair")
-    salespeople = F.ranked_users(inv, "group", "invoice_user_id")
-    ids = F.grouped_lists(inv, "group", "id")
-    evidence = F.grouped_records(
-        inv.assign(invoice=F.invoice_names(snapshot, inv["id"]), invoice_id=inv["id"], due_date=inv["due"],
-                   currency=inv["currency_id_name"], amount_due=inv["net_residual"],
-                   amount_due_company=inv["net_company"], company_currency=inv["company_currency_id_name"]),
-        "group", OVERDUE_COLUMNS)
-    client_names = F.names(snapshot.partners, groups["client_id"]).tolist()
-    first_due = groups["first_due"].dt.date.tolist()
-    for g, cid, lvl, n, due0, cname in zip(
-            groups.index.tolist(), groups["client_id"].tolist(), groups["level"].tolist(),
-            groups["n"].tolist(), first_due, client_names):
-        level_name, threshold = cfg.level_names[lvl], cfg.levels[lvl]
-        cname = cname if isinstance(cname, str) else f"partner {cid}"
-        verb = VERBS.get(level_name, f"{level_name}:")
-        upper = cfg.levels[lvl + 1] - 1 if lvl + 1 < len(cfg.levels) else None
-        band = f"{threshold}+" if upper is None else f"{threshold}–{upper}"
-        route = {"invoice_user_ids": salespeople.get(g, [])}
-        if cfg.manager_user_id is not None and lvl + 1 >= cfg.manager_from_level:
-            route.update(user_id=cfg.manager_user_id, why="late_payment.manager_user_id")
-        summary = (f"{verb} {F.short(cname)}: {_plural(n, 'invoice')} {threshold}+ days overdue "
-                   f"({' + '.join(money_text[g])})")
-        out.findings.append(Finding(
-            rule=name, subject_model="res.partner", subject_id=cid, subject_name=cname,
-            client_id=cid, severity=cfg.severities[lvl], level=level_name,
-            summary=summary, evidence=evidence[g], evidence_columns=OVERDUE_COLUMNS,
-            action=Action("activity", summary, cfg.activity_types[lvl],
-                          due0 + timedelta(days=max(threshold, cfg.grace_days + 1))),
-            resolved_when=f"no invoice of {cname} is {band} days overdue any more "
-                          f"(paid, credited, disputed or moved to the next level)",
-            data={"level": lvl + 1, "days": threshold, "totals_company_currency": dict(totals[g]),
-                  "invoice_ids": ids[g], "oldest_due": due0.isoformat()},
-            route=route, daily=("days_overdue",)))
+    return inv.loc[why.isna()]
 
 
-def _credit_matches(snapshot, inv: pd.DataFrame) -> list[Finding]:
-    """A ``credit_match`` finding per client whose open credit notes would cover (part of) its
-    overdue invoices: someone has to match them in Odoo, the rule never nets them in silence."""
+def _money(frame: pd.DataFrame, by: str, amount: str) -> tuple[dict, dict]:
+    """Per ``by``: the totals per company currency as text ("150.00 USD") and as (currency,
+    amount) pairs (:func:`~clientcare.connector.snapshot.per_currency`)."""
+    pairs = F.per_currency(frame, by, amount)
+    return {k: [money_text(a, c) for c, a in v] for k, v in pairs.items()}, pairs
+
+
+def _clients(snapshot, inv: pd.DataFrame, chase: pd.DataFrame, cfg: Config) -> list[Finding]:
+    """One finding per client: its chased invoices, each with its days overdue and level, and the
+    open credit notes to match (with the overdue invoices they would cover); at the client's
+    highest level.  Plus the manager's own finding when that level asks for the manager."""
+    # the credit part: clients whose open credit notes would cover (part of) an overdue invoice
     covered = inv.loc[inv["credit_applied"] > 0]
-    if not len(covered):
-        return []
     credits = F.open_credits(snapshot)
     credits = credits.loc[credits["client_id"].isin(covered["client_id"])]
+    if not len(chase) and not len(covered):
+        return []
+    levels = np.asarray(cfg.level_names, dtype=object)
+    unchased = covered.loc[~covered["id"].isin(chase["id"])]
+    shown = pd.concat([chase.assign(level_name=levels[chase["level"].to_numpy()]),
+                       unchased.assign(level_name=None, net_company=unchased["net_company"].clip(lower=0),
+                                       net_residual=unchased["net_residual"].clip(lower=0))], ignore_index=True)
     rows = pd.concat([
-        pd.DataFrame({"client_id": credits["client_id"].to_numpy(), "kind": "credit note",
-                      "move_id": credits["id"].to_numpy(), "date": credits["invoice_date"].to_numpy(),
+        pd.DataFrame({"client_id": shown["client_id"].to_numpy(), "section": 0, "kind": "overdue invoice",
+                      "invoice_id": shown["id"].to_numpy(), "level": shown["level_name"].to_numpy(dtype=object),
+                      "invoice_date": shown["invoice_date"].to_numpy(), "due_date": shown["due"].to_numpy(),
+                      "days_overdue": shown["days_overdue"].to_numpy(dtype=object),
+                      "currency": shown["currency_id_name"].astype(object).to_numpy(),
+                      "amount_total": shown["amount_total"].to_numpy(), "amount_due": shown["net_residual"].to_numpy(),
+                      "amount_due_company": shown["net_company"].to_numpy(),
+                      "credit_applied": shown["credit_applied"].to_numpy(),
+                      "company_currency": shown["company_currency_id_name"].astype(object).to_numpy(),
+                      "payment_state": shown["payment_state"].astype(object).to_numpy()}),
+        pd.DataFrame({"client_id": credits["client_id"].to_numpy(), "section": 1, "kind": "credit note",
+                      "invoice_id": credits["id"].to_numpy(), "level": None,
+                      "invoice_date": credits["invoice_date"].to_numpy(), "due_date": pd.NaT, "days_overdue": None,
                       "currency": credits["currency_id_name"].astype(object).to_numpy(),
-                      "amount_open_company": credits["amount_company"].to_numpy(), "credit_applied": np.nan,
-                      "company_currency": credits["company_currency_id_name"].astype(object).to_numpy()}),
-        pd.DataFrame({"client_id": covered["client_id"].to_numpy(), "kind": "overdue invoice",
-                      "move_id": covered["id"].to_numpy(), "date": covered["due"].to_numpy(),
-                      "currency": covered["currency_id_name"].astype(object).to_numpy(),
-                      "amount_open_company": covered["amount_company"].to_numpy(),
-                      "credit_applied": covered["credit_applied"].to_numpy(),
-                      "company_currency": covered["company_currency_id_name"].astype(object).to_numpy()}),
+                      "amount_total": -credits["amount_total"].to_numpy(),
+                      "amount_due": -credits["amount_residual"].abs().to_numpy(),
+                      "amount_due_company": -credits["amount_company"].to_numpy(), "credit_applied": np.nan,
+                      "company_currency": credits["company_currency_id_name"].astype(object).to_numpy(),
+                      "payment_state": credits["payment_state"].astype(object).to_numpy()}),
     ], ignore_index=True)
     rows["client_id"] = rows["client_id"].astype("int64")
-    rows["move"] = F.invoice_names(snapshot, rows["move_id"]).to_numpy()
-    rows = rows.sort_values(["client_id", "kind", "date", "move_id"], kind="stable")
-    evidence = F.grouped_records(rows, "client_id", CREDIT_COLUMNS)
-    credit_ids = F.grouped_lists(rows.loc[rows["kind"] == "credit note"], "client_id", "move_id")
-    invoice_ids = F.grouped_lists(rows.loc[rows["kind"] != "credit note"], "client_id", "move_id")
-    money = credits.groupby(["client_id", "company_currency_id_name"], observed=True)["amount_company"].sum()
-    money = money.round(2).reset_index()
-    money["client_id"] = money["client_id"].astype("int64")
-    money["text"] = [f"{v:,.2f} {c}" for v, c in zip(money["amount_company"], money["company_currency_id_name"])]
-    money_text = F.grouped_lists(money, "client_id", "text")
-    # due: the day both existed, from the data (the later of the first credit note and the first
-    # covered invoice falling overdue), so re-runs do not move it
-    first_credit = credits.groupby("client_id")["invoice_date"].min()
-    first_overdue = covered.groupby("client_id")["due"].min() + pd.Timedelta(days=1)
-    since = pd.concat([first_credit, first_overdue], axis=1).max(axis=1)
-    salespeople = F.ranked_users(pd.concat([credits[["client_id", "invoice_user_id"]],
-                                            covered[["client_id", "invoice_user_id"]]]), "client_id",
-                                 "invoice_user_id")
-    clients = since.index.to_series().astype("int64")
-    client_names = F.names(snapshot.partners, clients).tolist()
+    rows["invoice"] = F.invoice_names(snapshot, rows["invoice_id"]).to_numpy()
+    # invoices by due date, then the credit notes by date (each then by id)
+    rows["when"] = rows["due_date"].where(rows["section"] == 0, rows["invoice_date"])
+    rows = rows.sort_values(["client_id", "section", "when", "invoice_id"], kind="stable")
+    evidence = F.grouped_records(rows, "client_id", EVIDENCE_COLUMNS)
+    invoice_rows = rows.loc[rows["section"] == 0]
+    invoice_ids = F.grouped_lists(invoice_rows, "client_id", "invoice_id")
+    credit_ids = F.grouped_lists(rows.loc[rows["section"] == 1], "client_id", "invoice_id")
+    chase_ids = set(chase["id"].tolist())
+    names = F.grouped_lists(invoice_rows.loc[invoice_rows["invoice_id"].isin(chase_ids)], "client_id", "invoice")
+    owed_text, owed_pairs = _money(chase, "client_id", "net_company") if len(chase) else ({}, {})
+    credit_text = _money(credits, "client_id", "amount_company")[0] if len(credits) else {}
+    per = chase.groupby("client_id").agg(top=("level", "max"), n=("id", "size"), first_due=("due", "min"))
+    level_counts = chase.groupby(["client_id", "level"]).size()
+    # the credit part is due the day both existed, from the data (the later of the first credit
+    # note and the first covered invoice falling overdue), so re-runs do not move it
+    since = pd.concat([credits.groupby("client_id")["invoice_date"].min(),
+                       covered.groupby("client_id")["due"].min() + pd.Timedelta(days=1)], axis=1).max(axis=1)
+    salespeople = F.ranked_users(pd.concat([chase[["client_id", "invoice_user_id"]],
+                                            unchased[["client_id", "invoice_user_id"]],
+                                            credits[["client_id", "invoice_user_id"]]]), "client_id", "invoice_user_id")
+    clients = sorted(set(per.index.tolist()) | set(since.index.astype("int64").tolist()))
+    client_names = dict(zip(clients, F.names(snapshot.partners, pd.Series(clients, dtype="int64")).tolist()))
+    since = {int(k): v.date() for k, v in since.items() if not pd.isna(v)}
+    per_rows = {cid: (top, n, d.date()) for cid, top, n, d in zip(
+        per.index.tolist(), per["top"].tolist(), per["n"].tolist(), per["first_due"].tolist())}
+    counts: dict[int, dict[str, int]] = {}
+    for (cid, lvl), k in level_counts.items():
+        counts.setdefault(int(cid), {})[cfg.level_names[int(lvl)]] = int(k)
+    manager_key = "manager" if cfg.manager_user_id is not None else None
     out = []
-    for cid, when, cname in zip(clients.tolist(), since.dt.date.tolist(), client_names):
-        cname = cname if isinstance(cname, str) else f"partner {cid}"
-        n = len(credit_ids.get(cid, []))
-        summary = (f"match {_plural(n, 'credit note')} ({' + '.join(money_text.get(cid, []))}) "
-                   f"with overdue invoices of {F.short(cname)}")
+    for cid in clients:
+        cname = client_names[cid] if isinstance(client_names[cid], str) else f"partner {cid}"
+        short = F.short(cname)
+        n_credit = len(credit_ids.get(cid, []))
+        match = (f"match {_plural(n_credit, 'credit note')} ({' + '.join(credit_text.get(cid, []))})"
+                 if n_credit else "")
+        base = f"{name}:res.partner:{cid}"
+        replaces = tuple(f"{base}:{old}" for old in (*cfg.level_names, "credit_match") if old != manager_key)
+        data = {"invoice_ids": invoice_ids.get(cid, []), "credit_note_ids": credit_ids.get(cid, [])}
+        route = {"invoice_user_ids": salespeople.get(cid, [])}
+        if cid not in per_rows:  # only credit notes to match: no chase, one activity asking to match
+            summary = f"{match} with overdue invoices of {short}"
+            out.append(Finding(
+                rule=name, subject_model="res.partner", subject_id=cid, subject_name=cname, client_id=cid,
+                severity="medium", summary=summary, evidence=evidence[cid], evidence_columns=EVIDENCE_COLUMNS,
+                action=Action("activity", summary, "todo", since[cid]),
+                resolved_when=f"no open credit note of {short} is left beside an overdue invoice "
+                              f"(matched, refunded or the invoices paid)",
+                data={"kind": "credit_match", **data}, route=dict(route, first="invoice_salesperson"),
+                daily=("days_overdue",), replaces=replaces))
+            continue
+        top, n, first_due = per_rows[cid]
+        level_name, threshold = cfg.level_names[top], cfg.levels[top]
+        what = (f"1 invoice {threshold}+ days overdue" if n == 1
+                else f"{n} invoices overdue, the oldest {threshold}+ days")
+        what += f" ({' + '.join(owed_text[cid])})"
+        summary = f"{VERBS.get(level_name, f'{level_name}:')} {short}: {what}" + (f"; {match}" if match else "")
+        chase_data = {**data, "level": top + 1, "days": threshold, "levels": counts.get(cid, {}),
+                      "totals_company_currency": dict(owed_pairs[cid]), "oldest_due": first_due.isoformat(),
+                      "invoice_names": names.get(cid, [])}
         out.append(Finding(
             rule=name, subject_model="res.partner", subject_id=cid, subject_name=cname, client_id=cid,
-            severity="medium", level="credit_match", summary=summary, evidence=evidence[cid],
-            evidence_columns=CREDIT_COLUMNS, action=Action("activity", summary, "todo", when),
-            resolved_when=f"no open credit note of {cname} is left beside an overdue invoice "
-                          f"(matched, refunded or the invoices paid)",
-            data={"credit_note_ids": credit_ids.get(cid, []), "invoice_ids": invoice_ids.get(cid, [])},
-            route={"invoice_user_ids": salespeople.get(cid, []),
-                   "first": "invoice_salesperson"}))  # whoever handles the client's invoicing
+            severity=cfg.severities[top], summary=summary, evidence=evidence[cid],
+            evidence_columns=EVIDENCE_COLUMNS,
+            action=Action("activity", summary, cfg.activity_types[top],
+                          first_due + timedelta(days=max(threshold, cfg.grace_days + 1))),
+            resolved_when=f"no invoice of {short} is overdue any more (paid, credited or disputed)"
+                          + (" and its credit notes are matched" if n_credit else ""),
+            data={"kind": level_name, **chase_data}, route=route, daily=("days_overdue",), replaces=replaces))
+        if manager_key and top + 1 >= cfg.manager_from_level:
+            first_level = cfg.manager_from_level - 1
+            summary = f"review the account of {short} with its collector: {what}"
+            out.append(Finding(
+                rule=name, subject_model="res.partner", subject_id=cid, subject_name=cname, client_id=cid,
+                severity=cfg.severities[top], part=manager_key, summary=summary, evidence=evidence[cid],
+                evidence_columns=EVIDENCE_COLUMNS,
+                action=Action("activity", summary, cfg.activity_types[top],
+                              first_due + timedelta(days=max(cfg.levels[first_level], cfg.grace_days + 1))),
+                resolved_when=f"no invoice of {short} is {cfg.levels[first_level]}+ days overdue any more "
+                              f"(level {cfg.level_names[first_level]}, manager_from_level)",
+                data={"kind": "manager", **chase_data},
+                route={**route, "user_id": cfg.manager_user_id, "why": "late_payment.manager_user_id"},
+                daily=("days_overdue",)))
     return out
 
 
@@ -441,13 +471,13 @@ def _chronic(snapshot, as_of: date, cfg: Config) -> list[Finding]:
             flagged["share"].tolist(), flagged["avg_delay"].tolist(), flagged["last_late"].dt.date.tolist(),
             client_names):
         cname = cname if isinstance(cname, str) else f"partner {cid}"
-        summary = (f"review payment terms with {cname}: {int(n_late)} of {_plural(n, 'invoice')} "
+        summary = (f"review payment terms with {F.short(cname)}: {int(n_late)} of {_plural(n, 'invoice')} "
                    f"paid late, {avg:.0f} days late on average")
         findings.append(Finding(
             rule=name, subject_model="res.partner", subject_id=cid, subject_name=cname, client_id=cid,
             severity="medium", level="chronic", summary=summary, evidence=evidence[cid],
             evidence_columns=CHRONIC_COLUMNS, action=Action("activity", summary, "todo", last),
-            resolved_when=(f"{cname} pays on time often enough: under {cfg.chronic_min_share_late:.0%} "
+            resolved_when=(f"{F.short(cname)} pays on time often enough: under {cfg.chronic_min_share_late:.0%} "
                            f"late or under {cfg.chronic_min_avg_days_late:g} days late on average over "
                            f"{cfg.chronic_window_days} days"),
             data={"invoices": int(n), "paid_late": int(n_late), "share_late": round(share, 3),

@@ -7,9 +7,13 @@ they said they would.  Two kinds, each switchable in ``kinds``:
   (not an internal user's partner) on a record of the client (the partner, its projects,
   tasks and invoices, and the records of the models listed in ``watch_models``, e.g.
   quotations or leads: read only when listed), with no later email or discussion message by an internal user on that
-  record within ``reply_within_hours`` working hours (``working_days`` and ``working_hours``
-  in ``timezone``; Odoo has no company time zone field).  An internal note is not a reply.
-  One finding per record, for the record's responsible user; once someone answers, the
+  record within ``reply_within_hours`` working hours, counted on the calendar of the person
+  expected to answer (the record's salesperson or assignee, as routing would pick first; else
+  the record's company): Odoo's working time (``RuleContext.working_time``), which this rule's
+  own ``working_days``, ``working_hours`` and ``timezone`` override when set.  An internal note is not a reply.
+  One finding per record, for the record's responsible user, and never more than one activity
+  per client and person: the records waiting for the same person fold into the oldest one
+  (``fold = "unanswered"``, the rest listed in it); once someone answers, the
   activity is closed with "answered by … on …" as its feedback.  Judged per day: raised at
   the first run on a day that starts after the reply was due.
 * ``broken_promises`` — people's own open activities (ClientCare's are not pulled) on the
@@ -23,9 +27,9 @@ Without the ``messages`` (``activities``) table a kind is not judged: unknown is
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta
 from typing import Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import re
 
@@ -34,7 +38,7 @@ import pandas as pd
 
 
 from clientcare.connector.facts import DISCUSSION_SUBTYPE_NAME
-from clientcare.rules import Script, TableSpec, frames as F
+from clientcare.rules import Script, TableSpec, WorkCalendar, WorkingTime, WorkingTimeConfig, frames as F
 from clientcare.rules.config import RuleConfig
 from clientcare.rules.context import RuleContext
 from clientcare.rules.finding import Action, Finding, NotJudged, Resolved, RuleOutput
@@ -72,14 +76,15 @@ scripts = {
 @dataclass(frozen=True)
 class Config(RuleConfig):
     kinds: tuple[Kind, ...] = KINDS
-    #: Working hours within which a client's message gets a reply.
+    #: Working hours within which a client's message gets a reply (on the answerer's calendar).
     reply_within_hours: float = 8.0
-    #: Start and end hour of the working day, in ``timezone``.
-    working_hours: tuple[int, int] = (9, 17)
-    #: ISO weekdays worked (1 = Monday ... 7 = Sunday).
-    working_days: tuple[int, ...] = (1, 2, 3, 4, 5)
-    #: IANA time zone of the working hours (e.g. "Europe/Brussels").
-    timezone: str = "UTC"
+    #: For this rule only, over the run's working time (Odoo's calendars and the profile's
+    #: ``[working_time]``): start and end hour of every working day (not set: from Odoo).
+    working_hours: tuple[float, float] | None = None
+    #: ISO weekdays worked (1 = Monday ... 7 = Sunday; not set: from Odoo).
+    working_days: tuple[int, ...] | None = None
+    #: IANA time zone of everyone's working hours (e.g. "Europe/Brussels"; not set: each answerer's).
+    timezone: str | None = None
     #: Client messages older than this are not chased (an old thread is not a fresh request).
     look_back_days: int = 30
     #: An activity overdue by more than this many days is a broken promise.
@@ -99,11 +104,7 @@ class Config(RuleConfig):
     def check(self) -> list[str]:
         out = [f"{k} must be >= 0" for k in ("reply_within_hours", "look_back_days", "overdue_after_days")
                if getattr(self, k) < 0]
-        start, end = self.working_hours
-        if not 0 <= start < end <= 24:
-            out.append(f"working_hours must be [start, end] with 0 <= start < end <= 24, not {list(self.working_hours)}")
-        if not self.working_days or any(d not in range(1, 8) for d in self.working_days):
-            out.append(f"working_days must be ISO weekdays 1-7, not {list(self.working_days)}")
+        out += self.working_time().check()
         if self.escalate_after_days <= self.overdue_after_days:
             out.append("escalate_after_days must be more than overdue_after_days")
         for model in self.watch_models:
@@ -113,11 +114,12 @@ class Config(RuleConfig):
                 out.append(f"watch_models: {model!r} is watched already")
         if len(set(self.watch_models)) != len(self.watch_models):
             out.append("watch_models: a model is listed twice")
-        try:
-            ZoneInfo(self.timezone)
-        except (ZoneInfoNotFoundError, ValueError):
-            out.append(f"timezone {self.timezone!r} is not an IANA time zone (like 'Europe/Brussels')")
         return out
+
+    def working_time(self) -> WorkingTimeConfig:
+        """This rule's own working-time keys, laid over the run's."""
+        return WorkingTimeConfig(working_days=self.working_days, working_hours=self.working_hours,
+                                 timezone=self.timezone)
 
 
 #: The fields of the connector's ``messages`` table, read on watched models too.
@@ -171,29 +173,35 @@ def evaluate(ctx: RuleContext[Config]) -> RuleOutput:
 
 
 # -- working hours ---------------------------------------------------------------------------------
-def reply_due(sent: datetime, cfg: Config) -> datetime:
+def reply_due(sent: datetime, cfg: Config, calendar: WorkCalendar) -> datetime:
     """When a message sent at ``sent`` (aware) must be answered: ``reply_within_hours`` working
-    hours later, counted on working days between the working hours of ``cfg.timezone``."""
-    tz = ZoneInfo(cfg.timezone)
-    local = sent.astimezone(tz)
-    left = timedelta(hours=cfg.reply_within_hours)
-    start_h, end_h = cfg.working_hours
-    day = local.date()
-    for _ in range(3660):  # ten years of days: a config with no working time left is refused above
-        if day.isoweekday() in cfg.working_days:
-            opens = datetime.combine(day, time(start_h), tz)
-            closes = datetime.combine(day, time(0), tz) + timedelta(hours=end_h)
-            begin = max(opens, local) if day == local.date() else opens
-            if begin < closes:
-                if begin + left <= closes:
-                    return (begin + left).astimezone(timezone.utc)
-                left -= closes - begin
-        day += timedelta(days=1)
-    raise ValueError("no working hours in ten years")
+    hours later on the answerer's ``calendar`` (aware UTC)."""
+    return calendar.add_working_hours(sent, cfg.reply_within_hours)
 
 
-def _day_start(as_of: date, cfg: Config) -> datetime:
-    return datetime.combine(as_of, time(0), ZoneInfo(cfg.timezone))
+def _day_start(as_of: date, calendar: WorkCalendar) -> datetime:
+    """The start of ``as_of`` where the calendar's person works."""
+    return datetime.combine(as_of, time(0), ZoneInfo(calendar.tz))
+
+
+def answerer_calendar(ctx: RuleContext[Config], wt: WorkingTime, model: str, rid: int, cid: int | None
+                      ) -> WorkCalendar:
+    """The calendar of the person expected to answer on a record: the user its routing hint names
+    first (the record's responsible, assignee or salesperson, else the client's salesperson), else
+    the record's company; ``wt``: the run's working time under the rule's own keys."""
+    s = ctx.snapshot
+    _, route = _record(s, model, rid)
+    user = route.get("user_id")
+    if user is None:
+        hints = {"task_assignee": route.get("task_user_ids"), "invoice_salesperson": route.get("invoice_user_ids")}
+        user = next(iter(hints.get(route.get("first")) or ()), None)
+    if user is None and route.get("project_id") is not None:
+        user = F.opt_id(_field(s, "project.project", route["project_id"], "user_id"))
+    if user is None and cid is not None:
+        user = F.opt_id(_field(s, "res.partner", cid, "user_id"))
+    if user is not None:
+        return wt.for_user(user)
+    return wt.for_company(F.opt_id(_field(s, model, rid, "company_id")))
 
 
 # -- unanswered -------------------------------------------------------------------------------------
@@ -234,20 +242,21 @@ def _unanswered(ctx: RuleContext[Config], out: RuleOutput) -> None:
                       "from_client": from_client, "reply": reply})
     m = m.loc[m["from_client"] | m["reply"]].sort_values(["date", "id"])
     last_reply = m.loc[m["reply"]].groupby(["model", "res_id"])["date"].max()
-    floor = pd.Timestamp(_day_start(ctx.as_of, cfg) - timedelta(days=cfg.look_back_days))
+    wt = ctx.working_time.overridden(cfg.working_time())
+    floor = pd.Timestamp(_day_start(ctx.as_of, wt.for_company(None)) - timedelta(days=cfg.look_back_days))
     c = m.loc[m["from_client"] & (m["date"] >= floor)]
     replied = pd.Series([last_reply.get((mo, r)) for mo, r in zip(c["model"], c["res_id"])], index=c.index,
                         dtype="datetime64[ns, UTC]")
     waiting = c.loc[replied.isna() | (c["date"] > replied)]
-    day_start = _day_start(ctx.as_of, cfg)
     findings = []
     for (model, rid), g in waiting.groupby(["model", "res_id"], sort=True):
         first = g.iloc[0]
         sent = first["date"].to_pydatetime()
-        due = reply_due(sent, cfg)
-        if due > day_start:
+        calendar = answerer_calendar(ctx, wt, model, int(rid), int(first["client_id"]))
+        due = reply_due(sent, cfg, calendar)
+        if due > _day_start(ctx.as_of, calendar):
             continue
-        findings.append(_unanswered_finding(ctx, model, int(rid), int(first["client_id"]), g, sent, due))
+        findings.append(_unanswered_finding(ctx, model, int(rid), int(first["client_id"]), g, sent, due, calendar))
     out.findings += findings
     current = {f.key for f in findings}
     replies = m.loc[m["reply"]]
@@ -258,8 +267,9 @@ def _unanswered(ctx: RuleContext[Config], out: RuleOutput) -> None:
         r = replies.loc[(replies["model"] == prev["subject_model"]) & (replies["res_id"] == prev["subject_id"])
                         & (replies["date"] > since)]
         if len(r):
-            who, when = r.iloc[0]["author"], r.iloc[0]["date"].tz_convert(cfg.timezone)
-            how = f"answered by {who or 'a colleague'} on {when:%Y-%m-%d %H:%M} ({cfg.timezone})"
+            tz = answerer_calendar(ctx, wt, prev["subject_model"], int(prev["subject_id"]), prev.get("client_id")).tz
+            who, when = r.iloc[0]["author"], r.iloc[0]["date"].tz_convert(tz)
+            how = f"answered by {who or 'a colleague'} on {when:%Y-%m-%d %H:%M} ({tz})"
         elif prev["data"].get("message_ids") and not msgs["id"].isin(prev["data"]["message_ids"]).any():
             how = "the client's message was deleted"
         elif since < floor:
@@ -271,8 +281,10 @@ def _unanswered(ctx: RuleContext[Config], out: RuleOutput) -> None:
             out.resolved.append(Resolved(name, prev["key"], how))
 
 
-#: What a finding needs of the record it is on: its name and who answers there.
-RECORD_COLUMNS = {"project.task": ("name", "user_ids", "project_id"), "account.move": ("name", "invoice_user_id")}
+#: What a finding needs of the record it is on: its name, who answers there and its company.
+RECORD_COLUMNS = {"project.task": ("name", "user_ids", "project_id", "company_id"),
+                  "account.move": ("name", "invoice_user_id", "company_id"),
+                  "res.partner": ("name", "user_id", "company_id"), "project.project": ("name", "user_id", "company_id")}
 
 
 def _indexed(s, model: str) -> tuple[dict, dict]:
@@ -282,10 +294,17 @@ def _indexed(s, model: str) -> tuple[dict, dict]:
                  "project.task": s.tasks, "account.move": s.invoices}.get(model)
         frame = s.tables[_watched(model)[0]] if frame is None else frame
         frame = frame.drop_duplicates("id")
-        wanted = RECORD_COLUMNS.get(model, ("name",) if model in RECORD_MODELS else ("name", "user_id"))
+        wanted = RECORD_COLUMNS.get(model, ("name", "user_id", "company_id"))
         cols = {c: F.plain_values(frame[c]) for c in wanted if c in frame}
         return dict(zip(frame["id"].tolist(), range(len(frame)))), cols
     return F.memo(s, ("responsiveness_records", model), build)
+
+
+def _field(s, model: str, rid: int, column: str):
+    """One column of one record (None when unknown)."""
+    positions, cols = _indexed(s, model)
+    at = positions.get(rid)
+    return None if at is None or column not in cols else cols[column][at]
 
 
 def _record(s, model: str, rid: int) -> tuple[str | None, dict]:
@@ -313,9 +332,9 @@ def _record(s, model: str, rid: int) -> tuple[str | None, dict]:
 
 
 def _unanswered_finding(ctx, model: str, rid: int, cid: int, g: pd.DataFrame, sent: datetime,
-                        due: datetime) -> Finding:
+                        due: datetime, calendar: WorkCalendar) -> Finding:
     s, cfg = ctx.snapshot, ctx.config
-    tz = ZoneInfo(cfg.timezone)
+    tz = ZoneInfo(calendar.tz)
     rname, route = _record(s, model, rid)
     rname = rname if isinstance(rname, str) else f"{model} {rid}"
     cname = _record(s, "res.partner", cid)[0] or f"partner {cid}"
@@ -323,7 +342,7 @@ def _unanswered_finding(ctx, model: str, rid: int, cid: int, g: pd.DataFrame, se
     contact = contact if isinstance(contact, str) else cname
     local = sent.astimezone(tz)
     since = f"{local:%Y-%m-%d %H:%M}"
-    summary = f"reply to {F.short(contact)} of {F.short(cname)}: waiting since {since} ({cfg.timezone})"
+    summary = f"reply to {F.short(contact)} of {F.short(cname)}: waiting since {since} ({calendar.tz})"
     if model != "res.partner":
         summary += f" on {F.short(rname)}"
     rows = [{"signal": "client message", "message": f"mail.message,{int(i)}", "record": f"{model},{rid}",
@@ -338,7 +357,7 @@ def _unanswered_finding(ctx, model: str, rid: int, cid: int, g: pd.DataFrame, se
         resolved_when="a colleague emails or posts a message (not an internal note) on the record",
         data={"kind": "unanswered", "contact": contact, "since": since, "since_utc": sent.isoformat(),
               "message_ids": [int(i) for i in g["id"]]},
-        route=route)
+        route=route, fold="unanswered")  # one activity per client and person: the rest listed in it
 
 
 # -- broken promises ----------------------------------------------------------------------------------

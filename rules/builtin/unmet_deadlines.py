@@ -1,12 +1,15 @@
 """unmet_deadlines: open tasks past their deadline and projects past their end date, per project.
 
-One finding per project lists its late tasks (and the project itself when
-its end date passed while it is not done), so the project manager sees one
-activity, not one per task; with ``group_by = "assignee"`` each assignee gets
-the tasks they hold instead.  Tasks due within ``at_risk_days`` that nobody
-has touched for ``untouched_days`` are reported as at risk.  Work late by
-``escalate_after_days`` or more is escalated to a configured manager (or the
-default user).  Open is :func:`facts.open_task_mask`: ``state`` from Odoo 17
+One finding per project and owner (key ``unmet_deadlines:project.project:<id>``, with a
+``user=<id>`` part under ``group_by = "assignee"``) lists its late tasks (and the project itself
+when its end date passed while it is not done), so the project manager sees one activity, not
+one per task; with ``group_by = "assignee"`` each assignee gets the tasks they hold instead.
+Tasks due within ``at_risk_days`` that nobody has touched for ``untouched_days`` are at risk:
+listed in the project's activity when it has late work, else in an ``at_risk`` finding of their
+own.  Work late by ``escalate_after_days`` or more escalates that same activity: higher severity,
+owned by a configured manager (or the default user); assignees' escalated findings of one project
+fold into one for that person.  The keys of the separate late/escalated/at-risk findings earlier
+versions made are taken over (``replaces``).  Open is :func:`facts.open_task_mask`: ``state`` from Odoo 17
 and not in a folded stage, the stage's closed flag on 16.  Every task Odoo lists
 as late is in a finding or in a ``NotRaised`` saying why not (folded stage,
 project done or archived, private task, grace days).  Project findings are
@@ -84,10 +87,7 @@ def evaluate(ctx: RuleContext[Config]) -> RuleOutput:
         late_projects = late_projects.assign(days_late=F.days_since(today, late_projects["end_day"]).astype("int64"))
         rows = pd.concat([rows, _project_rows(late_projects.loc[late_projects["days_late"] > config.grace_days])],
                          ignore_index=True)
-    findings = _findings(rows, "late", config, COLUMNS)
-    if config.escalate_after_days is not None:
-        findings += _findings(rows.loc[rows["days_late"] >= config.escalate_after_days], "escalated",
-                              config, COLUMNS)
+    risk = rows.iloc[:0]
     if config.at_risk_days > 0:
         t = F.tasks(snapshot)
         watched = t["project_id"].isin(active_projects) | (t["project_id"].isna() & config.include_private_tasks)
@@ -96,8 +96,8 @@ def evaluate(ctx: RuleContext[Config]) -> RuleOutput:
         soon = t.loc[(left >= 0) & (left <= config.at_risk_days)
                      & (t["write_day"] <= today - pd.Timedelta(days=config.untouched_days))]
         soon = soon.assign(days_late=-F.days_since(soon["deadline_date"], today).astype("int64"))
-        risk = _task_rows(soon, user_names, snapshot).assign(days_left=lambda r: -r["days_late"])
-        findings += _findings(risk, "at_risk", config, RISK_COLUMNS)
+        risk = _task_rows(soon, user_names, snapshot)
+    findings = _findings(rows, risk, config)
     return RuleOutput(findings, not_raised, resolved=_resolved(ctx, findings))
 
 
@@ -190,81 +190,129 @@ scripts = {
 }
 
 
-def _findings(rows: pd.DataFrame, level: str, cfg: Config, columns: list[str]) -> list[Finding]:
-    if not len(rows):
-        return []
-    if cfg.group_by == "assignee" and level != "escalated":
-        # each assignee gets their tasks (a shared task appears in each one's finding);
-        # unassigned tasks and the project's own end date stay with the project
+def _owned(rows: pd.DataFrame, cfg: Config) -> pd.DataFrame:
+    """``rows`` with the ``owner`` part of their finding: with ``group_by = "assignee"`` each
+    assignee gets the tasks they hold (a shared task appears in each one's finding); unassigned
+    tasks and the project's own end date stay with the project (owner NA)."""
+    if cfg.group_by == "assignee":
         rows = rows.assign(owner=rows["user_ids"]).explode("owner")
     else:
         rows = rows.assign(owner=np.nan)
+    return rows.assign(owner=pd.to_numeric(rows["owner"]).astype("Int64"))
+
+
+def _findings(late: pd.DataFrame, risk: pd.DataFrame, cfg: Config) -> list[Finding]:
+    """One finding per subject (project, or private task) and owner: its late work, escalated
+    (higher severity, the escalation owner) when any of it is ``escalate_after_days`` late, and
+    its tasks at risk; a subject with only tasks at risk gets an ``at_risk`` finding."""
+    late, risk = _owned(late, cfg).assign(at_risk=False), _owned(risk, cfg).assign(at_risk=True)
+    group = lambda r: list(zip(r["subject_model"], r["subject_id"].tolist(),  # noqa: E731
+                               r["owner"].fillna(-1).tolist()))
+    with_late = set(group(late))
+    joins = np.fromiter((k in with_late for k in group(risk)), dtype=bool, count=len(risk))
+    merged = pd.concat([late, risk.loc[joins]], ignore_index=True) if joins.any() else late
+    return _build(merged, "late", cfg) + _build(risk.loc[~joins], "at_risk", cfg)
+
+
+#: The evidence of a late finding that also lists tasks at risk (their days left, last change).
+WIDE_COLUMNS = ["kind", "id", "name", "deadline", "days_late", "days_left", "last_change", "assignees", "stage"]
+
+
+def _build(rows: pd.DataFrame, level: str, cfg: Config) -> list[Finding]:
+    if not len(rows):
+        return []
     is_task = rows["kind"] == "task"
-    rows = rows.assign(owner=pd.to_numeric(rows["owner"]).astype("Int64"), is_task=is_task.astype("int64"),
-                       is_project=(~is_task).astype("int64"), task_deadline=rows["deadline"].where(is_task),
-                       end_date=rows["deadline"].where(~is_task))
-    rows = rows.sort_values(["subject_model", "subject_id", "owner", "is_task", "deadline", "id"],
+    risky = rows["at_risk"].to_numpy(dtype=bool)
+    left = -rows["days_late"].where(risky)
+    rows = rows.assign(is_task=(is_task & ~risky).astype("int64"), is_risk=risky.astype("int64"),
+                       is_project=(~is_task).astype("int64"), late_deadline=rows["deadline"].where(~risky),
+                       task_deadline=rows["deadline"].where(is_task & ~risky),
+                       end_date=rows["deadline"].where(~is_task),
+                       days_left=left.astype("Int64"), days_late=rows["days_late"].where(~risky).astype("Int64"),
+                       late_days=rows["days_late"].where(~risky, -1))
+    if level == "late":
+        rows["kind"] = np.where(risky, "task at risk", rows["kind"].to_numpy(dtype=object))
+    rows = rows.sort_values(["subject_model", "subject_id", "owner", "is_risk", "is_task", "deadline", "id"],
                             kind="stable", na_position="first")
     rows["group"] = rows.groupby(["subject_model", "subject_id", "owner"], sort=False, dropna=False).ngroup()
     groups = rows.groupby("group").agg(
         subject_model=("subject_model", "first"), subject_id=("subject_id", "first"),
         subject_name=("subject_name", "first"), client_id=("client_id", "first"),
         project_id=("project_id", "first"), owner=("owner", "first"), n_tasks=("is_task", "sum"),
-        has_project=("is_project", "max"), first_deadline=("deadline", "min"),
-        oldest_task=("task_deadline", "min"), end_date=("end_date", "min"))
-    task_users = F.ranked_users(rows.loc[rows["kind"] == "task"], "group", "user_ids")
-    task_ids = F.grouped_lists(rows.loc[rows["kind"] == "task"], "group", "id")
-    evidence = F.grouped_records(rows, "group", columns)
-    severity = SEVERITY[level]
+        n_risk=("is_risk", "sum"), has_project=("is_project", "max"), first_late=("late_deadline", "min"),
+        first_deadline=("deadline", "min"), oldest_task=("task_deadline", "min"), end_date=("end_date", "min"),
+        most_late=("late_days", "max"))
+    task_rows = rows.loc[rows["kind"] != "project"]
+    task_users = F.ranked_users(task_rows, "group", "user_ids")
+    task_ids = F.grouped_lists(task_rows, "group", "id")
+    if level == "at_risk":
+        narrow = wide = F.grouped_records(rows, "group", RISK_COLUMNS)
+    else:
+        narrow = F.grouped_records(rows, "group", COLUMNS)
+        wide = F.grouped_records(rows, "group", WIDE_COLUMNS) if risky.any() else narrow
     out = []
-    daily = ("days_left",) if level == "at_risk" else ("days_late",)
-    for g, model, sid, sname, cid, pid, owner, n_tasks, has_project, first, oldest, end in zip(
+    first_of = groups["first_late"] if level == "late" else groups["first_deadline"]
+    for g, model, sid, sname, cid, pid, owner, n_tasks, n_risk, has_project, first, oldest, end, most in zip(
             groups.index.tolist(), groups["subject_model"].tolist(), groups["subject_id"].tolist(),
             groups["subject_name"].tolist(), groups["client_id"].tolist(), groups["project_id"].tolist(),
-            groups["owner"].tolist(), groups["n_tasks"].tolist(), groups["has_project"].tolist(),
-            groups["first_deadline"].dt.date.tolist(), groups["oldest_task"].dt.strftime("%Y-%m-%d").tolist(),
-            groups["end_date"].dt.strftime("%Y-%m-%d").tolist()):
+            groups["owner"].tolist(), groups["n_tasks"].tolist(), groups["n_risk"].tolist(),
+            groups["has_project"].tolist(), first_of.dt.date.tolist(),
+            groups["oldest_task"].dt.strftime("%Y-%m-%d").tolist(), groups["end_date"].dt.strftime("%Y-%m-%d").tolist(),
+            groups["most_late"].tolist()):
         sname = sname if isinstance(sname, str) else f"{model} {sid}"
         shown = F.short(sname)
-        route: dict = {"project_id": F.opt_id(pid),
-                       "task_user_ids": task_users.get(g, [])}
+        route: dict = {"project_id": F.opt_id(pid), "task_user_ids": task_users.get(g, [])}
         part = None
         if F.opt_id(owner) is not None:
             part = f"user={int(owner)}"
             route.update(user_id=int(owner), why="task assignee (group_by = assignee)")
-        if level == "escalated":
-            if cfg.escalate_to_user_id is not None:
-                route.update(user_id=cfg.escalate_to_user_id, why="unmet_deadlines.escalate_to_user_id")
-            else:
-                route["order"] = ("default",)
-        tasks_text = f"{n_tasks} task{'s' if n_tasks != 1 else ''}"
+        kind, fold, replaces = level, None, ()
         if level == "at_risk":
+            tasks_text = f"{n_risk} task{'s' if n_risk != 1 else ''}"
             summary = (f"{shown}: {tasks_text} due within {cfg.at_risk_days} days, "
                        f"untouched for {cfg.untouched_days}+ days")
-            due = first
+            due, columns, evidence, daily = first, RISK_COLUMNS, narrow[g], ("days_left",)
             resolved = "each listed task is worked on, closed, or its deadline moves further out"
         else:
+            base = f"{name}:{model}:{int(sid)}"
+            old = [f"{base}:late", f"{base}:at_risk"]
+            escalated = cfg.escalate_after_days is not None and most >= cfg.escalate_after_days
+            if escalated:
+                kind = "escalated"
+                old.append(f"{base}:escalated")  # escalation was per subject, never per assignee
+                if cfg.escalate_to_user_id is not None:
+                    route.update(user_id=cfg.escalate_to_user_id, why="unmet_deadlines.escalate_to_user_id")
+                else:
+                    route.pop("user_id", None)
+                    route["order"] = ("default",)
+                if part:  # the assignees' escalated findings of one subject reach one person: one activity
+                    fold = f"escalated {model}:{int(sid)}"
+            replaces = tuple(k + (f":{part}" if part and not k.endswith(":escalated") else "") for k in old)
             # dates, never day counts: a summary that changed daily would rewrite the activity daily
+            tasks_text = f"{n_tasks} task{'s' if n_tasks != 1 else ''}"
             what = []
             if n_tasks:
                 what.append(f"{tasks_text} past deadline" + (f", the oldest since {oldest}" if n_tasks > 1
                                                               else f" since {oldest}"))
             if has_project:
                 what.append(f"end date {end} passed")
-            prefix = "escalate " if level == "escalated" else ""
-            summary = f"{prefix}{shown}: {'; '.join(what)}"
-            offset = cfg.escalate_after_days if level == "escalated" else cfg.grace_days + 1
-            due = first + timedelta(days=offset)
+            if n_risk:
+                what.append(f"{n_risk} more at risk")
+            summary = f"{'escalate ' if escalated else ''}{shown}: {'; '.join(what)}"
+            due = first + timedelta(days=cfg.escalate_after_days if escalated else cfg.grace_days + 1)
+            columns, evidence = (WIDE_COLUMNS, wide[g]) if n_risk else (COLUMNS, narrow[g])
+            daily = ("days_late", "days_left") if n_risk else ("days_late",)
             resolved = ("every listed task is closed or its deadline moves past today; the project is "
                         "done or its end date moves")
         out.append(Finding(
             rule=name, subject_model=model, subject_id=int(sid), subject_name=sname,
-            client_id=F.opt_id(cid), severity=severity, level=level,
-            part=part, summary=summary, evidence=evidence[g], evidence_columns=columns,
+            client_id=F.opt_id(cid), severity=SEVERITY[kind], level="at_risk" if level == "at_risk" else None,
+            part=part, summary=summary, evidence=evidence, evidence_columns=columns,
             action=Action("activity", summary, "todo", due), resolved_when=resolved,
-            data={"tasks": n_tasks, "project_late": bool(has_project), "task_ids": task_ids.get(g, []),
+            data={"kind": kind, "tasks": int(n_tasks if level == "late" else n_risk),
+                  "project_late": bool(has_project), "task_ids": task_ids.get(g, []),
                   "first_deadline": first.isoformat()},
-            route=route, daily=daily))
+            route=route, daily=daily, replaces=replaces, fold=fold))
     return out
 
 
@@ -272,7 +320,8 @@ def _findings(rows: pd.DataFrame, level: str, cfg: Config, columns: list[str]) -
 def _resolved(ctx: RuleContext[Config], findings: list[Finding]) -> list[Resolved]:
     """How each activity of the last run that this run no longer raises went away, from what
     changed in the tasks and projects it listed (done, cancelled, deadline moved, reassigned...)."""
-    gone = F.gone_activity_findings(ctx.previous, (f.key for f in findings))
+    taken = {k for f in findings for k in f.replaces}  # merged by the write-back, not closed
+    gone = [p for p in F.gone_activity_findings(ctx.previous, (f.key for f in findings)) if p["key"] not in taken]
     if not gone:
         return []
     s = ctx.snapshot
@@ -289,7 +338,7 @@ def _how(prev: dict, tasks: pd.DataFrame, projects: pd.DataFrame, users: dict, a
     if prev["subject_model"] == "project.project":
         reasons.append(_project_closed(prev["subject_id"], prev["subject_name"], projects))
     for row in prev.get("evidence") or []:
-        if row.get("kind") == "task":
+        if row.get("kind") in ("task", "task at risk"):
             reasons.append(_task_how(row, prev, tasks, owner, users, as_of))
         elif row.get("kind") == "project":
             reasons.append(_project_how(row, projects))
@@ -321,7 +370,7 @@ def _task_how(row: dict, prev: dict, tasks: pd.DataFrame, owner: int | None, use
         return f"deadline of {label} removed"
     if pd.notna(old) and new > old:
         return f"deadline of {label} moved to {new:%Y-%m-%d}"
-    if prev.get("level") == "at_risk":
+    if prev.get("level") == "at_risk" or row.get("kind") == "task at risk":
         if new < F.day(as_of):
             return f"task {label} missed its deadline {new:%Y-%m-%d}: now late"
         if pd.notna(_day(row.get("last_change"))) and t["write_day"] > _day(row.get("last_change")):

@@ -404,7 +404,7 @@ def test_max_creations_zero_creates_nothing_and_is_not_partial(state):
 
 # -- escalation off: one documented way ---------------------------------------------------------
 def _escalated(result) -> list[str]:
-    return [f for f in json.loads(result.stdout)["findings"] if f["level"] == "escalated"]
+    return [f for f in json.loads(result.stdout)["findings"] if f["data"].get("kind") == "escalated"]
 
 
 def test_escalation_turned_off_with_zero(tmp_path, env):

@@ -47,6 +47,9 @@ def test_check_names_the_missing_modules(bare):
             "follow_up, late_payment, responsiveness;" in result.output)
     assert "without rating, the rules reading rating.rating are skipped or judge less: fit_checklist, follow_up" \
         in result.output
+    # no resource module: working time is the profile's (a warning, not a failure)
+    assert ("warn working time: cannot read resource.calendar (the resource module is not installed): the "
+            "profile's working_time values apply (none set: Monday to Friday 09:00-17:00 UTC)") in result.output
 
 
 def test_audit_skips_the_rules_that_need_missing_modules(bare):

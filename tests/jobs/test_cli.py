@@ -85,7 +85,7 @@ def test_demo_audit_for_one_client_keeps_its_not_raised_only(tmp_path):
     env = {"CLIENTCARE_CONFIG": empty_config(tmp_path)}
     acme = invoke(["audit", "--demo", "--client", "Acme Corporation"], env=env)
     assert acme.exit_code == 0, acme.output
-    assert "match 4 credit notes (103,556.25 USD) with overdue invoices of Acme Corporation" in acme.output
+    assert "match 4 credit notes (103,556.25 USD) with overdue invoices of \u2068Acme Corporation\u2069" in acme.output
     assert "covered by open credit note(s)" in acme.output and "private task" not in acme.output
     explain = invoke(["explain", "--demo", "Acme Corporation"], env=env)
     assert "Not raised, because:" in explain.output and "not judged this run" in explain.output

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from clientcare.connector.demo import demo_as_of, demo_snapshot
-from clientcare.rules import run_rules
+from clientcare.rules import run_rules, scripts
 from clientcare.rules.testing import builtin_rules
 
 
@@ -10,10 +10,15 @@ def test_demo_shows_every_rule_at_work():
     snap = demo_snapshot()
     result = run_rules(snap, demo_as_of(snap), {}, {}, registry=builtin_rules())
     assert not result.errors
-    levels = {(f.rule, f.level) for f in result.findings}
-    late_payment = {lvl for rule, lvl in levels if rule == "late_payment"}
-    assert {"reminder", "call", "manager", "stop_work", "credit_match", "chronic"} <= late_payment
-    assert {("unmet_deadlines", "late"), ("unmet_deadlines", "escalated"), ("unmet_deadlines", "at_risk")} <= levels
+    kinds = {(f.rule, scripts.kind_of(f)) for f in result.findings}
+    late_payment = {kind for rule, kind in kinds if rule == "late_payment"}
+    assert {"reminder", "call", "stop_work", "credit_match", "chronic"} <= late_payment
+    # one activity per client (issue 21): Wood Corner's lists its invoices at three levels
+    wood = next(f for f in result.findings if f.key == "late_payment:res.partner:8")
+    assert {r["level"] for r in wood.evidence} == {"call", "manager", "stop_work", None}  # None: its credit note
+    assert {("unmet_deadlines", "late"), ("unmet_deadlines", "escalated")} <= kinds
+    # a late project's tasks at risk are in its one activity
+    assert any(r["kind"] == "task at risk" for f in result.findings if f.rule == "unmet_deadlines" for r in f.evidence)
     follow_ups = {f.key.split(":")[3] for f in result.findings if f.rule == "follow_up"}
     assert {"check_in", "onboarding"} <= follow_ups
     responsiveness = {(f.subject_model, f.subject_id, f.part, f.responsible_user_id) for f in result.findings

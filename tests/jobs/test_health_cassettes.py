@@ -103,7 +103,7 @@ def test_health_history_decline_and_tags_over_syncs(odoo, cassette, tmp_path, mo
     found = json.loads(audit.output)["findings"]
     decline_key = f"fit_checklist:res.partner:{target}:decline"
     decline = next(f for f in found if f["key"] == decline_key)
-    assert decline["summary"].startswith("fit score of Health Test Client fell from 100 to 50 since ")
+    assert decline["summary"].startswith("fit score of \u2068Health Test Client\u2069 fell from 100 to 50 since ")
     assert "pays on time now fails" in decline["summary"] and "reasonable expectations now fails" in decline["summary"]
     assert len(history.load(state, admin.scope, [target])) == 2, "a live audit stores the change"
     runs = {r["run_id"]: r for r in RunHistory(state).list(limit=100)}

@@ -80,7 +80,7 @@ def test_a_version_2_state_file_gains_the_history_tables(tmp_path):
                      + ledger.TABLES.ddl[1] + "; PRAGMA user_version=2;")
     db.close()
     state = open_store(path)
-    assert state.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+    assert state.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
     assert history.record(state, SCOPE, "r", DAY, [checklist(1, 80, "good")], 400) == 1
     state.close()
 

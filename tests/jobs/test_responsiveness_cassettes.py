@@ -9,10 +9,12 @@ filter (deadline before today)."""
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime, time, timedelta
+from datetime import datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 
+from clientcare.rules.testing import visible
 from clientcare.connector.client import OdooClient
 from clientcare.jobs import previous_findings, sync as sync_job
 from clientcare.connector.facts import CLOSE_FEEDBACK, MARKER_PREFIX
@@ -98,10 +100,13 @@ def test_unanswered_email_and_broken_promise_are_raised_then_closed(odoo, casset
     acts = {a["id"]: a for a in admin.search_read_all("mail.activity", [("id", "in", list(keys.values()))],
                                                       ["summary", "user_id", "note"])}
     reply_act, promise_act = acts[keys[unanswered]], acts[keys[broken]]
-    assert reply_act["summary"] == (f"reply to Rita Request of Responsive Client: waiting since "
-                                    f"{sent:%Y-%m-%d %H:%M} (UTC)")
+    # times in the time zone of the person expected to answer (the salesperson's, else the calendar's)
+    tz = admin.call("res.users", "read", [[demo], ["tz"]])[0]["tz"] or "Europe/Brussels"
+    local = sent.replace(tzinfo=timezone.utc).astimezone(ZoneInfo(tz))
+    assert visible(reply_act["summary"]) == (f"reply to Rita Request of Responsive Client: waiting since "
+                                    f"{local:%Y-%m-%d %H:%M} ({tz})")
     assert reply_act["user_id"][0] == demo and promise_act["user_id"][0] == demo  # the salesperson
-    assert "Talking points:" in reply_act["note"] and "Answer Rita Request today" in reply_act["note"]
+    assert "Talking points:" in reply_act["note"] and "Answer <bdi>Rita Request</bdi> today" in reply_act["note"]
     assert "Send the revised quote" in promise_act["note"]
     quote_act = admin.search_read_all("mail.activity", [("id", "=", keys[quote])], ["res_model", "user_id"])[0]
     assert quote_act["res_model"] == "sale.order" and quote_act["user_id"][0] == 2  # the order's salesperson
@@ -127,7 +132,8 @@ def test_unanswered_email_and_broken_promise_are_raised_then_closed(odoo, casset
     rescripted = sync_job.sync(profile, as_of=as_of, client_ids={client})
     assert rescripted.exit_code == 0 and rescripted.applied == {"updated": 2}, rescripted.applied
     note = admin.search_read_all("mail.activity", [("id", "=", keys[unanswered])], ["note"])[0]["note"]
-    assert "Call Rita Request back about Responsive Client today." in note and "Answer Rita" not in note
+    assert "Call <bdi>Rita Request</bdi> back about <bdi>Responsive Client</bdi> today." in note \
+        and "Answer <bdi>Rita" not in note
 
     # then nothing is rewritten, and an internal note is not an answer
     post(admin, client, "Rita wants the quote, I'll do it tomorrow", colleague, message_type="comment",

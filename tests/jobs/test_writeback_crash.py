@@ -5,6 +5,7 @@ from datetime import date
 
 import pytest
 
+from clientcare.rules.testing import visible
 from clientcare.connector.facts import parse_marker
 from clientcare.jobs import ledger
 from clientcare.jobs.writeback import WriteBack, undo_run
@@ -103,7 +104,7 @@ def test_a_bad_record_fails_alone_and_the_batch_lands(state):
 
 def test_cap_turns_a_flood_into_a_warning(state):
     odoo = OdooDouble()
-    wb, plan, done = sync(odoo, state, findings(30), "run1", max_creations=10)
+    wb, plan, done = sync(odoo, state, findings(30), "run1", max_creations=10, max_new_per_person_per_day=0)
     assert done == {"created": 10}
     assert len(plan.of("skip")) == 20 and "cap" in wb.warnings[0]
 
@@ -140,8 +141,8 @@ def test_an_activity_done_by_a_person_is_not_raised_again_until_the_situation_re
     odoo.mark_done(done_id, "called them")
     wb, plan, done = sync(odoo, state, found, "run2")
     assert done == {} and len(odoo.open_activities()) == 2
-    assert [i.reason for i in plan.items if i.odoo_id is None] == [
-        "done by Marc Demo on 2026-11-22 — they noted: 'called them'; raised again on 2026-11-29 if still found"]
+    assert [visible(i.reason) for i in plan.items if i.odoo_id is None] == [
+        "done by Marc Demo on 2026-11-22 — they noted: 'called them'; raised again on 2026-11-30 if still found"]
     wb.forget_resolved(plan, found)
     # the situation goes away (resolved), then comes back: a new activity is due
     wb, plan, _ = sync(odoo, state, found[1:], "run3")

@@ -9,6 +9,7 @@ from datetime import date, timedelta
 
 import pytest
 
+from clientcare.rules.testing import visible
 from clientcare.jobs.writeback import SUMMARY_MAX, WriteBack, note_hash, shorten, undo_run
 from clientcare.rules.finding import NotJudged
 
@@ -53,7 +54,7 @@ def test_a_new_activity_is_never_due_before_the_day_it_is_created(state):
     late = dataclasses.replace(finding(1), action=dataclasses.replace(finding(1).action,
                                                                       due_date=date(2026, 2, 3)))
     sync(odoo, state, [late, finding(2)], "run1")
-    assert activity(odoo, 1001)["date_deadline"] == AS_OF.isoformat()
+    assert activity(odoo, 1001)["date_deadline"] == "2026-11-23"  # created on a Sunday: due on Monday
     assert "Since 2026-02-03." in activity(odoo, 1001)["note"]
     assert activity(odoo, 1002)["date_deadline"] == "2026-11-23"  # due tomorrow: kept
     assert "Since" not in activity(odoo, 1002)["note"]
@@ -137,8 +138,8 @@ def test_a_fresh_state_file_adopts_closes_nothing_and_respects_done(tmp_path, st
     fresh = open_store(tmp_path / "fresh.sqlite3")
     _, plan, done = sync(odoo, fresh, found[:3], "run3")  # 1004 resolved, but the file knows nothing
     assert done == {}
-    reasons = {it.key.split(":")[2]: it.reason for it in plan.items}
-    assert reasons == {"1001": "done by Marc Demo on 2026-11-22 — they noted: 'called them'; raised again on 2026-11-29 if still found", "1002": "unchanged", "1003": "unchanged",
+    reasons = {it.key.split(":")[2]: visible(it.reason) for it in plan.items}
+    assert reasons == {"1001": "done by Marc Demo on 2026-11-22 — they noted: 'called them'; raised again on 2026-11-30 if still found", "1002": "unchanged", "1003": "unchanged",
                        "1004": "fresh state file: not closed"}
     assert len(plan.adopted) == 3
     _, plan, done = sync(odoo, fresh, found[:3], "run4")  # adopted: now it may close
@@ -205,14 +206,14 @@ def test_a_done_activity_is_not_forgotten_while_its_key_is_not_judged(state):
     sync(odoo, state, [finding(1), finding(2)], "run1")
     odoo.mark_done(activity(odoo, 1001)["id"])
     _, plan, _ = sync(odoo, state, [finding(1), finding(2)], "run2")
-    assert plan.items[0].reason == "done by Marc Demo on 2026-11-22 — they noted: 'called them'; raised again on 2026-11-29 if still found"  # the ledger now remembers it as done
+    assert visible(plan.items[0].reason) == "done by Marc Demo on 2026-11-22 — they noted: 'called them'; raised again on 2026-11-30 if still found"  # the ledger now remembers it as done
     unknown = [NotJudged("late_payment", "late_payment:*", "invoices unreadable")]
     for run, kw in (("run3", {"not_judged": unknown}), ("run4", {"rules_run": set()}),
                     ("run5", {"client_ids": {1002}})):
         wb, plan, _ = sync(odoo, state, [finding(2)], run, **kw)
         wb.forget_resolved(plan, [finding(2)])
     _, plan, done = sync(odoo, state, [finding(1), finding(2)], "run6")  # judged again, still there
-    assert done == {} and plan.items[0].reason == "done by Marc Demo on 2026-11-22 — they noted: 'called them'; raised again on 2026-11-29 if still found"
+    assert done == {} and visible(plan.items[0].reason) == "done by Marc Demo on 2026-11-22 — they noted: 'called them'; raised again on 2026-11-30 if still found"
 
 
 def test_notify_assignees_is_validated_like_every_key(tmp_path):

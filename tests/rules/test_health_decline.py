@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pandas as pd
 
+from clientcare.rules.testing import visible
 from clientcare.jobs.health_history import COLUMNS
 from clientcare.rules.builtin import fit_checklist as fc
 from clientcare.rules.testing import AS_OF, evaluate
@@ -34,7 +35,7 @@ def test_a_fall_of_decline_points_within_the_window_is_one_activity_for_the_sale
     found, _ = run(paid([1, 1, 0, 0]), stored((10, 100, "good")))       # pays late now: 0, poor
     f = found[KEY]
     since = (AS_OF - timedelta(days=10)).isoformat()
-    assert f.summary == (f"fit score of Azure Interior fell from 100 to 0 since {since}: pays on time now fails "
+    assert visible(f.summary) == (f"fit score of Azure Interior fell from 100 to 0 since {since}: pays on time now fails "
                          f"(50 % of invoices paid late or overdue)")
     assert (f.action.kind, f.action.activity_type, f.action.due_date) == ("activity", "todo", AS_OF)
     assert f.data["decline_from"] == 100 and f.data["decline_band"] == "good"
@@ -93,8 +94,8 @@ def test_the_decline_activity_carries_its_talking_points():
     f = found[KEY]
     scripts.fill([f], {"fit_checklist": fc.scripts}, {10: "Azure Interior"})
     since = (AS_OF - timedelta(days=10)).isoformat()
-    assert f.talking_points[0] == f"Call Azure Interior: their fit score fell from 100 to 0 since {since}."
-    assert f.summary in f.talking_points[1]
+    assert visible(f.talking_points[0]) == f"Call Azure Interior: their fit score fell from 100 to 0 since {since}."
+    assert visible(f.summary) in visible(f.talking_points[1])
 
 
 def test_a_decline_is_the_clients_one_activity_no_attention_repeats_it():

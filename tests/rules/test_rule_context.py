@@ -116,7 +116,8 @@ def test_test_kit_runs_a_builtin_on_the_demo_and_on_a_built_snapshot():
     assert run(late_payment, snap, day).findings
     built = SnapshotBuilder(17).client(10, "Azure Interior", SALES).invoice(1, 10, -40, 500.0).build()
     out = evaluate(late_payment, built, AS_OF)
-    assert keys(out.findings) == ["late_payment:res.partner:10:manager"]  # 40 days late: escalated
+    assert keys(out.findings) == ["late_payment:res.partner:10"]  # one activity per client
+    assert out.findings[0].data["kind"] == "manager"  # 40 days late: escalated
 
 
 def test_run_fails_the_test_when_the_rule_breaks():

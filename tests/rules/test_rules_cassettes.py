@@ -8,8 +8,11 @@ is cross-checked against Odoo's own search filters in ``test_odoo_filters_accoun
 owners follow the seeded salespeople (Marc Demo on most clients) and the project managers;
 17's demo puts tasks 1-4 and 33 in the folded "Done" stage (not raised, with that reason);
 18 and 19's project Renovations has the update status "done"; Deco Addict (17, 18) and Acme
-Corporation (19) hold open credit notes that cover overdue invoices (credit_match, and the
-covered ones are not raised).  The optional tables (messages, activities, ratings, tracking)
+Corporation (19) hold open credit notes that cover overdue invoices (the client's one payment
+activity asks to match them, and the covered ones are not raised).  One activity per client,
+theme and person (issue 21): a client's payment finding lists every level's invoices and its
+credit notes, an escalated project is one finding for the escalation owner, a new client's
+onboarding steps are one finding; each takes over the keys the separate findings had.  The optional tables (messages, activities, ratings, tracking)
 are not in these recordings: check-ins and the rating criterion are "unknown" here.
 """
 from __future__ import annotations
@@ -28,27 +31,26 @@ ONBOARDING = ("expectations", "scope", "payment_terms", "responsibilities")
 
 
 def onboarding(*clients):
-    return {f"follow_up:res.partner:{c}:onboarding:{s}" for c in clients for s in ONBOARDING}
+    """One onboarding activity per new client (its owner holds every step here): the first step
+    leads and takes over the others' keys."""
+    return {f"follow_up:res.partner:{c}:onboarding:expectations" for c in clients}
 
 
 # key -> (responsible user, evidence rows) for actionable findings: (record id, days overdue or
-# late), or the record id alone where no day count applies (credit_match lists credit notes first);
+# late), or the record id alone where no day count applies (a payment finding lists its credit
+# notes after its invoices);
 # client -> (score, criteria as p/w/f/u in CRITERIA order) for the checklist (None: fewer than
 # min_known_criteria known); (model, id) -> reason for what Odoo shows but no finding chases.
 EXPECTED = {
     16: {
         "findings": {
-            'late_payment:res.partner:9:stop_work': (6, [(16, 90)]),
-            'late_payment:res.partner:9:manager': (6, [(17, 45)]),
-            'late_payment:res.partner:9:call': (6, [(18, 20)]),
-            'late_payment:res.partner:10:call': (2, [(4, 15), (19, 15)]),
-            'late_payment:res.partner:11:call': (6, [(24, 25)]),
-            'late_payment:res.partner:12:reminder': (2, [(30, 5)]),
-            'late_payment:res.partner:13:reminder': (6, [(33, 5)]),
-            'late_payment:res.partner:9:credit_match': (2, [39, 18]),
-            'unmet_deadlines:project.project:1:late': (6, [(5, 40), (6, 20), (11, 15), (7, 9), (8, 3)]),
-            'unmet_deadlines:project.project:2:late': (2, [(18, 4)]),
-            'unmet_deadlines:project.project:1:escalated': (2, [(5, 40), (6, 20), (11, 15)]),
+            'late_payment:res.partner:9': (6, [(16, 90), (17, 45), (18, 20), 39]),
+            'late_payment:res.partner:10': (2, [(4, 15), (19, 15)]),
+            'late_payment:res.partner:11': (6, [(24, 25)]),
+            'late_payment:res.partner:12': (2, [(30, 5)]),
+            'late_payment:res.partner:13': (6, [(33, 5)]),
+            'unmet_deadlines:project.project:1': (2, [(5, 40), (6, 20), (11, 15), (7, 9), (8, 3)]),
+            'unmet_deadlines:project.project:2': (2, [(18, 4)]),
         },
         "onboarding": onboarding(14),
         "checklist": {8: (None, 'uuuupu'), 9: (33, 'upffuu'), 10: (33, 'uuffpu'), 11: (50, 'ufpwuu'), 12: (None, 'uuufuu'), 13: (None, 'uuufuu'), 14: (None, 'uuuuuu')},
@@ -56,16 +58,12 @@ EXPECTED = {
     },
     17: {
         "findings": {
-            'late_payment:res.partner:9:stop_work': (6, [(25, 90)]),
-            'late_payment:res.partner:9:manager': (6, [(26, 45)]),
-            'late_payment:res.partner:9:call': (6, [(27, 20)]),
-            'late_payment:res.partner:11:call': (6, [(33, 25)]),
-            'late_payment:res.partner:12:reminder': (2, [(39, 5)]),
-            'late_payment:res.partner:13:reminder': (6, [(42, 5)]),
-            'late_payment:res.partner:9:credit_match': (2, [48, 27]),
-            'late_payment:res.partner:10:credit_match': (2, [12, 14, 13, 4, 28]),
-            'unmet_deadlines:project.project:1:late': (6, [(7, 15)]),
-            'unmet_deadlines:project.project:1:escalated': (2, [(7, 15)]),
+            'late_payment:res.partner:9': (6, [(25, 90), (26, 45), (27, 20), 48]),
+            'late_payment:res.partner:10': (2, [(4, 15), (28, 15), 12, 14, 13]),
+            'late_payment:res.partner:11': (6, [(33, 25)]),
+            'late_payment:res.partner:12': (2, [(39, 5)]),
+            'late_payment:res.partner:13': (6, [(42, 5)]),
+            'unmet_deadlines:project.project:1': (2, [(7, 15)]),
         },
         "onboarding": onboarding(14),
         "checklist": {8: (None, 'uuuupu'), 9: (33, 'upffuu'), 10: (33, 'uuffpu'), 11: (50, 'ufpwuu'), 12: (None, 'uuufuu'), 13: (None, 'uuufuu'), 14: (None, 'uuuuuu')},
@@ -73,17 +71,13 @@ EXPECTED = {
     },
     18: {
         "findings": {
-            'late_payment:res.partner:9:stop_work': (6, [(25, 90)]),
-            'late_payment:res.partner:9:manager': (6, [(26, 45)]),
-            'late_payment:res.partner:9:call': (6, [(27, 20)]),
-            'late_payment:res.partner:11:call': (6, [(33, 25)]),
-            'late_payment:res.partner:12:reminder': (2, [(39, 5)]),
-            'late_payment:res.partner:13:reminder': (6, [(42, 5)]),
-            'late_payment:res.partner:9:credit_match': (6, [48, 27]),
-            'late_payment:res.partner:10:credit_match': (2, [12, 14, 13, 4, 28]),
-            'unmet_deadlines:project.project:1:late': (6, [(1, 40), (2, 20), (7, 15), (3, 9), (4, 3)]),
-            'unmet_deadlines:project.project:5:late': (2, [(5, 5)]),
-            'unmet_deadlines:project.project:1:escalated': (2, [(1, 40), (2, 20), (7, 15)]),
+            'late_payment:res.partner:9': (6, [(25, 90), (26, 45), (27, 20), 48]),
+            'late_payment:res.partner:10': (2, [(4, 15), (28, 15), 12, 14, 13]),
+            'late_payment:res.partner:11': (6, [(33, 25)]),
+            'late_payment:res.partner:12': (2, [(39, 5)]),
+            'late_payment:res.partner:13': (6, [(42, 5)]),
+            'unmet_deadlines:project.project:1': (2, [(1, 40), (2, 20), (7, 15), (3, 9), (4, 3)]),
+            'unmet_deadlines:project.project:5': (2, [(5, 5)]),
         },
         "onboarding": onboarding(14, 15),
         "checklist": {8: (None, 'uuuupu'), 9: (33, 'upffuu'), 10: (25, 'ufffpu'), 11: (38, 'uffwpu'), 12: (None, 'uuufuu'), 13: (None, 'uuufuu'), 14: (None, 'uuuuuu'), 15: (None, 'uuuuuu')},
@@ -91,17 +85,13 @@ EXPECTED = {
     },
     19: {
         "findings": {
-            'late_payment:res.partner:8:stop_work': (5, [(57, 90)]),
-            'late_payment:res.partner:8:manager': (5, [(58, 45)]),
-            'late_payment:res.partner:8:call': (5, [(59, 20)]),
-            'late_payment:res.partner:10:call': (5, [(65, 25)]),
-            'late_payment:res.partner:11:reminder': (2, [(71, 5)]),
-            'late_payment:res.partner:12:reminder': (5, [(5, 7), (33, 7), (74, 5)]),
-            'late_payment:res.partner:8:credit_match': (5, [80, 59]),
-            'late_payment:res.partner:9:credit_match': (5, [15, 43, 16, 44, 4, 32, 60]),
-            'unmet_deadlines:project.project:5:late': (2, [(5, 5)]),
-            'unmet_deadlines:project.project:6:late': (2, [(6, 525), (1, 40), (2, 20), (7, 15), (3, 9), (4, 3)]),
-            'unmet_deadlines:project.project:6:escalated': (2, [(6, 525), (1, 40), (2, 20), (7, 15)]),
+            'late_payment:res.partner:8': (5, [(57, 90), (58, 45), (59, 20), 80]),
+            'late_payment:res.partner:9': (5, [(4, 15), (32, 15), (60, 15), 15, 43, 16, 44]),
+            'late_payment:res.partner:10': (5, [(65, 25)]),
+            'late_payment:res.partner:11': (2, [(71, 5)]),
+            'late_payment:res.partner:12': (5, [(5, 7), (33, 7), (74, 5)]),
+            'unmet_deadlines:project.project:5': (2, [(5, 5)]),
+            'unmet_deadlines:project.project:6': (2, [(6, 525), (1, 40), (2, 20), (7, 15), (3, 9), (4, 3)]),
         },
         "onboarding": onboarding(13, 15),
         "checklist": {7: (None, 'uuuupu'), 8: (25, 'ufffpu'), 9: (25, 'ufffpu'), 10: (38, 'uffwpu'), 11: (None, 'uuufuu'), 12: (None, 'uuufuu'), 13: (None, 'uuuuuu'), 15: (None, 'uuuuuu')},
@@ -135,6 +125,17 @@ def test_builtin_rules_on_the_recorded_databases(odoo, recorded_snapshot):
         assert f.responsible_user_id == owner, key
         assert [evidence_row(r) for r in f.evidence] == rows, key
     assert {(n.model, n.res_id): n.reason for n in result.not_raised} == expected["not_raised"]
+    # each takes over the keys today's separate findings have, so an upgrade merges them
+    levels = ("reminder", "call", "manager", "stop_work", "credit_match")
+    for key, f in actionable.items():
+        if key.startswith("late_payment:"):
+            assert f.replaces == tuple(f"{key}:{level}" for level in levels), key
+        elif key.startswith("unmet_deadlines:"):
+            escalated = (f"{key}:escalated",) if f.data["kind"] == "escalated" else ()
+            assert f.replaces == (f"{key}:late", f"{key}:at_risk") + escalated, key
+        elif key in expected["onboarding"]:
+            base = key.rsplit(":", 1)[0]
+            assert set(f.replaces) == {f"{base}:{step}" for step in ONBOARDING[1:]}, key
     # a project's findings belong to the project's customer (its commercial partner), whoever
     # the client of its earliest late task is
     projects = recorded_snapshot.projects.set_index("id")

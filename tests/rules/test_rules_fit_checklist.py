@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import pytest
 
+from clientcare.rules.testing import visible
 from clientcare.rules.testing import builtin_rules, evaluate
 
 from clientcare.connector.errors import ConfigError
@@ -196,7 +197,7 @@ def test_score_over_known_criteria_with_weights():
     b = paid([0] * 5, client().tables("ratings")).rating(1, 10, 1)   # pays: pass, satisfied: fail
     f = checklist(b, min_known_criteria=2)["fit_checklist:res.partner:10:checklist"]
     assert (f.data["score"], f.data["band"]) == (50, "fair")
-    assert f.summary == "Azure Interior: fit score 50, fair, 2 of 6 criteria known; fails: likely satisfied"
+    assert visible(f.summary) == "Azure Interior: fit score 50, fair, 2 of 6 criteria known; fails: likely satisfied"
     weighted = checklist(b, weights={"pays_on_time": 3.0}, min_known_criteria=2)[
         "fit_checklist:res.partner:10:checklist"]
     assert (weighted.data["score"], weighted.data["band"]) == (75, "good")
@@ -230,7 +231,7 @@ def test_band_change_posts_a_note_once_per_change():
     before = previous_of(paid([0] * 4))                      # pays on time: pass -> score 100, good
     found = checklist(paid([1, 1, 0, 0]), previous=before, **ONE)   # now fails -> 0, poor
     note = found[f"fit_checklist:res.partner:10:band:{AS_OF.isoformat()}"]
-    assert note.action.kind == "note" and note.summary == (
+    assert note.action.kind == "note" and visible(note.summary) == (
         "Azure Interior: fit score 0, poor, 1 of 6 criteria known; was 100 (good)")
     assert note.data["score_change"] == -100
     same = checklist(paid([1, 1, 0, 0]), previous=previous_of(paid([1, 1, 0, 0])), **ONE)
@@ -242,7 +243,7 @@ def test_a_newly_failing_criterion_asks_the_salesperson_and_stays_until_fixed():
     now = checklist(paid([1, 1, 0, 0]), previous=before, **ONE)
     act = now["fit_checklist:res.partner:10:attention"]
     assert act.action.activity_type == "todo" and act.action.due_date == AS_OF
-    assert "'pays on time' now fails" in act.summary
+    assert "'pays on time' now fails" in visible(act.summary)
     # next run: still failing, no longer "new", the activity stays (same key, same due date)
     later = checklist(paid([1, 1, 0, 0]), previous=[f.to_dict() for f in now.values()], **ONE)
     assert later["fit_checklist:res.partner:10:attention"].action.due_date == AS_OF

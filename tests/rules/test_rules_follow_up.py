@@ -5,6 +5,7 @@ from datetime import date, timedelta
 
 import pytest
 
+from clientcare.rules.testing import visible
 from clientcare.rules.testing import builtin_rules, evaluate
 
 from clientcare.rules import run_rules
@@ -121,7 +122,7 @@ def test_fix_check_n_days_after_closing_until_it_expires(version, closed, found)
 
 def test_fix_check_details():
     f = run(fix_task(), ["fix_check"], fix_projects=(2,))["follow_up:project.task:5:fix_check"]
-    assert f.summary == "is the fix holding? check with Azure Interior about 'Login broken'"
+    assert visible(f.summary) == "is the fix holding? check with Azure Interior about 'Login broken'"
     assert f.evidence[0] == {"signal": "fix task done", "record": "project.task,5", "date": "2026-11-15",
                              "value": "in project Helpdesk"}
     assert f.action.due_date == AS_OF  # 7 days after closing (and over 14 after the last contact)
@@ -221,12 +222,35 @@ def test_onboarding_owners_and_due_dates():
     got = {f.part: (f.responsible_user_id, f.routed_by, f.action.due_date, f.action.activity_type)
            for f in result.findings}
     first = AS_OF - timedelta(days=10)
-    assert got == {
+    assert got == {  # the project manager's two steps are one activity (below)
         "onboarding:expectations": (SALES, "client_salesperson", first + timedelta(days=2), "meeting"),
         "onboarding:scope": (MANAGER, "project_manager", first + timedelta(days=5), "meeting"),
         "onboarding:payment_terms": (ADMIN, "invoice_salesperson", first + timedelta(days=5), "email"),
-        "onboarding:responsibilities": (MANAGER, "project_manager", first + timedelta(days=10), "call"),
     }
+
+
+# Deliberate change (issue 21): one onboarding activity per client and owner (it was one per step:
+# four at once for one salesperson); the owner's earliest step leads, the others are listed in it.
+def test_onboarding_is_one_activity_per_client_and_owner_listing_the_steps():
+    result = run_rules(new_client().build(), AS_OF, {"follow_up": {"kinds": ["onboarding"]}},
+                       registry=builtin_rules(), only=["follow_up"])
+    scope = next(f for f in result.findings if f.responsible_user_id == MANAGER)
+    assert scope.key == "follow_up:res.partner:10:onboarding:scope"
+    assert visible(scope.summary) == "confirm the scope of work with Newco (+1 more)"
+    assert scope.replaces == ("follow_up:res.partner:10:onboarding:responsibilities",)
+    first = AS_OF - timedelta(days=10)
+    assert [(r["date"], r["value"]) for r in scope.evidence if r["signal"] == "onboarding step"] == [
+        ((first + timedelta(days=5)).isoformat(), "confirm the scope of work with Newco (owner: the project manager)"),
+        ((first + timedelta(days=10)).isoformat(), "agree who does what, on both sides, with Newco (owner: the project manager)")]
+    assert sum(r["signal"] == "client first seen" for r in scope.evidence) == 1
+    assert sorted(len(f.replaces) for f in result.findings) == [0, 0, 1]
+    steps = [{"name": n, "summary": f"{n} with {{client}}", "due_after_days": d} for n, d in (("b", 3), ("a", 1), ("c", 9))]
+    one_owner = run_rules(new_client().build(), AS_OF, {"follow_up": {"kinds": ["onboarding"], "onboarding_steps": steps}},
+                          registry=builtin_rules(), only=["follow_up"])
+    (f,) = one_owner.findings
+    assert (f.key, visible(f.summary), f.responsible_user_id) == ("follow_up:res.partner:10:onboarding:a", "a with Newco (+2 more)",
+                                                         SALES)
+    assert f.replaces == ("follow_up:res.partner:10:onboarding:b", "follow_up:res.partner:10:onboarding:c")
 
 
 def test_custom_onboarding_step_with_a_named_owner():
@@ -234,7 +258,7 @@ def test_custom_onboarding_step_with_a_named_owner():
         {"name": "welcome", "summary": "welcome pack for {client}", "owner_user_id": ADMIN, "due_after_days": 0}]}})
     result = run_rules(new_client().build(), AS_OF, cfg, registry=builtin_rules(), only=["follow_up"])
     (f,) = result.findings
-    assert (f.key, f.summary, f.responsible_user_id) == (
+    assert (f.key, visible(f.summary), f.responsible_user_id) == (
         "follow_up:res.partner:10:onboarding:welcome", "welcome pack for Newco", ADMIN)
 
 
@@ -291,7 +315,7 @@ def closings(before: SnapshotBuilder, after: SnapshotBuilder, kinds=("check_in",
     cfg = fu.Config(kinds=tuple(kinds), **config)
     previous = [f.to_dict() for f in evaluate(fu, before.build(), AS_OF, cfg).findings]
     assert previous, "the first run raises something"
-    return {r.key: r.how for r in evaluate(fu, after.build(), AS_OF, cfg, previous=previous).resolved}
+    return {r.key: visible(r.how) for r in evaluate(fu, after.build(), AS_OF, cfg, previous=previous).resolved}
 
 
 def test_a_check_in_closes_with_the_persons_contact():

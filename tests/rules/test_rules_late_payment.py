@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import pytest
 
+from clientcare.rules.testing import visible
 from clientcare.rules.testing import builtin_rules, evaluate
 
 from clientcare.connector.errors import ConfigError
@@ -18,6 +19,10 @@ def run(b: SnapshotBuilder, **config):
     return {f.key: f for f in evaluate(lp, b.build(), AS_OF, lp.Config(**config)).findings}
 
 
+KEY = "late_payment:res.partner:10"  # one activity per client (issue 21)
+LEVEL_KEYS = tuple(f"{KEY}:{level}" for level in ("reminder", "call", "manager", "stop_work", "credit_match"))
+
+
 def client(version=17, **kw):
     return SnapshotBuilder(version, **kw).client(10, "Azure Interior", SALES)
 
@@ -27,24 +32,24 @@ def client(version=17, **kw):
     (59, "manager"), (60, "stop_work"), (400, "stop_work")])
 def test_level_boundaries(days, level):
     found = run(client().invoice(1, 10, -days, 100.0))
-    assert [f.level for f in found.values()] == ([level] if level else [])
+    assert [f.data["kind"] for f in found.values()] == ([level] if level else [])
     if level:
-        f = found[f"late_payment:res.partner:10:{level}"]
-        assert f.evidence[0]["days_overdue"] == days and f.evidence[0]["invoice_id"] == 1
+        row = found[KEY].evidence[0]
+        assert (row["days_overdue"], row["invoice_id"], row["level"]) == (days, 1, level)
 
 
 @pytest.mark.parametrize("grace, days, level", [
     (3, 3, None), (3, 4, "reminder"), (20, 16, None), (20, 21, "call"), (0, 1, "reminder")])
 def test_grace_days_delay_the_first_report_only(grace, days, level):
     found = run(client().invoice(1, 10, -days, 100.0), grace_days=grace)
-    assert [f.level for f in found.values()] == ([level] if level else [])
+    assert [f.data["kind"] for f in found.values()] == ([level] if level else [])
 
 
 def test_due_date_of_the_action_is_when_the_level_was_reached():
-    f = run(client().invoice(1, 10, -40, 100.0).invoice(2, 10, -35, 50.0))["late_payment:res.partner:10:manager"]
+    f = run(client().invoice(1, 10, -40, 100.0).invoice(2, 10, -35, 50.0))[KEY]
     assert f.action.due_date == AS_OF - timedelta(days=40) + timedelta(days=30)
     assert f.action.activity_type == "call" and f.severity == "high"
-    g = run(client().invoice(1, 10, -3, 100.0), grace_days=2)["late_payment:res.partner:10:reminder"]
+    g = run(client().invoice(1, 10, -3, 100.0), grace_days=2)[KEY]
     assert g.action.due_date == AS_OF - timedelta(days=3) + timedelta(days=3)
 
 
@@ -54,31 +59,57 @@ def test_minimum_amount_is_inclusive(amount, reported):
     assert bool(found) == reported
 
 
-def test_minimum_amount_applies_to_the_level_total():
-    found = run(client().invoice(1, 10, -20, 60.0).invoice(2, 10, -18, 40.0).invoice(3, 10, -2, 90.0),
-                min_amount=100.0)
-    assert list(found) == ["late_payment:res.partner:10:call"]
-    assert found["late_payment:res.partner:10:call"].data["totals_company_currency"] == {"USD": 100.0}
+# Deliberate change (issue 21): min_amount applies to the client's total (per company), as the
+# client gets one activity for all of it; it was per level.
+def test_minimum_amount_applies_to_the_client_total():
+    found = run(client().invoice(1, 10, -20, 60.0).invoice(2, 10, -3, 40.0), min_amount=100.0)
+    assert list(found) == [KEY]
+    assert found[KEY].data["totals_company_currency"] == {"USD": 100.0}
+    assert found[KEY].data["levels"] == {"reminder": 1, "call": 1}
+    assert not run(client().invoice(1, 10, -20, 60.0).invoice(2, 10, -3, 39.0), min_amount=100.0)
 
 
-def test_one_finding_per_client_and_level_listing_its_invoices():
+# Deliberate change (issue 21): one finding per client (it was one per client and level): the
+# client's collector gets one activity at the client's highest level, listing every invoice
+# with its days overdue and its level; it takes over the keys of the per-level findings.
+def test_one_finding_per_client_at_its_highest_level_listing_each_invoice_with_its_level():
     b = client().client(20, "Deco Addict", SALES)
     b.invoice(1, 10, -20, 100.0).invoice(2, 10, -16, 50.0).invoice(3, 10, -45, 70.0).invoice(4, 20, -20, 10.0)
     found = run(b)
-    assert sorted(found) == ["late_payment:res.partner:10:call", "late_payment:res.partner:10:manager",
-                             "late_payment:res.partner:20:call"]
-    call = found["late_payment:res.partner:10:call"]
-    assert [r["invoice_id"] for r in call.evidence] == [1, 2]  # oldest first
-    assert call.summary == "call Azure Interior: 2 invoices 15+ days overdue (150.00 USD)"
-    assert call.evidence_columns[0] == "invoice" and call.evidence[0]["invoice"] == "INV/2026/00001"
-    assert call.data["invoice_ids"] == [1, 2] and call.client_id == 10
+    assert sorted(found) == [KEY, "late_payment:res.partner:20"]
+    f = found[KEY]
+    assert [(r["invoice_id"], r["days_overdue"], r["level"]) for r in f.evidence] == [
+        (3, 45, "manager"), (1, 20, "call"), (2, 16, "call")]  # oldest first
+    assert visible(f.summary) == "manager: review the account of Azure Interior: 3 invoices overdue, the oldest 30+ days " \
+                        "(220.00 USD)"
+    assert (f.severity, f.action.activity_type, f.level, f.part) == ("high", "call", None, None)
+    assert f.evidence_columns[:3] == ["kind", "invoice", "invoice_id"] and f.evidence[0]["invoice"] == "INV/2026/00003"
+    assert f.data["invoice_ids"] == [3, 1, 2] and f.client_id == 10 and f.data["levels"] == {"call": 2, "manager": 1}
+    assert f.replaces == LEVEL_KEYS and "days_overdue" in f.daily
+    assert visible(found["late_payment:res.partner:20"].summary) == "call Deco Addict: 1 invoice 15+ days overdue (10.00 USD)"
+
+
+def test_three_levels_and_a_credit_note_are_one_activity():
+    b = client().invoice(1, 10, -5, 40.0).invoice(2, 10, -20, 50.0).invoice(3, 10, -70, 60.0).refund(4, 10, 30.0)
+    out = evaluate(lp, b.build(), AS_OF, lp.Config())
+    assert [f.key for f in out.findings] == [KEY]
+    f = out.findings[0]
+    assert [(r["kind"], r["invoice_id"], r["level"]) for r in f.evidence] == [
+        ("overdue invoice", 3, "stop_work"), ("overdue invoice", 2, "call"), ("overdue invoice", 1, "reminder"),
+        ("credit note", 4, None)]
+    assert visible(f.summary) == ("decide whether to stop work for Azure Interior: 3 invoices overdue, the oldest 60+ days "
+                         "(120.00 USD); match 1 credit note (30.00 USD)")
+    assert f.severity == "critical" and f.data["credit_note_ids"] == [4] and f.data["invoice_ids"] == [3, 2, 1]
+    assert f.evidence[1]["credit_applied"] == 0.0 and f.evidence[2]["credit_applied"] == 30.0
+    assert f.evidence[3]["amount_due_company"] == -30.0
+    assert not out.not_raised and f.replaces == LEVEL_KEYS
 
 
 def test_partial_payment_counts_the_residual():
-    f = run(client().invoice(1, 10, -20, 100.0, 40.0))["late_payment:res.partner:10:call"]
+    f = run(client().invoice(1, 10, -20, 100.0, 40.0))[KEY]
     row = f.evidence[0]
     assert (row["amount_total"], row["amount_due"], row["payment_state"]) == (100.0, 40.0, "partial")
-    assert "40.00 USD" in f.summary
+    assert "40.00 USD" in visible(f.summary)
 
 
 @pytest.mark.parametrize("state", ["paid", "in_payment", "blocked", "reversed"])
@@ -92,20 +123,16 @@ def test_draft_and_cancelled_invoices_are_ignored():
 
 # Deliberate change: credit used to be netted oldest invoice first, in silence (101 clients of a
 # real database got no finding and an understated age).  Now it is applied newest first, the
-# oldest truly overdue invoice stays chased, and a credit_match finding asks to match them.
+# oldest truly overdue invoice stays chased, and the client's one activity asks to match them.
 def test_credit_notes_cover_the_newest_invoices_and_ask_to_be_matched():
     b = client().invoice(1, 10, -40, 50.0).invoice(2, 10, -20, 70.0).refund(3, 10, 30.0)
     out = evaluate(lp, b.build(), AS_OF, lp.Config())
-    found = {f.key: f for f in out.findings}
-    manager = found["late_payment:res.partner:10:manager"].evidence[0]
-    assert (manager["invoice_id"], manager["amount_due_company"], manager["credit_applied"]) == (1, 50.0, 0.0)
-    call = found["late_payment:res.partner:10:call"].evidence[0]
-    assert (call["invoice_id"], call["amount_due_company"], call["credit_applied"]) == (2, 40.0, 30.0)
-    match = found["late_payment:res.partner:10:credit_match"]
-    assert match.summary == "match 1 credit note (30.00 USD) with overdue invoices of Azure Interior"
-    assert [(r["kind"], r["move_id"]) for r in match.evidence] == [("credit note", 3), ("overdue invoice", 2)]
-    assert match.route["first"] == "invoice_salesperson" and match.action.activity_type == "todo"
-    assert match.data == {"credit_note_ids": [3], "invoice_ids": [2]}
+    f = {f.key: f for f in out.findings}[KEY]
+    rows = [(r["kind"], r["invoice_id"], r["amount_due_company"], r["credit_applied"]) for r in f.evidence]
+    assert rows == [("overdue invoice", 1, 50.0, 0.0), ("overdue invoice", 2, 40.0, 30.0),
+                    ("credit note", 3, -30.0, None)]
+    assert visible(f.summary).endswith("; match 1 credit note (30.00 USD)")
+    assert (f.data["credit_note_ids"], f.data["invoice_ids"]) == ([3], [1, 2])
     assert not out.not_raised
 
 
@@ -113,13 +140,24 @@ def test_an_invoice_fully_covered_is_not_chased_but_said_why():
     b = client().invoice(1, 10, -40, 50.0).invoice(2, 10, -20, 70.0).refund(3, 10, 80.0)
     out = evaluate(lp, b.build(), AS_OF, lp.Config())
     found = {f.key: f for f in out.findings}
-    assert set(found) == {"late_payment:res.partner:10:manager", "late_payment:res.partner:10:credit_match"}
-    assert found["late_payment:res.partner:10:manager"].evidence[0]["amount_due_company"] == 40.0
+    assert set(found) == {KEY}
+    rows = [(r["invoice_id"], r["level"], r["amount_due_company"], r["credit_applied"]) for r in found[KEY].evidence]
+    assert rows == [(1, "manager", 40.0, 10.0), (2, None, 0.0, 70.0), (3, None, -80.0, None)]
+    assert found[KEY].data["invoice_names"] == ["INV/2026/00001"]  # what the talking points chase
     assert [(n.res_id, n.reason) for n in out.not_raised] == [
         (2, "covered by open credit note(s) RINV/2026/00003: match them in Odoo")]
     gross = {f.key: f for f in evaluate(lp, b.build(), AS_OF, lp.Config(net_credit_notes=False)).findings}
-    assert gross["late_payment:res.partner:10:call"].evidence[0]["amount_due_company"] == 70.0
-    assert "late_payment:res.partner:10:credit_match" in gross
+    assert [r["amount_due_company"] for r in gross[KEY].evidence] == [50.0, 70.0, -80.0]
+    assert gross[KEY].summary.endswith("; match 1 credit note (80.00 USD)")
+
+
+def test_a_client_whose_overdue_invoices_are_all_covered_gets_one_activity_asking_to_match():
+    out = evaluate(lp, client().invoice(1, 10, -20, 70.0).refund(3, 10, 80.0).build(), AS_OF, lp.Config())
+    [f] = out.findings
+    assert f.key == KEY and f.data["kind"] == "credit_match" and f.replaces == LEVEL_KEYS
+    assert visible(f.summary) == "match 1 credit note (80.00 USD) with overdue invoices of Azure Interior"
+    assert (f.severity, f.action.activity_type, f.route["first"]) == ("medium", "todo", "invoice_salesperson")
+    assert f.data["invoice_ids"] == [1] and [n.res_id for n in out.not_raised] == [1]
 
 
 def test_every_overdue_invoice_is_in_a_finding_or_not_raised():
@@ -130,25 +168,25 @@ def test_every_overdue_invoice_is_in_a_finding_or_not_raised():
     reasons = {n.res_id: n.reason for n in out.not_raised}
     assert raised | set(reasons) == {1, 2, 3, 5}
     assert reasons[5] == "due 2026-11-21, within grace_days (1)"
-    assert reasons[2] == "the client's total at this level (5.00 USD) is under min_amount (10)"
+    assert 2 in raised and reasons[3].startswith("covered by open credit note(s)")
 
 
 def test_a_paid_credit_note_nets_nothing():
     found = run(client().invoice(1, 10, -40, 50.0).refund(3, 10, 30.0, 0.0, payment_state="paid"))
-    assert found["late_payment:res.partner:10:manager"].evidence[0]["amount_due_company"] == 50.0
+    assert found[KEY].evidence[0]["amount_due_company"] == 50.0 and not found[KEY].data["credit_note_ids"]
 
 
 def test_amounts_in_invoice_currency_totals_in_company_currency():
     b = client().invoice(1, 10, -20, 100.0, currency="EUR", rate=1.1).invoice(2, 10, -18, 10.0)
-    f = run(b)["late_payment:res.partner:10:call"]
+    f = run(b)[KEY]
     eur, usd = f.evidence
     assert (eur["currency"], eur["amount_due"], eur["amount_due_company"], eur["company_currency"]) == (
         "EUR", 100.0, 110.0, "USD")
     assert (usd["currency"], usd["amount_due"]) == ("USD", 10.0)
     assert f.data["totals_company_currency"] == {"USD": 120.0}
-    assert f.summary.endswith("(120.00 USD)")
+    assert visible(f.summary).endswith("(120.00 USD)")
     partial_eur = run(client().invoice(1, 10, -20, 100.0, 50.0, currency="EUR", rate=1.1))
-    row = partial_eur["late_payment:res.partner:10:call"].evidence[0]
+    row = partial_eur[KEY].evidence[0]
     assert (row["amount_due"], row["amount_due_company"]) == (50.0, 55.0)
 
 
@@ -156,26 +194,51 @@ def test_each_company_keeps_its_currency_and_its_minimum():
     b = client()
     b.company(2, "EU Company", "EUR")
     b.invoice(1, 10, -20, 100.0).invoice(2, 10, -20, 80.0, company=2)
-    f = run(b)["late_payment:res.partner:10:call"]
+    f = run(b)[KEY]
     assert f.data["totals_company_currency"] == {"EUR": 80.0, "USD": 100.0}
-    assert "(80.00 EUR + 100.00 USD)" in f.summary
-    only_usd = run(b, min_amount=90.0)["late_payment:res.partner:10:call"]
+    assert "(80.00 EUR + 100.00 USD)" in visible(f.summary)
+    only_usd = run(b, min_amount=90.0)[KEY]
     assert [r["invoice_id"] for r in only_usd.evidence] == [1]
 
 
 def test_invoice_without_due_date_falls_back_on_its_date():
     b = client()
     b.invoice(1, 10, None, 100.0, invoice_date=-16)
-    assert list(run(b)) == ["late_payment:res.partner:10:call"]
+    assert list(run(b)) == [KEY]
 
 
 def test_manager_levels_can_go_to_a_named_manager():
     b = client().invoice(1, 10, -20, 10.0).invoice(2, 10, -40, 10.0).invoice(3, 10, -70, 10.0)
     result = run_rules(b.build(), AS_OF, {"late_payment": {"manager_user_id": MANAGER}}, {"default_user_id": ADMIN},
                        registry=builtin_rules(), only=["late_payment"])
-    owners = {f.level: (f.responsible_user_id, f.routed_by) for f in result.findings}
-    assert owners["call"] == (SALES, "client_salesperson")
-    assert owners["manager"] == owners["stop_work"] == (MANAGER, "rule: late_payment.manager_user_id")
+    owners = {f.key: (f.responsible_user_id, f.routed_by) for f in result.findings}
+    assert owners == {KEY: (SALES, "client_salesperson"),
+                      f"{KEY}:manager": (MANAGER, "rule: late_payment.manager_user_id")}
+    manager = next(f for f in result.findings if f.part == "manager")
+    assert visible(manager.summary) == ("review the account of Azure Interior with its collector: 3 invoices overdue, "
+                               "the oldest 60+ days (30.00 USD)")
+    assert manager.severity == "critical" and manager.data["kind"] == "manager" and not manager.replaces
+    # the manager's own activity keeps the key the manager level had: not taken over by the collector's
+    main = next(f for f in result.findings if f.part is None)
+    assert main.replaces == tuple(k for k in LEVEL_KEYS if k != f"{KEY}:manager")
+
+
+def test_below_the_managers_level_nobody_gets_a_second_activity():
+    b = client().invoice(1, 10, -20, 10.0)
+    result = run_rules(b.build(), AS_OF, {"late_payment": {"manager_user_id": MANAGER}}, {"default_user_id": ADMIN},
+                       registry=builtin_rules(), only=["late_payment"])
+    assert [(f.key, f.responsible_user_id) for f in result.findings] == [(KEY, SALES)]
+
+
+def test_the_managers_activity_goes_when_the_level_drops_saying_why():
+    config = lp.Config(manager_user_id=MANAGER)
+    before = [f.to_dict() for f in evaluate(lp, client().invoice(1, 10, -40, 10.0).invoice(2, 10, -20, 10.0).build(),
+                                            AS_OF, config).findings]
+    assert [f["key"] for f in before] == [KEY, f"{KEY}:manager"]
+    after = evaluate(lp, client().invoice(1, 10, -40, 10.0, 0.0, paid=-1).invoice(2, 10, -20, 10.0).build(),
+                     AS_OF, config, previous=before)
+    assert [f.key for f in after.findings] == [KEY]
+    assert {r.key: r.how for r in after.resolved} == {f"{KEY}:manager": "now at level call, below manager_from_level (3)"}
 
 
 def test_invoice_salesperson_is_the_routing_hint():
@@ -221,7 +284,7 @@ def test_chronic_window_and_tolerance():
 
 def test_chronic_finding_explains_itself():
     f = run(paid_history([20, 10, 0]))["late_payment:res.partner:10:chronic"]
-    assert f.summary == "review payment terms with Azure Interior: 2 of 3 invoices paid late, 10 days late on average"
+    assert visible(f.summary) == "review payment terms with Azure Interior: 2 of 3 invoices paid late, 10 days late on average"
     assert [r["days_late"] for r in f.evidence] == [20, 10, 0]
     assert f.data == {"invoices": 3, "paid_late": 2, "share_late": 0.667, "avg_days_late": 10.0, "window_days": 365}
     assert f.action.due_date == AS_OF + timedelta(days=-290 + 10)  # the latest late payment
@@ -245,9 +308,9 @@ def test_config_mistakes_are_errors(bad):
 def test_custom_levels():
     found = run(client().invoice(1, 10, -8, 100.0), levels=(7, 21), level_names=("nudge", "escalate"),
                 severities=("low", "high"), activity_types=("email", "call"), manager_from_level=2)
-    f = found["late_payment:res.partner:10:nudge"]
-    assert f.summary.startswith("nudge: Azure Interior: 1 invoice 7+ days overdue")
-    assert "7–20 days overdue" in f.resolved_when
+    f = found[KEY]
+    assert visible(f.summary).startswith("nudge: Azure Interior: 1 invoice 7+ days overdue")
+    assert f.data["kind"] == "nudge" and f.replaces == (f"{KEY}:nudge", f"{KEY}:escalate", f"{KEY}:credit_match")
 
 
 def test_min_amount_counts_only_what_is_chased():
@@ -257,7 +320,7 @@ def test_min_amount_counts_only_what_is_chased():
     assert not out.findings
     assert {n.res_id: n.reason for n in out.not_raised} == {
         2: "due 2026-11-20, within grace_days (2)",
-        1: "the client's total at this level (8.00 USD) is under min_amount (10)"}
+        1: "the client's total overdue (8.00 USD) is under min_amount (10)"}
 
 
 def test_a_chronic_late_payer_no_longer_chronic_closes_saying_why():
@@ -266,3 +329,21 @@ def test_a_chronic_late_payer_no_longer_chronic_closes_saying_why():
     after = evaluate(lp, paid_history([10, 10, 10, 0, 0, 0, 0]).build(), AS_OF, lp.Config(), previous=before)
     assert {r.key: r.how for r in after.resolved}["late_payment:res.partner:10:chronic"].startswith(
         "no longer a chronic late payer")
+
+
+def test_an_upgrade_takes_over_the_level_keys_and_closes_none_of_them_while_the_client_owes():
+    """Yesterday's per-level findings (as the last run stored them): today's one activity takes
+    them over (merged by the write-back), none is closed as resolved; once all is paid, the
+    old keys close saying so."""
+    old = [{"key": f"{KEY}:{level}", "rule": "late_payment", "level": level, "subject_model": "res.partner",
+            "subject_id": 10, "client_id": 10, "action": {"kind": "activity"},
+            "evidence": [{"invoice": f"INV/2026/0000{i}", "invoice_id": i}], "data": {"invoice_ids": [i], "days": d}}
+           for level, i, d in (("call", 1, 15), ("manager", 2, 30))]
+    owing = client().invoice(1, 10, -20, 10.0).invoice(2, 10, -40, 10.0)
+    out = evaluate(lp, owing.build(), AS_OF, lp.Config(), previous=old)
+    assert [f.key for f in out.findings] == [KEY] and {p["key"] for p in old} <= set(out.findings[0].replaces)
+    assert out.resolved == []
+    paid = client().invoice(1, 10, -20, 10.0, 0.0, paid=-2).invoice(2, 10, -40, 10.0, 0.0, paid=-2)
+    out = evaluate(lp, paid.build(), AS_OF, lp.Config(), previous=old)
+    assert {r.key: r.how for r in out.resolved} == {f"{KEY}:call": "INV/2026/00001 paid on 2026-11-20",
+                                                    f"{KEY}:manager": "INV/2026/00002 paid on 2026-11-20"}

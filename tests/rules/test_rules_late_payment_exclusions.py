@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 
+from clientcare.rules.testing import visible
 from clientcare.connector import facts
 from clientcare.jobs import report
 from clientcare.rules import coverage
@@ -17,7 +18,7 @@ from clientcare.rules.testing import AS_OF, SALES, SnapshotBuilder, evaluate, ru
 ON_LINE = "excluded from follow-up by accounting (No Follow-up on the receivable line)"
 ON_INVOICE = "excluded from follow-up by accounting (no_followup on the invoice)"
 DISPUTED = "disputed (payment state blocked)"
-CALL = "late_payment:res.partner:10:call"
+CALL = "late_payment:res.partner:10"  # one activity per client, at its highest level
 
 
 def two_invoices(version: int, **excluded) -> SnapshotBuilder:
@@ -37,7 +38,7 @@ def test_each_versions_exclusion_leaves_the_findings_with_its_reason(version, ex
     result = run(lp, two_invoices(version, **excluded).build(), AS_OF)
     call = next(f for f in result.findings if f.key == CALL)
     assert call.data["invoice_ids"] == [2]
-    assert "1 invoice 15+ days overdue (50.00 USD)" in call.summary
+    assert "1 invoice 15+ days overdue (50.00 USD)" in visible(call.summary)
     assert [(n.res_id, n.client_id, n.reason) for n in result.not_raised] == [(1, 10, reason)]
     assert not result.not_judged
 
@@ -71,8 +72,8 @@ def test_the_report_lists_it_as_not_raised_with_the_reason():
     snapshot = two_invoices(19, no_followup="invoice").build()
     result = run(lp, snapshot, AS_OF)
     text = report.render_text(report.findings_frame(result.findings, snapshot, AS_OF),
-                              report.not_raised_frame(result.not_raised, snapshot))
-    assert f"late_payment     INV/2026/00001 (Azure Interior): {ON_INVOICE}" in text
+                              report.not_raised_frame(result.not_raised, snapshot), AS_OF)
+    assert f"late_payment     INV/2026/00001 (Azure Interior): {ON_INVOICE}" in visible(text)
 
 
 def test_audit_and_explain_list_it_as_not_raised_with_the_reason(tmp_path):
@@ -86,7 +87,7 @@ def test_audit_and_explain_list_it_as_not_raised_with_the_reason(tmp_path):
     runner = CliRunner()
     audit = runner.invoke(main, ["audit", "--snapshot", str(snap), "--as-of", AS_OF.isoformat()], env=env,
                           catch_exceptions=False)
-    assert f"late_payment     INV/2026/00001 (Azure Interior): {ON_LINE}" in audit.output, audit.output
+    assert f"late_payment     INV/2026/00001 (Azure Interior): {ON_LINE}" in visible(audit.output), audit.output
     explain = runner.invoke(main, ["explain", "10", "--snapshot", str(snap), "--as-of", AS_OF.isoformat()],
                             env=env, catch_exceptions=False)
     assert f"late_payment: INV/2026/00001: {ON_LINE}" in explain.output, explain.output
@@ -152,7 +153,7 @@ def previous(b: SnapshotBuilder, as_of=AS_OF) -> list[dict]:
 def closing(after: SnapshotBuilder, before: list[dict], key=CALL, as_of=AS_OF) -> str:
     result = evaluate(lp, after.build(), as_of, previous=before)
     assert key not in {f.key for f in result.findings}
-    return {r.key: r.how for r in result.resolved}[key]
+    return {r.key: visible(r.how) for r in result.resolved}[key]
 
 
 def one_invoice(version=17, **kw) -> SnapshotBuilder:
@@ -189,15 +190,22 @@ def test_closing_reversed_by_a_credit_note():
     assert closing(after, previous(one_invoice())) == "INV/2026/00001 credited (reversed by a credit note)"
 
 
-def test_closing_covered_by_an_open_credit_note():
-    after = one_invoice().refund(3, 10, 100.0)
-    assert closing(after, previous(one_invoice())) == (
-        "INV/2026/00001 covered by open credit note(s) RINV/2026/00003: match them in Odoo")
+# Deliberate change (issue 21): one activity per client.  What used to close one level's activity
+# and open another's (covered by a credit note, moved to the next level) is now an update of the
+# same activity: nothing is closed.
+def test_covered_by_an_open_credit_note_the_same_activity_asks_to_match():
+    after = evaluate(lp, one_invoice().refund(3, 10, 100.0).build(), AS_OF, previous=previous(one_invoice()))
+    f = next(f for f in after.findings if f.key == CALL)
+    assert visible(f.summary) == "match 1 credit note (100.00 USD) with overdue invoices of Azure Interior"
+    assert after.resolved == []
 
 
-def test_closing_moved_to_the_next_level():
+def test_moved_to_the_next_level_is_the_same_activity():
     later = AS_OF + timedelta(days=15)  # 35 days overdue: the manager level
-    assert closing(one_invoice(), previous(one_invoice()), as_of=later) == "INV/2026/00001 now at level manager"
+    after = evaluate(lp, one_invoice().build(), later, previous=previous(one_invoice()))
+    f = next(f for f in after.findings if f.key == CALL)
+    assert (f.data["kind"], f.severity, f.evidence[0]["level"]) == ("manager", "high", "manager")
+    assert after.resolved == []
 
 
 def test_closing_due_date_moved_later():
@@ -226,17 +234,20 @@ def test_closing_credited_names_the_credit_note():
     assert closing(after, previous(one_invoice())) == "INV/2026/00001 credited by RINV/2026/00003 on 2026-11-19"
 
 
-CREDIT = "late_payment:res.partner:10:credit_match"
-
-
 def test_closing_a_credit_match_says_the_credit_note_was_matched():
     before = previous(one_invoice().refund(3, 10, 100.0))
-    assert CREDIT in {f["key"] for f in before}
-    after = one_invoice().refund(3, 10, 100.0, residual=0.0)  # matched: the credit note is used up
-    assert closing(after, before, key=CREDIT).startswith("RINV/2026/00003 matched or used")
+    assert [f["data"]["kind"] for f in before] == ["credit_match"]
+    after = one_invoice(residual=0.0, paid=-2).refund(3, 10, 100.0, residual=0.0)  # matched: used up
+    assert closing(after, before) == "RINV/2026/00003 matched or used; INV/2026/00001 paid on 2026-11-20"
 
 
 def test_closing_a_credit_match_whose_invoice_was_paid_says_so():
     before = previous(one_invoice().refund(3, 10, 100.0))
     after = one_invoice(residual=0.0, paid=-2).refund(3, 10, 100.0)
-    assert closing(after, before, key=CREDIT) == "INV/2026/00001 paid on 2026-11-20"
+    assert closing(after, before) == "INV/2026/00001 paid on 2026-11-20"
+
+
+def test_a_matched_credit_note_leaves_the_chase_under_the_same_key():
+    before = previous(one_invoice().refund(3, 10, 100.0))
+    after = evaluate(lp, one_invoice().refund(3, 10, 100.0, residual=0.0).build(), AS_OF, previous=before)
+    assert [(f.key, f.data["kind"]) for f in after.findings] == [(CALL, "call")] and after.resolved == []

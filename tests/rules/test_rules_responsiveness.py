@@ -6,10 +6,11 @@ from datetime import date, datetime, timezone
 
 import pytest
 
+from clientcare.rules.testing import visible
 from clientcare.connector.schema import TABLES
 from clientcare.rules.builtin import responsiveness as R
 from clientcare.rules.config import parse_config
-from clientcare.rules.testing import ADMIN, AS_OF, BOT, MANAGER, SALES, SnapshotBuilder, keys, run
+from clientcare.rules.testing import ADMIN, AS_OF, BOT, MANAGER, SALES, SnapshotBuilder, WorkingTime, keys, run
 
 STAFF = 100 + SALES  # the builder's users have partner 100 + uid
 KEY = "responsiveness:res.partner:10:unanswered"
@@ -28,22 +29,28 @@ def base(version=17) -> SnapshotBuilder:
             .tables("messages", "activities"))
 
 
+def due(sent: datetime, cfg: R.Config) -> datetime:
+    """The reply due date on the rule's own working-time keys over the plain weekdays (no Odoo
+    calendar: Monday to Friday 09:00-17:00 UTC)."""
+    return R.reply_due(sent, cfg, WorkingTime.weekdays().overridden(cfg.working_time()).for_user(None))
+
+
 def test_reply_due_counts_working_hours_and_skips_the_weekend():
     cfg = R.Config()
-    assert R.reply_due(utc(2026, 11, 16, 10), cfg) == utc(2026, 11, 17, 10)    # Mon 10:00 -> Tue 10:00
-    assert R.reply_due(utc(2026, 11, 20, 16), cfg) == utc(2026, 11, 23, 16)    # Fri 16:00 -> Mon 16:00
-    assert R.reply_due(utc(2026, 11, 21, 11), cfg) == utc(2026, 11, 23, 17)    # Sat -> all of Monday
-    assert R.reply_due(utc(2026, 11, 16, 6), cfg) == utc(2026, 11, 16, 17)     # before opening
+    assert due(utc(2026, 11, 16, 10), cfg) == utc(2026, 11, 17, 10)    # Mon 10:00 -> Tue 10:00
+    assert due(utc(2026, 11, 20, 16), cfg) == utc(2026, 11, 23, 16)    # Fri 16:00 -> Mon 16:00
+    assert due(utc(2026, 11, 21, 11), cfg) == utc(2026, 11, 23, 17)    # Sat -> all of Monday
+    assert due(utc(2026, 11, 16, 6), cfg) == utc(2026, 11, 16, 17)     # before opening
     short = R.Config(reply_within_hours=2, working_hours=(8, 18), working_days=(1, 2, 3, 4, 5, 6))
-    assert R.reply_due(utc(2026, 11, 21, 17, 30), short) == utc(2026, 11, 23, 9, 30)  # Sat worked, Sun not
+    assert due(utc(2026, 11, 21, 17, 30), short) == utc(2026, 11, 23, 9, 30)  # Sat worked, Sun not
 
 
 def test_reply_due_uses_the_configured_time_zone():
     brussels = R.Config(timezone="Europe/Brussels")  # UTC+1 in November
     # Fri 15:30 UTC = 16:30 in Brussels: 30 minutes on Friday, 7.5 hours on Monday (from 09:00 local)
-    assert R.reply_due(utc(2026, 11, 20, 15, 30), brussels) == utc(2026, 11, 23, 15, 30)
+    assert due(utc(2026, 11, 20, 15, 30), brussels) == utc(2026, 11, 23, 15, 30)
     ny = R.Config(timezone="America/New_York")  # UTC-5: Mon 02:00 UTC is Sun 21:00 there
-    assert R.reply_due(utc(2026, 11, 23, 2), ny) == utc(2026, 11, 23, 22)
+    assert due(utc(2026, 11, 23, 2), ny) == utc(2026, 11, 23, 22)
 
 
 def test_an_unanswered_email_is_raised_for_the_salesperson_with_its_contact():
@@ -51,7 +58,7 @@ def test_an_unanswered_email_is_raised_for_the_salesperson_with_its_contact():
     result = run(R, b.build(), AS_OF)
     assert keys(result) == [KEY]
     f = result.findings[0]
-    assert f.summary == "reply to Brandon Freeman of Azure Interior: waiting since 2026-11-18 10:00 (UTC)"
+    assert visible(f.summary) == "reply to Brandon Freeman of Azure Interior: waiting since 2026-11-18 10:00 (UTC)"
     assert (f.responsible_user_id, f.routed_by) == (SALES, "client_salesperson")
     assert f.action.activity_type == "email" and f.action.due_date == date(2026, 11, 19)
     assert [r["message"] for r in f.evidence if r["message"]] == ["mail.message,1"]
@@ -85,7 +92,7 @@ def test_a_reply_before_the_message_or_on_another_record_does_not_count():
     result = run(R, b.build(), AS_OF)
     assert keys(result) == [KEY]
     f = result.findings[0]
-    assert "waiting since 2026-11-16 10:00" in f.summary
+    assert "waiting since 2026-11-16 10:00" in visible(f.summary)
 
 
 def test_only_the_client_side_is_waiting_for_an_answer():
@@ -103,11 +110,30 @@ def test_each_record_goes_to_who_answers_there():
     b = (base().message(1, "project.project", 5, when, author=11)
          .message(2, "project.task", 7, when, author=11)
          .message(3, "account.move", 30, when, message_type="email", author=11))
-    owners = {f.subject_model: (f.responsible_user_id, f.routed_by, f.subject_name)
-              for f in run(R, b.build(), AS_OF).findings}
-    assert owners == {"project.project": (MANAGER, "project_manager", "Office design"),
-                      "project.task": (ADMIN, "task_assignee", "Chairs"),
+    found = run(R, b.build(), AS_OF).findings
+    owners = {f.subject_model: (f.responsible_user_id, f.routed_by, f.subject_name) for f in found}
+    # the manager answers on the project and the invoice: one activity (the rest listed in it)
+    assert owners == {"project.task": (ADMIN, "task_assignee", "Chairs"),
                       "account.move": (MANAGER, "invoice_salesperson", "INV/2026/00030")}
+    invoice = next(f for f in found if f.subject_model == "account.move")
+    assert invoice.replaces == ("responsiveness:project.project:5:unanswered",)
+
+
+# Deliberate change (issue 21): one unanswered activity per client and person, not one per record.
+def test_records_waiting_for_one_person_are_one_activity_listing_each():
+    b = (base().message(1, "res.partner", 10, utc(2026, 11, 16, 10), message_type="email", author=11)
+         .message(2, "project.task", 7, utc(2026, 11, 17, 9), author=11)
+         .message(3, "res.partner", 20, utc(2026, 11, 16, 9), message_type="email", author=21))
+    b.task(8, "Desk", 5, client=10, users=(SALES,)).message(4, "project.task", 8, utc(2026, 11, 12, 9), author=11)
+    found = {f.key: f for f in run(R, b.build(), AS_OF).findings}
+    assert sorted(found) == ["responsiveness:project.task:7:unanswered", "responsiveness:project.task:8:unanswered",
+                             "responsiveness:res.partner:20:unanswered"]
+    desk = found["responsiveness:project.task:8:unanswered"]  # the oldest waiting leads
+    assert desk.responsible_user_id == SALES and visible(desk.summary).endswith("on Desk (+1 more)")
+    assert desk.replaces == (KEY,) and desk.data["message_ids"] == [4, 1]
+    assert [r["record"] for r in desk.evidence if r["signal"] == "client message"] == [
+        "project.task,8", "res.partner,10"]
+    assert [m["key"] for m in desk.data["folded"]] == [KEY]
 
 
 def test_an_answer_closes_it_with_who_answered_and_when():
@@ -160,7 +186,7 @@ def test_overdue_activities_become_one_broken_promise_per_client():
     result = run(R, b.build(), AS_OF)
     assert keys(result) == ["responsiveness:res.partner:10:broken_promises"]
     f = result.findings[0]
-    assert f.summary == ("keep the promises made to the client: 2 overdue activities on Azure Interior, "
+    assert visible(f.summary) == ("keep the promises made to the client: 2 overdue activities on Azure Interior, "
                          "the oldest due 2026-11-12")
     assert [(r["activity"], r["owner"], r["days_overdue"]) for r in f.evidence] == [
         ("mail.activity,1", "Mitchell Admin", 10), ("mail.activity,2", "Marc Demo", 4)]
@@ -172,7 +198,7 @@ def test_a_promise_overdue_long_enough_escalates_to_the_manager_under_the_same_k
     b = base().activity(1, "project.task", 7, due=-14, user=ADMIN)
     escalated = run(R, b.build(), AS_OF, {"manager_user_id": MANAGER}).findings[0]
     assert escalated.key == "responsiveness:res.partner:10:broken_promises"
-    assert escalated.summary.startswith("manager: ") and escalated.severity == "high"
+    assert visible(escalated.summary).startswith("manager: ") and escalated.severity == "high"
     assert (escalated.responsible_user_id, escalated.routed_by) == (
         MANAGER, "rule: responsiveness.manager_user_id")
     no_manager = run(R, b.build(), AS_OF, routing={"default_user_id": ADMIN}).findings[0]
@@ -197,7 +223,7 @@ def promises(version=17, **quote):
 def kept(before: SnapshotBuilder, after: SnapshotBuilder) -> dict[str, str]:
     previous = [f.to_dict() for f in run(R, before.build(), AS_OF).findings]
     assert PROMISES in {p["key"] for p in previous}
-    return {r.key: r.how for r in run(R, after.build(), AS_OF, previous=previous).resolved}
+    return {r.key: visible(r.how) for r in run(R, after.build(), AS_OF, previous=previous).resolved}
 
 
 def test_promises_kept_close_saying_which_were_done_and_which_rescheduled():
@@ -270,7 +296,7 @@ def test_a_watched_model_is_read_only_when_listed_and_its_records_go_to_their_re
     assert keys(result) == ["responsiveness:sale.order:40:unanswered"]
     f = result.findings[0]
     assert (f.client_id, f.subject_name, f.responsible_user_id) == (10, "S00040", MANAGER)
-    assert f.summary.endswith("on S00040")
+    assert visible(f.summary).endswith("on S00040")
     assert keys(run(R, b.build(), AS_OF)) == [], "not listed: not read"
     b.add("watch_sale_order_messages", MSG_TYPES, order_message(2, utc(2026, 11, 16, 11), STAFF, "comment"))
     assert keys(run(R, b.build(), AS_OF, cfg)) == []
@@ -315,7 +341,7 @@ def test_repeated_dates_agreed_on_clientcares_activities_are_broken_promises_too
     two = {10: (BrokenDate("unmet_deadlines", unmet, AS_OF - timedelta(days=6)),
                 BrokenDate("follow_up", "follow_up:res.partner:10:check_in", AS_OF - timedelta(days=2)))}
     f = run(R, base().build(), AS_OF, broken_dates=two).findings[0]
-    assert f.key == PROMISES and f.summary == ("keep the promises made to the client: 2 agreed dates passed on "
+    assert f.key == PROMISES and visible(f.summary) == ("keep the promises made to the client: 2 agreed dates passed on "
                                                "Azure Interior, the oldest due 2026-11-16")
     assert [(r["activity"], r["record"], r["days_overdue"]) for r in f.evidence] == [
         (f"ClientCare {unmet}", "project.project,7", 6),
@@ -326,7 +352,7 @@ def test_repeated_dates_agreed_on_clientcares_activities_are_broken_promises_too
     assert keys(run(R, base().build(), AS_OF, broken_dates=one)) == []  # once is not a pattern
     assert keys(run(R, base().build(), AS_OF, broken_dates=payment)) == []  # the client's, not ours
     mixed = run(R, promises().build(), AS_OF, broken_dates=two).findings[0]
-    assert mixed.summary.endswith("2 overdue activities and 2 agreed dates passed on Azure Interior, the oldest "
+    assert visible(mixed.summary).endswith("2 overdue activities and 2 agreed dates passed on Azure Interior, the oldest "
                                   "due 2026-11-12") and mixed.data["activity_ids"] == [1, 2]
     previous = [mixed.to_dict()]
     after = run(R, promises(done=-1).build(), AS_OF, previous=previous, broken_dates=two)

@@ -8,6 +8,7 @@ from datetime import date
 import pytest
 from click.testing import CliRunner
 
+from clientcare.rules.testing import visible
 from clientcare.connector.errors import ConfigError
 from clientcare.jobs.cli import main
 from clientcare.jobs.ruleset import load_with_rules
@@ -47,10 +48,11 @@ def test_every_kind_the_issue_names_ships_a_valid_script():
 
 def test_default_points_are_filled_from_the_finding(tmp_path):
     found = {f.key: f for f in demo_findings(tmp_path)}
-    call = found["late_payment:res.partner:8:call"]  # Wood Corner, 15+ days overdue
-    assert call.talking_points[0].startswith("Confirm that INV/") and "reached the right person at Wood Corner" \
-        in call.talking_points[0]
-    assert "Agree a payment date and note it in Odoo." in call.talking_points
+    stop = found["late_payment:res.partner:8"]  # Wood Corner, at its highest level: 60+ days overdue
+    assert visible(stop.talking_points[0]).startswith("Decide with the project manager whether work for Wood Corner pauses "
+                                             "(INV/")
+    assert "RINV" not in visible(stop.talking_points[0]), "the invoices chased, not the credit notes to match"
+    assert "Note the decision and the agreed date in Odoo." in stop.talking_points
     silent = [f for f in found.values() if not f.action or f.action.kind != "activity"]
     assert silent and not any(f.talking_points for f in silent), "only activities carry talking points"
     assert all(f.talking_points for f in found.values() if f.action and f.action.kind == "activity"
@@ -58,14 +60,14 @@ def test_default_points_are_filled_from_the_finding(tmp_path):
 
 
 def test_a_profile_replaces_a_script_and_can_turn_them_off(tmp_path):
-    text = '[profiles.p.scripts.late_payment]\ncall = ["Phone {client} about {invoices} (since {oldest_due})"]\n'
-    call = {f.key: f for f in demo_findings(tmp_path, text)}["late_payment:res.partner:8:call"]
+    text = '[profiles.p.scripts.late_payment]\nstop_work = ["Phone {client} about {invoices} (since {oldest_due})"]\n'
+    call = {f.key: f for f in demo_findings(tmp_path, text)}["late_payment:res.partner:8"]
     assert len(call.talking_points) == 1
-    assert call.talking_points[0].startswith("Phone Wood Corner about INV/") and "(since 2026-" in call.talking_points[0]
+    assert visible(call.talking_points[0]).startswith("Phone Wood Corner about INV/") and "(since 2026-" in visible(call.talking_points[0])
     off = demo_findings(tmp_path, "talking_points = false\n")
     assert not any(f.talking_points for f in off)
-    empty = '[profiles.p.scripts.late_payment]\ncall = []\n'
-    assert not {f.key: f for f in demo_findings(tmp_path, empty)}["late_payment:res.partner:8:call"].talking_points
+    empty = '[profiles.p.scripts.late_payment]\nstop_work = []\n'
+    assert not {f.key: f for f in demo_findings(tmp_path, empty)}["late_payment:res.partner:8"].talking_points
 
 
 BAD = """[profiles.p.scripts.late_payment]
@@ -105,7 +107,7 @@ def test_rules_show_lists_each_kinds_placeholders():
     assert shown.exit_code == 0
     assert "talking points per kind ([profiles.NAME.scripts.late_payment]" in shown.stdout
     assert "  call:\n    - Confirm that {invoices} reached the right person at {client}." in shown.stdout
-    assert "{invoices} from the finding's evidence.invoice; {oldest_due} from the finding's data.oldest_due" \
+    assert "{invoices} from the finding's data.invoice_names; {oldest_due} from the finding's data.oldest_due" \
         in shown.stdout
 
 

@@ -37,7 +37,7 @@ def evaluate(ctx: RuleContext[Config]) -> list[Finding]:
     clients = ctx.snapshot.commercial_of(quotes["partner_id"])
     out = []
     for q, day, due, client in zip(quotes.itertuples(), dated, stale_on, clients):
-        summary = f"follow up quotation {q.name} sent to {q.partner_id_name} on {day:%Y-%m-%d}"
+        summary = f"follow up quotation {q.name} sent to {frames.short(q.partner_id_name)} on {day:%Y-%m-%d}"
         out.append(Finding(
             rule=name, subject_model="sale.order", subject_id=int(q.id), subject_name=q.name,
             client_id=frames.opt_id(client), severity="low", summary=summary,

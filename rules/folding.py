@@ -1,0 +1,88 @@
+"""Folding: one activity per client, theme and person instead of a pile.
+
+A rule sets :attr:`Finding.fold` (a theme) on findings a person should get as one activity
+when they land on the same desk: the engine calls :func:`fold` right after routing, because
+who gets a finding is only known then.  Findings of one rule with the same client, theme and
+responsible user become one: the leader (most severe, then the oldest action due date, then
+the key) keeps its key and subject; the others are listed in it (its summary says how many
+more, its evidence gains their rows, its ``data`` their record ids so
+:meth:`Finding.record_ids` sees them) and their keys go to its ``replaces``, so an activity
+created earlier under a member's key is merged into the leader's, never closed as resolved.
+"""
+from __future__ import annotations
+
+from clientcare.connector.facts import severity_rank
+
+from .finding import Action, Finding
+
+
+def fold(findings: list[Finding]) -> list[Finding]:
+    """``findings`` with each group of folded findings replaced by its leader, in place of the
+    group's first member (order otherwise kept).  Findings without a theme are left alone, and
+    the list itself when nothing folds."""
+    groups: dict[tuple, list[int]] = {}
+    for i, f in enumerate(findings):
+        if f.fold is not None:  # no client (a project without one) is a bucket of its own
+            groups.setdefault((f.rule, f.client_id, f.fold, f.responsible_user_id), []).append(i)
+    groups = {k: v for k, v in groups.items() if len(v) > 1}
+    if not groups:
+        return findings
+    drop: set[int] = set()
+    lead_at: dict[int, Finding] = {}
+    for positions in groups.values():
+        members = [findings[i] for i in positions]
+        lead_at[positions[0]] = _merged(members)
+        drop.update(positions[1:])
+    return [lead_at.get(i, f) for i, f in enumerate(findings) if i not in drop]
+
+
+def _order(f: Finding) -> tuple:
+    due = f.action.due_date if f.action is not None and f.action.due_date is not None else None
+    return (severity_rank(f.severity), due is None, due or 0, f.key)
+
+
+def _merged(members: list[Finding]) -> Finding:
+    """The leader of ``members`` listing the others (a new finding: the members are left as
+    they were, so a caller holding them sees no change)."""
+    members = sorted(members, key=_order)
+    lead, rest = members[0], members[1:]
+    summary = f"{lead.summary} (+{len(rest)} more)"
+    action = lead.action
+    if action is not None:
+        dues = [m.action.due_date for m in members if m.action is not None and m.action.due_date is not None]
+        action = Action(action.kind, summary if action.summary == lead.summary else action.summary,
+                        action.activity_type, min(dues) if dues else action.due_date)
+    columns = list(lead.evidence_columns or [])
+    evidence, seen = [], []
+    for m in members:
+        for c in m.evidence_columns or ():
+            if c not in columns:
+                columns.append(c)
+        for row in m.evidence:
+            row = dict(row)
+            if row not in seen:  # shared rows (the client, a first-seen date) once
+                seen.append(row)
+                evidence.append(row)
+    evidence = [{c: row.get(c) for c in columns} | row for row in evidence] if columns else evidence
+    data = dict(lead.data)
+    for m in rest:
+        for k, v in m.data.items():
+            if k.endswith("_ids") and isinstance(v, (list, tuple)):
+                mine = list(data.get(k) or ())
+                data[k] = mine + [i for i in v if i not in mine]
+    data["folded"] = [{"key": m.key, "summary": m.summary,
+                       "due_date": m.action.due_date.isoformat() if m.action and m.action.due_date else None}
+                      for m in rest]
+    replaces = list(lead.replaces)
+    for m in rest:
+        for k in (m.key, *m.replaces):
+            if k not in replaces and k != lead.key:
+                replaces.append(k)
+    daily = tuple(dict.fromkeys(d for m in members for d in m.daily))
+    return Finding(
+        subject_model=lead.subject_model, subject_id=lead.subject_id, subject_name=lead.subject_name,
+        severity=lead.severity, summary=summary, evidence=evidence, evidence_columns=columns or None,
+        client_id=lead.client_id, level=lead.level, part=lead.part, period=lead.period, action=action,
+        resolved_when=lead.resolved_when, data=data, route=lead.route,
+        responsible_user_id=lead.responsible_user_id, routed_by=lead.routed_by, rule=lead.rule,
+        daily=daily, talking_points=lead.talking_points, replaces=tuple(replaces), fold=lead.fold)
