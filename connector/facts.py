@@ -46,25 +46,29 @@ INTERACTION_TYPES = ("comment", "email", "email_outgoing")
 DISCUSSION_SUBTYPE_NAME = "Discussions"
 
 # -- the write-back marker -----------------------------------------------------------------
-#: Every activity and note ClientCare writes carries ``<!-- clientcare key=… run=… fp=… nh=… -->``
+#: Every activity and note ClientCare writes carries ``<!-- clientcare key=… run=… fp=… nh=… lang=… -->``
 #: (HTML comments survive Odoo's sanitiser on 16-19; ``data-*`` attributes do not): the key of
 #: its finding, the run that created it, the fingerprint of what it asks and the hash of the note
-#: as written.  :func:`compose_marker` writes it, :func:`parse_marker` reads it: nothing else
+#: as written, and the language it is written in (absent: English).  :func:`compose_marker` writes it, :func:`parse_marker` reads it: nothing else
 #: spells it.
 _MARKER_TAG = "clientcare key="
 MARKER_PREFIX = "<!-- " + _MARKER_TAG
 MARKER_RE = re.compile(re.escape(MARKER_PREFIX) + r"(?P<key>\S+) run=(?P<run>\S+) fp=(?P<fp>[0-9a-f]+)"
-                       r"(?: nh=(?P<nh>[0-9a-f]+))? -->")
+                       r"(?: nh=(?P<nh>[0-9a-f]+))?(?: lang=(?P<lang>[A-Za-z_]+))? -->")
+#: The language of a marker without ``lang=`` (English: every marker written before languages).
+MARKER_DEFAULT_LANG = "en_US"
 
 
 class Marker(NamedTuple):
     """What a marker says: the finding key (as :func:`marker_key` wrote it), the run, the
-    fingerprint and the note hash (``None`` in markers written before it existed)."""
+    fingerprint, the note hash (``None`` in markers written before it existed) and the language
+    the text is written in (:data:`MARKER_DEFAULT_LANG` when the marker does not say)."""
 
     key: str
     run: str
     fp: str
     nh: str | None = None
+    lang: str = MARKER_DEFAULT_LANG
 
 
 def marker_key(key: str) -> str:
@@ -72,28 +76,34 @@ def marker_key(key: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.:/=+@-]", "_", key).replace("--", "-_")
 
 
-def compose_marker(key: str, run_id: str, fingerprint: str, note_hash: str | None = None) -> str:
-    """The marker appended to an activity's note or a message's body."""
+def compose_marker(key: str, run_id: str, fingerprint: str, note_hash: str | None = None,
+                   lang: str | None = None) -> str:
+    """The marker appended to an activity's note or a message's body; ``lang`` only when not
+    English (English markers stay as they were)."""
     nh = f" nh={note_hash}" if note_hash else ""
-    return f"{MARKER_PREFIX}{marker_key(key)} run={run_id} fp={fingerprint}{nh} -->"
+    la = f" lang={lang}" if lang and lang.split("_", 1)[0] != "en" else ""
+    return f"{MARKER_PREFIX}{marker_key(key)} run={run_id} fp={fingerprint}{nh}{la} -->"
 
 
 def parse_marker(text: str | None) -> Marker | None:
     """The marker in an activity note or message body; ``None`` when ClientCare did not write it."""
     m = MARKER_RE.search(text or "")
-    return Marker(m["key"], m["run"], m["fp"], m["nh"]) if m else None
+    return Marker(m["key"], m["run"], m["fp"], m["nh"], m["lang"] or MARKER_DEFAULT_LANG) if m else None
 
 
-#: The feedback of every activity ClientCare closes ("ClientCare: resolved: " and how it went
-#: away).  Odoo's "activity done" message quotes it, authored by ClientCare's own user: that
-#: message is ClientCare's, not a person's contact with the client (a person marking a ClientCare
-#: activity done writes their own feedback, and their message counts).
-CLOSE_FEEDBACK = "ClientCare: resolved: "
-#: The feedback of an activity ClientCare closes because a newer one of its own took it over (one
-#: activity per client and theme): not resolved, and no person's contact either.
-MERGE_FEEDBACK = "ClientCare: merged: "
-#: Every feedback ClientCare writes when it closes an activity.
-OWN_FEEDBACK = (CLOSE_FEEDBACK, MERGE_FEEDBACK)
+#: Every feedback ClientCare writes when it closes an activity starts with this, in every
+#: language (only what follows is translated): Odoo's "activity done" message quotes it, authored
+#: by ClientCare's own user: that message is ClientCare's, not a person's contact with the client
+#: (a person marking a ClientCare activity done writes their own feedback, and their message counts).
+FEEDBACK_PREFIX = "ClientCare: "
+#: The English feedback of an activity ClientCare closes ("ClientCare: resolved: " and how it
+#: went away).
+CLOSE_FEEDBACK = FEEDBACK_PREFIX + "resolved: "
+#: The English feedback of an activity ClientCare closes because a newer one of its own took it
+#: over (one activity per client and theme): not resolved, and no person's contact either.
+MERGE_FEEDBACK = FEEDBACK_PREFIX + "merged: "
+#: What every feedback ClientCare writes when it closes an activity holds, whatever its language.
+OWN_FEEDBACK = (FEEDBACK_PREFIX,)
 
 
 def strip_marker(text: str) -> str:
@@ -194,8 +204,8 @@ EXCLUDED_ON_LINE, EXCLUDED_ON_INVOICE = "line", "invoice"
 #: Why an invoice is not chased, as people read it, per source.
 EXCLUSION_REASONS = {
     EXCLUDED_ON_LINE: "excluded from follow-up by accounting (No Follow-up on the receivable line)",
-    EXCLUDED_ON_INVOICE: "excluded from follow-up by accounting (no_followup on the invoice)",
-    DISPUTED_STATE: "disputed (payment state blocked)",
+    EXCLUDED_ON_INVOICE: "excluded from follow-up by accounting (No Follow-up on the invoice)",
+    DISPUTED_STATE: "disputed (payment blocked by accounting)",
 }
 
 
@@ -226,17 +236,6 @@ def followup_excluded(payment_state: pd.Series, flagged_source: pd.Series) -> pd
 #: ``*_signed`` fields, which Odoo converts at the invoice's rate).  Amounts are added up only
 #: within one currency; two companies with different currencies never share a total.
 OWED_CURRENCY = "company_currency_id_name"
-
-
-def money_text(amount: float, currency: str) -> str:
-    """An amount as people read it with its currency ("1,000.00 EUR")."""
-    return f"{amount:,.2f} {currency}"
-
-
-def money_list(pairs) -> str:
-    """Amounts in several currencies, never added ("1,000.00 EUR + 3,000.00 USD"); ``pairs``:
-    ``(currency, amount)`` as :func:`clientcare.connector.snapshot.per_currency` gives them."""
-    return " + ".join(money_text(amount, currency) for currency, amount in pairs)
 
 
 def overdue_invoice_domain(today_iso: str) -> list:

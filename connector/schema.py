@@ -77,7 +77,7 @@ TABLES: dict[str, TableSpec] = {t.name: t for t in (
     ),
     TableSpec(
         "users", "res.users", domain=(("share", "=", False),),
-        fields=("name", "login", "partner_id", "active", "company_id", "tz", "create_date", "write_date"),
+        fields=("name", "login", "partner_id", "active", "company_id", "tz", "lang", "create_date", "write_date"),
     ),
     TableSpec(
         "companies", "res.company",

@@ -618,7 +618,7 @@ def per_currency(frame: pd.DataFrame, by: str, amount: str,
     """Per value of the integer column ``by``, the total of ``amount`` in each ``currency`` (by
     default the company's, :data:`facts.OWED_CURRENCY`) as ``(currency, amount)`` pairs sorted
     by currency, rounded to the cent: the one place owed amounts are added up, never across
-    currencies (:func:`facts.money_list` writes them)."""
+    currencies (:func:`clientcare.rules.i18n.money_list` writes them)."""
     if not len(frame):
         return {}
     money = frame.groupby([by, currency], observed=True)[amount].sum().round(2)

@@ -413,6 +413,22 @@ class _TimeoutSafeTransport(_XmlRpcTimeoutMixin, xmlrpc.client.SafeTransport):
         self.timeout = timeout
 
 
+def _plain(value):
+    """``value`` with every text a plain ``str``: ``xmlrpc.client`` marshals by exact type, and a
+    text may be a ``str`` subclass (a message, :class:`clientcare.rules.i18n.Msg`)."""
+    if type(value) is str:
+        return value
+    if isinstance(value, str):
+        return str.__str__(value)
+    if isinstance(value, dict):
+        return {_plain(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_plain(v) for v in value)
+    return value
+
+
 class XmlRpcTransport(Transport):
     """Stdlib ``xmlrpc.client`` on ``/xmlrpc/2/common`` and ``/xmlrpc/2/object``."""
 
@@ -433,7 +449,7 @@ class XmlRpcTransport(Transport):
     def _call(self, service: str, method: str, *args):
         where = self._where(f"{service}.{method}" if service == "common" else args[3] + "." + args[4])
         try:
-            return getattr(self._proxies[service], method)(*args)
+            return getattr(self._proxies[service], method)(*_plain(args))
         except xmlrpc.client.Fault as f:
             raise E.classify_server_error(
                 f.faultString, fault_code=f.faultCode, details=f.faultString, where=where) from None

@@ -7,14 +7,14 @@ from datetime import date
 
 from clientcare.connector.facts import HEALTH_BANDS
 from clientcare.jobs.health_history import score_text
+from clientcare.rules.i18n import Num, _, render
 
 PALETTE = ["#2e7d32", "#f9a825", "#ef6c00", "#c62828", "#6a1b9a", "#1565c0", "#00838f", "#5d4037"]
 
 
-def _fmt(value: float) -> str:
-    if abs(value) >= 1000:
-        return f"{value:,.0f}"
-    return f"{value:g}" if float(value).is_integer() else f"{value:,.1f}"
+def _fmt(value: float, lang: str | None = None) -> str:
+    spec = ",.0f" if abs(value) >= 1000 else "g" if float(value).is_integer() else ",.1f"
+    return render(Num(value, spec), lang)
 
 
 #: The colours of each tone a rule may give its chart (:data:`clientcare.rules.spec.CHART_TONES`).
@@ -25,10 +25,12 @@ BAND_COLORS = dict(zip(HEALTH_BANDS, (PALETTE[0], PALETTE[1], PALETTE[3])))
 
 def bar_chart(title: str, labels: list[str], values: list[float], *, unit: str = "",
               colors: list[str] | None = None, width: int = 640, max_bars: int = 25,
-              scale_max: float | None = None, noun: str = "rows") -> str:
+              scale_max: float | None = None, noun: str = "rows", lang: str | None = None) -> str:
     """A horizontal bar chart with labels and values, sized to its data.  ``scale_max`` fixes
     the scale (a score out of 100 is not drawn against the top score); ``colors`` cycle per
-    bar; bars beyond ``max_bars`` are not drawn, and the chart says so."""
+    bar; bars beyond ``max_bars`` are not drawn, and the chart says so.  ``title``, ``noun``
+    and the values are rendered in ``lang``."""
+    title, noun = render(title, lang), render(noun, lang)
     pairs = list(zip(labels, values))[:max_bars]
     hidden = len(labels) - len(pairs)
     bar_h, gap, label_w, top = 22, 6, 190, 34
@@ -40,7 +42,8 @@ def bar_chart(title: str, labels: list[str], values: list[float], *, unit: str =
              f'viewBox="0 0 {width} {height}">',
              f'<text x="0" y="20" class="chart-title">{html.escape(title)}</text>']
     if not pairs:
-        parts.append(f'<text x="0" y="{top + 14}" class="chart-empty">nothing to show</text>')
+        empty = render(_("nothing to show"), lang)
+        parts.append(f'<text x="0" y="{top + 14}" class="chart-empty">{html.escape(empty)}</text>')
     for i, (label, value) in enumerate(pairs):
         y = top + i * (bar_h + gap)
         w = max(2.0, inner * min(abs(value), peak) / peak)
@@ -50,17 +53,19 @@ def bar_chart(title: str, labels: list[str], values: list[float], *, unit: str =
                      f'<title>{html.escape(label)}</title>{html.escape(short)}</text>')
         parts.append(f'<rect x="{label_w}" y="{y}" width="{w:.1f}" height="{bar_h}" rx="3" fill="{color}"/>')
         parts.append(f'<text x="{label_w + w + 6:.1f}" y="{y + 15}" class="chart-value">'
-                     f'{html.escape(_fmt(value))}{html.escape(unit)}</text>')
+                     f'{html.escape(_fmt(value, lang))}{html.escape(unit)}</text>')
     if hidden:
         y = top + len(pairs) * (bar_h + gap) + 14
-        parts.append(f'<text x="0" y="{y}" class="chart-empty">{hidden} more {html.escape(noun)}: see the CSV/JSON</text>')
+        # TRANSLATORS: bars a chart leaves out; {noun} is what a bar stands for ("clients", "rows")
+        more = _("{n} more {noun}: see the CSV/JSON", n=hidden, noun=noun)
+        parts.append(f'<text x="0" y="{y}" class="chart-empty">{html.escape(render(more, lang))}</text>')
     parts.append("</svg>")
     return "".join(parts)
 
 
-def score_line(days: list[date], scores: list, width: int = 160, height: int = 28) -> str:
+def score_line(days: list[date], scores: list, width: int = 160, height: int = 28, lang: str | None = None) -> str:
     """A score (0-100) as a step line over ``days``, small enough for a table cell; a score of
-    None (unknown) draws no point, and the title lists every day's score."""
+    None (unknown) draws no point, and the title lists every day's score (in ``lang``)."""
     span = max((days[-1] - days[0]).days, 1)
     xy = []
     for i, (d, v) in enumerate(zip(days, scores)):
@@ -71,7 +76,8 @@ def score_line(days: list[date], scores: list, width: int = 160, height: int = 2
         if xy and i:
             xy.append(f"{x:.1f},{xy[-1].split(',')[1]}")
         xy.append(f"{x:.1f},{y:.1f}")
-    title = ", ".join(f"{d:%Y-%m-%d}: {score_text(v)}" for d, v in zip(days, scores))
+    # TRANSLATORS: a day and a client's fit score that day (or "unknown")
+    title = ", ".join(render(_("{day}: {score}", day=d, score=score_text(v)), lang) for d, v in zip(days, scores))
     return (f"<svg width='{width}' height='{height}' role='img'><title>{title}</title>"
             f"<line x1='0' x2='{width}' y1='{height / 2}' y2='{height / 2}' stroke='#eee'/>"
             f"<polyline fill='none' stroke='#1565c0' stroke-width='1.5' points='{' '.join(xy)}'/>"

@@ -25,6 +25,7 @@ from clientcare.connector import errors as E
 from clientcare.connector.facts import marker_key
 from clientcare.jobs import config as cfg
 from clientcare.jobs import interrupts
+from clientcare.jobs.lang import report_lang
 from clientcare.jobs.exit_codes import (EXIT_INTERRUPTED, EXIT_LOCKED, EXIT_ODOO_REFUSED, EXIT_OK,
                                         EXIT_PARTIAL, EXIT_RETRY_LATER, EXIT_TERMINATED, EXIT_USAGE,
                                         exit_code_for)
@@ -331,6 +332,25 @@ class DateParam(click.ParamType):
 def as_of_option(fn):
     return click.option("--as-of", type=DateParam(),
                         help="Evaluate as of this date, YYYY-MM-DD (default: today).")(fn)
+
+
+def _lang_value(ctx, param, value):
+    """``--lang``: a language Babel knows (an Odoo code such as ``fr_FR``), checked when the
+    command line is parsed; an unknown one is a usage error (exit 2)."""
+    if value is None:
+        return None
+    from clientcare.rules import i18n
+    text = value.strip()
+    if not text or not i18n.valid(text):
+        raise click.BadParameter(f"{_shown(text)} is not a language ClientCare knows (a code such as fr_FR, "
+                                 f"de_DE, pt_BR or en)", ctx, param)
+    return text
+
+
+def lang_option(fn):
+    return click.option("--lang", callback=_lang_value,
+                        help="Language of the output for people, e.g. fr_FR (default: the profile's lang, "
+                             "else the environment's locale, else English); JSON and CSV stay as they are.")(fn)
 
 
 def load_profile_from(ctx: click.Context, require_connection: bool = True, with_rules: bool = True,
@@ -687,9 +707,10 @@ def _default_as_of(snapshot, as_of, demo):
               help="Audit a saved snapshot (from `clientcare pull`) instead of the live server.")
 @click.option("--demo", is_flag=True, help="Audit the demo snapshot shipped with ClientCare (no server).")
 @strict_option
+@lang_option
 @click.pass_context
 @handle_errors
-def audit(ctx, rule_names, client_filter, as_of, output, fmt, snapshot_dir, demo, strict, **flags):
+def audit(ctx, rule_names, client_filter, as_of, output, fmt, snapshot_dir, demo, strict, lang, **flags):
     """Read-only: pull (or load) data, run the rules, and report the findings. Writes nothing to Odoo
     (a live audit stores the client health history in the state file)."""
     from clientcare.jobs import report
@@ -718,9 +739,11 @@ def audit(ctx, rule_names, client_filter, as_of, output, fmt, snapshot_dir, demo
     meta = dict(snapshot.meta, as_of=day.isoformat())
     # the write-back's ramp as a first sync would make it (no ledger: nothing received yet today)
     ramp = {"cap": profile.max_new_per_person_per_day, "working_time": result.working_time}
+    lang = report_lang(lang, profile.lang)
     if fmt == "html":
         text = report.render_html(findings, snapshot, day, meta, not_raised, ids, dict(rules.charts),
-                                  report.health_section(stored, findings, day), **ramp)
+                                  report.health_section(stored, findings, day, lang=lang), **ramp, lang=lang,
+                                  server=None if demo else meta.get("url"))
     elif fmt == "json":
         text = report.json_chunks(findings, meta, not_raised, result.not_judged,
                                   report.people_dicts(findings, snapshot, day, **ramp))
@@ -728,7 +751,7 @@ def audit(ctx, rule_names, client_filter, as_of, output, fmt, snapshot_dir, demo
         text = report.render_csv(report.findings_frame(findings, snapshot, day, **ramp))
     else:
         text = report.render_text(report.findings_frame(findings, snapshot, day, **ramp),
-                                  report.not_raised_frame(not_raised, snapshot), day)
+                                  report.not_raised_frame(not_raised, snapshot), day, lang)
     _emit(text, output)
     for err in result.errors:
         note(f"rule {err['rule']} {_failed_or_skipped(err)}: {err['error']}")
@@ -778,15 +801,31 @@ def _live_explain(ctx, profile, rules, client, as_of):
     return snapshot, day, ids, planned.result, decisions
 
 
-def decision_text(item) -> str:
-    """What sync will do with one key, as ``sync --dry-run`` says it."""
+def decision_text(item):
+    """What sync will do with one key, as ``sync --dry-run`` says it (a message)."""
+    from clientcare.rules.i18n import _
     if item is None:
-        return "nothing (no activity planned)"
-    verb = {"create": "create the activity", "update": "update the activity", "close": "close the activity",
-            "leave": "leave it", "note": "post the note", "skip": "skip it",
-            "merge": f"merge it into {item.into}",
-            "queue": "create the activity later"}.get(item.op, item.op)
-    return f"{verb} — {item.reason}" if item.reason else verb
+        return _("nothing (no activity planned)")
+    verb = {"create": _("create the activity"), "update": _("update the activity"),
+            "close": _("close the activity"), "leave": _("leave it"), "note": _("post the note"),
+            "skip": _("skip it"), "merge": _("merge it into {key}", key=item.into),
+            "queue": _("create the activity later")}.get(item.op, item.op)
+    # TRANSLATORS: what sync will do ("update the activity"), then why
+    return _("{verb} — {reason}", verb=verb, reason=item.reason) if item.reason else verb
+
+
+def _raw_or_rendered(f, row: dict, column: str, lang: str):
+    """An evidence value as ``explain`` lists it: as it is, but a message in ``lang`` and an
+    amount with its currency (the finding's view says which column holds it)."""
+    from clientcare.rules.i18n import common_view, money, render
+    value = row.get(column)
+    currency = (getattr(f, "view", None) or common_view()).currency_of(column)
+    if currency and isinstance(value, (int, float)) and not isinstance(value, bool) and row.get(currency):
+        code = row[currency]
+        return render(money(value, code[1] if isinstance(code, (list, tuple)) else code), lang)
+    if hasattr(value, "render") and isinstance(value, str):
+        return render(value, lang)
+    return value
 
 
 def _failed_or_skipped(err: dict) -> str:
@@ -827,12 +866,14 @@ def _emit(text, output: str | None) -> None:
 @click.option("--snapshot", "snapshot_dir", type=click.Path(exists=True, file_okay=False),
               help="Explain from a saved snapshot instead of the live server.")
 @click.option("--demo", is_flag=True, help="Use the demo snapshot shipped with ClientCare.")
+@lang_option
 @click.pass_context
 @handle_errors
-def explain(ctx, client, as_of, snapshot_dir, demo, **flags):
+def explain(ctx, client, as_of, snapshot_dir, demo, lang, **flags):
     """Every finding for one client (id or name), its evidence, and what sync will do about it
     (live: the plan a sync would make now, from Odoo's activities and what people did there)."""
     from clientcare.jobs import report
+    from clientcare.rules.i18n import _, ngettext, render
 
     offline = demo or snapshot_dir
     if demo and snapshot_dir:
@@ -850,44 +891,54 @@ def explain(ctx, client, as_of, snapshot_dir, demo, **flags):
         from clientcare.jobs.ramp import deadline
         ramp = report.audit_ramp(result.findings, day, profile.max_new_per_person_per_day, result.working_time)
     name = snapshot.clients.loc[snapshot.clients["id"].isin(ids), "name"].iloc[0]
-    click.echo(f"{name} (id {', '.join(map(str, sorted(ids)))}), as of {day:%Y-%m-%d}: "
-               f"{len(findings)} finding(s)")
+    lang = report_lang(lang, profile.lang)
+
+    def say(text, indent: str = "") -> None:
+        click.echo(indent + render(text, lang))
+    say(ngettext("{client} (id {ids}), as of {day}: {n} finding(s)", "{client} (id {ids}), as of {day}: {n} finding(s)",
+                 len(findings), client=name, ids=", ".join(map(str, sorted(ids))), day=day))
     if decisions is None:
-        click.echo("(from a snapshot: what sync would do leaves out Odoo's open activities and what people "
-                   "did with them; explain on the live server says what sync will do)")
+        say(_("(from a snapshot: what sync would do leaves out Odoo's open activities and what people "
+              "did with them; explain on the live server says what sync will do)"))
     for f in findings:
-        click.echo(f"\n[{f.severity}] {f.rule}: {f.summary}")
-        click.echo(f"  key: {f.key}")
-        click.echo(f"  owner: user {f.responsible_user_id} (routed by {f.routed_by})")
+        click.echo(f"\n[{report.word(report.SEVERITY_WORDS, f.severity, lang)}] {f.rule}: {render(f.summary, lang)}")
+        say(_("key: {key}", key=f.key), "  ")
+        # TRANSLATORS: the Odoo user who owns a finding, and the routing step that chose them
+        say(_("owner: user {user} (routed by {step})", user=str(f.responsible_user_id), step=f.routed_by), "  ")
         if f.action and decisions is not None:
-            click.echo(f"  sync will: {decision_text(decisions.pop(marker_key(f.key), None))}")
+            say(_("sync will: {decision}", decision=decision_text(decisions.pop(marker_key(f.key), None))), "  ")
         elif f.action:
             a = f.action
-            since = f" (the situation since {a.due_date})" if a.due_date and a.due_date < day else ""
+            since = _(" (the situation since {day})", day=a.due_date) if a.due_date and a.due_date < day else ""
             created = ramp.days.get(marker_key(f.key), day)
-            later = (f", queued: created on {created} (max_new_per_person_per_day is {ramp.cap})"
+            later = (_(", queued: created on {day} (max_new_per_person_per_day is {cap})", day=created, cap=ramp.cap)
                      if created > day else "")
             due = deadline(a, created, result.working_time.for_user(f.responsible_user_id or None))
-            what = (f"{a.activity_type} activity due {due}{since}{later}" if a.kind == "activity"
-                    else "a note in the chatter")
-            click.echo(f"  sync would: ensure {what} on {f.subject_model},{f.subject_id}: {f.action.summary}")
+            # TRANSLATORS: {type} is Odoo's activity type (todo, email, call); {since} and {later} are
+            # " (the situation since DAY)" and ", queued: created on DAY (…)", or empty
+            what = (_("{type} activity due {due}{since}{later}", type=a.activity_type, due=due, since=since,
+                      later=later) if a.kind == "activity" else _("a note in the chatter"))
+            # TRANSLATORS: {record} is the Odoo record (model,id) the activity or note goes on
+            record = f"{f.subject_model},{f.subject_id}"
+            say(_("sync would: ensure {what} on {record}: {summary}", what=what, record=record,
+                  summary=f.action.summary), "  ")
         else:
-            click.echo("  sync would: nothing (reported only)")
+            say(_("sync would: nothing (reported only)"), "  ")
         if f.resolved_when:
-            click.echo(f"  resolved when: {f.resolved_when}")
+            say(_("resolved when: {condition}", condition=f.resolved_when), "  ")
         cols = f.evidence_columns or (list(f.evidence[0]) if f.evidence else [])
-        for row in f.evidence[:20]:
-            click.echo("    - " + ", ".join(f"{c}={row.get(c)}" for c in cols))
+        for row in f.evidence[:20]:  # raw values, as the JSON has them (a message or an amount in ``lang``)
+            click.echo("    - " + ", ".join(f"{c}={_raw_or_rendered(f, row, c, lang)}" for c in cols))
     for key, item in sorted((decisions or {}).items()):  # open activities of the client no finding holds
-        click.echo(f"\nactivity {item.odoo_id} ({key}): {item.summary}")
-        click.echo(f"  sync will: {decision_text(item)}")
+        say(_("activity {id} ({key}): {summary}", id=str(item.odoo_id), key=key, summary=item.summary), "\n")
+        say(_("sync will: {decision}", decision=decision_text(item)), "  ")
     not_raised = report.not_raised_frame([n for n in result.not_raised if n.client_id in ids], snapshot)
     if len(not_raised):
-        click.echo("\nNot raised, because:")
+        say(_("Not raised, because:"), "\n")
         for r in not_raised.itertuples():
-            click.echo(f"  {r.rule}: {r.record}: {r.reason}")
+            click.echo(f"  {r.rule}: {r.record}: {render(r.reason, lang)}")
     for n in result.not_judged:
-        click.echo(f"\nnot judged this run: {n.pattern} ({n.reason})")
+        say(_("not judged this run: {pattern} ({reason})", pattern=n.pattern, reason=n.reason), "\n")
     for err in result.errors:
         note(f"rule {err['rule']} {_failed_or_skipped(err)}: {err['error']}")
     if result.errors:
@@ -1054,9 +1105,10 @@ def runs(ctx, run_id, as_json, limit, **flags):
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "csv"]), default="text", show_default=True,
               help="Output format.")
 @click.option("--demo", is_flag=True, help="A history built from the demo snapshot (no server; nothing stored).")
+@lang_option
 @click.pass_context
 @handle_errors
-def history_command(ctx, client, output, fmt, demo, **flags):
+def history_command(ctx, client, output, fmt, demo, lang, **flags):
     """One client's health over time (id or name): fit score, band and what changed, as syncs
     and live audits stored it."""
     from clientcare.jobs import health_history as history
@@ -1096,10 +1148,28 @@ def history_command(ctx, client, output, fmt, demo, **flags):
                           *(p["criteria"].get(c, "") for c in criteria)] for p in points)
         text = buf.getvalue()
     else:
-        text = "".join([f"{name} (id {cid}): fit score over {len(points)} stored stretch(es)\n"] + [
-            f"{p['since']}  {'?' if p['score'] is None else p['score']:>3}  {p['band']:<7}  {'; '.join(p['changes'])}\n"
-            for p in points])
+        text = history_text(name, cid, points, report_lang(lang, profile.lang))
     _emit(text, output)
+
+
+def history_text(name: str, cid: int, points: list[dict], lang: str) -> str:
+    """``history``'s text: a heading, then one line per stored stretch (day, score, band, what
+    changed), in ``lang`` (the JSON and CSV keep the raw values)."""
+    from clientcare.rules.words import band_word
+    from clientcare.rules import i18n
+    m = i18n
+    heading = m.ngettext("{client} (id {id}): fit score over {n} stored stretch(es)",
+                         "{client} (id {id}): fit score over {n} stored stretch(es)", len(points),
+                         client=name, id=str(cid))
+    lines = [m.render(heading, lang)]
+    for p in points:
+        day = p["since"]
+        with contextlib.suppress(ValueError, TypeError):
+            day = m.render(datetime.strptime(p["since"], "%Y-%m-%d").date(), lang)
+        score = "?" if p["score"] is None else m.render(p["score"], lang)
+        changes = "; ".join(m.render(c, lang) for c in p["changes"])
+        lines.append(f"{day}  {score:>3}  {m.render(band_word(p['band']), lang):<7}  {changes}")
+    return "".join(line + "\n" for line in lines)
 
 
 @main.command()

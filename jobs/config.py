@@ -57,6 +57,8 @@ KEYS: dict[str, tuple[type, Any, bool, str]] = {
     "health_tags": (bool, False, False, "keep one contact tag per health band on each client in Odoo"),
     "history_days": (int, 400, False, "days of client health history kept in the state file"),
     "talking_points": (bool, True, False, "put each rule's talking points in the activities it creates"),
+    "lang": (str, None, False, "language of audit, explain, history and the report, an Odoo code such as fr_FR "
+                               "(default: the environment's locale, else English; --lang overrides it)"),
     "rules_enabled": (list, None, False, "installed rules to load, comma-separated in the environment "
                                          "(default: every installed rule)"),
 }
@@ -96,6 +98,8 @@ class Profile:
     health_tags: bool
     history_days: int
     talking_points: bool
+    #: The language of the reports (None: the environment's; ``--lang`` overrides it).
+    lang: str | None
     #: The installed rules to load (None: every one).
     rules_enabled: tuple[str, ...] | None
     #: Key -> where its value came from (a key left out has its default).
@@ -189,6 +193,10 @@ def _check_value(key: str, value: Any, source: str, problems: list[str]) -> None
         problem = ca_bundle_problem(value)
         if problem:
             problems.append(f"{source}: ca_bundle {value!r} {problem}")
+    elif key == "lang":
+        from clientcare.rules import i18n
+        if not i18n.valid(value):
+            problems.append(f"{source}: lang must be a language code such as fr_FR or de, not {value!r}")
     elif key in ("db", "login") and value != value.strip():
         problems.append(f"{source}: {key} {value!r} has leading or trailing spaces")
 

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Iterable
 
 from clientcare.connector.facts import HEALTH_RANK
 from clientcare.connector.state import StateStore, Tables
+from clientcare.rules.i18n import _, pgettext
+from clientcare.rules.words import CRITERION_WORDS, band_word, status_word
 
 if TYPE_CHECKING:  # pandas and the rules are imported where used: `clientcare history` needs neither
     import pandas as pd
@@ -108,7 +110,7 @@ def fell(history: pd.DataFrame, findings) -> list[dict]:
         return []
     last = history.groupby("client_id").tail(1).set_index("client_id")
     out = []
-    for cid, (name, score, band, _) in checklists(findings).items():
+    for cid, (name, score, band, _criteria) in checklists(findings).items():
         if cid not in last.index or score is None or last.at[cid, "score"] != last.at[cid, "score"]:
             continue
         before, was = int(last.at[cid, "score"]), last.at[cid, "band"]
@@ -131,13 +133,15 @@ def trend_of(rows: Iterable) -> list[dict]:
         score = None if r.score is None or r.score != r.score else int(r.score)
         changes = []
         if before is None:
-            changes.append("first stored")
+            changes.append(_("first stored"))
         else:
             if score != before["score"]:
-                changes.append(f"score {score_text(before['score'])} -> {score_text(score)}")
+                changes.append(_("score {was} -> {now}", was=score_text(before["score"]), now=score_text(score)))
             if r.band != before["band"]:
-                changes.append(f"band {before['band']} -> {r.band}")
-            changes += [f"{c.replace('_', ' ')} {before['criteria'].get(c, 'unknown')} -> {s}"
+                changes.append(_("band {was} -> {now}", was=band_word(before["band"]), now=band_word(r.band)))
+            # TRANSLATORS: a fit criterion ("pays on time") and its status before and now (pass, fail)
+            changes += [_("{criterion} {was} -> {now}", criterion=CRITERION_WORDS.get(c, c.replace("_", " ")),
+                          was=status_word(before["criteria"].get(c, "unknown")), now=status_word(s))
                         for c, s in crit.items() if s != before["criteria"].get(c, "unknown")]
         before = {"since": r.since, "run_id": r.run_id, "score": score, "band": r.band, "criteria": crit,
                   "changes": changes}
@@ -147,4 +151,4 @@ def trend_of(rows: Iterable) -> list[dict]:
 
 def score_text(score) -> str:
     """A score as the trend and the report spell it: an unknown one is "unknown"."""
-    return "unknown" if score is None else str(score)
+    return pgettext("score", "unknown") if score is None else str(score)

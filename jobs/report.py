@@ -9,6 +9,7 @@ from the frames the rules use for the audited clients only, then charts of the f
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 from datetime import date
@@ -18,15 +19,51 @@ import pandas as pd
 from clientcare.connector.facts import marker_key, severity_rank
 from clientcare.connector.snapshot import Snapshot
 from clientcare.jobs import health_history
+from clientcare.rules.words import band_word
 from clientcare.jobs.charts import BAND_COLORS, TONES, bar_chart, score_line
 from clientcare.jobs.ramp import DEFAULT_PER_DAY, Creation, Ramp, deadline, ramp
 from clientcare.jobs.writeback import esc, esc_name, evidence_table
 from clientcare.rules import frames as F
 from clientcare.rules.bidi import isolate
+from clientcare.rules.i18n import SOURCE, _, is_source, ngettext, normalize, pgettext, render
 from clientcare.rules.working_time import WorkingTime
 
 #: Lines of the "Not raised, because" section in text output (JSON lists them all).
 NOT_RAISED_SHOWN = 50
+
+#: A severity as a person reads it in the text and HTML reports (JSON and CSV keep the raw value).
+SEVERITY_WORDS = {"critical": pgettext("severity", "critical"), "high": pgettext("severity", "high"),
+                  "medium": pgettext("severity", "medium"), "low": pgettext("severity", "low"),
+                  "info": pgettext("severity", "info")}
+#: What a finding asks for, when it is not an activity.
+ACTION_WORDS = {"note": pgettext("action", "note"), "activity": pgettext("action", "activity")}
+NO_CLIENT = _("(no client)")
+
+
+#: The column headings of the HTML report's tables.
+HEADINGS = {"severity": pgettext("column", "severity"), "rule": pgettext("column", "rule"),
+            "summary": pgettext("column", "summary"), "owner": pgettext("column", "owner"),
+            "action": pgettext("column", "action"), "due": pgettext("column", "due"),
+            "since": pgettext("column", "since"), "client": pgettext("column", "client"),
+            "record": pgettext("column", "record"), "reason": pgettext("column", "reason"),
+            "total": pgettext("column", "total"), "person": pgettext("column", "person"),
+            "today": pgettext("column", "today"), "queued": pgettext("column", "queued"),
+            "until": pgettext("column", "until"), "was": pgettext("column", "was"),
+            "now": pgettext("column", "now"), "trend": pgettext("column", "trend")}
+
+
+def html_lang(lang: str | None) -> str:
+    """``<html lang>``: a BCP 47 tag (``fr-FR``), ``en`` for English."""
+    return "en" if lang is None or is_source(lang) else normalize(lang).replace("_", "-")
+
+
+def _headings(columns, lang: str | None) -> str:
+    return "".join(f"<th>{esc(render(HEADINGS[c], lang))}</th>" for c in columns)
+
+
+def word(table: dict, raw, lang: str | None) -> str:
+    """A raw value in ``lang`` through its table of words (the value itself when it has none)."""
+    return render(table.get(raw, raw) if isinstance(raw, str) else raw, lang)
 
 
 def user_names(snapshot: Snapshot) -> dict[int, str]:
@@ -68,7 +105,7 @@ def findings_frame(findings: list, snapshot: Snapshot, as_of: date, cap: int = D
     frame = pd.DataFrame({  # column by column: no dict per finding
         "client_id": client_ids, "client": [clients.get(int(c), "") if c else "" for c in client_ids],
         "severity": [f.severity for f in findings], "rule": [f.rule for f in findings],
-        "summary": [f.summary for f in findings], "owner_id": owners,
+        "summary": pd.Series([f.summary for f in findings], dtype=object), "owner_id": owners,
         "owner": [names.get(int(o), f"user {o}") if o else "" for o in owners],
         "subject": [f"{f.subject_model},{f.subject_id}" for f in findings],
         "subject_name": [getattr(f, "subject_name", "") for f in findings],
@@ -97,6 +134,7 @@ def not_raised_frame(not_raised: list, snapshot: Snapshot) -> pd.DataFrame:
     if is_task.any():
         names[is_task] = F.task_names(snapshot, ids[is_task]).astype(str)
     frame["record"] = names.where(names != "", frame["model"] + "," + ids.astype(str))
+    frame["reason"] = pd.Series([n.reason for n in not_raised], dtype=object)  # messages, rendered by the reader
     frame["client"] = F.names(snapshot.partners, frame["client_id"].astype("Int64")).fillna("").astype(str)
     return frame.sort_values(["client", "rule", "record"], kind="stable").reset_index(drop=True)
 
@@ -111,11 +149,17 @@ def client_groups(frame: pd.DataFrame) -> list[tuple[str, list[int]]]:
 
 
 NOBODY = "(nobody)"
+NOBODY_WORDS = _("(nobody)")
+
+
+def person(name: str, lang: str | None) -> str:
+    """An owner's name as the reports show it, "(nobody)" in ``lang``."""
+    return render(NOBODY_WORDS, lang) if name == NOBODY else name
 
 
 def person_groups(frame: pd.DataFrame, as_of: date) -> list[tuple[str, list[int], str]]:
-    """Row positions per owner ("(nobody)" last), each with a line of what the ramp gives them:
-    new activities today and queued (until when).  Rows in the order sync creates them (the
+    """Row positions per owner ("(nobody)" last), each with a line (a message) of what the ramp
+    gives them: new activities today and queued (until when).  Rows in the order sync creates them (the
     day, then most severe, oldest, key), then the findings without an activity."""
     day, sev, due, key = (frame[c].tolist() for c in ("ramp_day", "severity", "due", "key"))
     groups: dict[str, list[int]] = {}
@@ -127,39 +171,53 @@ def person_groups(frame: pd.DataFrame, as_of: date) -> list[tuple[str, list[int]
                                                    due[i] or as_of, key[i]))
         today = sum(1 for i in rows if day[i] == as_of)
         later = [day[i] for i in rows if day[i] != "" and day[i] > as_of]
-        figures = (f"{today} new activit{'y' if today == 1 else 'ies'} today" if today or not later else "none today") \
-            + (f", {len(later)} queued until {max(later):%Y-%m-%d}" if later else "")
+        figures = ngettext("{n} new activity today", "{n} new activities today", today) if today or not later \
+            else _("none today")
+        if later:
+            # TRANSLATORS: {today} is "3 new activities today" or "none today"
+            figures = ngettext("{today}, {n} queued until {day}", "{today}, {n} queued until {day}", len(later),
+                               today=figures, day=max(later))
         out.append((name, rows, figures))
     return out
 
 
-def render_text(frame: pd.DataFrame, not_raised: pd.DataFrame | None, as_of: date) -> str:
+def render_text(frame: pd.DataFrame, not_raised: pd.DataFrame | None, as_of: date, lang: str | None = None) -> str:
     """The findings per person (their owner), with what the ramp gives each on ``as_of``;
-    names isolated (:func:`~clientcare.rules.bidi.isolate`), as in the summaries."""
-    out = ["No findings."] if frame.empty else []
+    names isolated (:func:`~clientcare.rules.bidi.isolate`), as in the summaries; every text
+    in ``lang`` (English when None)."""
+    out = [render(_("No findings."), lang)] if frame.empty else []
     sev, rule, summary, client, action, day, due = (frame[c].tolist() for c in (
         "severity", "rule", "summary", "client", "action", "ramp_day", "due"))
 
-    def when(i: int) -> str:
+    def when(i: int):
         if action[i] != "activity":
-            return f"({action[i]})" if action[i] else "(reported only)"
-        return f"(due {due[i]:%Y-%m-%d})" if day[i] == as_of else \
-            f"(queued: created {day[i]:%Y-%m-%d}, due {due[i]:%Y-%m-%d})"
+            return _("({action})", action=ACTION_WORDS.get(action[i], action[i])) if action[i] \
+                else _("(reported only)")
+        return _("(due {due})", due=due[i]) if day[i] == as_of else \
+            _("(queued: created {day}, due {due})", day=day[i], due=due[i])
     for name, rows, figures in person_groups(frame, as_of):
-        out.append(f"{isolate(name)}: {figures}")
-        out += [f"  {sev[i]:<8} {rule[i]:<16} {isolate(client[i]) if client[i] else '(no client)'}: {summary[i]}  "
-                f"{when(i)}" for i in rows]
+        out.append(render(_("{person}: {figures}", person=isolate(person(name, lang)), figures=figures), lang))
+        out += [f"  {word(SEVERITY_WORDS, sev[i], lang):<8} {rule[i]:<16} "
+                # TRANSLATORS: one finding of a person's list: its client, what it says, when it is due
+                + render(_("{client}: {summary}  {when}", client=isolate(client[i]) if client[i] else NO_CLIENT,
+                           summary=summary[i], when=when(i)), lang) for i in rows]
     if not frame.empty:
         counts = frame.groupby(["rule", "severity"]).size()
         out.append("")
-        out.append(f"{len(frame)} finding(s): " + ", ".join(f"{rule} {sev} {n}" for (rule, sev), n in counts.items()))
+        counted = ", ".join(f"{rule} {word(SEVERITY_WORDS, sev, lang)} {render(int(n), lang)}"
+                            for (rule, sev), n in counts.items())
+        out.append(render(ngettext("{n} finding(s): {counts}", "{n} finding(s): {counts}", len(frame),
+                                   counts=counted), lang))
     if not_raised is not None and len(not_raised):
-        out += ["", f"Not raised, because ({len(not_raised)}):"]
+        out += ["", render(ngettext("Not raised, because ({n}):", "Not raised, because ({n}):", len(not_raised)),
+                           lang)]
         for r in not_raised.head(NOT_RAISED_SHOWN).itertuples():
-            out.append(f"  {r.rule:<16} {isolate(r.record)} ({isolate(r.client) if r.client else 'no client'}): "
-                       f"{r.reason}")
+            # TRANSLATORS: a record (invoice, task) no finding was raised for, its client, and why
+            out.append(f"  {r.rule:<16} " + render(_("{record} ({client}): {reason}", record=isolate(r.record),
+                                                     client=isolate(r.client) if r.client else _("no client"),
+                                                     reason=r.reason), lang))
         if len(not_raised) > NOT_RAISED_SHOWN:
-            out.append(f"  ... and {len(not_raised) - NOT_RAISED_SHOWN} more: see --format json")
+            out.append(render(_("  ... and {n} more: see --format json", n=len(not_raised) - NOT_RAISED_SHOWN), lang))
     return "\n".join(out) + "\n"
 
 
@@ -243,32 +301,36 @@ def _finding_dict(f) -> dict:
 
 
 # -- HTML -------------------------------------------------------------------------
-def situation_chart(chart, snapshot: Snapshot, as_of: date, client_ids: set[int] | None, not_raised: list) -> str:
+def situation_chart(chart, snapshot: Snapshot, as_of: date, client_ids: set[int] | None, not_raised: list,
+                    lang: str | None = None) -> str:
     """Draw a chart a rule declared with ``bars`` (:class:`~clientcare.rules.spec.ReportChart`):
-    the situation it judges, for the audited clients, less what it did not raise."""
+    the situation it judges, for the audited clients, less what it did not raise; its title and
+    labels (messages of the rule) in ``lang``."""
     bars = chart.bars(snapshot, as_of, client_ids, not_raised)
-    return bar_chart(chart.title, [b[0] for b in bars], [b[1] for b in bars], colors=TONES[chart.tone],
-                     noun=chart.noun)
+    return bar_chart(chart.title, [render(b[0], lang) for b in bars], [b[1] for b in bars],
+                     colors=TONES[chart.tone], noun=chart.noun, lang=lang)
 
 
-def rule_chart(chart, findings: list, frame: pd.DataFrame) -> str:
+def rule_chart(chart, findings: list, frame: pd.DataFrame, lang: str | None = None) -> str:
     """Draw a chart a rule declared (:class:`~clientcare.rules.spec.ReportChart`) from its findings."""
     mine = [f for f in findings if chart.level is None or f.level == chart.level]
     if chart.value is None:
         keys = {f.key for f in mine}
         rows = frame.loc[frame["key"].isin(keys)]
-        counts = rows.groupby(rows["owner"].replace("", "(nobody)")).size().sort_values(ascending=False)
-        return bar_chart(chart.title, [str(k) for k in counts.index], [int(v) for v in counts],
-                         colors=TONES[chart.tone], noun=chart.noun)
+        counts = rows.groupby(rows["owner"].replace("", NOBODY)).size().sort_values(ascending=False)
+        return bar_chart(chart.title, [person(str(k), lang) for k in counts.index], [int(v) for v in counts],
+                         colors=TONES[chart.tone], noun=chart.noun, lang=lang)
     bars = sorted(((f.subject_name or str(f.subject_id), float(f.data[chart.value]),
                     str(f.data.get(chart.band)) if chart.band else "")
                    for f in mine if (f.data or {}).get(chart.value) is not None), key=lambda b: b[1])
     missing = len(mine) - len(bars)
-    title = chart.title + (f"; {missing} {chart.missing}" if missing and chart.missing else "")
+    # TRANSLATORS: a chart's title, then how many findings it cannot draw and why ("without a score")
+    title = ngettext("{title}; {n} {what}", "{title}; {n} {what}", missing, title=chart.title, what=chart.missing) \
+        if missing and chart.missing else chart.title
     tone = TONES[chart.tone]
     colors = [BAND_COLORS.get(b, tone[0]) for _, _, b in bars] if chart.band else tone
     return bar_chart(title, [b[0] for b in bars], [b[1] for b in bars], colors=colors or None,
-                     scale_max=chart.scale_max, noun=chart.noun)
+                     scale_max=chart.scale_max, noun=chart.noun, lang=lang)
 
 
 CSS = """
@@ -297,30 +359,40 @@ HEALTH_TRENDS_SHOWN = 60
 
 def render_html(findings: list, snapshot: Snapshot, as_of: date, meta: dict, not_raised: list = (),
                 client_ids: set[int] | None = None, rule_charts: dict[str, tuple] | None = None,
-                health_html: str = "", cap: int = DEFAULT_PER_DAY, working_time: WorkingTime | None = None) -> str:
-    """The audit as one HTML page; ``rule_charts``: rule name -> the charts it declares;
+                health_html: str = "", cap: int = DEFAULT_PER_DAY, working_time: WorkingTime | None = None,
+                lang: str | None = None, server: str | None = None) -> str:
+    """The audit as one HTML page (``server``: the Odoo its evidence names link to; none for the
+    demo); ``rule_charts``: rule name -> the charts it declares;
     ``health_html``: the client health section (:func:`health_section`); ``cap`` and
     ``working_time``: the ramp (:func:`findings_frame`).
     Summary, top actions and client health first; long sections are capped and say how many
-    more the CSV/JSON hold."""
+    more the CSV/JSON hold.  Every text in ``lang`` (English when None), ``<html lang>`` too."""
+    t = functools.partial(render, lang=lang)
     frame = findings_frame(findings, snapshot, as_of, cap, working_time)
     by_key = {f.key: f for f in findings}
+    server = server if str(server or "").startswith(("http://", "https://")) else None
     declared = [(rule, c) for rule, cs in sorted((rule_charts or {}).items()) for c in cs]
-    charts = [situation_chart(c, snapshot, as_of, client_ids, [n for n in not_raised if n.rule == rule])
+    charts = [situation_chart(c, snapshot, as_of, client_ids, [n for n in not_raised if n.rule == rule], lang)
               for rule, c in declared if c.bars is not None]
-    charts += [rule_chart(c, [f for f in findings if f.rule == rule], frame) for rule, c in declared if c.bars is None]
+    charts += [rule_chart(c, [f for f in findings if f.rule == rule], frame, lang)
+               for rule, c in declared if c.bars is None]
     counts = frame.groupby("rule").size().to_dict()
+    counted = ", ".join(f"{k} {t(int(v))}" for k, v in sorted(counts.items()))
     parts = [
-        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
-        f"<title>ClientCare audit — {esc(meta.get('db', ''))}</title><style>{CSS}</style></head><body>",
-        f"<h1>ClientCare audit of {esc(meta.get('db', ''))}</h1>",
-        f"<p class='meta'>Odoo {esc(meta.get('server_version', '?'))} at {esc(meta.get('url', ''))}; "
-        f"data pulled {esc(meta.get('pulled_at', '?'))}; evaluated as of {as_of:%Y-%m-%d}; "
-        f"{len(frame)} finding(s): " + ", ".join(f"{esc(k)} {v}" for k, v in sorted(counts.items())) + "</p>",
-        *_summary_html(frame, as_of),
+        f"<!DOCTYPE html><html lang='{esc(html_lang(lang))}'><head><meta charset='utf-8'>",
+        "<title>" + esc(t(_("ClientCare audit — {db}", db=meta.get("db", "")))) + f"</title><style>{CSS}</style></head><body>",
+        "<h1>" + esc(t(_("ClientCare audit of {db}", db=meta.get("db", "")))) + "</h1>",
+        # TRANSLATORS: the report's first line: Odoo's version, its address, when the data was pulled,
+        # the day the rules judged, then the number of findings per rule
+        "<p class='meta'>" + esc(t(ngettext(
+            "Odoo {version} at {url}; data pulled {pulled}; evaluated as of {day}; {n} finding(s): {counts}",
+            "Odoo {version} at {url}; data pulled {pulled}; evaluated as of {day}; {n} finding(s): {counts}",
+            len(frame), version=meta.get("server_version", "?"), url=meta.get("url", ""),
+            pulled=meta.get("pulled_at", "?"), day=as_of, counts=counted))) + "</p>",
+        *_summary_html(frame, as_of, lang),
         *([health_html] if health_html else []),
         "<div class='charts'>" + "".join(f"<div class='card'>{c}</div>" for c in charts) + "</div>",
-        "<h2>Clients</h2>",
+        "<h2>" + esc(t(_("Clients"))) + "</h2>",
     ]
     cols = {c: frame[c].tolist() for c in ("severity", "rule", "summary", "owner", "activity_type", "action",
                                            "due", "since", "key", "ramp_day")}
@@ -330,98 +402,131 @@ def render_html(findings: list, snapshot: Snapshot, as_of: date, meta: dict, not
     for n, (client, rows) in enumerate(groups):
         if shown and shown + len(rows) > HTML_FINDINGS_SHOWN:
             rest = groups[n:]
-            parts.append(f"<p>{sum(len(r) for _, r in rest)} more finding(s) ({len(rest)} client(s)): "
-                         f"see the CSV/JSON</p>")
+            more = ngettext("{n} more finding(s) ({clients} client(s)): see the CSV/JSON",
+                            "{n} more finding(s) ({clients} client(s)): see the CSV/JSON",
+                            sum(len(r) for _c, r in rest), clients=len(rest))
+            parts.append(f"<p>{esc(t(more))}</p>")
             break
         shown += len(rows)
-        parts.append(f"<h3>{esc_name(client)}</h3><table><thead><tr><th>severity</th><th>rule</th>"
-                     "<th>summary</th><th>owner</th><th>action</th><th>due</th><th>since</th></tr></thead><tbody>")
-        parts += [_finding_row(cols, i) for i in rows]
+        parts.append(f"<h3>{esc_name(t(NO_CLIENT) if client == NO_CLIENT else client)}</h3><table><thead><tr>"
+                     + _headings(("severity", "rule", "summary", "owner", "action", "due", "since"), lang)
+                     + "</tr></thead><tbody>")
+        parts += [_finding_row(cols, i, lang=lang) for i in rows]
         parts.append("</tbody></table>")
         for i in rows:
             f = by_key.get(cols["key"][i])
             evidence = list(getattr(f, "evidence", None) or [])
             if evidence:
-                parts.append(f"<details><summary>Evidence: {esc(cols['summary'][i])}</summary>"
-                             f"{evidence_table(evidence, getattr(f, 'evidence_columns', None))}</details>")
+                parts.append("<details><summary>" + esc(t(_("Evidence: {summary}", summary=cols["summary"][i])))
+                             + "</summary>" + evidence_table(evidence, getattr(f, "evidence_columns", None),
+                                                             getattr(f, "view", None), lang or SOURCE, server)
+                             + "</details>")
     if len(not_raised):
         nr = not_raised_frame(list(not_raised), snapshot)
-        parts.append(f"<h2>Not raised, because ({len(nr)})</h2><table><thead><tr><th>client</th><th>rule</th>"
-                     "<th>record</th><th>reason</th></tr></thead><tbody>")
+        parts.append("<h2>" + esc(t(ngettext("Not raised, because ({n})", "Not raised, because ({n})", len(nr))))
+                     + "</h2><table><thead><tr>" + _headings(("client", "rule", "record", "reason"), lang)
+                     + "</tr></thead><tbody>")
         parts += [f"<tr><td>{esc_name(r.client)}</td><td>{esc(r.rule)}</td><td>{esc_name(r.record)}</td>"
-                  f"<td>{esc(r.reason)}</td></tr>" for r in nr.head(HTML_NOT_RAISED_SHOWN).itertuples()]
+                  f"<td>{esc(t(r.reason))}</td></tr>" for r in nr.head(HTML_NOT_RAISED_SHOWN).itertuples()]
         parts.append("</tbody></table>")
         if len(nr) > HTML_NOT_RAISED_SHOWN:
-            parts.append(f"<p>{len(nr) - HTML_NOT_RAISED_SHOWN} more: see the JSON</p>")
+            parts.append("<p>" + esc(t(_("{n} more: see the JSON", n=len(nr) - HTML_NOT_RAISED_SHOWN))) + "</p>")
     parts.append("</body></html>")
     return "\n".join(parts)
 
 
-def health_section(history: pd.DataFrame | None, findings, as_of: date, cap: int = HEALTH_TRENDS_SHOWN) -> str:
+def health_section(history: pd.DataFrame | None, findings, as_of: date, cap: int = HEALTH_TRENDS_SHOWN,
+                   lang: str | None = None) -> str:
     """The report's "Client health" section: the clients whose health fell since the last
     stored run, then one small line per client (oldest stored stretch to today); "" without
-    a history."""
+    a history.  Every text in ``lang``."""
     if history is None or not len(history):
         return ""
+    t = functools.partial(render, lang=lang)
     down = health_history.fell(history, findings)
     now = health_history.checklists(findings)
-    parts = ["<h2>Client health</h2>", f"<p class='meta'>{len(down)} client(s) whose health fell since the last "
-             f"stored run; fit score over the stored history ({history['since'].min()} to {as_of:%Y-%m-%d})</p>"]
+    first_day = history["since"].min()
+    parts = ["<h2>" + esc(t(_("Client health"))) + "</h2>", "<p class='meta'>" + esc(t(ngettext(
+        "{n} client(s) whose health fell since the last stored run; fit score over the stored history "
+        "({first} to {last})",
+        "{n} client(s) whose health fell since the last stored run; fit score over the stored history "
+        "({first} to {last})", len(down), first=_day(first_day), last=as_of))) + "</p>"]
     if down:
-        parts.append("<table><thead><tr><th>client</th><th>was</th><th>now</th></tr></thead><tbody>")
-        parts += [f"<tr><td>{esc_name(d['name'])}</td><td>{d['was']} ({esc(d['was_band'])}) since {esc(d['since'])}</td>"
-                  f"<td><b>{d['score']}</b> ({esc(d['band'])})</td></tr>" for d in down]
+        parts.append("<table><thead><tr>" + _headings(("client", "was", "now"), lang) + "</tr></thead><tbody>")
+        # TRANSLATORS: a client's fit score and band at the last stored run, and since when
+        parts += [f"<tr><td>{esc_name(d['name'])}</td><td>"
+                  + esc(t(_("{score} ({band}) since {day}", score=d["was"], band=band_word(d["was_band"]),
+                            day=_day(d["since"]))))
+                  + f"</td><td><b>{t(d['score'])}</b> ({esc(t(band_word(d['band'])))})</td></tr>" for d in down]
         parts.append("</tbody></table>")
     first = [d["client_id"] for d in down]
     rest = sorted((c for c in now if c not in set(first) and now[c][1] is not None), key=lambda c: (now[c][1], c))
     stored = set(history["client_id"].tolist())
     drawable = [c for c in first + rest if c in stored]
     shown = drawable[:cap]
-    parts.append("<table><thead><tr><th>client</th><th>trend</th><th>now</th></tr></thead><tbody>")
+    parts.append("<table><thead><tr>" + _headings(("client", "trend", "now"), lang) + "</tr></thead><tbody>")
     for cid in shown:
-        name, score, band, _ = now[cid]
-        parts.append(f"<tr><td>{esc_name(name)}</td><td>{_trend_line(health_history.trend(history, cid), score, as_of)}"
+        name, score, band, _checks = now[cid]
+        parts.append(f"<tr><td>{esc_name(name)}</td><td>{_trend_line(health_history.trend(history, cid), score, as_of, lang)}"
                      f"</td><td><span style='color:{BAND_COLORS.get(band, '#607d8b')}'>"
-                     f"{health_history.score_text(score)} {esc(band)}</span></td></tr>")
+                     f"{esc(t(health_history.score_text(score)))} {esc(t(band_word(band)))}</span></td></tr>")
     parts.append("</tbody></table>")
     more = len(drawable) - len(shown)
     if more > 0:
-        parts.append(f"<p class='meta'>... and {more} more (`clientcare history CLIENT` shows any client)</p>")
+        parts.append("<p class='meta'>" + esc(t(_("... and {n} more (`clientcare history CLIENT` shows any client)",
+                                                  n=more))) + "</p>")
     return "\n".join(parts)
 
 
-def _trend_line(points: list[dict], score, as_of: date) -> str:
+def _day(value):
+    """A stored ISO day as a date (rendered per locale); anything else as it is."""
+    try:
+        return date.fromisoformat(value) if isinstance(value, str) else value
+    except ValueError:
+        return value
+
+
+def _trend_line(points: list[dict], score, as_of: date, lang: str | None = None) -> str:
     """A client's score from its first stored stretch to today's ``score``."""
     return score_line([date.fromisoformat(p["since"]) for p in points] + [as_of],
-                      [p["score"] for p in points] + [score])
+                      [p["score"] for p in points] + [score], lang=lang)
 
 
 def _due_cells(cols: dict[str, list], as_of: date) -> list:
-    """The due column: the deadline, and for a queued activity the day sync creates it."""
-    return [f"{due} (queued: created {day})" if day != "" and day > as_of else due
+    """The due column: the deadline, and for a queued activity the day sync creates it (messages
+    and dates, rendered by :func:`_finding_row`)."""
+    return [_("{due} (queued: created {day})", due=due, day=day) if day != "" and day > as_of else due
             for due, day in zip(cols["due"], cols["ramp_day"])]
 
 
-def _finding_row(cols: dict[str, list], i: int, client: str | None = None) -> str:
-    first = f"<td>{esc_name(client)}</td>" if client is not None else ""
-    return (f"<tr>{first}<td><span class='sev sev-{esc(cols['severity'][i])}'>{esc(cols['severity'][i])}</span></td>"
-            f"<td>{esc(cols['rule'][i])}</td><td>{esc(cols['summary'][i])}</td><td>{esc_name(cols['owner'][i])}</td>"
-            f"<td>{esc(cols['activity_type'][i] or cols['action'][i] or '')}</td><td>{esc(cols['due'][i])}</td>"
-            f"<td>{esc(cols['since'][i])}</td></tr>")
+def _finding_row(cols: dict[str, list], i: int, client: str | None = None, lang: str | None = None) -> str:
+    t = functools.partial(render, lang=lang)
+    first = f"<td>{esc_name(t(NO_CLIENT) if client == NO_CLIENT else client)}</td>" if client is not None else ""
+    kind = cols["activity_type"][i] or ACTION_WORDS.get(cols["action"][i], cols["action"][i]) or ""
+    return (f"<tr>{first}<td><span class='sev sev-{esc(cols['severity'][i])}'>"
+            f"{esc(word(SEVERITY_WORDS, cols['severity'][i], lang))}</span></td>"
+            f"<td>{esc(cols['rule'][i])}</td><td>{esc(t(cols['summary'][i]))}</td>"
+            f"<td>{esc_name(cols['owner'][i])}</td>"
+            f"<td>{esc(t(kind))}</td><td>{esc(t(cols['due'][i]))}</td>"
+            f"<td>{esc(t(cols['since'][i]))}</td></tr>")
 
 
-def _summary_html(frame: pd.DataFrame, as_of: date) -> list[str]:
+def _summary_html(frame: pd.DataFrame, as_of: date, lang: str | None = None) -> list[str]:
     """Findings per rule and severity, then the most severe activities, oldest first, grouped
     by person with what the ramp gives each today and queued."""
     if frame.empty:
         return []
+    t = functools.partial(render, lang=lang)
     sev_order = sorted(frame["severity"].unique(), key=severity_rank)
     table = frame.groupby(["rule", "severity"]).size().unstack(fill_value=0).reindex(columns=sev_order, fill_value=0)
     clients = frame.loc[frame["client"] != "", "client"].nunique()
-    parts = [f"<h2>Summary</h2><p>{len(frame)} finding(s) for {clients} client(s).</p><table><thead><tr><th>rule</th>"
-             + "".join(f"<th>{esc(s)}</th>" for s in sev_order) + "<th>total</th></tr></thead><tbody>"]
-    parts += [f"<tr><td>{esc(rule)}</td>" + "".join(f"<td>{int(n)}</td>" for n in row)
-              + f"<td>{int(sum(row))}</td></tr>" for rule, row in zip(table.index, table.to_numpy().tolist())]
+    summary = ngettext("{n} finding(s) for {clients} client(s).", "{n} finding(s) for {clients} client(s).",
+                       len(frame), clients=int(clients))
+    parts = ["<h2>" + esc(t(_("Summary"))) + f"</h2><p>{esc(t(summary))}</p><table><thead><tr>" + _headings(("rule",), lang)
+             + "".join(f"<th>{esc(word(SEVERITY_WORDS, s, lang))}</th>" for s in sev_order)
+             + _headings(("total",), lang) + "</tr></thead><tbody>"]
+    parts += [f"<tr><td>{esc(rule)}</td>" + "".join(f"<td>{t(int(n))}</td>" for n in row)
+              + f"<td>{t(int(sum(row)))}</td></tr>" for rule, row in zip(table.index, table.to_numpy().tolist())]
     parts.append("</tbody></table>")
     acts = frame.loc[frame["action"] == "activity"]
     if len(acts):
@@ -431,17 +536,19 @@ def _summary_html(frame: pd.DataFrame, as_of: date) -> list[str]:
         cols = {c: top[c].tolist() for c in top.columns}
         cols["due"] = _due_cells(cols, as_of)
         figures = {name: text for name, _rows, text in person_groups(acts, as_of)}
-        parts.append(f"<h2>Top actions ({len(top)} of {len(acts)}), by person</h2><table><thead><tr><th>client</th>"
-                     "<th>severity</th><th>rule</th><th>summary</th><th>owner</th><th>action</th><th>due</th>"
-                     "<th>since</th></tr></thead><tbody>")
+        heading = ngettext("Top actions ({shown} of {n}), by person", "Top actions ({shown} of {n}), by person",
+                           len(acts), shown=len(top))
+        parts.append(f"<h2>{esc(t(heading))}</h2><table><thead><tr>"
+                     + _headings(("client", "severity", "rule", "summary", "owner", "action", "due", "since"), lang)
+                     + "</tr></thead><tbody>")
         by_person: dict[str, list[int]] = {}
         for i, owner in enumerate(cols["owner"]):  # people in the order of their most urgent action
             by_person.setdefault(owner or NOBODY, []).append(i)
         for name, rows in by_person.items():
-            parts.append(f"<tr><th colspan='8'>{esc_name(name)}: {esc(figures[name])}</th></tr>")
-            parts += [_finding_row(cols, i, cols["client"][i]) for i in rows]
+            parts.append(f"<tr><th colspan='8'>{esc_name(person(name, lang))}: {esc(t(figures[name]))}</th></tr>")
+            parts += [_finding_row(cols, i, cols["client"][i], lang) for i in rows]
         parts.append("</tbody></table>")
-        parts += _people_html(acts, as_of)
+        parts += _people_html(acts, as_of, lang)
     return parts
 
 
@@ -449,22 +556,26 @@ def _summary_html(frame: pd.DataFrame, as_of: date) -> list[str]:
 PEOPLE_SHOWN = 100
 
 
-def _people_html(acts: pd.DataFrame, as_of: date) -> list[str]:
+def _people_html(acts: pd.DataFrame, as_of: date, lang: str | None = None) -> list[str]:
     """What a first sync would give each person: new activities today, queued, until when
     (the write-back's ramp, ``max_new_per_person_per_day``)."""
+    r = functools.partial(render, lang=lang)
     day = acts["ramp_day"]
     people = acts.assign(person=acts["owner"].replace("", NOBODY), today=day == as_of, queued=day != as_of)
     table = people.groupby("person").agg(today=("today", "sum"), queued=("queued", "sum"),
                                          until=("ramp_day", "max"))
     table = table.sort_values(["queued", "today"], ascending=False, kind="stable")
-    rows = [f"<tr><td>{esc_name(name)}</td><td>{int(t)}</td><td>{int(q)}</td><td>{esc(u) if q else ''}</td></tr>"
+    rows = [f"<tr><td>{esc_name(person(name, lang))}</td><td>{r(int(t))}</td><td>{r(int(q))}</td>"
+            f"<td>{esc(r(u)) if q else ''}</td></tr>"
             for name, t, q, u in zip(table.index, table["today"], table["queued"], table["until"])]
     more = len(rows) - PEOPLE_SHOWN
-    return ([f"<h2>New activities per person</h2><p class='meta'>what a first sync creates today and what waits "
-             "for the following working days (max_new_per_person_per_day; critical findings first)</p>"
-             "<table><thead><tr><th>person</th><th>today</th><th>queued</th><th>until</th></tr></thead><tbody>"]
+    return (["<h2>" + esc(r(_("New activities per person"))) + "</h2><p class='meta'>"
+             + esc(r(_("what a first sync creates today and what waits for the following working days "
+                       "(max_new_per_person_per_day; critical findings first)"))) + "</p>"
+             "<table><thead><tr>" + _headings(("person", "today", "queued", "until"), lang) + "</tr></thead><tbody>"]
             + rows[:PEOPLE_SHOWN] + ["</tbody></table>"]
-            + ([f"<p class='meta'>... and {more} more (see the CSV: ramp_day)</p>"] if more > 0 else []))
+            + (["<p class='meta'>" + esc(r(_("... and {n} more (see the CSV: ramp_day)", n=more))) + "</p>"]
+               if more > 0 else []))
 
 
 __all__ = ["findings_frame", "health_section", "not_raised_frame", "render_csv", "render_html", "render_json",

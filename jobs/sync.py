@@ -5,6 +5,7 @@ with a run summary stored in the history and a documented exit code.
 """
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date
@@ -24,6 +25,8 @@ from clientcare.jobs.run_history import RunHistory, new_run_id
 from clientcare.jobs.run_session import RunSummary, open_state, run_session
 from clientcare.jobs.writeback import RECHECK_AFTER_DAYS, WRITE_MODELS, Plan, WriteBack, undo_run
 from clientcare.rules.finding import SUBJECT_MODELS
+
+log = logging.getLogger(__name__)
 
 
 def run_day(as_of: date | None) -> date:
@@ -111,7 +114,9 @@ def plan_sync(run, profile: Profile, rules: RuleSet, snapshot: Snapshot, as_of: 
     if client_ids:
         findings = [f for f in findings if getattr(f, "client_id", None) in client_ids]
     staff, names = people(snapshot)
+    user_langs, company_lang = languages(snapshot, client)
     writer = WriteBack(client, run.state, run_id, as_of=as_of, max_creations=_max_creations(profile),
+                       langs=user_langs, company_lang=company_lang,
                        max_new_per_person_per_day=profile.max_new_per_person_per_day,
                        working_time=result.working_time,
                        notify_assignees=profile.notify_assignees, staff=staff, user_names=names,
@@ -153,6 +158,47 @@ def people(snapshot: Snapshot) -> tuple[dict[int, int], dict[int, str]]:
     ids = [int(i) for i in users["id"]]
     staff = {int(p): i for p, i in zip(users["partner_id"], ids) if pd.notna(p)}  # many2one: the pull's id
     return staff, dict(zip(ids, (str(n) for n in users["name"])))
+
+
+def languages(snapshot: Snapshot, client=None) -> tuple[dict[int, str], str]:
+    """The language each internal user reads ClientCare's activities in (their Odoo language,
+    else their company's: the company partner's ``lang``), by user id, and the language of
+    ClientCare's own company (its chatter notes have no owner).  Company partners the pull did
+    not hold are read in one call; a language nobody set is English."""
+    import pandas as pd  # a snapshot is loaded: pandas is too
+
+    from clientcare.rules.i18n import pick
+
+    def m2o(value):
+        return None if value is None or value is False or (not isinstance(value, (list, tuple)) and pd.isna(value)) \
+            else int(value[0] if isinstance(value, (list, tuple)) else value)
+
+    users, companies = snapshot.tables.get("users"), snapshot.tables.get("companies")
+    partners = snapshot.tables.get("partners")
+    company_partner = ({int(c): m2o(p) for c, p in zip(companies["id"], companies["partner_id"]) if m2o(p)}
+                       if companies is not None and len(companies) and "partner_id" in companies else {})
+    partner_lang = ({int(i): lang for i, lang in zip(partners["id"], partners["lang"]) if isinstance(lang, str) and lang}
+                    if partners is not None and len(partners) and "lang" in partners else {})
+    missing = sorted(set(company_partner.values()) - set(partner_lang))
+    if missing and client is not None:
+        try:
+            partner_lang.update({r["id"]: r["lang"] for r in client.call("res.partner", "read", [missing],
+                                                                          {"fields": ["lang"]}) if r.get("lang")})
+        except (E.AccessError, E.MissingRecordError, E.UserError, E.ServerError) as exc:
+            log.warning("company languages not readable (%s): their users' own languages, else English", exc)
+    company_lang = {c: partner_lang.get(p) for c, p in company_partner.items()}
+    out: dict[int, str] = {}
+    own_company = None
+    if users is not None and len(users):
+        langs = users["lang"] if "lang" in users else pd.Series([None] * len(users), index=users.index)
+        uid = getattr(getattr(client, "transport", None), "uid", None)
+        for i, lang, company in zip(users["id"], langs, users["company_id"]):
+            out[int(i)] = pick(lang if isinstance(lang, str) else None, company_lang.get(m2o(company)))
+            if uid is not None and int(i) == uid:
+                own_company = m2o(company)
+    if own_company is None and company_lang:
+        own_company = min(company_lang)
+    return out, pick(company_lang.get(own_company))
 
 
 def sync(profile: Profile, rules: RuleSet | None = None, *, dry_run: bool = False, as_of: date | None = None,

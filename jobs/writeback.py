@@ -36,13 +36,15 @@ from typing import Any
 from clientcare.connector import errors as E
 from clientcare.connector.facts import (ACTIVITY_TYPE_XMLIDS, NOTE_SUBTYPE_XMLID, compose_marker, marked_key,
                                         marked_run, marker_key, ours, parse_marker, severity_rank, strip_marker)
-from clientcare.connector.facts import CLOSE_FEEDBACK, MERGE_FEEDBACK, OWN_FEEDBACK
+from clientcare.connector.facts import FEEDBACK_PREFIX, OWN_FEEDBACK
 from clientcare.connector.client import OdooClient
 from clientcare.connector.state import StateStore
 from clientcare.jobs import ledger as ledger_table
 from clientcare.jobs.ledger import Done, Entry, Known
 from clientcare.jobs.ramp import DEFAULT_PER_DAY, Creation, deadline, ramp
 from clientcare.rules.bidi import FSI, PDI, bdi, isolate, open_isolates, unmatched_closers
+from clientcare.rules.i18n import (COMMON_VIEW, SOURCE, EvidenceView, _, is_source, listing, money, ngettext,
+                                   normalize, pgettext, pick, render)
 from clientcare.rules.working_time import WorkingTime
 
 log = logging.getLogger(__name__)
@@ -85,27 +87,73 @@ GONE = "no longer open in Odoo"
 
 def done_feedback(body: str) -> str | None:
     """A person's feedback in Odoo's "activity done" message.  Its first paragraph says "<type>
-    done: <summary>"; on 16 the feedback follows, then "Original note:" and the note; from 17 on
-    the note comes first and the feedback last, after "Feedback:" (read on live 16-19)."""
+    done: <summary>"; on 16-17 the feedback follows, then "Original note:" and the note; from 18 on
+    the note comes first and the feedback last, after "Feedback:" (read on live 16-19 and in
+    ``mail.message_activity_done``).  Odoo writes those labels in the language of the person who
+    marked it done, so their HTML classes find them too."""
     body = body or ""
+    label = list(re.finditer(r'<div class="fw-bold">[^<]*</div>', body))  # 18+: the feedback's label
     if "Feedback:" in body:
         text = body.rsplit("Feedback:", 1)[1]
+    elif label:
+        text = body[label[-1].end():]
     else:
-        text = re.split(r"Original note:", body, maxsplit=1)[0]
+        text = re.split(r'Original note:|<div class="o_mail_note_title', body, maxsplit=1)[0]
         text = text.split("</p>", 1)[1] if "</p>" in text else ""
     text = " ".join(html.unescape(re.sub(r"<!--.*?-->|<[^>]*>", " ", text, flags=re.S)).split())
     return text or None
 
 
 def _days(n: int) -> str:
-    return "a week" if n == 7 else "1 day" if n == 1 else f"{n} days"
+    return _("a week") if n == 7 else ngettext("{n} day", "{n} days", n)
 
 
 def _name(user) -> str:
     """A many2one user as Odoo reads it: its name."""
     if isinstance(user, (list, tuple)) and len(user) > 1:
         return isolate(user[1])
-    return f"user {user}" if user else "nobody"
+    # TRANSLATORS: a person ClientCare knows only by their Odoo user id
+    return _("user {id}", id=user) if user else _("nobody")
+
+
+def _day(value: Any) -> Any:
+    """An ISO day as a date (formatted per language), anything else as it is."""
+    try:
+        return date.fromisoformat(str(value)[:10]) if value else value
+    except ValueError:
+        return value
+
+
+def same_lang(a: Any, b: Any) -> bool:
+    """Whether two language codes read the same (every English is English)."""
+    return (is_source(a) and is_source(b)) or normalize(a) == normalize(b)
+
+
+def _sentence(text: Any, lang: str) -> str:
+    """A line of a note as a sentence: rendered, capitalised, with its full stop, escaped."""
+    line = render(text, lang)
+    return f"<p>{esc(line[:1].upper() + line[1:])}.</p>"
+
+
+@dataclass(frozen=True)
+class _Joined:
+    """Values joined with ``sep``, each rendered in the reader's language."""
+
+    items: tuple
+    sep: str = "; "
+
+    def __str__(self) -> str:
+        return self.render(SOURCE)
+
+    def render(self, lang: str) -> str:
+        return self.sep.join(render(i, lang) for i in self.items)
+
+
+#: What an update changed, in words (the plan's reason keeps the keys).
+CHANGED = {"summary": pgettext("changed", "summary"), "owner": pgettext("changed", "owner"),
+           "type": pgettext("changed", "type"), "merged": pgettext("changed", "merged"),
+           "promise": pgettext("changed", "promise"), "evidence": pgettext("changed", "evidence"),
+           "language": pgettext("changed", "language")}
 
 
 def esc(value: Any) -> str:
@@ -125,15 +173,60 @@ def esc_name(value: Any) -> str:
     return esc(isolate(value)) if isinstance(value, str) and value else esc(value)
 
 
-def evidence_table(rows: list[dict], columns: list[str] | None = None) -> str:
-    """A small HTML table of the evidence (invoices, amounts, days late; tasks, deadlines)."""
+def record_url(model: str, res_id: int, base_url: str = "") -> str:
+    """A link that opens a record in Odoo's web client (``/web#``: 16-17 read it, 18-19 redirect
+    it to ``/odoo/...``), as an ``href`` value (escaped): relative in Odoo's own notes, after
+    ``base_url`` (the server's address) in a page outside Odoo."""
+    return html.escape(f"{base_url.rstrip('/')}/web#model={model}&id={int(res_id)}&view_type=form")
+
+
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _cell(view: EvidenceView, row: Mapping, column: str, lang: str, base_url: str | None = "") -> str:
+    """One evidence value as a person reads it: money with its currency, a name linking to its
+    record, a raw value in words, dates and numbers in the reader's format."""
+    raw = row.get(column)
+    if raw is None or raw is False or (isinstance(raw, float) and raw != raw):
+        return ""
+    currency = view.currency_of(column)
+    if currency and isinstance(raw, (int, float)) and row.get(currency):
+        return esc(render(money(raw, _code(row[currency])), lang))
+    link = view.link_of(column)
+    if link is not None and isinstance(raw, str) and base_url is not None:
+        model, id_column = link
+        rid = row.get(id_column)
+        rid = rid[0] if isinstance(rid, (list, tuple)) and rid else rid
+        if isinstance(rid, int) or type(rid).__name__.startswith("int"):
+            return f'<a href="{record_url(model, int(rid), base_url)}">{esc_name(raw)}</a>'
+    value = view.value(column, raw)
+    if type(value) is str and _ISO_DAY.fullmatch(value):  # rules keep days as ISO text in their evidence
+        value = date.fromisoformat(value)
+    if isinstance(value, float) and is_source(lang):
+        return esc(value)
+    return esc(render(value, lang)) if not isinstance(value, str) or hasattr(value, "render") else esc(value)
+
+
+def _code(currency: Any) -> str:
+    """A currency as its code (a many2one reads ``[id, "EUR"]``)."""
+    return str(currency[1] if isinstance(currency, (list, tuple)) and len(currency) > 1 else currency)
+
+
+def evidence_table(rows: list[dict], columns: list[str] | None = None, view: EvidenceView | None = None,
+                   lang: str = SOURCE, base_url: str | None = "") -> str:
+    """A small HTML table of the evidence (invoices, amounts, days late; tasks, deadlines) as a
+    colleague would show it (:class:`~clientcare.rules.i18n.EvidenceView`): translated headings,
+    no ids, names linking to their records (``base_url``: see :func:`record_url`; None: a page
+    that knows no server, names without links)."""
     if not rows:
         return ""
-    columns = columns or [c for c in rows[0] if not c.startswith("_")]
-    head = "".join(f"<th>{esc(c.replace('_', ' '))}</th>" for c in columns)
-    body = "".join("<tr>" + "".join(f"<td>{esc(r.get(c))}</td>" for c in columns) + "</tr>"
+    view = view or COMMON_VIEW
+    columns = view.shown(columns or [c for c in rows[0] if not c.startswith("_")])
+    head = "".join(f"<th>{esc(render(view.label(c), lang))}</th>" for c in columns)
+    body = "".join("<tr>" + "".join(f"<td>{_cell(view, r, c, lang, base_url)}</td>" for c in columns) + "</tr>"
                    for r in rows[:50])
-    more = f"<p>… and {len(rows) - 50} more</p>" if len(rows) > 50 else ""
+    more = ngettext("… and {n} more", "… and {n} more", len(rows) - 50) if len(rows) > 50 else ""
+    more = f"<p>{esc(render(more, lang))}</p>" if more else ""
     return f'<table class="table table-sm"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{more}'
 
 
@@ -197,6 +290,11 @@ class Item:
     into: str | None = None
     #: The rule's own date of the situation (its action's due date): the ramp takes the oldest first.
     since: date | None = None
+    #: The language of what is written (the owner's), and what a merge or close says in it.
+    lang: str = SOURCE
+    told: Any = None
+    #: A merged activity as the one it goes into describes it.
+    said: Any = None
 
     @property
     def why(self) -> str:
@@ -270,11 +368,14 @@ class WriteBack:
                  max_creations: int = 500, batch_size: int = 100, as_of: date | None = None,
                  notify_assignees: bool = False, recheck_after_days: Mapping[str, int] | None = None,
                  staff: Mapping[int, int] | None = None, user_names: Mapping[int, str] | None = None,
-                 max_new_per_person_per_day: int = DEFAULT_PER_DAY, working_time: WorkingTime | None = None):
+                 max_new_per_person_per_day: int = DEFAULT_PER_DAY, working_time: WorkingTime | None = None,
+                 langs: Mapping[int, str] | None = None, company_lang: str | None = None):
         """``recheck_after_days``: per rule (default :data:`RECHECK_AFTER_DAYS`); ``staff``: the
         internal users by partner id (who marked an activity done); ``user_names`` by user id;
         ``max_new_per_person_per_day``: the ramp (:mod:`clientcare.jobs.ramp`, 0: no limit);
-        ``working_time``: each person's working days, for deadlines and the ramp."""
+        ``working_time``: each person's working days, for deadlines and the ramp; ``langs``: the
+        language each user reads (their Odoo language, else their company's), ``company_lang``
+        the one of ClientCare's company (notes, and owners without one); English by default."""
         self.client = client
         self.state = state
         self.run_id = run_id
@@ -287,6 +388,8 @@ class WriteBack:
         self.recheck_after_days = dict(recheck_after_days or {})
         self.staff = dict(staff or {})
         self.user_names = dict(user_names or {})
+        self.langs = dict(langs or {})
+        self.company_lang = pick(company_lang)
         self.errors: list[dict] = []
         self.warnings: list[str] = []
         self._type_ids: dict[str, int] | None = None
@@ -422,7 +525,7 @@ class WriteBack:
             old, known, merges = existing.get(key), ledger.get(key), []
             if f.replaces:
                 old, known, merges = self._take_over(f, key, old, known, existing, ledger, current, claimed)
-            item = self._plan_activity(f, key, old, known, [m.reason for m in merges])
+            item = self._plan_activity(f, key, old, known, [m.said for m in merges])
             if known is not None:
                 knowns[key] = known
             items.append(item)
@@ -489,14 +592,21 @@ class WriteBack:
         for k in olds:
             a = existing[k]
             touched = touched_by_a_person(a, ledger.get(k))
-            merges.append(Item("merge", "activity", k, k.split(":", 1)[0], a["res_model"], a["res_id"],
-                               a.get("summary") or "", odoo_id=a["id"], run=a["run"],
-                               reason=f"merged: '{a.get('summary') or k}'" + (f" ({', '.join(touched)})"
-                                                                               if touched else "")))
+            merged = Item("merge", "activity", k, k.split(":", 1)[0], a["res_model"], a["res_id"],
+                          a.get("summary") or "", odoo_id=a["id"], run=a["run"],
+                          reason=f"merged: '{a.get('summary') or k}'" + (f" ({', '.join(touched)})"
+                                                                          if touched else ""),
+                          lang=self.lang_of(a.get("user_id")), told=f.action.summary or f.summary,
+                          # what the activity it goes into says of it (its summary as Odoo holds it, what people did)
+                          said=(_("'{summary}' ({what})", summary=a.get("summary") or "", what=listing(touched))
+                                if touched else _("'{summary}'", summary=a.get("summary") or "")))
+            merges.append(merged)
         return old, known, merges
 
-    def _plan_activity(self, f, key: str, old: dict | None, known: Known | None, merged: list[str] = ()) -> Item:
-        """``merged``: the earlier activities merged into this one (said once in its note)."""
+    def _plan_activity(self, f, key: str, old: dict | None, known: Known | None, merged: list = ()) -> Item:
+        """``merged``: the earlier activities merged into this one (said once in its note).  An
+        open activity written in another language than its owner's now is rewritten in theirs,
+        once (the fingerprint is the English text's: a language alone changes nothing else)."""
         item = Item("leave", "activity", key, f.rule, f.subject_model, int(f.subject_id),
                     shorten(f.action.summary or f.summary), severity=f.severity, records=f.record_ids(),
                     since=f.action.due_date)
@@ -507,10 +617,12 @@ class WriteBack:
             return item
         vals, due = self._activity_vals(f, with_note=False)  # the fingerprint needs no HTML
         item.summary = vals["summary"]
-        merged_lines = [f"this activity replaces ClientCare's earlier {_activities(len(merged))} for the same "
-                        f"work, now closed as merged: " + "; ".join(m.split(": ", 1)[1] for m in merged)] if merged else []
+        merged_lines = [ngettext("this activity replaces ClientCare's earlier activity for the same work, now closed "
+                                 "as merged: {merged}", "this activity replaces ClientCare's earlier {n} activities for "
+                                 "the same work, now closed as merged: {merged}", len(merged),
+                                 merged=_Joined(tuple(merged)))] if merged else []
         if old is None:
-            return self._plan_create(item, f, "new finding" + (f" (merges {_activities(len(merged))})"
+            return self._plan_create(item, f, "new finding" + (f" (merges {_n_activities(len(merged))})"
                                                                if merged else ""), lines=merged_lines)
         item.odoo_id, item.run, item.took_over = old["id"], old["run"], old.get("took_over")
         routed, owner = vals["user_id"], _norm(old.get("user_id"))
@@ -526,41 +638,52 @@ class WriteBack:
         broken = agreed if (known is not None and known.deadline and agreed and agreed != known.deadline
                             and agreed < self.as_of.isoformat() and agreed not in known.broken_dates) else None
         fp = fingerprint(vals, list(f.evidence or []), tuple(f.daily), tuple(f.talking_points), extra)
-        if old["fp"] == fp and not broken and not merged and not item.took_over:
+        lang = self.lang_of(vals["user_id"])
+        relang = not same_lang(old.get("lang") or SOURCE, lang)
+        if old["fp"] == fp and not broken and not merged and not item.took_over and not relang:
             item.reason = "unchanged" + (f" (with {_name(old.get('user_id'))}, to whom a person gave it)"
                                          if moved_by_person else "")
             return item
-        vals, due = self._activity_vals(f)  # the note is rendered only for what is written
+        vals, due = self._activity_vals(f, lang=lang)  # the note is rendered only for what is written
+        summary = f.action.summary or f.summary
+        vals["summary"] = shorten(render(summary, lang))
         if moved_by_person:
             vals["user_id"] = owner
+        # what it said before, in the language it said it in
+        before = dict(vals, summary=shorten(render(summary, old.get("lang") or SOURCE)))
         changed = [name for name, k in (("summary", "summary"), ("owner", "user_id"), ("type", "activity_type_id"))
-                   if _norm(old.get(k)) != _norm(vals.get(k))]
+                   if _norm(old.get(k)) != _norm(before.get(k))]
         lines = []
         if moved_by_person:
-            lines.append(f"stays with {_name(old.get('user_id'))}, to whom a person gave it"
-                         + (f" (ClientCare's routing names {self.user_names.get(routed, f'user {routed}')})"
-                            if routed else ""))
+            lines.append(_("stays with {person}, to whom a person gave it (ClientCare's routing names {routed})",
+                           person=_name(old.get("user_id")), routed=self._person(routed)) if routed else
+                         _("stays with {person}, to whom a person gave it", person=_name(old.get("user_id"))))
         if broken:
             item.broken = broken
-            lines.append(f"the agreed date {broken} passed and the situation is unchanged")
+            lines.append(_("the agreed date {day} passed and the situation is unchanged", day=_day(broken)))
         if item.took_over:
-            lines.append(f"ClientCare now keeps one activity for this (it was '{old.get('summary') or ''}')")
+            lines.append(_("ClientCare now keeps one activity for this (it was '{summary}')",
+                           summary=old.get("summary") or ""))
         lines += merged_lines
-        changed = (["merged"] if item.took_over or merged else []) + changed
+        changed = (["merged"] if item.took_over or merged else []) + changed + (["language"] if relang else [])
         changed = changed or (["promise"] if broken and old["fp"] == fp else ["evidence"])
         if "owner" in changed:  # a new owner: a fresh deadline, on one of their working days
             vals["date_deadline"] = self._deadline(f, vals["user_id"]).isoformat()
         else:
             del vals["date_deadline"]  # a person's date or ClientCare's, it stays
         edited = old.get("nh") and old["nh"] != note_hash(old.get("note"))
-        said = "".join(f"<p>{self.as_of:%Y-%m-%d}: {esc(line)}.</p>" for line in lines)
+        # TRANSLATORS: a line ClientCare adds to an activity's note on the day it updates it
+        said = "".join("<p>" + esc(render(_("{day}: {line}.", day=self.as_of, line=line), lang)) + "</p>"
+                       for line in lines)
         if edited:  # a person wrote in the note: keep it, say what changed, keep the hash unmatched
             kept = strip_marker(old["note"])
-            vals["note"] = (kept + f"<p>{self.as_of:%Y-%m-%d}, ClientCare update ({esc(', '.join(changed))}): "
-                            f"{esc(vals['summary'])}</p>" + said + compose_marker(key, old["run"], fp, old["nh"]))
+            update = _("{day}, ClientCare update ({changed}): {summary}", day=self.as_of,
+                       changed=listing(CHANGED.get(c, c) for c in changed), summary=vals["summary"])
+            vals["note"] = (kept + f"<p>{esc(render(update, lang))}</p>" + said
+                            + compose_marker(key, old["run"], fp, old["nh"], lang))
         else:
             vals["note"] += said
-            vals["note"] += compose_marker(key, old["run"], fp, note_hash(vals["note"]))
+            vals["note"] += compose_marker(key, old["run"], fp, note_hash(vals["note"]), lang)
         del vals["res_id"]
         item.op, item.vals = "update", vals
         item.reason = "changed: " + ", ".join(changed) + (" (the person's note is kept)" if edited else "") \
@@ -572,16 +695,21 @@ class WriteBack:
         """A new activity; ``again`` (a sentence quoting a person's "done") leads its summary
         and note, ``user_id`` overrides the routed owner (the person who marked it done); ``lines``
         end its note (the earlier activities it merges)."""
-        vals, _due = self._activity_vals(f, user_id=user_id)
-        vals["note"] += "".join(f"<p>{esc(line[0].upper() + line[1:])}.</p>" for line in lines)
+        lang = self.lang_of(user_id or f.responsible_user_id)
+        vals, _due = self._activity_vals(f, user_id=user_id, lang=lang)
+        vals["note"] += "".join(_sentence(line, lang) for line in lines)
+        summary = f.action.summary or f.summary
         if again:
-            vals["summary"] = shorten(f"{vals['summary']} — {again}")
-            vals["note"] = f"<p>{esc(again[0].upper() + again[1:])}.</p>" + vals["note"]
+            summary = _("{summary} — {again}", summary=summary, again=again)
+            vals["summary"] = shorten(str(summary))
+            vals["note"] = _sentence(again, lang) + vals["note"]
         if user_id:
             vals["user_id"] = user_id
-        fp = fingerprint(vals, list(f.evidence or []), tuple(f.daily), tuple(f.talking_points))
-        vals["note"] += compose_marker(item.key, self.run_id, fp, note_hash(vals["note"]))
-        item.op, item.vals, item.reason, item.summary = "create", vals, reason, vals["summary"]
+        fp = fingerprint(vals, list(f.evidence or []), tuple(f.daily), tuple(f.talking_points))  # of the English
+        item.summary = vals["summary"]
+        vals["summary"] = shorten(render(summary, lang))
+        vals["note"] += compose_marker(item.key, self.run_id, fp, note_hash(vals["note"]), lang)
+        item.op, item.vals, item.reason, item.lang = "create", vals, reason, lang
         return item
 
     def _after_done(self, item: Item, f, known: Known | None, done: Done | None) -> None:
@@ -592,11 +720,11 @@ class WriteBack:
         item.op, item.vals = "leave", {}  # a fresh state file planned a create: decided anew here
         then = set(known.records) if known is not None and known.records is not None else None
         new = [i for i in f.record_ids() if then is not None and i not in then]
-        names = ", ".join(isolate(f.record_name(i)) for i in new[:5]) + (f" and {len(new) - 5} more" if len(new) > 5 else "")
+        names = listing(isolate(f.record_name(i)) for i in new)
         if done is None:
             if new:
                 self._plan_create(item, f, f"new since its activity was removed in Odoo: {names}",
-                                  f"new since the last one was removed: {names}")
+                                  _("new since the last one was removed: {names}", names=names))
             else:
                 item.reason = "removed in Odoo by a person: not raised again while the situation lasts"
             return
@@ -609,15 +737,18 @@ class WriteBack:
         days = self.recheck_after_days.get(f.rule, RECHECK_AFTER_DAYS)
         if new:
             self._plan_create(item, f, f"new since {by} marked it done on {day}: {names}",
-                              f"new since your 'done' on {day}: {names}", done.by_user_id)
+                              _("new since your 'done' on {day}: {names}", day=_day(day), names=names),
+                              done.by_user_id)
             return
         # on a working day of the person it goes to
         again_on = (self.working_time.for_user(done.by_user_id or f.responsible_user_id).on_or_after(
             date.fromisoformat(done.at) + timedelta(days=days)) if days and done.at else None)
         if again_on is not None and self.as_of >= again_on:
-            you = f" — you noted: '{isolate(done.feedback)}'" if done.feedback else ""
+            again = (_("still open {days} after your 'done' on {day} — you noted: '{feedback}'", days=_days(days),
+                       day=_day(day), feedback=isolate(done.feedback)) if done.feedback else
+                     _("still open {days} after your 'done' on {day}", days=_days(days), day=_day(day)))
             self._plan_create(item, f, f"still found {days} days after {by} marked it done on {day}{quote}",
-                              f"still open {_days(days)} after your 'done' on {day}{you}", done.by_user_id)
+                              again, done.by_user_id)
             return
         item.reason = (f"done by {by} on {day}{quote}; "
                        + (f"raised again on {again_on} if still found" if again_on else
@@ -633,8 +764,9 @@ class WriteBack:
         elif fresh:
             item.reason = "fresh state file: not closed"
         else:
-            item.op = "close"
-            item.reason = self._how.get(key) or f"{rule} no longer finds this on {self.as_of:%Y-%m-%d}"
+            item.op, item.lang = "close", self.lang_of(old.get("user_id"))
+            item.told = self._how.get(key) or _("no longer found on {day}", day=self.as_of)
+            item.reason = str(item.told)
         return item
 
     def _unknown(self, key: str, res_model: str, res_id: int) -> str:
@@ -661,10 +793,12 @@ class WriteBack:
                 items.append(Item("leave", "note", key, f.rule, f.subject_model, int(f.subject_id),
                                   f.summary, reason="already posted", severity=f.severity))
                 continue
-            body = self._note_body(f)
-            body += compose_marker(key, self.run_id, fingerprint({"body": body}))
+            lang = self.company_lang  # a note in the chatter is for everyone: the company's language
+            fp = fingerprint({"body": self._note_body(f)})  # of the English
+            body = (self._note_body(f, lang) if not is_source(lang) else "") or self._note_body(f)
+            body += compose_marker(key, self.run_id, fp, lang=lang)
             items.append(Item("note", "note", key, f.rule, f.subject_model, int(f.subject_id),
-                              f.summary, {"body": body}, reason="new note", severity=f.severity))
+                              f.summary, {"body": body}, reason="new note", severity=f.severity, lang=lang))
         return items
 
     def _ledger_keys(self) -> dict[str, Known]:
@@ -704,16 +838,18 @@ class WriteBack:
         log.warning(self.warnings[-1])
         return plan
 
-    def _activity_vals(self, f, with_note: bool = True, user_id: int | None = None) -> tuple[dict, date]:
+    def _activity_vals(self, f, with_note: bool = True, user_id: int | None = None,
+                       lang: str = SOURCE) -> tuple[dict, date]:
         """Values of a new activity (for ``user_id``, else the routed owner), and the rule's due
         date.  The deadline is never before the day it is created and falls on a working day of
         its owner; the note says since when the situation exists (rendered only ``with_note``:
-        most findings of a sync are unchanged and need none)."""
+        most findings of a sync are unchanged and need none) in ``lang``; the summary is the
+        English one (what the fingerprint holds)."""
         a = f.action
         owner = user_id or (int(f.responsible_user_id) if f.responsible_user_id else False)
         type_id = self._type_ids.get(a.activity_type or "todo") or self._type_ids.get("todo")
         due = a.due_date or self.as_of
-        note = self._activity_note(f, due) if with_note else ""
+        note = self._activity_note(f, due, lang) if with_note else ""
         vals = {
             "res_id": int(f.subject_id),
             "summary": shorten(a.summary or f.summary),
@@ -757,6 +893,10 @@ class WriteBack:
                        for p in sorted(days.people.values(), key=lambda p: (-p.queued, -p.today, str(p.owner)))]
         return plan
 
+    def lang_of(self, user_id: Any) -> str:
+        """The language written for ``user_id`` (a many2one or an id): theirs, else the company's."""
+        return pick(self.langs.get(_norm(user_id)) if user_id else None, self.company_lang)
+
     def _person(self, user_id: int | None) -> str:
         return self.user_names.get(user_id, f"user {user_id}") if user_id else "nobody"
 
@@ -773,16 +913,28 @@ class WriteBack:
                 out[user] += n
         return dict(out)
 
-    def _activity_note(self, f, due: date) -> str:
-        """The activity's note: summary, since when, talking points, evidence."""
-        since = f"<p>Since {esc(due)}.</p>" if due < self.as_of else ""
-        points = "".join(f"<li>{esc(p)}</li>" for p in f.talking_points)
-        return (f"<p>{esc(f.summary)}</p>{since}" + (f"<p>Talking points:</p><ul>{points}</ul>" if points else "")
-                + evidence_table(list(f.evidence or []), getattr(f, "evidence_columns", None)))
+    def _activity_note(self, f, due: date, lang: str = SOURCE) -> str:
+        """The activity's note in ``lang``: summary, since when, talking points (not the summary
+        again), evidence."""
+        summary = render(f.summary, lang)
+        since = _("Since {day}.", day=due)
+        since = f"<p>{esc(render(since, lang))}</p>" if due < self.as_of else ""
+        said = [render(p, lang) for p in f.talking_points]
+        if said and any(_visible(s) in _visible(said[0]) for s in {summary, render(f.action.summary, lang)} if s):
+            said = said[1:]  # a script opening with the summary ("Check in with X: {summary}."): said once, above
+        points = "".join(f"<li>{esc(p)}</li>" for p in said)
+        heading = render(_("Talking points:"), lang)
+        return (f"<p>{esc(summary)}</p>{since}"
+                + (f"<p>{esc(heading)}</p><ul>{points}</ul>" if points else "")
+                + self._evidence(f, lang))
 
-    def _note_body(self, f) -> str:
-        return (f"<p><strong>ClientCare</strong>: {esc(f.summary)}</p>"
-                + evidence_table(list(f.evidence or []), getattr(f, "evidence_columns", None)))
+    def _note_body(self, f, lang: str = SOURCE) -> str:
+        return f"<p><strong>ClientCare</strong>: {esc(render(f.summary, lang))}</p>" + self._evidence(f, lang)
+
+    @staticmethod
+    def _evidence(f, lang: str) -> str:
+        return evidence_table(list(f.evidence or []), getattr(f, "evidence_columns", None),
+                              getattr(f, "view", None), lang)
 
     # -- apply ----------------------------------------------------------------------
     def apply(self, plan: Plan) -> dict[str, int]:
@@ -828,15 +980,22 @@ class WriteBack:
         return dict(done)
 
     def _merge(self, batch: list[Item]) -> None:
-        """Close activities a newer one of ClientCare's took over: "merged", not resolved."""
-        for into, its in _grouped(batch, lambda it: it.into):
+        """Close activities a newer one of ClientCare's took over: "merged", not resolved (in the
+        language of each one's owner, after ClientCare's own prefix)."""
+        for (_into, lang), its in _grouped(batch, lambda it: (it.into, it.lang)):
+            # TRANSLATORS: the feedback of an activity closed because another one now holds its work
+            said = _("merged: one activity now holds this: {summary}", summary=its[0].told) if its[0].told \
+                else _("merged: one activity now holds this")
             self.client.call("mail.activity", "action_feedback", [[it.odoo_id for it in its]],
-                             {"feedback": MERGE_FEEDBACK + f"one activity now holds this ({into})"})
+                             {"feedback": FEEDBACK_PREFIX + render(said, lang)})
         self._ledger(batch, "merged")
 
     def _close(self, batch: list[Item], reason: str) -> None:
-        self.client.call("mail.activity", "action_feedback", [[it.odoo_id for it in batch]],
-                         {"feedback": CLOSE_FEEDBACK + reason})
+        for lang, its in _grouped(batch, lambda it: it.lang):
+            # TRANSLATORS: the feedback of an activity ClientCare closes; {how}: how the situation went away
+            said = _("resolved: {how}", how=its[0].told if its[0].told is not None else reason)
+            self.client.call("mail.activity", "action_feedback", [[it.odoo_id for it in its]],
+                             {"feedback": FEEDBACK_PREFIX + render(said, lang)})
         self._ledger(batch, "done")
 
     def _create_activities(self, model: str, batch: list[Item]) -> int:
@@ -976,12 +1135,12 @@ def touched_by_a_person(activity: dict, known: Known | None) -> list[str]:
     out = []
     m = parse_marker(activity.get("note"))
     if m and m.nh and m.nh != note_hash(activity.get("note")):
-        out.append("note written in")
+        out.append(_("note written in"))
     if known is not None:
         if known.assigned_user_id and _norm(activity.get("user_id")) != known.assigned_user_id:
-            out.append(f"given to {_name(activity.get('user_id'))}")
+            out.append(_("given to {person}", person=_name(activity.get("user_id"))))
         if known.deadline and activity.get("date_deadline") and str(activity["date_deadline"]) != known.deadline:
-            out.append(f"rescheduled to {activity['date_deadline']}")
+            out.append(_("rescheduled to {day}", day=_day(activity["date_deadline"])))
     return out
 
 
@@ -992,8 +1151,13 @@ def _grouped(items: list[Item], by) -> list[tuple[Any, list[Item]]]:
     return list(out.items())
 
 
-def _activities(n: int) -> str:
+def _n_activities(n: int) -> str:
     return "activity" if n == 1 else f"{n} activities"
+
+
+def _visible(text: str) -> str:
+    """Text as compared by a reader: no bidi controls, case or final stop."""
+    return "".join(ch for ch in str(text) if ch not in "\u2066\u2067\u2068\u2069").strip().rstrip(".").casefold()
 
 
 def _marker_fp(it: Item) -> str | None:

@@ -20,6 +20,8 @@ import pandas as pd
 
 from clientcare.connector.facts import ACTIVITY_TYPES, SEVERITIES
 
+from .i18n import EvidenceView
+
 #: The documents the built-in tables hold; a finding may be about any model with activities
 #: (the write-back resolves the model by name; a model without them is a write error there).
 SUBJECT_MODELS = ("res.partner", "project.project", "project.task", "account.move")
@@ -160,6 +162,9 @@ class Finding:
     #: A theme: after routing, the findings of one rule with the same client, theme and owner
     #: become one activity (:func:`clientcare.rules.folding.fold`), so nobody gets a pile.
     fold: str | None = field(default=None, kw_only=True)
+    #: How its evidence reads in a note (headings, money, links to records, values in words);
+    #: ``None``: the shared defaults (:data:`clientcare.rules.i18n.COMMON_VIEW`).  Not in :meth:`to_dict`.
+    view: EvidenceView | None = field(default=None, kw_only=True)
 
     def record_ids(self) -> tuple[int, ...]:
         """The ids of the records this finding lists (every ``data`` list named ``*_ids``:

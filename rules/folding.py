@@ -14,6 +14,7 @@ from __future__ import annotations
 from clientcare.connector.facts import severity_rank
 
 from .finding import Action, Finding
+from .i18n import ngettext
 
 
 def fold(findings: list[Finding]) -> list[Finding]:
@@ -46,7 +47,8 @@ def _merged(members: list[Finding]) -> Finding:
     they were, so a caller holding them sees no change)."""
     members = sorted(members, key=_order)
     lead, rest = members[0], members[1:]
-    summary = f"{lead.summary} (+{len(rest)} more)"
+    # TRANSLATORS: an activity's summary, then how many other records it lists
+    summary = ngettext("{summary} (+{n} more)", "{summary} (+{n} more)", len(rest), summary=lead.summary)
     action = lead.action
     if action is not None:
         dues = [m.action.due_date for m in members if m.action is not None and m.action.due_date is not None]
@@ -85,4 +87,5 @@ def _merged(members: list[Finding]) -> Finding:
         client_id=lead.client_id, level=lead.level, part=lead.part, period=lead.period, action=action,
         resolved_when=lead.resolved_when, data=data, route=lead.route,
         responsible_user_id=lead.responsible_user_id, routed_by=lead.routed_by, rule=lead.rule,
-        daily=daily, talking_points=lead.talking_points, replaces=tuple(replaces), fold=lead.fold)
+        daily=daily, talking_points=lead.talking_points, replaces=tuple(replaces), fold=lead.fold,
+        view=lead.view)

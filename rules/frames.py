@@ -22,6 +22,7 @@ from clientcare.connector.snapshot import followup_exclusions_unknown  # noqa: F
 
 from .bidi import isolate, strip_controls
 from .finding import Rows
+from .i18n import _, ngettext
 
 
 def opt_id(value) -> int | None:
@@ -58,10 +59,18 @@ def gone_activity_findings(previous, current_keys) -> list[dict]:
 
 
 def joined(texts, most: int = 3) -> str:
-    """Distinct reasons of one closing, in order, at most ``most`` spelled out ("…, and 2 more")."""
+    """Distinct reasons of one closing, in order, at most ``most`` spelled out ("…, and 2 more"):
+    one message that holds the reasons, so each is rendered in the reader's language."""
     texts = list(dict.fromkeys(t for t in texts if t))
-    more = f", and {len(texts) - most} more" if len(texts) > most else ""
-    return "; ".join(texts[:most]) + more
+    if not texts:
+        return ""
+    text = texts[0]
+    for reason in texts[1:most]:
+        # TRANSLATORS: reasons of one closing, one more added: "task 'A' done; task 'B' archived"
+        text = _("{reasons}; {reason}", reasons=text, reason=reason)
+    if len(texts) > most:
+        text = ngettext("{reasons}, and {n} more", "{reasons}, and {n} more", len(texts) - most, reasons=text)
+    return text
 
 
 # -- evidence ----------------------------------------------------------------------------------
@@ -73,6 +82,10 @@ def plain(frame: pd.DataFrame) -> dict[str, list]:
 
 def plain_values(values) -> np.ndarray:
     """One column (Series or array) as an object array of plain values (see :func:`plain`)."""
+    if isinstance(values, np.ndarray) and values.dtype == object:  # as is: pandas would make messages plain text
+        out = values.copy()
+        out[pd.isna(out)] = None
+        return out
     s = values if isinstance(values, pd.Series) else pd.Series(values)
     if pd.api.types.is_datetime64_any_dtype(s.dtype):
         if isinstance(s.dtype, pd.DatetimeTZDtype):

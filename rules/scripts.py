@@ -5,13 +5,16 @@ A rule declares ``scripts = {kind: Script(points, values)}``; a finding's kind i
 common ones (:data:`COMMON`) and those the script maps to the finding's ``data`` or to the
 values of an evidence column.  A profile replaces any script (``[profiles.NAME.scripts.RULE]``,
 ``KIND = ["point", ...]``; an empty list: none for that kind); every template is checked at
-start-up and all problems are reported together.  Points are plain text: the write-back
-escapes them.  Names filled in (the client, the subject, text values of data and evidence such
+start-up and all problems are reported together.  A rule writes its points as messages
+(``N_("...")``) so they are translated; a profile's own are kept as written.  Either way a
+point is a :class:`~clientcare.rules.i18n.Msg` whose values (dates, numbers, lists) are
+formatted in the reader's language.  Points are plain text: the write-back escapes them.  Names filled in (the client, the subject, text values of data and evidence such
 as invoice numbers) are isolated (:func:`~clientcare.rules.bidi.isolate`); ``{summary}`` is
 already.
 """
 from __future__ import annotations
 
+import re
 import string
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -19,13 +22,12 @@ from typing import Any, Iterable, Mapping
 
 from clientcare.connector.errors import ConfigError
 
-from .bidi import isolate
+from .bidi import FSI, PDI, isolate
+from .i18n import Money, MoneyList, Msg, N_, Num, listing, pgettext
 
 #: Placeholders every script may use.
 COMMON = {"client": "the client's name", "subject": "the name of the record the activity is on",
           "summary": "the activity's summary", "due": "the rule's date for it (YYYY-MM-DD)"}
-#: At most this many distinct values of an evidence column are named ("and 3 more").
-LIST_MAX = 8
 
 
 @dataclass(frozen=True)
@@ -115,7 +117,8 @@ def configure(declared: Mapping[str, Mapping[str, Script]], raw: Mapping[str, An
 
 
 def fill(findings: list, scripts: Mapping[str, Mapping[str, Script]], client_names: Mapping[int, str]) -> None:
-    """Set ``talking_points`` on every finding that asks for an activity and has a script."""
+    """Set ``talking_points`` on every finding that asks for an activity and has a script: each
+    a message filled with typed values, so it renders in the reader's language."""
     for f in findings:
         if f.action is None or f.action.kind != "activity":
             continue
@@ -123,28 +126,66 @@ def fill(findings: list, scripts: Mapping[str, Mapping[str, Script]], client_nam
         if script is None or not script.points:
             continue
         client = client_names.get(f.client_id)
-        values = {"client": isolate(client) if client else "the client", "subject": _text(f.subject_name, isolate),
-                  "summary": f.summary, "due": _text(f.action.due_date)}
+        values = {"client": isolate(client) if client else THE_CLIENT, "subject": _value(f.subject_name),
+                  "summary": f.summary, "due": _value(f.action.due_date)}
         for key, source in script.values.items():
             where, _, name = source.partition(".")
             if where == "data":
-                values[key] = _text((f.data or {}).get(name), isolate)
+                values[key] = _value((f.data or {}).get(name))
             else:
-                values[key] = _text(list(dict.fromkeys(row.get(name) for row in f.evidence
-                                                       if row.get(name) not in (None, ""))), isolate)
-        f.talking_points = tuple(p.format_map(values) for p in script.points)
+                values[key] = _value(list(dict.fromkeys(row.get(name) for row in f.evidence
+                                                        if row.get(name) not in (None, ""))))
+        f.talking_points = tuple(filled(p, values) for p in script.points)
 
 
-def _text(value: Any, name=str) -> str:
-    """A value as a point shows it; ``name`` renders text (names from Odoo data: isolated)."""
+#: Fallbacks of a point's values.
+THE_CLIENT = N_("the client")
+# TRANSLATORS: a value a talking point needs is not known
+UNKNOWN = pgettext("value not known", "?")
+# TRANSLATORS: a talking point lists the values of an evidence column, and there are none
+NONE = pgettext("no values", "none")
+
+
+def filled(template: str, values: Mapping[str, Any]) -> Msg:
+    """A template filled with ``values`` (a talking point, an onboarding step's summary): a
+    rule's own (a message of its catalog) translated, a profile's (plain text) kept as written;
+    in both, the values in the reader's formats."""
+    if isinstance(template, Msg):
+        return Msg(template.msgid, values, context=template.context, domain=template.domain)
+    return Msg(template, values, domain=AS_WRITTEN)
+
+
+#: The domain of a profile's own points: no catalog, so the text stays as written.
+AS_WRITTEN = ""
+
+
+def _value(value: Any) -> Any:
+    """A value as a point shows it: typed (dates, numbers, lists rendered per language), names
+    from Odoo data (text) isolated (:func:`~clientcare.rules.bidi.isolate`)."""
     if value is None:
-        return "?"
+        return UNKNOWN
     if isinstance(value, (list, tuple)):
-        shown = [_text(v, name) for v in value[:LIST_MAX]]
-        more = f" and {len(value) - LIST_MAX} more" if len(value) > LIST_MAX else ""
-        return ", ".join(shown) + more if shown else "none"
+        return listing([_value(v) for v in value], empty=NONE)
     if isinstance(value, float):
-        return f"{value:,.2f}".rstrip("0").rstrip(".") if value != int(value) else f"{int(value):,}"
-    if isinstance(value, (date, datetime)):
-        return value.isoformat()[:10]
-    return name(value) if isinstance(value, str) else str(value)
+        return _number(value)
+    if isinstance(value, Msg):  # words of the rule: translated, and isolated like a name
+        return Msg(FSI + "{value}" + PDI, {"value": value}, domain=AS_WRITTEN)
+    if isinstance(value, (datetime, date)):
+        return value if not isinstance(value, datetime) else value.date()
+    if type(value) is str and _ISO_DAY.fullmatch(value):  # a day kept as text in data: a day, shown
+        # isolated as before in English (the text people already have), in the reader's format
+        return Msg(FSI + "{value}" + PDI, {"value": date.fromisoformat(value)}, domain=AS_WRITTEN)
+    if isinstance(value, str):
+        return value if isinstance(value, (Money, MoneyList)) else isolate(value)
+    return value
+
+
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _number(value: float) -> Num:
+    """A float with at most two decimals and no trailing zeros ("2.5", "1,234")."""
+    if value == int(value):
+        return Num(value, ",.0f")
+    text = f"{value:,.2f}".rstrip("0").rstrip(".")
+    return Num(value, f",.{len(text.split('.', 1)[1]) if '.' in text else 0}f")

@@ -29,7 +29,8 @@ COMMON = {
                  "company_id": "many2one", "active": "boolean", "email": "char", "phone": "char", "lang": "selection",
                  "create_date": "datetime", "write_date": "datetime"},
     "users": {"id": "integer", "name": "char", "login": "char", "partner_id": "many2one", "active": "boolean",
-              "company_id": "many2one", "tz": "selection", "create_date": "datetime", "write_date": "datetime"},
+              "company_id": "many2one", "tz": "selection", "lang": "selection", "create_date": "datetime",
+              "write_date": "datetime"},
     "companies": {"id": "integer", "name": "char", "currency_id": "many2one", "partner_id": "many2one",
                   "resource_calendar_id": "many2one", "write_date": "datetime"},
     "projects": {"id": "integer", "name": "char", "partner_id": "many2one", "user_id": "many2one",
@@ -134,14 +135,15 @@ class SnapshotBuilder:
         self.company_currency = getattr(self, "company_currency", {}) | {cid: currency}
         return self
 
-    def user(self, uid, name, active=True, *, tz=False, company=1):
-        """An internal user; ``tz`` their time zone (Odoo's ``tz``, e.g. "America/New_York")."""
+    def user(self, uid, name, active=True, *, tz=False, company=1, lang="en_US"):
+        """An internal user; ``tz`` their time zone (Odoo's ``tz``, e.g. "America/New_York"),
+        ``lang`` their language (Odoo's code, e.g. "fr_FR")."""
         self.names[("user", uid)] = self.names[("partner", 100 + uid)] = name
         self.rows["users"] = [r for r in self.rows["users"] if r["id"] != uid]
         self.rows["users"].append({"id": uid, "name": name, "login": name.split()[0].lower(),
                                    "partner_id": [100 + uid, name], "active": active,
                                    "company_id": self.m2o("company", company), "tz": tz,
-                                   "create_date": dt(-400), "write_date": dt(-400)})
+                                   "lang": lang, "create_date": dt(-400), "write_date": dt(-400)})
         return self
 
     # -- working time (Odoo's resource module) ---------------------------------------------------

@@ -10,7 +10,10 @@ installed.
 """
 from __future__ import annotations
 
+import contextlib
+import re
 from datetime import date
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Iterable, Mapping
 
@@ -28,7 +31,8 @@ from .spec import validate_rule
 from .working_time import WorkCalendar, WorkingTime, WorkingTimeConfig
 
 __all__ = ["ADMIN", "AS_OF", "BOT", "INACTIVE", "MANAGER", "SALES", "SnapshotBuilder", "WorkCalendar", "WorkingTime",
-           "WorkingTimeConfig", "builtin_rules", "demo", "evaluate", "keys", "registry_of", "run", "visible"]
+           "WorkingTimeConfig", "builtin_rules", "demo", "evaluate", "keys", "marked", "pseudo_language", "registry_of", "run",
+           "visible"]
 
 
 def visible(text: str) -> str:
@@ -95,3 +99,55 @@ def keys(found: RunResult | Iterable[Finding]) -> list[str]:
     """The sorted finding keys of a run or a list of findings (what a test usually compares)."""
     findings = found.findings if isinstance(found, RunResult) else found
     return sorted(f.key for f in findings)
+
+
+#: The marks of the pseudo language (:func:`pseudo_language`).
+OPEN, CLOSE = "⟦", "⟧"
+
+
+def marked(text: str, pieces: bool = True) -> str:
+    """A message as the pseudo language writes it: each literal run between ``{placeholders}`` in
+    ⟦⟧ (``pieces``; a value filled in stays outside, so an English word passed as a value shows),
+    else the whole text in one pair."""
+    if not pieces:
+        return OPEN + text + CLOSE
+    parts = re.split(r"(\{[A-Za-z_][A-Za-z0-9_]*\})", text)
+    return "".join(p if not p or re.fullmatch(r"\{[A-Za-z_][A-Za-z0-9_]*\}", p) else OPEN + p + CLOSE for p in parts)
+
+
+@contextlib.contextmanager
+def pseudo_language(directory, lang: str = "fr", *, pieces: bool = True, extra: Iterable[str] = (),
+                    sources=None, domain: str | None = None):
+    """Every message of the code (``sources``: ClientCare's by default; a plugin passes its own
+    folder and ``domain``) in a made-up catalog for ``lang`` whose texts are :func:`marked`, used
+    instead of the shipped one inside the block: whatever a person would read untranslated is
+    what is left outside ⟦⟧.  ``lang`` gives the formats (dates, numbers); ``extra``: message ids
+    of a test's own."""
+    from babel.messages.pofile import write_po
+
+    from . import catalogs, i18n
+    domain = domain or i18n.DOMAIN
+    catalog = catalogs.extract(sources or catalogs.SOURCES, domain)
+    for msgid in extra:
+        catalog.add(msgid)
+    catalog.locale = lang
+    catalog._num_plurals, catalog._plural_expr = catalogs._plural_rule(lang)  # as the shipped catalogs
+    for m in catalog:
+        if m.id:
+            m.string = (tuple(marked(i, pieces) for i in m.id) if isinstance(m.id, (list, tuple))
+                        else marked(m.id, pieces))
+    path = Path(directory) / lang / "LC_MESSAGES" / f"{domain}.po"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as fh:
+        write_po(fh, catalog)
+    before = i18n._DOMAINS.get(domain)
+    i18n.register_domain(domain, directory)
+    i18n._translations.cache_clear()
+    try:
+        yield lang
+    finally:
+        if before is None:
+            i18n._DOMAINS.pop(domain, None)
+        else:
+            i18n.register_domain(domain, before)
+        i18n._translations.cache_clear()

@@ -352,6 +352,15 @@ def _no_ambient_clientcare_settings(monkeypatch):
 
 
 @pytest.fixture(autouse=True)
+def _english_locale(monkeypatch):
+    """Reports speak the environment's language by default: the suite pins the locale to C
+    (English), so a developer's ``LANG=fr_FR.UTF-8`` changes nothing; the CLI run in a
+    subprocess inherits it."""
+    for var in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        monkeypatch.setenv(var, "C")
+
+
+@pytest.fixture(autouse=True)
 def _instant_backoff(monkeypatch):
     monkeypatch.setattr(transports_mod, "_sleep", lambda s: None)
 

@@ -28,32 +28,46 @@ import numpy as np
 import pandas as pd
 
 from clientcare.connector import facts
+from clientcare.rules import i18n, words
 from clientcare.rules import ReportChart, Script, frames as F
 from clientcare.rules.config import RuleConfig
 from clientcare.rules.context import RuleContext
 from clientcare.rules.finding import Action, Finding, NotJudged, Resolved, RuleOutput
+from clientcare.rules.i18n import N_, EvidenceView, Num, _, listing, ngettext, pgettext
 
 name = "fit_checklist"
 version = "1.0"
 description = "Ideal-client checklist per client: six criteria with evidence and a 0-100 score"
 needs = {"partners": [], "projects": [], "tasks": []}
-charts = (ReportChart("Fit score by client (0–100)", level="checklist", value="score", band="band",
-                      scale_max=100.0, missing="without a score (too few criteria known)", noun="clients"),)
+charts = (ReportChart(N_("Fit score by client (0–100)"), level="checklist", value="score", band="band",
+                      scale_max=100.0, missing=N_("without a score (too few criteria known)"), noun="clients"),)
 states_client_health = True
 optional_needs = {"moves": [], "payments": [], "ratings": [], "deadline_changes": [], "deadline_messages": []}
-scripts = {"attention": Script(("Check in with {client}: {summary}.",
-                                "Ask how the work together feels on their side, and listen before proposing.",
-                                "Note what you agree to change in Odoo.")),
-           "decline": Script(("Call {client}: their fit score fell from {score_before} to {score_now} since {since}.",
-                              "Ask how the work together feels on their side before naming what changed "
-                              "({summary}).",
-                              "Agree one concrete step to put it right, with a date, and note it in Odoo."),
+scripts = {"attention": Script((N_("Check in with {client}: {summary}."),
+                                N_("Ask how the work together feels on their side, and listen before proposing."),
+                                N_("Note what you agree to change in Odoo."))),
+           "decline": Script((N_("Call {client}: their fit score fell from {score_before} to {score_now} since "
+                                 "{since}."),
+                              N_("Ask how the work together feels on their side before naming what changed "
+                                 "({summary})."),
+                              N_("Agree one concrete step to put it right, with a date, and note it in Odoo.")),
                              {"score_before": "data.decline_from", "score_now": "data.score",
                               "since": "data.decline_since"})}
 
 CRITERIA = ("fits_our_work", "no_late_changes", "reasonable_expectations", "pays_on_time", "cooperates",
             "likely_satisfied")
-LABELS = {c: c.replace("_", " ") for c in CRITERIA}
+#: The criteria as people read them.
+LABELS = words.CRITERION_WORDS
+#: The score bands in words (as the summaries name them).
+BANDS = words.BAND_WORDS
+#: The dimensions of the ideal profile.
+DIMENSIONS = {"industry": N_("industry"), "country": N_("country"), "tags": N_("tags"), "revenue": N_("revenue")}
+#: How the evidence reads: its headings and each criterion's status in words.
+VIEW = EvidenceView(labels={"criterion": pgettext("evidence column", "criterion"),
+                            "status": pgettext("evidence column", "status"),
+                            "value": pgettext("evidence column", "value"),
+                            "detail": pgettext("evidence column", "detail")},
+                    values={"status": words.STATUS_WORDS})
 COLUMNS = ["criterion", "status", "value", "detail"]
 #: The detail carries figures that move with the date alone (the average delay of invoices
 #: still overdue): it does not decide whether an activity is rewritten.
@@ -141,7 +155,7 @@ def evaluate(ctx: RuleContext[Config]) -> RuleOutput:
     clients = snapshot.clients[["id", "name"]].rename(columns={"id": "client_id"}).set_index("client_id")
     out = RuleOutput()
     if ctx.first_run:
-        out.not_judged += [NotJudged(name, f"{name}:*:{level}", "no previous run to compare with")
+        out.not_judged += [NotJudged(name, f"{name}:*:{level}", _("no previous run to compare with"))
                            for level in ("attention", "band*")]
     if not len(clients):
         return out
@@ -154,15 +168,14 @@ def evaluate(ctx: RuleContext[Config]) -> RuleOutput:
     # evidence: one row per criterion for every client, built column-wise; an unknown
     # criterion's detail says why it is unknown
     rows = [{"criterion": LABELS[c], "status": status[c], "value": parts[c]["value"],
-             "detail": parts[c]["detail"].where(status[c] != "unknown").fillna(
-                 figures.unknown_reason.get(c, "no data to judge"))}
+             "detail": _unknown_said(parts[c]["detail"], status[c], figures.unknown_reason.get(c))}
             for c in CRITERIA]
     evidence = dict(zip(clients.index.tolist(), F.stacked_rows(COLUMNS, len(clients), rows)))
     found, undecided = _findings(ctx.previous, as_of, config, clients, status, score, band, evidence, known,
                                  counted)
     out.findings += found
     out.not_judged += [NotJudged(name, f"{name}:res.partner:{cid}:attention",
-                                 "what raised its attention activity is unknown this run") for cid in undecided]
+                                 _("what raised its attention activity is unknown this run")) for cid in undecided]
     declines, undecided = _declines(ctx, clients["name"], status, score, band, parts, evidence)
     out.findings += declines
     out.not_judged += [NotJudged(name, f"{name}:res.partner:{cid}:decline", why) for cid, why in undecided]
@@ -172,12 +185,34 @@ def evaluate(ctx: RuleContext[Config]) -> RuleOutput:
     if declined:
         out.findings = [f for f in out.findings if not (f.level == "attention" and f.client_id in declined)]
         out.not_judged += [NotJudged(name, f"{name}:res.partner:{cid}:attention",
-                                     "its decline activity says what changed") for cid in sorted(declined)]
+                                     _("its decline activity says what changed")) for cid in sorted(declined)]
     out.resolved += _recovered(ctx, out.findings, clients.index, status, score, band)
     return out
 
 
-STATUS_TEXT = {"pass": "passes", "warn": "warns", "fail": "fails", "unknown": "is unknown"}
+def _now_is(criterion: str, status: str):
+    """A criterion's status now, in a closing text."""
+    label = LABELS.get(criterion, criterion)
+    if status == "pass":
+        return _("'{criterion}' now passes", criterion=label)
+    if status == "warn":
+        return _("'{criterion}' now warns", criterion=label)
+    if status == "fail":
+        return _("'{criterion}' now fails", criterion=label)
+    return _("'{criterion}' now is unknown", criterion=label) if status == "unknown" else \
+        _("'{criterion}' now {status}", criterion=label, status=status)
+
+
+def _band(band):
+    return BANDS.get(band, band)
+
+
+def _day(text):
+    """A stored ISO day as a date (rendered per language); anything else as it is."""
+    try:
+        return date.fromisoformat(text) if isinstance(text, str) else text
+    except ValueError:
+        return text
 
 
 def _recovered(ctx, found: list[Finding], clients: pd.Index, status: pd.DataFrame, score: pd.Series,
@@ -188,18 +223,21 @@ def _recovered(ctx, found: list[Finding], clients: pd.Index, status: pd.DataFram
     for prev in F.gone_activity_findings(ctx.previous, (f.key for f in found)):
         cid, data = prev["subject_id"], prev.get("data") or {}
         if cid not in clients:
-            out.append(Resolved(name, prev["key"], "no longer a client"))
+            out.append(Resolved(name, prev["key"], _("no longer a client")))
             continue
         sc, bd = score.get(cid), band.get(cid)
-        now = f"fit score {int(sc)} ({bd})" if sc == sc and sc is not None else "fit score unknown"
+        now = (_("fit score {score} ({band})", score=int(sc), band=_band(bd)) if sc == sc and sc is not None
+               else _("fit score unknown"))
         if prev.get("level") == "decline":
-            how = (f"{now}, back within {ctx.config.decline_points:g} points of {data.get('decline_from')} "
-                   f"(since {data.get('decline_since')})")
+            how = _("{now}, back within {points} points of {score} (since {since})", now=now,
+                    points=Num(ctx.config.decline_points, "g"), score=data.get("decline_from"),
+                    since=_day(data.get("decline_since")))
         else:
-            again = [f"'{LABELS[c]}' now {STATUS_TEXT.get(status.at[cid, c], status.at[cid, c])}"
-                     for c in data.get("attention_criteria") or [] if c in status.columns]
-            how = "; ".join(again + [now + (f", at least {ctx.config.attention_below:g}"
-                                            if data.get("attention_low") else "")])
+            again = [_now_is(c, status.at[cid, c]) for c in data.get("attention_criteria") or []
+                     if c in status.columns]
+            how = _joined(again + [_("{now}, at least {threshold}", now=now,
+                                     threshold=Num(ctx.config.attention_below, "g"))
+                                   if data.get("attention_low") else now])
         out.append(Resolved(name, prev["key"], how))
     return out
 
@@ -215,7 +253,7 @@ def _declines(ctx, names, status, score, band, parts, evidence) -> tuple[list[Fi
     cfg = ctx.config
     raised = {f["subject_id"]: f["data"] for f in ctx.previous if f.get("level") == "decline"}
     if ctx.history is None:
-        return [], [(cid, "no stored history to compare with") for cid in raised]
+        return [], [(cid, _("no stored history to compare with")) for cid in raised]
     h = ctx.history
     cutoff = (ctx.as_of - timedelta(days=cfg.decline_window_days)).isoformat()
     at_start = h.loc[h["since"] < cutoff].groupby("client_id").tail(1).index
@@ -234,7 +272,8 @@ def _declines(ctx, names, status, score, band, parts, evidence) -> tuple[list[Fi
     ranks = pd.Series(facts.HEALTH_RANK)
     dropped = (now_band.map(ranks).fillna(-1) < refs["decline_band"].map(ranks).fillna(-1)).to_numpy()
     declining = (now.notna() & ((refs["decline_from"].astype(float) - now >= cfg.decline_points) | dropped)).to_numpy()
-    undecided = [(cid, "its fit score is unknown this run") for cid in refs.index[now.isna().to_numpy()] if cid in raised]
+    undecided = [(cid, _("its fit score is unknown this run")) for cid in refs.index[now.isna().to_numpy()]
+                 if cid in raised]
     rows = status.index.get_indexer(refs.index[declining])
     states = status[list(CRITERIA)].to_numpy(dtype=object)
     values = {c: parts[c]["value"].to_numpy(dtype=object) for c in CRITERIA}
@@ -245,20 +284,27 @@ def _declines(ctx, names, status, score, band, parts, evidence) -> tuple[list[Fi
         was = json.loads(was) if isinstance(was, str) else was
         ref.update(decline_from=int(ref["decline_from"]), decline_criteria=was)
         now_, band_ = int(score.iat[row]), band.iat[row]
-        worse = [f"{LABELS[c]} now {'fails' if s == 'fail' else 'warns'} ({values[c][row]})"
+        worse = [_("{criterion} now fails ({value})", criterion=LABELS[c], value=values[c][row]) if s == "fail" else
+                 _("{criterion} now warns ({value})", criterion=LABELS[c], value=values[c][row])
                  for c, s in zip(CRITERIA, states[row]) if STATUS_RANK.get(s, -1) > STATUS_RANK.get(was.get(c), -1)]
         name_ = names.iat[row]
         who = F.short(name_ if isinstance(name_, str) else f"partner {cid}")
-        text = (f"fit score of {who} fell from {ref['decline_from']} to {now_} since {ref['decline_since']}"
-                + (": " + ", ".join(worse) if worse else f" (band {ref['decline_band']} -> {band_})"))
+        since = _day(ref["decline_since"])
+        # TRANSLATORS: {worse}: the criteria that got worse, each with its value
+        text = (_("fit score of {client} fell from {before} to {now} since {since}: {worse}", client=who,
+                  before=ref["decline_from"], now=now_, since=since, worse=listing(worse)) if worse else
+                _("fit score of {client} fell from {before} to {now} since {since} (band {band_before} -> {band_now})",
+                  client=who, before=ref["decline_from"], now=now_, since=since,
+                  band_before=_band(ref["decline_band"]), band_now=_band(band_)))
         detected = raised.get(cid, {}).get("decline_detected", ctx.as_of.isoformat())
         data = dict(ref, score=now_, band=band_, decline_detected=detected, criteria=dict(zip(CRITERIA, states[row])))
         out.append(Finding(rule=name, subject_model="res.partner", subject_id=cid, subject_name=name_,
                            client_id=cid, severity="medium", level="decline", summary=text,
                            action=Action("activity", text, "todo", date.fromisoformat(detected)), data=data,
                            evidence=evidence[cid], evidence_columns=COLUMNS, daily=DAILY,
-                           resolved_when=(f"the score is back within {cfg.decline_points:g} points of "
-                                          f"{ref['decline_from']} and the band is {ref['decline_band']} or better")))
+                           resolved_when=_("the score is back within {points} points of {score} and the band is "
+                                           "{band} or better", points=Num(cfg.decline_points, "g"),
+                                           score=ref["decline_from"], band=_band(ref["decline_band"])), view=VIEW))
     return out, undecided
 
 
@@ -303,22 +349,21 @@ class _Context:
             if cfg.ideal_max_revenue is not None:
                 ok &= pd.Series([max(a) <= cfg.ideal_max_revenue for a in amounts], index=self.clients)
             dims["revenue"] = (ok.astype("boolean"), pd.Series(
-                [facts.money_list(totals[c]) if c in totals else "0" for c in self.clients.tolist()],
-                index=self.clients))
+                [i18n.money_list(totals[c]) if c in totals else "0" for c in self.clients.tolist()],
+                index=self.clients, dtype=object))
         if not dims:
-            self.unknown_reason["fits_our_work"] = "no ideal profile configured"
+            self.unknown_reason["fits_our_work"] = _("no ideal profile configured")
             return _empty(self.clients)
         match = pd.DataFrame({k: v[0] for k, v in dims.items()})
         known = match.notna().sum(axis=1)
         hits = match.fillna(False).astype(bool).sum(axis=1)
         status = pd.Series(np.where(known == 0, "unknown", np.where(hits == known, "pass", np.where(
             hits == 0, "fail", "warn"))), index=self.clients)
-        parts = [np.where(m.isna(), f"{k} unknown", (k + " " + shown.astype("string").fillna("?")
-                                                      + np.where(m.fillna(False).astype(bool), " ✓", " ✗"))
-                          .to_numpy(dtype=object))
+        parts = [[_dimension(DIMENSIONS[k], hit, v) for hit, v in zip(m.tolist(), shown.tolist())]
                  for k, (m, shown) in dims.items()]
-        detail = ["; ".join(x) for x in zip(*parts)]
-        value = (hits.astype(str) + " of " + known.astype(str) + " dimension(s) match").where(known > 0)
+        detail = [_joined(x) for x in zip(*parts)]
+        value = [ngettext("{hits} of {n} dimension(s) match", "{hits} of {n} dimension(s) match", n, hits=h)
+                 if n > 0 else None for h, n in zip(hits.tolist(), known.tolist())]
         return _frame(status, value, detail, self.clients)
 
     # -- no late changes -------------------------------------------------------------------------
@@ -341,10 +386,9 @@ class _Context:
             counts = counts.join(moved.groupby("client_id").size().rename("moved"), how="outer")
             has_tasks = F.tasks(self.s)["client_id"].dropna().astype(int)
             judged |= set(has_tasks)
-            self.unknown_reason["no_late_changes"] = "no project with an end date and no task"
+            self.unknown_reason["no_late_changes"] = _("no project with an end date and no task")
         else:
-            self.unknown_reason["no_late_changes"] = ("no project with an end date (deadline moves not "
-                                                      "readable)")
+            self.unknown_reason["no_late_changes"] = _("no project with an end date (deadline moves not readable)")
         counts = counts.reindex(self.clients).fillna(0).astype(int)
         if "moved" not in counts:
             counts["moved"] = 0
@@ -353,11 +397,19 @@ class _Context:
         status = pd.Series(np.where(~known, "unknown", np.where(total >= cfg.late_changes_fail, "fail", np.where(
             total >= cfg.late_changes_warn, "warn", "pass"))), index=self.clients)
         ids = F.grouped_lists(late_tasks, "client_id", "id")
-        moved_note = "" if moves is not None else " (deadline moves not readable)"
-        listed = _listing(self.clients, {c: _ids(v) for c, v in ids.items()})
-        detail = (_num(counts["added"]) + " task(s) added late" + listed + ", " + _num(counts["moved"])
-                  + f" deadline(s) moved later{moved_note}")
-        return _frame(status, _num(total) + " late change(s)", detail, self.clients)
+        detail = []
+        for cid, added, moved in zip(self.clients.tolist(), counts["added"].tolist(), counts["moved"].tolist()):
+            added = (ngettext("{n} task(s) added late {ids}", "{n} task(s) added late {ids}", added,
+                              ids=_ids(ids[cid])) if ids.get(cid) else
+                     ngettext("{n} task(s) added late", "{n} task(s) added late", added))
+            # TRANSLATORS: {added}: "2 task(s) added late (ids 4, 7)"
+            detail.append(ngettext("{added}, {n} deadline(s) moved later", "{added}, {n} deadline(s) moved later",
+                                   moved, added=added) if moves is not None else
+                          ngettext("{added}, {n} deadline(s) moved later (deadline moves not readable)",
+                                   "{added}, {n} deadline(s) moved later (deadline moves not readable)",
+                                   moved, added=added))
+        value = [ngettext("{n} late change(s)", "{n} late change(s)", n) for n in total.tolist()]
+        return _frame(status, value, detail, self.clients)
 
     # -- reasonable expectations ------------------------------------------------------------------
     def reasonable_expectations(self) -> pd.DataFrame:
@@ -378,10 +430,22 @@ class _Context:
             share >= cfg.expectations_fail_share, "fail", np.where(share >= cfg.expectations_warn_share,
                                                                    "warn", "pass"))), index=self.clients)
         names = F.grouped_lists(p.loc[p["problem"] == 1], "client_id", "name")
-        self.unknown_reason["reasonable_expectations"] = "no projects"
-        listed = _listing(self.clients, {c: f" ({', '.join(v[:5])})" for c, v in names.items()})
-        detail = _num(stats["bad"]) + " of " + _num(stats["n"]) + " project(s) at risk, off track or late" + listed
-        return _frame(status, _pct(share) + " of projects in trouble", detail, self.clients)
+        self.unknown_reason["reasonable_expectations"] = _("no projects")
+        detail, value = [], []
+        for cid, bad, n, pct in zip(self.clients.tolist(), stats["bad"].tolist(), stats["n"].tolist(),
+                                    (share * 100).tolist()):
+            if _int(n) is None:
+                detail.append(None)
+                value.append(None)
+                continue
+            # TRANSLATORS: {projects}: names of the projects in trouble
+            detail.append(ngettext("{bad} of {n} project(s) at risk, off track or late ({projects})",
+                                   "{bad} of {n} project(s) at risk, off track or late ({projects})", _int(n),
+                                   bad=_int(bad), projects=", ".join(names[cid][:5])) if names.get(cid) else
+                          ngettext("{bad} of {n} project(s) at risk, off track or late",
+                                   "{bad} of {n} project(s) at risk, off track or late", _int(n), bad=_int(bad)))
+            value.append(_("{percent} % of projects in trouble", percent=_int(pct)))
+        return _frame(status, value, detail, self.clients)
 
     # -- pays on time ---------------------------------------------------------------------------------
     def pays_on_time(self) -> pd.DataFrame:
@@ -389,7 +453,7 @@ class _Context:
         delay so far: paying an overdue invoice, however late, never lowers the score."""
         cfg = self.cfg
         if "moves" not in self.s.tables:
-            self.unknown_reason["pays_on_time"] = "invoices not readable"
+            self.unknown_reason["pays_on_time"] = _("invoices not readable")
             return _empty(self.clients)
         paid = F.settled_invoices(self.s)
         paid = paid.loc[(paid["paid_date"] > self.since) & (paid["paid_date"] <= self.today)]
@@ -417,20 +481,32 @@ class _Context:
             fail = fail.fillna(False) | (promised >= cfg.broken_payment_dates_fail)
         status = pd.Series(np.where(~known, "unknown", np.where(fail.fillna(False), "fail", np.where(
             warn.fillna(False), "warn", "pass"))), index=self.clients)
-        self.unknown_reason["pays_on_time"] = f"no invoice paid in {cfg.window_days} days and none overdue"
-        detail = (_num(stats["n_paid"]) + f" invoice(s) paid in {cfg.window_days} days, "
-                  + _num(stats["n"] - stats["n_paid"]) + " overdue now; " + _num(stats["n_late"]) + " of "
-                  + _num(stats["n"]) + " late, " + _num(stats["avg"]) + " days late on average")
-        owing = stats["oldest"].notna()
-        owed_text = pd.Series("", index=self.clients, dtype="string")
-        owed_text[owing] = [f"; {facts.money_list(owed.get(c, []))} overdue, the oldest due {d:%Y-%m-%d}" for c, d in
-                            zip(stats.index[owing].tolist(), stats["oldest"][owing].tolist())]
-        broke = promised > 0
-        if broke.any():
-            owed_text[broke] = owed_text[broke] + pd.Series(
-                [f"; {n} agreed payment date(s) passed unpaid" for n in promised[broke].tolist()],
-                index=owed_text[broke].index, dtype="string")
-        return _frame(status, _pct(share) + " of invoices paid late or overdue", detail + owed_text, self.clients)
+        self.unknown_reason["pays_on_time"] = _("no invoice paid in {days} days and none overdue",
+                                                 days=cfg.window_days)
+        detail, value = [], []
+        for cid, n, n_paid, n_late, avg, oldest, pct, broken in zip(
+                self.clients.tolist(), stats["n"].tolist(), stats["n_paid"].tolist(), stats["n_late"].tolist(),
+                stats["avg"].tolist(), stats["oldest"].tolist(), (share * 100).tolist(), promised.tolist()):
+            if _int(n) is None:
+                detail.append(None)
+                value.append(None)
+                continue
+            # TRANSLATORS: invoices paid in the window, invoices overdue now; {late} of {n} (both) late
+            text = ngettext("{paid} invoice(s) paid in {days} days, {overdue} overdue now; {late} of {n} late, "
+                            "{avg_days} days late on average",
+                            "{paid} invoice(s) paid in {days} days, {overdue} overdue now; {late} of {n} late, "
+                            "{avg_days} days late on average", _int(n), paid=_int(n_paid), days=cfg.window_days,
+                            overdue=_int(n - n_paid), late=_int(n_late), avg_days=_int(avg))
+            if not pd.isna(oldest):
+                # TRANSLATORS: {amounts}: overdue now, per currency; {date}: the oldest due date
+                text = _("{text}; {amounts} overdue, the oldest due {date}", text=text,
+                         amounts=i18n.money_list(owed.get(cid, [])), date=oldest.date())
+            if broken > 0:
+                text = ngettext("{text}; {n} agreed payment date(s) passed unpaid",
+                                "{text}; {n} agreed payment date(s) passed unpaid", broken, text=text)
+            detail.append(text)
+            value.append(_("{percent} % of invoices paid late or overdue", percent=_int(pct)))
+        return _frame(status, value, detail, self.clients)
 
     def _broken_payment_dates(self) -> pd.Series:
         """Per client, the payment dates agreed on late-payment activities that passed unpaid in
@@ -461,19 +537,32 @@ class _Context:
         status = pd.Series(np.where(~known, "unknown", np.where(n_stuck >= cfg.waiting_fail_count, "fail", np.where(
             n_stuck > 0, "warn", "pass"))), index=self.clients)
         ids = F.grouped_lists(stuck, "client_id", "id")
-        self.unknown_reason["cooperates"] = "no open tasks"
-        detail = (_num(n_stuck.where(known)) + " of " + _num(n_open) + " open task(s) waiting on the client for "
-                  f"more than {cfg.waiting_days} days" + _listing(self.clients, {c: _ids(v) for c, v in ids.items()}))
-        return _frame(status, _num(n_stuck) + " task(s) waiting on the client", detail, self.clients)
+        self.unknown_reason["cooperates"] = _("no open tasks")
+        detail, value = [], []
+        for cid, stuck_n, open_n in zip(self.clients.tolist(), n_stuck.tolist(), n_open.tolist()):
+            if _int(open_n) is None:
+                detail.append(None)
+                value.append(None)
+                continue
+            detail.append(ngettext("{stuck} of {n} open task(s) waiting on the client for more than {days} days {ids}",
+                                   "{stuck} of {n} open task(s) waiting on the client for more than {days} days {ids}",
+                                   _int(open_n), stuck=int(stuck_n), days=cfg.waiting_days, ids=_ids(ids[cid]))
+                          if ids.get(cid) else
+                          ngettext("{stuck} of {n} open task(s) waiting on the client for more than {days} days",
+                                   "{stuck} of {n} open task(s) waiting on the client for more than {days} days",
+                                   _int(open_n), stuck=int(stuck_n), days=cfg.waiting_days))
+            value.append(ngettext("{n} task(s) waiting on the client", "{n} task(s) waiting on the client",
+                                  int(stuck_n)))
+        return _frame(status, value, detail, self.clients)
 
     # -- likely satisfied --------------------------------------------------------------------------
     def likely_satisfied(self) -> pd.DataFrame:
         cfg = self.cfg
         r = F.ratings(self.s)
         if r is None:
-            self.unknown_reason["likely_satisfied"] = "ratings not readable"
+            self.unknown_reason["likely_satisfied"] = _("ratings not readable")
             return _empty(self.clients)
-        self.unknown_reason["likely_satisfied"] = f"no rating in {cfg.window_days} days"
+        self.unknown_reason["likely_satisfied"] = _("no rating in {days} days", days=cfg.window_days)
         r = r.loc[(r["day"] > self.since) & (r["day"] <= self.today) & r["client_id"].notna()]
         stats = r.groupby("client_id").agg(n=("rating", "size"), avg=("rating", "mean")).reindex(self.clients)
         known = stats["n"].notna()
@@ -483,11 +572,19 @@ class _Context:
         r = r.sort_values(["client_id", "day", "rating_id"])
         ids = F.grouped_lists(r, "client_id", "rating_id")
         scores = F.grouped_lists(r.assign(score=r["rating"].round(0).astype("int64")), "client_id", "score")
-        detail = (_num(stats["n"]) + f" rating(s) in {cfg.window_days} days"
-                  + _listing(self.clients, {c: f": scores {', '.join(map(str, v[:10]))}" for c, v in scores.items()})
-                  + _listing(self.clients, {c: _ids(v, "rating record ids") for c, v in ids.items()}))
-        return _frame(status, "average " + stats["avg"].round(1).astype("string") + " of 5", detail,
-                      self.clients)
+        detail, value = [], []
+        for cid, n, avg in zip(self.clients.tolist(), stats["n"].tolist(), stats["avg"].round(1).tolist()):
+            if _int(n) is None:
+                detail.append(None)
+                value.append(None)
+                continue
+            # TRANSLATORS: {scores}: the ratings (1-5) given; {ids}: "(rating record ids 3, 8)"
+            detail.append(ngettext("{n} rating(s) in {days} days: scores {scores} {ids}",
+                                   "{n} rating(s) in {days} days: scores {scores} {ids}", _int(n),
+                                   days=cfg.window_days, scores=", ".join(map(str, scores[cid][:10])),
+                                   ids=_ids(ids[cid], ratings=True)))
+            value.append(_("average {rating} of 5", rating=Num(avg, ".1f")))
+        return _frame(status, value, detail, self.clients)
 
 
 def _score(status: pd.DataFrame, cfg: Config) -> tuple[pd.Series, np.ndarray, int]:
@@ -531,11 +628,15 @@ def _findings(previous, as_of, cfg, clients, status, score, band, evidence, know
     names = [n if isinstance(n, str) else f"partner {c}" for c, n in zip(ids, clients["name"].tolist())]
     scores = [None if s != s else int(s) for s in score.tolist()]
     bands = band.tolist()
-    heads = [f"{F.short(n)}: fit score {s}, {b}, {k} of {counted} criteria known" if s is not None else
-             f"{F.short(n)}: fit score unknown, {k} of {counted} criteria known (needs {cfg.min_known_criteria})"
+    heads = [ngettext("{client}: fit score {score}, {band}, {known} of {n} criteria known",
+                      "{client}: fit score {score}, {band}, {known} of {n} criteria known", counted,
+                      client=F.short(n), score=s, band=_band(b), known=int(k)) if s is not None else
+             ngettext("{client}: fit score unknown, {known} of {n} criteria known (needs {needed})",
+                      "{client}: fit score unknown, {known} of {n} criteria known (needs {needed})", counted,
+                      client=F.short(n), known=int(k), needed=cfg.min_known_criteria)
              for n, s, b, k in zip(names, scores, bands, known.tolist())]
     labels = [LABELS[c] for c in cols]
-    fails = [", ".join(compress(labels, row)) for row in fail_now.tolist()]
+    fails = [list(compress(labels, row)) for row in fail_now.tolist()]
     pscores = [None if p != p else int(p) for p in prev["score"].tolist()]
     today = as_of.isoformat()
     since = np.where(attention & had & prev["attention_since"].notna().to_numpy(), prev["attention_since"], today)
@@ -555,32 +656,40 @@ def _findings(previous, as_of, cfg, clients, status, score, band, evidence, know
         datas.append(data)
         out.append(Finding(rule=name, subject_model="res.partner", subject_id=cid, subject_name=name_,
                            client_id=cid, severity="info", level="checklist",
-                           summary=f"{head}; fails: {failing}" if failing else head, data=data,
-                           evidence=evidence[cid], evidence_columns=COLUMNS, daily=DAILY))
+                           summary=_("{head}; fails: {criteria}", head=head, criteria=listing(failing)) if failing
+                           else head, data=data, evidence=evidence[cid], evidence_columns=COLUMNS, daily=DAILY,
+                           view=VIEW))
     changed = np.flatnonzero(had & (prev["band"].to_numpy(dtype=object) != band.to_numpy(dtype=object)))
     worst_band = facts.HEALTH_BANDS[-1]  # a fall into it is worth more attention
     for i in changed.tolist():
         ps = pscores[i]
-        text = f"{heads[i]}; was {'unknown' if ps is None else ps} ({prev['band'].iat[i]})"
+        text = _("{head}; was {score} ({band})", head=heads[i],
+                 score=pgettext("fit score", "unknown") if ps is None else ps, band=_band(prev["band"].iat[i]))
         out.append(Finding(rule=name, subject_model="res.partner", subject_id=ids[i], subject_name=names[i],
                            client_id=ids[i], severity="medium" if bands[i] == worst_band else "low",
                            level="band", period=today, summary=text, action=Action("note", text), data=datas[i],
-                           evidence=evidence[ids[i]], evidence_columns=COLUMNS, daily=DAILY,
-                           resolved_when="informational: posted once per band change"))
+                           evidence=evidence[ids[i]], evidence_columns=COLUMNS, daily=DAILY, view=VIEW,
+                           resolved_when=_("informational: posted once per band change")))
     for i in np.flatnonzero(attention).tolist():
         trig = datas[i].get("attention_criteria", [])
         why = []
         if trig:
-            why.append(", ".join(f"'{LABELS[c]}'" for c in trig) + (" now fails" if len(trig) == 1 else " now fail"))
+            quoted = listing([_("'{criterion}'", criterion=LABELS[c]) for c in trig])
+            # TRANSLATORS: {criteria}: the criteria's names, each in quotes
+            why.append(ngettext("{criteria} now fails", "{criteria} now fail", len(trig), criteria=quoted))
         if low[i]:
-            why.append(f"score fell under {cfg.attention_below:g}")
-        text = f"check in with {F.short(names[i])}: {'; '.join(why)} (fit score {scores[i]}, {bands[i]})"
+            why.append(_("score fell under {threshold}", threshold=Num(cfg.attention_below, "g")))
+        # TRANSLATORS: the fit score of a client that has none (too few criteria known)
+        score = scores[i] if scores[i] is not None else pgettext("no fit score", "None")
+        text = _("check in with {client}: {why} (fit score {score}, {band})", client=F.short(names[i]),
+                 why=_joined(why), score=score, band=_band(bands[i]))
         out.append(Finding(rule=name, subject_model="res.partner", subject_id=ids[i], subject_name=names[i],
                            client_id=ids[i], severity="medium", level="attention", summary=text,
                            action=Action("activity", text, "todo", date.fromisoformat(datas[i]["attention_since"])),
                            data=datas[i], evidence=evidence[ids[i]], evidence_columns=COLUMNS, daily=DAILY,
-                           resolved_when=(f"the criteria that triggered it pass again and the score is at "
-                                          f"least {cfg.attention_below:g}")))
+                           view=VIEW, resolved_when=_("the criteria that triggered it pass again and the score is "
+                                                      "at least {threshold}",
+                                                      threshold=Num(cfg.attention_below, "g"))))
     return out, undecided
 
 
@@ -622,6 +731,42 @@ def _prev_triggers(prev: pd.DataFrame) -> np.ndarray:
 
 
 # -- helpers ---------------------------------------------------------------------------------------
+def _unknown_said(detail: pd.Series, status: pd.Series, reason):
+    """The detail column with why it is unknown where the criterion is (an object column: pandas
+    would make plain strings of the messages)."""
+    out = detail.to_numpy(dtype=object).copy()
+    out[(status == "unknown").to_numpy()] = reason if reason is not None else _("no data to judge")
+    return pd.Series(out, index=detail.index, dtype=object)
+
+
+def _dimension(dimension, hit, value):
+    """One dimension of the ideal profile: whether the client matches it, with its value."""
+    if hit is None or hit is pd.NA:
+        return _("{dimension} unknown", dimension=dimension)
+    value = "?" if value is None or value is pd.NA or value != value else value
+    if hit:
+        # TRANSLATORS: {dimension}: industry, country, tags or revenue; ✓: the client matches
+        return _("{dimension} {value} ✓", dimension=dimension, value=value)
+    return _("{dimension} {value} ✗", dimension=dimension, value=value)
+
+
+def _joined(parts):
+    """Parts of one text in one message, in order, separated by "; " (none: None)."""
+    parts = [p for p in parts if p is not None]
+    if not parts:
+        return None
+    text = parts[0]
+    for part in parts[1:]:
+        # TRANSLATORS: two facts of one text, one after the other
+        text = _("{first}; {then}", first=text, then=part)
+    return text
+
+
+def _int(value):
+    """A count as an int (NA: None)."""
+    return None if value is None or value is pd.NA or value != value else int(round(value))
+
+
 def _matches(ids: pd.Series, names: pd.Series, wanted: tuple) -> pd.Series:
     want_ids = [w for w in wanted if isinstance(w, int)]
     want_names = [w.lower() for w in wanted if isinstance(w, str)]
@@ -629,39 +774,26 @@ def _matches(ids: pd.Series, names: pd.Series, wanted: tuple) -> pd.Series:
     return hit.astype("boolean").where(ids.notna())
 
 
-def _listing(clients: pd.Index, texts: dict) -> pd.Series:
-    """Per-client text (empty for clients not in ``texts``), to append column-wise."""
-    out = pd.Series("", index=clients, dtype="string")
-    keys = [k for k in texts if k in out.index]  # e.g. a rating on a partner that is no client
-    if keys:
-        out[keys] = [texts[k] for k in keys]
-    return out
-
-
-def _num(values: pd.Series) -> pd.Series:
-    """Whole numbers as text, column-wise (NA stays NA)."""
-    return values.round(0).astype("Int64").astype("string")
-
-
-def _pct(share: pd.Series) -> pd.Series:
-    """A share as "60 %" text, column-wise (NA stays NA)."""
-    return _num(share * 100) + " %"
-
-
 def _frame(status, value, detail, clients) -> pd.DataFrame:
     """One criterion's per-client status, value and detail; both are NA where the status is
     unknown (the evidence then shows why)."""
     unknown = (status == "unknown").to_numpy()
-    return pd.DataFrame({"status": status.to_numpy(), "value": pd.Series(value, index=clients).mask(unknown),
-                         "detail": pd.Series(detail, index=clients).mask(unknown)}, index=clients)
+    value, detail = np.array(value, dtype=object), np.array(detail, dtype=object)
+    value[unknown] = None
+    detail[unknown] = None
+    return pd.DataFrame({"status": status.to_numpy(), "value": pd.Series(value, index=clients, dtype=object),
+                         "detail": pd.Series(detail, index=clients, dtype=object)}, index=clients)
 
 
 def _empty(clients: pd.Index) -> pd.DataFrame:
     return pd.DataFrame({"status": "unknown", "value": None, "detail": None}, index=clients)
 
 
-def _ids(ids, label: str = "ids") -> str:
-    if not ids:
-        return ""
-    more = f", +{len(ids) - 10} more" if len(ids) > 10 else ""
-    return f" ({label} {', '.join(map(str, ids[:10]))}{more})"
+def _ids(ids, ratings: bool = False):
+    """The first record ids, in brackets ("(ids 3, 8, +2 more)")."""
+    shown = ", ".join(map(str, ids[:10]))
+    more = len(ids) - 10
+    if ratings:
+        return (_("(rating record ids {ids}, +{more} more)", ids=shown, more=more) if more > 0
+                else _("(rating record ids {ids})", ids=shown))
+    return _("(ids {ids}, +{more} more)", ids=shown, more=more) if more > 0 else _("(ids {ids})", ids=shown)

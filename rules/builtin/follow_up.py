@@ -32,38 +32,45 @@ import numpy as np
 import pandas as pd
 
 from clientcare.connector.facts import ActivityType
-from clientcare.rules import ROUTING_STEPS, ReportChart, Script, frames as F
+from clientcare.rules import ROUTING_STEPS, ReportChart, Script, filled, frames as F
 from clientcare.rules.config import RuleConfig
 from clientcare.rules.context import RuleContext
 from clientcare.rules.finding import Action, Finding, NotJudged, Resolved, RuleOutput
+from clientcare.rules.i18n import N_, EvidenceView, Num, _, ngettext, pgettext
 
 name = "follow_up"
 version = "1.0"
 description = "Scheduled positive contact: check-ins, fix check-ins, surveys, punch lists, onboarding steps"
 needs = {"partners": [], "projects": [], "tasks": []}
 optional_needs = {"moves": [], "messages": [], "activities": [], "ratings": []}
-charts = (ReportChart("Follow-ups due per owner"),)
+charts = (ReportChart(N_("Follow-ups due per owner")),)
 
 Kind = Literal["check_in", "fix_check", "survey", "punch_list", "onboarding"]
 KINDS = ("check_in", "fix_check", "survey", "punch_list", "onboarding")
 CONTACT_KINDS = ("check_in", "fix_check", "survey", "punch_list")
 COLUMNS = ["signal", "record", "date", "value"]
 scripts = {
-    "check_in": Script(("Call {client} to hear how things are going, with no request of your own.",
-                        "Ask what is coming up for them and whether anything in our work could be better.",
-                        "Mark this activity done with a short note of what you heard.")),
-    "fix_check": Script(("Ask {client} whether the fix of '{subject}' holds and works as they expected.",
-                         "If it does not, open a task now and tell them when you will be back.")),
-    "survey": Script(("Send {client} the satisfaction survey and say why you ask: to do better for them.",
-                      "When they answer, thank them and tell them what you will change.")),
-    "punch_list": Script(("Walk through the finished project '{subject}' with {client}: is anything left open "
-                          "or not as agreed?",
-                          "Agree who does each remaining item and by when; add them as tasks.",
-                          "Ask whether they would recommend us, and for what.")),
-    "onboarding": Script(("Onboarding of {client}: {summary}; each step, its owner and its date are listed below.",
-                          "Agree who does what on both sides, and how and how often you keep them informed.",
-                          "Note what was agreed on the client in Odoo.")),
+    "check_in": Script((N_("Call {client} to hear how things are going, with no request of your own."),
+                        N_("Ask what is coming up for them and whether anything in our work could be better."),
+                        N_("Mark this activity done with a short note of what you heard."))),
+    "fix_check": Script((N_("Ask {client} whether the fix of '{subject}' holds and works as they expected."),
+                         N_("If it does not, open a task now and tell them when you will be back."))),
+    "survey": Script((N_("Send {client} the satisfaction survey and say why you ask: to do better for them."),
+                      N_("When they answer, thank them and tell them what you will change."))),
+    "punch_list": Script((N_("Walk through the finished project '{subject}' with {client}: is anything left open "
+                             "or not as agreed?"),
+                          N_("Agree who does each remaining item and by when; add them as tasks."),
+                          N_("Ask whether they would recommend us, and for what."))),
+    "onboarding": Script((N_("Onboarding of {client}: {summary}; each step, its owner and its date are listed "
+                             "below."),
+                          N_("Agree who does what on both sides, and how and how often you keep them informed."),
+                          N_("Note what was agreed on the client in Odoo."))),
 }
+#: How the evidence reads (headings: the shared ones of :mod:`clientcare.rules.evidence_labels`);
+#: the record references (``res.partner,12``) are not for people to read.
+VIEW = EvidenceView(hidden=("record",))
+#: Who the activity is with, when the client's name is not known.
+THE_CLIENT = N_("the client")
 
 
 @dataclass(frozen=True)
@@ -90,14 +97,23 @@ class OnboardingStep:
 
 
 DEFAULT_STEPS = (
-    OnboardingStep("expectations", "agree on expectations and how we work with {client}",
+    OnboardingStep("expectations", N_("agree on expectations and how we work with {client}"),
                    "client_salesperson", None, 2, "meeting"),
-    OnboardingStep("scope", "confirm the scope of work with {client}", "project_manager", None, 5, "meeting"),
-    OnboardingStep("payment_terms", "confirm payment terms with {client}", "invoice_salesperson", None, 5,
+    OnboardingStep("scope", N_("confirm the scope of work with {client}"), "project_manager", None, 5, "meeting"),
+    OnboardingStep("payment_terms", N_("confirm payment terms with {client}"), "invoice_salesperson", None, 5,
                    "email"),
-    OnboardingStep("responsibilities", "agree who does what, on both sides, with {client}", "project_manager",
+    OnboardingStep("responsibilities", N_("agree who does what, on both sides, with {client}"), "project_manager",
                    None, 10, "call"),
 )
+
+
+def step_summary(step: OnboardingStep, client) -> str:
+    """An onboarding step's activity summary for ``client``: a built-in step's translated, a
+    profile's own as written (its ``{client}`` filled either way)."""
+    if not step.summary:
+        # TRANSLATORS: {step} is the name a profile gave an onboarding step without a summary
+        return _("onboarding: {step} with {client}", step=step.name, client=client)
+    return filled(step.summary, {"client": client})
 
 
 @dataclass(frozen=True)
@@ -167,7 +183,9 @@ def evaluate(ctx: RuleContext[Config]) -> RuleOutput:
         if kind in kinds:
             out.resolved.append(Resolved(name, prev["key"], clients.how_resolved(kind, prev)))
         elif kind in KINDS and kind not in config.kinds:
-            out.resolved.append(Resolved(name, prev["key"], f"{kind} follow-ups turned off (kinds)"))
+            # TRANSLATORS: {kind} is one of the follow-up kinds (KIND_WORDS)
+            out.resolved.append(Resolved(name, prev["key"], _("{kind} follow-ups are turned off in ClientCare's settings",
+                                                              kind=KIND_WORDS[kind])))
     return out
 
 
@@ -193,9 +211,7 @@ class _Clients:
         running = p.loc[p["active"] & ~p["is_done"]].groupby("client_id").size().reindex(self.clients).fillna(0)
         self.active = ((last_invoice > self.today - pd.Timedelta(days=cfg.active_within_days))
                        | (open_tasks > 0) | (running > 0)).fillna(False) & clients["active"].astype(bool)
-        self.why_active = np.where(open_tasks > 0, open_tasks.astype(int).astype(str) + " open task(s)",
-                                   np.where(running > 0, running.astype(int).astype(str) + " running project(s)",
-                                            "invoiced on " + last_invoice.dt.strftime("%Y-%m-%d").fillna("?")))
+        self.open_tasks, self.running, self.last_invoice = open_tasks, running, last_invoice
         self.inter = F.interactions(snapshot, cfg.ignore_author_ids)
         if self.inter is not None:
             latest = self.inter.loc[self.inter["day"] <= self.today].sort_values(["day", "message_id"])
@@ -236,41 +252,46 @@ class _Clients:
         gone = self._client_gone(cid)
         if kind == "onboarding":
             first = self.first_seen.get(cid, pd.NaT) if cid is not None else pd.NaT
-            seen = f"first seen {first:%Y-%m-%d}, " if pd.notna(first) else ""
-            return gone or f"{prev['subject_name']} is no longer a new client ({seen}{cfg.new_client_days} days)"
+            client, days = prev["subject_name"], cfg.new_client_days
+            return gone or (_("{client} is no longer a new client (first seen {date}, {days} days)",
+                              client=client, date=first.date(), days=days) if pd.notna(first)
+                            else _("{client} is no longer a new client ({days} days)", client=client, days=days))
         if kind == "survey":
-            return gone or self._rated(cid, due) or (f"the survey period of {prev.get('period') or f'{due:%Y-%m-%d}'} "
-                                                     f"is over ({cfg.expire_after_days} days)")
+            period = prev.get("period")
+            return gone or self._rated(cid, due) or _(
+                "the survey period of {date} is over ({days} days)",
+                date=date.fromisoformat(period) if period else due.date(), days=cfg.expire_after_days)
         if kind == "check_in":
             since = next((pd.Timestamp(r["date"]) for r in prev.get("evidence") or []
-                          if r.get("signal") == "last logged contact" and r.get("date")), pd.NaT)
+                          if r.get("signal") == SIGNALS["last"] and r.get("date")), pd.NaT)
             return (gone or self._contact_since(cid, since, _shown_message(prev)) or self._planned(cid)
                     or ("" if bool(self.active.get(cid, False)) else
-                        f"{prev['subject_name']} is no longer an active client (nothing invoiced in "
-                        f"{cfg.active_within_days} days, no open task or running project)")
-                    or f"follow_up no longer finds this on {self.as_of:%Y-%m-%d}")
+                        _("{client} is no longer an active client (nothing invoiced in {days} days, no open "
+                          "task or running project)", client=prev["subject_name"], days=cfg.active_within_days))
+                    or _("no longer found on {date}", date=self.as_of))
         contact = self._contact_since(cid, due)
         if contact:
             return contact
         if self.today >= due + pd.Timedelta(days=cfg.expire_after_days):
-            return f"expired on {due + pd.Timedelta(days=cfg.expire_after_days):%Y-%m-%d} without a logged contact"
+            return _("expired on {date} without a logged contact",
+                     date=(due + pd.Timedelta(days=cfg.expire_after_days)).date())
         if kind == "fix_check":
             t = self.tasks.loc[self.tasks["id"] == prev["subject_id"]]
             if not len(t) or not bool(t["is_done"].iloc[0]):
-                return f"task '{F.short(prev['subject_name'])}' reopened or removed"
+                return _("task '{task}' reopened or removed", task=F.short(prev["subject_name"]))
         if kind == "punch_list":
             p = self.projects.loc[self.projects["id"] == prev["subject_id"]]
             if not len(p) or not (bool(p["is_done"].iloc[0]) and bool(p["active"].iloc[0])):
-                return f"project '{F.short(prev['subject_name'])}' reopened or archived"
-        return gone or f"follow_up no longer finds this on {self.as_of:%Y-%m-%d}"
+                return _("project '{project}' reopened or archived", project=F.short(prev["subject_name"]))
+        return gone or _("no longer found on {date}", date=self.as_of)
 
     def _client_gone(self, cid) -> str:
         if cid is None:
             return ""
         row = self.s.partners.loc[self.s.partners["id"] == cid]
         if len(row) and not bool(row["active"].iloc[0]):
-            return f"client {row['name'].iloc[0]} archived"
-        return "" if cid in self.clients else "no longer a client"
+            return _("client {client} archived", client=row["name"].iloc[0])
+        return "" if cid in self.clients else N_("no longer a client")
 
     def _contact_since(self, cid, since, seen_message: int | None = None) -> str:
         """"contact logged: <kind> by <person> on <day>" for the client's latest contact on or after
@@ -285,8 +306,10 @@ class _Clients:
         if not len(c):
             return ""
         last = c.sort_values(["day", "message_id"]).iloc[-1]
-        by = f" by {last['author']}" if isinstance(last["author"], str) else ""
-        return f"contact logged: {last['kind']}{by} on {last['day']:%Y-%m-%d}"
+        what, day = CONTACT_WORDS.get(last["kind"], last["kind"]), last["day"].date()
+        if isinstance(last["author"], str):
+            return _("contact logged: {what} by {person} on {date}", what=what, person=last["author"], date=day)
+        return _("contact logged: {what} on {date}", what=what, date=day)
 
     def _planned(self, cid) -> str:
         acts = F.open_activities(self.s)
@@ -296,9 +319,13 @@ class _Clients:
         if not len(mine):
             return ""
         first = mine.iloc[0]
-        summary = f" '{F.short(first['summary'])}'" if isinstance(first["summary"], str) and first["summary"] else ""
-        due = f", due {first['due']:%Y-%m-%d}" if pd.notna(first["due"]) else ""
-        return f"activity{summary} planned on the client{due}"
+        summary = F.short(first["summary"]) if isinstance(first["summary"], str) and first["summary"] else None
+        due = first["due"].date() if pd.notna(first["due"]) else None
+        if summary is None:
+            return (_("activity planned on the client, due {date}", date=due) if due
+                    else N_("activity planned on the client"))
+        return (_("activity '{summary}' planned on the client, due {date}", summary=summary, date=due) if due
+                else _("activity '{summary}' planned on the client", summary=summary))
 
     def _rated(self, cid, since) -> str:
         r = F.ratings(self.s)
@@ -308,7 +335,7 @@ class _Clients:
         if not len(r):
             return ""
         last = r.sort_values(["day", "rating_id"]).iloc[-1]
-        return f"rated {last['rating']:g}/5 on {last['day']:%Y-%m-%d}"
+        return _("rated {rating}/5 on {date}", rating=Num(float(last["rating"]), "g"), date=last["day"].date())
 
     # -- the kinds -------------------------------------------------------------------------------
     def check_in(self) -> pd.DataFrame | None:
@@ -394,7 +421,7 @@ def _shown_message(prev: dict) -> int | None:
     """The message a check-in showed as the last logged contact (not a new contact)."""
     for row in prev.get("evidence") or []:
         record = row.get("record") or ""
-        if row.get("signal") == "last logged contact" and record.startswith("mail.message,"):
+        if row.get("signal") == SIGNALS["last"] and record.startswith("mail.message,"):
             return int(record.split(",", 1)[1])
     return None
 
@@ -423,17 +450,33 @@ def _spaced(cand: pd.DataFrame, ctx: _Clients, cfg: Config) -> pd.Series:
 
 
 #: How an onboarding step's owner reads in the activity (the routing step that owns it).
-OWNER_WORDS = {"client_salesperson": "the client's salesperson", "project_manager": "the project manager",
-               "task_assignee": "the assignee of the client's tasks",
-               "invoice_salesperson": "the salesperson of the client's invoices", "default": "the default user"}
+OWNER_WORDS = {"client_salesperson": N_("the client's salesperson"), "project_manager": N_("the project manager"),
+               "task_assignee": N_("the assignee of the client's tasks"),
+               "invoice_salesperson": N_("the salesperson of the client's invoices"),
+               "default": N_("the default user")}
+#: The kinds as a person reads them (the English is the kind's key, as the settings name it).
+# TRANSLATORS: a kind of follow-up (check-in: a call to hear how things go; fix check: is a fix
+# holding; punch list: what is left after a project; onboarding: the steps with a new client)
+KIND_WORDS = {"check_in": pgettext("follow-up kind", "check-in"), "fix_check": pgettext("follow-up kind", "fix check"),
+              "survey": pgettext("follow-up kind", "survey"), "punch_list": pgettext("follow-up kind", "punch list"),
+              "onboarding": pgettext("follow-up kind", "onboarding")}
+#: A logged contact as a person reads it (:func:`clientcare.connector.snapshot.interactions`' kinds).
+CONTACT_WORDS = {"done activity": pgettext("logged contact", "done activity"),
+                 "message": pgettext("logged contact", "message"), "email": pgettext("logged contact", "email")}
+#: The records a contact is logged on, in words (the English keeps the model, as before).
+# TRANSLATORS: the kind of record a contact was logged on: say it in words ("the client's card")
+RECORD_WORDS = {"res.partner": pgettext("record kind", "res.partner"),
+                "project.project": pgettext("record kind", "project.project"),
+                "project.task": pgettext("record kind", "project.task"),
+                "account.move": pgettext("record kind", "account.move")}
 SEVERITY = {"check_in": "low", "fix_check": "low", "survey": "info", "punch_list": "low", "onboarding": "medium"}
 ACTIVITY = {"check_in": "call", "fix_check": "call", "survey": "email", "punch_list": "meeting"}
 
 
 RESOLVED = {
-    "check_in": "a message, email or done activity is logged with the client, or an activity is planned",
-    "fix_check": "a contact with the client is logged after the check-in date, or it expires",
-    "punch_list": "a contact with the client is logged after the follow-up date, or it expires",
+    "check_in": N_("a message, email or done activity is logged with the client, or an activity is planned"),
+    "fix_check": N_("a contact with the client is logged after the check-in date, or it expires"),
+    "punch_list": N_("a contact with the client is logged after the follow-up date, or it expires"),
 }
 
 
@@ -465,22 +508,26 @@ def _findings(cand: pd.DataFrame, ctx: _Clients, cfg: Config) -> list[Finding]:
         route = {"project_id": pid, "invoice_user_ids": invoice_users.get(cid, ()),
                  "task_user_ids": own_users if isinstance(own_users, list) else task_users.get(cid, ())}
         part, per, activity, resolved = kind, None, ACTIVITY.get(kind), RESOLVED.get(kind)
-        shown, cshown = F.short(sname), F.short(cname) if cname else "the client"
+        shown, cshown = F.short(sname), F.short(cname) if cname else THE_CLIENT
         if kind == "check_in":
-            summary = f"check in with {shown}: no logged contact for {cfg.check_in_after_days}+ days"
+            summary = _("check in with {client}: no logged contact for {days}+ days", client=shown,
+                        days=cfg.check_in_after_days)
         elif kind == "survey":
             per = period
-            summary = f"ask {shown} for feedback (satisfaction survey, every {cfg.survey_every_days} days)"
-            resolved = f"{shown} gives a rating; otherwise replaced by the next period's survey"
+            summary = _("ask {client} for feedback (satisfaction survey, every {days} days)", client=shown,
+                        days=cfg.survey_every_days)
+            resolved = _("{client} gives a rating; otherwise replaced by the next period's survey", client=shown)
         elif kind == "fix_check":
-            summary = f"is the fix holding? check with {cshown} about '{shown}'"
+            summary = _("is the fix holding? check with {client} about '{task}'", client=cshown, task=shown)
         elif kind == "punch_list":
-            summary = f"punch-list follow-up with {cshown}: project '{shown}' completed"
+            summary = _("punch-list follow-up with {client}: project '{project}' completed", client=cshown,
+                        project=shown)
         else:
             s = steps[int(step)]
             part, activity = f"onboarding:{s.name}", s.activity_type
-            summary = (s.summary or f"onboarding: {s.name} with {{client}}").format(client=shown)
-            resolved = f"{shown} is no longer a new client ({cfg.new_client_days} days after first seen)"
+            summary = step_summary(s, shown)
+            resolved = _("{client} is no longer a new client ({days} days after first seen)", client=shown,
+                         days=cfg.new_client_days)
             route["first"] = s.owner
             if s.owner_user_id is not None:
                 route.update(user_id=s.owner_user_id, why=f"onboarding step {s.name} owner")
@@ -490,14 +537,44 @@ def _findings(cand: pd.DataFrame, ctx: _Clients, cfg: Config) -> list[Finding]:
             severity=SEVERITY[kind], part=part, period=per, summary=summary,
             evidence=evidence[row], evidence_columns=COLUMNS,
             action=Action("activity", summary, activity, due), resolved_when=resolved,
-            data={"kind": kind}, route=route, fold=theme))
+            data={"kind": kind}, route=route, fold=theme, view=VIEW))
     return out
+
+
+#: The evidence's signals (words: equal to the English text the closing feedback looks for).
+SIGNALS = {"active": N_("active client"), "last": N_("last logged contact"),
+           "open": N_("open activities on the client"), "survey": N_("survey period starts"),
+           "fix": N_("fix task done"), "check": N_("check after"), "completed": N_("project completed"),
+           "after": N_("follow up after"), "first_seen": N_("client first seen"), "step": N_("onboarding step")}
+NONE_LOGGED = N_("none logged; first seen")
+#: A name Odoo does not give.
+UNKNOWN = N_("?")
+
+
+def _objects(values) -> np.ndarray:
+    """Messages as one evidence column (an object array: numpy would make them plain text)."""
+    values = list(values)
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    return out
+
+
+def _why_active(ctx: _Clients, cid: pd.Series) -> np.ndarray:
+    """Why each client counts as active: its open tasks, else its running projects, else when
+    it was last invoiced."""
+    def why(tasks, running, invoiced):
+        if tasks > 0:
+            return ngettext("{n} open task(s)", "{n} open task(s)", int(tasks))
+        if running > 0:
+            return ngettext("{n} running project(s)", "{n} running project(s)", int(running))
+        return _("invoiced on {date}", date=invoiced.date() if pd.notna(invoiced) else UNKNOWN)
+    return _objects(why(*v) for v in zip(F.lookup(ctx.open_tasks, cid).tolist(), F.lookup(ctx.running, cid).tolist(),
+                                        F.lookup(ctx.last_invoice, cid).tolist()))
 
 
 def _evidence(cand: pd.DataFrame, ctx: _Clients, cfg: Config) -> dict[int, object]:
     """Evidence per candidate row: the same rows for every candidate of a kind, built column-wise."""
     out: dict[int, object] = {}
-    active_why = pd.Series(ctx.why_active, index=ctx.clients)
     last = ctx.last
     for kind in cand["kind"].unique():
         c = cand.loc[cand["kind"] == kind]
@@ -505,40 +582,45 @@ def _evidence(cand: pd.DataFrame, ctx: _Clients, cfg: Config) -> dict[int, objec
         client_rec = ("res.partner," + cid.astype("string")).fillna("")
         rows: list[dict] = []
         if kind in ("check_in", "survey"):
-            rows.append({"signal": "active client", "record": client_rec, "value": F.lookup(active_why, cid)})
+            rows.append({"signal": SIGNALS["active"], "record": client_rec, "value": _why_active(ctx, cid)})
         if kind == "check_in":
             msg = F.lookup(last["message_id"], cid).astype("Int64")
             has = msg.notna().to_numpy()
-            how = F.lookup(last["kind"], cid).astype(object) + " on " + F.lookup(last["model"], cid).astype(object)
-            rows += [{"signal": "last logged contact", "date": c["since"],
+            how = _objects(_("{what} on {record}", what=CONTACT_WORDS.get(k, k), record=RECORD_WORDS.get(m, m))
+                           if h else NONE_LOGGED for h, k, m in zip(has.tolist(), F.lookup(last["kind"], cid).tolist(),
+                                                                    F.lookup(last["model"], cid).tolist()))
+            rows += [{"signal": SIGNALS["last"], "date": c["since"],
                       "record": np.where(has, ("mail.message," + msg.astype("string")).to_numpy(dtype=object),
                                          client_rec.to_numpy(dtype=object)),
-                      "value": np.where(has, how.to_numpy(dtype=object), "none logged; first seen")},
-                     {"signal": "open activities on the client", "record": client_rec, "value": 0}]
+                      "value": how},
+                     {"signal": SIGNALS["open"], "record": client_rec, "value": 0}]
         elif kind == "survey":
-            rows.append({"signal": "survey period starts", "date": c["natural_due"],
-                         "value": f"no rating in {cfg.survey_every_days} days"})
+            rows.append({"signal": SIGNALS["survey"], "date": c["natural_due"],
+                         "value": ngettext("no rating in {n} days", "no rating in {n} days", cfg.survey_every_days)})
         elif kind == "fix_check":
-            rows += [{"signal": "fix task done", "record": "project.task," + c["subject_id"].astype(str),
-                      "date": c["closed_on"], "value": "in project " + c["project_name"].astype(object).fillna("?")},
-                     {"signal": "check after", "date": c["natural_due"], "value": f"{cfg.fix_check_after_days} days"}]
+            rows += [{"signal": SIGNALS["fix"], "record": "project.task," + c["subject_id"].astype(str),
+                      "date": c["closed_on"],
+                      "value": _objects(_("in project {project}", project=p if isinstance(p, str) else UNKNOWN)
+                                        for p in c["project_name"].tolist())},
+                     {"signal": SIGNALS["check"], "date": c["natural_due"],
+                      "value": ngettext("{n} days", "{n} days", cfg.fix_check_after_days)}]
         elif kind == "punch_list":
-            rows += [{"signal": "project completed", "record": "project.project," + c["subject_id"].astype(str),
+            rows += [{"signal": SIGNALS["completed"], "record": "project.project," + c["subject_id"].astype(str),
                       "date": c["completed_on"],
-                      "value": c["n_tasks"].astype("int64").astype(str) + " task(s), none open"},
-                     {"signal": "follow up after", "date": c["natural_due"],
-                      "value": f"{cfg.punch_list_after_days} days"}]
+                      "value": _objects(ngettext("{n} task(s), none open", "{n} task(s), none open", int(n))
+                                        for n in c["n_tasks"].astype("int64").tolist())},
+                     {"signal": SIGNALS["after"], "date": c["natural_due"],
+                      "value": ngettext("{n} days", "{n} days", cfg.punch_list_after_days)}]
         elif kind == "onboarding":
             users = F.names(ctx.s.users, ctx.s.users["id"]).set_axis(ctx.s.users["id"]).to_dict()
-            owners = [users.get(s.owner_user_id) or f"user {s.owner_user_id}" if s.owner_user_id is not None
+            owners = [users.get(s.owner_user_id) or _("user {id}", id=s.owner_user_id) if s.owner_user_id is not None
                       else OWNER_WORDS.get(s.owner, s.owner) for s in cfg.onboarding_steps]
             shown = F.lookup(ctx.names, cid).to_numpy(dtype=object, na_value=None)
             steps = cfg.onboarding_steps
-            labels = [(steps[i].summary or f"onboarding: {steps[i].name} with {{client}}").format(
-                client=n if n else "the client") + f" (owner: {owners[i]})"
-                for i, n in zip(c["step"].to_numpy(dtype="int64").tolist(), shown.tolist())]
-            rows += [{"signal": "client first seen", "record": client_rec, "date": c["first_seen"],
-                      "value": f"new client (< {cfg.new_client_days} days)"},
-                     {"signal": "onboarding step", "date": c["natural_due"], "value": np.array(labels, dtype=object)}]
+            labels = [_("{step} (owner: {owner})", step=step_summary(steps[i], n if n else THE_CLIENT), owner=owners[i])
+                      for i, n in zip(c["step"].to_numpy(dtype="int64").tolist(), shown.tolist())]
+            rows += [{"signal": SIGNALS["first_seen"], "record": client_rec, "date": c["first_seen"],
+                      "value": _("new client (< {days} days)", days=cfg.new_client_days)},
+                     {"signal": SIGNALS["step"], "date": c["natural_due"], "value": _objects(labels)}]
         out.update(zip(c["row"].tolist(), F.stacked_rows(COLUMNS, len(c), rows)))
     return out

@@ -35,7 +35,9 @@ from clientcare.rules import ReportChart, Script, frames as F
 from clientcare.rules.config import RuleConfig
 from clientcare.rules.context import RuleContext
 from clientcare.connector import facts
-from clientcare.connector.facts import ACTIVITY_TYPES, OWED_CURRENCY, SEVERITIES, ActivityType, Severity, money_text
+from clientcare.connector.facts import ACTIVITY_TYPES, OWED_CURRENCY, SEVERITIES, ActivityType, Severity
+from clientcare.rules import i18n
+from clientcare.rules.i18n import N_, EvidenceView, Num, Percent, _, money, money_list, ngettext, pgettext
 from clientcare.rules.finding import Action, Finding, NotJudged, NotRaised, Resolved, RuleOutput
 
 name = "late_payment"
@@ -48,35 +50,62 @@ optional_needs = {"followup_exclusions": []}
 accounts_for = {"account.move": "invoice_ids"}
 
 #: How each default level reads in an activity summary; other level names are used as they are.
-VERBS = {"reminder": "send a payment reminder to", "call": "call",
-         "manager": "manager: review the account of", "stop_work": "decide whether to stop work for"}
+VERBS = {"reminder": pgettext("late payment: what to do", "send a payment reminder to"),
+         "call": pgettext("late payment: what to do", "call"),
+         "manager": pgettext("late payment: what to do", "manager: review the account of"),
+         "stop_work": pgettext("late payment: what to do", "decide whether to stop work for")}
+#: The evidence rows' kinds (compared as text: ``row["kind"] == KIND_INVOICE``).
+KIND_INVOICE, KIND_CREDIT_NOTE = N_("overdue invoice"), N_("credit note")
+#: Why accounting's exclusions are not chased, as :data:`facts.EXCLUSION_REASONS` writes them
+#: (the English is the same text: the test checks it).
+EXCLUDED = {facts.EXCLUSION_REASONS[facts.EXCLUDED_ON_LINE]:
+            N_("excluded from follow-up by accounting (No Follow-up on the receivable line)"),
+            facts.EXCLUSION_REASONS[facts.EXCLUDED_ON_INVOICE]:
+            N_("excluded from follow-up by accounting (No Follow-up on the invoice)"),
+            facts.EXCLUSION_REASONS[facts.DISPUTED_STATE]: N_("disputed (payment blocked by accounting)")}
+#: The default levels in words (a renamed level reads as configured).
+LEVELS = {"reminder": pgettext("late payment level", "reminder"), "call": pgettext("late payment level", "call"),
+          "manager": pgettext("late payment level", "manager"),
+          "stop_work": pgettext("late payment level", "stop work")}
+#: How the evidence reads: level names in words.
+VIEW = EvidenceView(values={"level": LEVELS})
+
+
+def _level_word(level: str):
+    return LEVELS.get(level, level)
+
+
+def _excluded_reason(text):
+    return EXCLUDED.get(str(text), text)
 
 
 _INVOICES = {"invoices": "data.invoice_names", "oldest_due": "data.oldest_due"}
 #: Talking points per level (by its name: a renamed level needs its own script) and kind.
 scripts = {
-    "reminder": Script(("Check that {invoices} reached the right person at {client} (address, PO number).",
-                        "Remind them kindly of the due date ({oldest_due}) and of how to pay.",
-                        "Ask whether anything in the delivered work holds the payment up."), _INVOICES),
-    "call": Script(("Confirm that {invoices} reached the right person at {client}.",
-                    "Ask whether anything in the delivered work holds the payment up; if so, fix that first.",
-                    "Agree a payment date and note it in Odoo."), _INVOICES),
-    "manager": Script(("Before calling, review {client} with the salesperson: {invoices}, overdue since "
-                       "{oldest_due}.",
-                       "Call the person who approves payments: is anything disputed? Agree a date or a payment "
-                       "plan and note it.",
-                       "Decide whether new work waits for the payment."), _INVOICES),
-    "stop_work": Script(("Decide with the project manager whether work for {client} pauses ({invoices} unpaid "
-                         "since {oldest_due}).",
-                         "Tell the client yourself, before anything stops, what is owed and what restarts the work.",
-                         "Note the decision and the agreed date in Odoo."), _INVOICES),
-    "credit_match": Script(("Match the open credit notes of {client} with its overdue invoices in Odoo ({moves}).",
-                            "If the client expects a refund instead, confirm it with them first."),
+    "reminder": Script((N_("Check that {invoices} reached the right person at {client} (address, PO number)."),
+                        N_("Remind them kindly of the due date ({oldest_due}) and of how to pay."),
+                        N_("Ask whether anything in the delivered work holds the payment up.")), _INVOICES),
+    "call": Script((N_("Confirm that {invoices} reached the right person at {client}."),
+                    N_("Ask whether anything in the delivered work holds the payment up; if so, fix that first."),
+                    N_("Agree a payment date and note it in Odoo.")), _INVOICES),
+    "manager": Script((N_("Before calling, review {client} with the salesperson: {invoices}, overdue since "
+                          "{oldest_due}."),
+                       N_("Call the person who approves payments: is anything disputed? Agree a date or a payment "
+                          "plan and note it."),
+                       N_("Decide whether new work waits for the payment.")), _INVOICES),
+    "stop_work": Script((N_("Decide with the project manager whether work for {client} pauses ({invoices} unpaid "
+                            "since {oldest_due})."),
+                         N_("Tell the client yourself, before anything stops, what is owed and what restarts the "
+                            "work."),
+                         N_("Note the decision and the agreed date in Odoo.")), _INVOICES),
+    "credit_match": Script((N_("Match the open credit notes of {client} with its overdue invoices in Odoo ({moves})."),
+                            N_("If the client expects a refund instead, confirm it with them first.")),
                            {"moves": "evidence.invoice"}),
-    "chronic": Script(("Review payment terms with {client}: {paid_late} of {invoices} invoices paid late, "
-                       "{avg_days_late} days late on average.",
-                       "Ask what gets in the way (approvals, who receives the invoices, PO numbers).",
-                       "Agree terms that fit (deposit, smaller milestones, direct debit) and note them."),
+    # TRANSLATORS: {paid_late} of {invoices} are counts of invoices; {avg_days_late} a number of days
+    "chronic": Script((N_("Review payment terms with {client}: {paid_late} of {invoices} invoices paid late, "
+                          "{avg_days_late} days late on average."),
+                       N_("Ask what gets in the way (approvals, who receives the invoices, PO numbers)."),
+                       N_("Agree terms that fit (deposit, smaller milestones, direct debit) and note them.")),
                       {"paid_late": "data.paid_late", "invoices": "data.invoices", "avg_days_late": "data.avg_days_late"}),
 }
 
@@ -137,8 +166,8 @@ class Config(RuleConfig):
         return out
 
 
-AGE_BUCKETS = [(1, 15, "1–15 days"), (16, 30, "16–30 days"), (31, 60, "31–60 days"),
-               (61, 90, "61–90 days"), (91, 10**6, "over 90 days")]
+AGE_BUCKETS = [(1, 15, N_("1–15 days")), (16, 30, N_("16–30 days")), (31, 60, N_("31–60 days")),
+               (61, 90, N_("61–90 days")), (91, 10**6, N_("over 90 days"))]
 
 
 def overdue_by_age(snapshot, as_of: date, client_ids: set[int] | None = None,
@@ -154,12 +183,13 @@ def overdue_by_age(snapshot, as_of: date, client_ids: set[int] | None = None,
     for currency in currencies or [None]:
         mine = inv if currency is None else inv.loc[inv[OWED_CURRENCY].astype(str) == currency]
         days, amount = mine["days_overdue"], mine["net_company"]
-        bars += [(label if currency is None else f"{label} ({currency})",
+        # TRANSLATORS: a bar of the overdue-by-age chart: its age bucket, then the company currency
+        bars += [(label if currency is None else _("{bucket} ({currency})", bucket=label, currency=currency),
                   float(amount[(days >= lo) & (days <= hi)].sum())) for lo, hi, label in AGE_BUCKETS]
     return bars
 
 
-charts = (ReportChart("Overdue receivables by age, after open credit notes (per company currency)",
+charts = (ReportChart(N_("Overdue receivables by age, after open credit notes (per company currency)"),
                       bars=overdue_by_age, tone="scale", noun="rows"),)
 
 
@@ -176,8 +206,8 @@ def evaluate(ctx: RuleContext[Config]) -> RuleOutput:
     out = RuleOutput()
     unknown = F.followup_exclusions_unknown(snapshot)
     if unknown:
-        out.not_judged.append(NotJudged(name, f"{name}:*", f"{unknown}: an invoice accounting excluded "
-                                                           f"from follow-up may be chased"))
+        out.not_judged.append(NotJudged(name, f"{name}:*", _("{why}: an invoice accounting excluded from follow-up "
+                                                             "may be chased", why=unknown)))
     out.not_raised += _excluded(snapshot, as_of)
     inv = F.overdue_invoices(snapshot, as_of)
     inv = inv.loc[inv["followup_excluded"].isna()]
@@ -186,7 +216,7 @@ def evaluate(ctx: RuleContext[Config]) -> RuleOutput:
         if "payments" in snapshot.tables:
             out.findings += _chronic(snapshot, as_of, config)
         else:
-            out.not_judged.append(NotJudged(name, f"{name}:*:chronic", "payment dates were not pulled"))
+            out.not_judged.append(NotJudged(name, f"{name}:*:chronic", _("payment dates were not pulled")))
     out.resolved += _closings(ctx, out)
     return out
 
@@ -197,7 +227,7 @@ def _excluded(snapshot, as_of: date) -> list[NotRaised]:
     inv = F.invoices(snapshot)
     left = inv.loc[inv["is_invoice"] & ~inv["settled"] & inv["followup_excluded"].notna().to_numpy(dtype=bool)
                    & (inv["due"] < F.day(as_of))]
-    return [NotRaised(name, "account.move", int(i), F.opt_id(c), str(r)) for i, c, r in zip(
+    return [NotRaised(name, "account.move", int(i), F.opt_id(c), _excluded_reason(r)) for i, c, r in zip(
         left["id"].tolist(), left["client_id"].tolist(), left["followup_excluded"].tolist())]
 
 
@@ -214,62 +244,96 @@ def _closings(ctx: RuleContext[Config], out: RuleOutput) -> list[Resolved]:
     snapshot, today, cfg = ctx.snapshot, F.day(ctx.as_of), ctx.config
     levels = {f.client_id: f.data.get("kind") for f in out.findings if f.part is None and "days" in f.data}
     now_at = {r["invoice_id"]: r["level"] for f in out.findings if f.part is None and "days" in f.data
-              for r in f.evidence if r.get("kind") == "overdue invoice" and r.get("level")}
+              for r in f.evidence if r.get("kind") == KIND_INVOICE and r.get("level")}
     not_raised = {n.res_id: n.reason for n in out.not_raised if n.model == "account.move"}
     moves = snapshot.tables.get("moves")
     move_state = F.by_id(moves, "state") if moves is not None else {}
     posted = F.invoices(snapshot).drop_duplicates("id").set_index("id")
     open_credit = set(F.open_credits(snapshot)["id"].tolist())
 
-    def fate(i: int) -> str:
+    def fate(i: int):
         if i not in move_state:
-            return "no longer in Odoo"
+            return _("no longer in Odoo")
         if move_state[i] == facts.CANCELLED_MOVE_STATE:
-            return "cancelled"
+            return _("cancelled")
         if move_state[i] == facts.DRAFT_MOVE_STATE:
-            return "reset to draft"
+            return _("reset to draft")
         row = posted.loc[i]
         if not pd.isna(row["followup_excluded"]):
-            return str(row["followup_excluded"])
+            return _excluded_reason(row["followup_excluded"])
         if row["settled"]:
-            how = "paid" if pd.isna(row["credited_by"]) else f"credited by {row['credited_by']}"
-            return f"{how} on {row['paid_date']:%Y-%m-%d}" if not pd.isna(row["paid_date"]) else how
+            paid_on = None if pd.isna(row["paid_date"]) else row["paid_date"].date()
+            if pd.isna(row["credited_by"]):
+                return _("paid on {date}", date=paid_on) if paid_on else _("paid")
+            return (_("credited by {credit_note} on {date}", credit_note=row["credited_by"], date=paid_on) if paid_on
+                    else _("credited by {credit_note}", credit_note=row["credited_by"]))
         if row["payment_state"] == facts.REVERSED_STATE:
-            return "credited (reversed by a credit note)"
+            return _("credited (reversed by a credit note)")
         if i in now_at:
-            return f"now at level {now_at[i]}"
+            return _("now at level {level}", level=_level_word(now_at[i]))
         if i in not_raised:
             return not_raised[i]
         if row["owed"] and not pd.isna(row["due"]) and row["due"] >= today:
-            return f"no longer overdue (due {row['due']:%Y-%m-%d})"
-        return f"no longer owed (payment state {row['payment_state']})" if not row["owed"] \
-            else "no longer overdue at this level"
+            return _("no longer overdue (due {date})", date=row["due"].date())
+        # TRANSLATORS: {state} is Odoo's payment state as stored (e.g. invoicing_legacy)
+        return _("no longer owed (payment state {state})", state=row["payment_state"]) if not row["owed"] \
+            else _("no longer overdue at this level")
 
     resolved = []
     for prev in gone:
         data = prev.get("data") or {}
         if prev.get("level") == "chronic":
-            resolved.append(Resolved(name, prev["key"], "no longer a chronic late payer: its invoices paid in the "
-                                                         f"last {cfg.chronic_window_days} days are below the "
-                                                         "thresholds (share paid late, average delay)"))
+            resolved.append(Resolved(name, prev["key"], _(
+                "no longer a chronic late payer: its invoices paid in the last {days} days are below the "
+                "thresholds (share paid late, average delay)", days=cfg.chronic_window_days)))
             continue
         if prev.get("part") == "manager" and prev.get("client_id") in levels:
-            resolved.append(Resolved(name, prev["key"], f"now at level {levels[prev['client_id']]}, below "
-                                                         f"manager_from_level ({cfg.manager_from_level})"))
+            resolved.append(Resolved(name, prev["key"], _(
+                "now at level {level}, below the level from which the manager reviews the account ({from_level})",
+                level=_level_word(levels[prev["client_id"]]), from_level=_level_word(cfg.level_names[cfg.manager_from_level - 1]))))
             continue
         names = {r.get("invoice_id") or r.get("move_id"): r.get("invoice") or r.get("move")
                  for r in prev.get("evidence") or () if isinstance(r, dict)}
-        matched = [str(names.get(i) or f"credit note {i}") for i in data.get("credit_note_ids", ())
+        matched = [names.get(i) or _("credit note {id}", id=str(int(i))) for i in data.get("credit_note_ids", ())
                    if int(i) not in open_credit]
-        parts = [f"{', '.join(matched)} matched or used"] if matched else []
-        by_fate: dict[str, list[str]] = {}
+        # TRANSLATORS: {credit_notes}: credit note numbers
+        parts = [_("{credit_notes} matched or used", credit_notes=_Names(matched))] if matched else []
+        by_fate: dict[str, tuple] = {}
         for i in data.get("invoice_ids", ()):
-            by_fate.setdefault(fate(int(i)), []).append(str(names.get(i) or f"invoice {i}"))
-        parts += [f"{', '.join(invoices)} {what}" for what, invoices in by_fate.items()]
+            what = fate(int(i))
+            by_fate.setdefault(what, (what, []))[1].append(names.get(i) or _("invoice {id}", id=str(int(i))))
+        # TRANSLATORS: {invoices}: invoice numbers; {what}: what happened to them ("paid on 2026-03-01")
+        parts += [_("{invoices} {what}", invoices=_Names(invoices), what=what) for what, invoices in by_fate.values()]
         if parts or data.get("credit_note_ids"):
-            resolved.append(Resolved(name, prev["key"], "; ".join(parts) or "no open credit note covers an "
-                                                                            "overdue invoice of this client any more"))
+            resolved.append(Resolved(name, prev["key"], _joined(parts) if parts else _(
+                "no open credit note covers an overdue invoice of this client any more")))
     return resolved
+
+
+class _Names(str):
+    """Record names (invoice numbers), all of them, as one text; a name that is a message (an
+    invoice without a number) is rendered in the reader's language."""
+
+    def __new__(cls, names):
+        self = super().__new__(cls, ", ".join(map(str, names)))
+        self.names = tuple(names)
+        return self
+
+    def __reduce__(self):
+        return (_Names, (self.names,))
+
+    def render(self, lang: str) -> str:
+        return ", ".join(i18n.render(n, lang) for n in self.names)
+
+
+
+def _joined(parts: list):
+    """Facts of one closing in one message, in order."""
+    text = parts[0]
+    for part in parts[1:]:
+        # TRANSLATORS: two facts of one closing text, one after the other
+        text = _("{first}; {then}", first=text, then=part)
+    return text
 
 
 def _chased(snapshot, inv: pd.DataFrame, cfg: Config, out: RuleOutput) -> pd.DataFrame:
@@ -279,7 +343,6 @@ def _chased(snapshot, inv: pd.DataFrame, cfg: Config, out: RuleOutput) -> pd.Dat
         inv = inv.assign(net_company=inv["amount_company"], net_residual=inv["amount_residual"], credit_applied=0.0)
     levels = np.asarray(cfg.levels)
     inv = inv.assign(level=np.searchsorted(levels, inv["days_overdue"].to_numpy(), side="right") - 1)
-    due = inv["due"].dt.strftime("%Y-%m-%d")
     credits = F.open_credits(snapshot)
     named = credits.assign(name=F.invoice_names(snapshot, credits["id"]).astype(str))
     rank = named.groupby(["client_id", "company_id"]).cumcount()
@@ -287,32 +350,43 @@ def _chased(snapshot, inv: pd.DataFrame, cfg: Config, out: RuleOutput) -> pd.Dat
     more = (rank >= 5).groupby([named["client_id"], named["company_id"]]).any().reindex(listed.index)
     listed = listed + np.where(more.fillna(False), ", ...", "")
     keys = pd.MultiIndex.from_arrays([inv["client_id"], inv["company_id"]])
-    covered = ("covered by open credit note(s) " + pd.Series(listed.reindex(keys).to_numpy(), index=inv.index)
-               .fillna("?") + ": match them in Odoo")
-    why = pd.Series(None, index=inv.index, dtype=object)
-    for mask, text in reversed([
-            (inv["net_company"] <= 0, covered),
-            (inv["days_overdue"] <= cfg.grace_days, "due " + due + f", within grace_days ({cfg.grace_days})"),
-            (inv["level"] < 0, "due " + due + f", not yet at the first level ({cfg.levels[0]} days overdue)")]):
-        why = why.mask(mask.to_numpy(dtype=bool), text)
+    listed = pd.Series(listed.reindex(keys).to_numpy(), index=inv.index).fillna("?").tolist()
+    due = inv["due"].tolist()
+    # the first reason that applies, in this order (an object array: the reasons are messages)
+    why = np.full(len(inv), None, dtype=object)
+    unset = np.ones(len(inv), dtype=bool)
+
+    def put(mask, reason) -> None:
+        rows = np.flatnonzero(np.asarray(mask, dtype=bool) & unset)
+        for k in rows.tolist():
+            why[k] = reason(k)
+        unset[rows] = False
+
+    # TRANSLATORS: {credit_notes}: credit note numbers
+    put(inv["net_company"] <= 0, lambda k: _("covered by open credit note(s) {credit_notes}: match them in Odoo",
+                                             credit_notes=listed[k]))
+    put(inv["days_overdue"] <= cfg.grace_days, lambda k: ngettext("due {date}, within the grace period ({n} day)",
+                                                                 "due {date}, within the grace period ({n} days)",
+                                                                 cfg.grace_days, date=due[k].date()))
+    put(inv["level"] < 0, lambda k: _("due {date}, not yet at the first level ({days} days overdue)",
+                                      date=due[k].date(), days=cfg.levels[0]))
     # The minimum amount applies per client and company (each in its own currency): one activity
     # per client chases all of it.
-    chased = inv["net_company"].where(why.isna(), 0.0)
-    totals = chased.groupby([inv["client_id"], inv["company_id"]]).transform("sum")
-    small = (why.isna() & (totals < cfg.min_amount - 1e-9)).to_numpy(dtype=bool)
-    why[small] = [f"the client's total overdue ({money_text(t, c)}) is under min_amount ({cfg.min_amount:g})"
-                  for t, c in zip(totals[small].tolist(), inv.loc[small, "company_currency_id_name"].tolist())]
-    left = inv.loc[why.notna()]
+    chased = inv["net_company"].where(unset, 0.0)
+    totals = chased.groupby([inv["client_id"], inv["company_id"]]).transform("sum").tolist()
+    currency = inv["company_currency_id_name"].tolist()
+    put(unset & (np.asarray(totals) < cfg.min_amount - 1e-9), lambda k: _(
+        "the client's total overdue ({amount}) is under the minimum ClientCare chases ({min_amount})",
+        amount=money(totals[k], currency[k]), min_amount=Num(cfg.min_amount, "g")))
+    left = inv.loc[~unset]
     out.not_raised += [NotRaised(name, "account.move", int(i), F.opt_id(c), r) for i, c, r in zip(
-        left["id"].tolist(), left["client_id"].tolist(), why.loc[why.notna()].tolist())]
-    return inv.loc[why.isna()]
+        left["id"].tolist(), left["client_id"].tolist(), why[~unset].tolist())]
+    return inv.loc[unset]
 
 
-def _money(frame: pd.DataFrame, by: str, amount: str) -> tuple[dict, dict]:
-    """Per ``by``: the totals per company currency as text ("150.00 USD") and as (currency,
-    amount) pairs (:func:`~clientcare.connector.snapshot.per_currency`)."""
-    pairs = F.per_currency(frame, by, amount)
-    return {k: [money_text(a, c) for c, a in v] for k, v in pairs.items()}, pairs
+def _texts(text, n: int) -> pd.Series:
+    """A column holding one message ``n`` times (pandas would make plain strings of it)."""
+    return pd.Series([text] * n, dtype=object)
 
 
 def _clients(snapshot, inv: pd.DataFrame, chase: pd.DataFrame, cfg: Config) -> list[Finding]:
@@ -331,7 +405,8 @@ def _clients(snapshot, inv: pd.DataFrame, chase: pd.DataFrame, cfg: Config) -> l
                        unchased.assign(level_name=None, net_company=unchased["net_company"].clip(lower=0),
                                        net_residual=unchased["net_residual"].clip(lower=0))], ignore_index=True)
     rows = pd.concat([
-        pd.DataFrame({"client_id": shown["client_id"].to_numpy(), "section": 0, "kind": "overdue invoice",
+        pd.DataFrame({"client_id": shown["client_id"].to_numpy(), "section": 0,
+                      "kind": _texts(KIND_INVOICE, len(shown)),
                       "invoice_id": shown["id"].to_numpy(), "level": shown["level_name"].to_numpy(dtype=object),
                       "invoice_date": shown["invoice_date"].to_numpy(), "due_date": shown["due"].to_numpy(),
                       "days_overdue": shown["days_overdue"].to_numpy(dtype=object),
@@ -341,7 +416,8 @@ def _clients(snapshot, inv: pd.DataFrame, chase: pd.DataFrame, cfg: Config) -> l
                       "credit_applied": shown["credit_applied"].to_numpy(),
                       "company_currency": shown["company_currency_id_name"].astype(object).to_numpy(),
                       "payment_state": shown["payment_state"].astype(object).to_numpy()}),
-        pd.DataFrame({"client_id": credits["client_id"].to_numpy(), "section": 1, "kind": "credit note",
+        pd.DataFrame({"client_id": credits["client_id"].to_numpy(), "section": 1,
+                      "kind": _texts(KIND_CREDIT_NOTE, len(credits)),
                       "invoice_id": credits["id"].to_numpy(), "level": None,
                       "invoice_date": credits["invoice_date"].to_numpy(), "due_date": pd.NaT, "days_overdue": None,
                       "currency": credits["currency_id_name"].astype(object).to_numpy(),
@@ -362,8 +438,8 @@ def _clients(snapshot, inv: pd.DataFrame, chase: pd.DataFrame, cfg: Config) -> l
     credit_ids = F.grouped_lists(rows.loc[rows["section"] == 1], "client_id", "invoice_id")
     chase_ids = set(chase["id"].tolist())
     names = F.grouped_lists(invoice_rows.loc[invoice_rows["invoice_id"].isin(chase_ids)], "client_id", "invoice")
-    owed_text, owed_pairs = _money(chase, "client_id", "net_company") if len(chase) else ({}, {})
-    credit_text = _money(credits, "client_id", "amount_company")[0] if len(credits) else {}
+    owed_pairs = F.per_currency(chase, "client_id", "net_company") if len(chase) else {}
+    credit_pairs = F.per_currency(credits, "client_id", "amount_company") if len(credits) else {}
     per = chase.groupby("client_id").agg(top=("level", "max"), n=("id", "size"), first_due=("due", "min"))
     level_counts = chase.groupby(["client_id", "level"]).size()
     # the credit part is due the day both existed, from the data (the later of the first credit
@@ -387,52 +463,63 @@ def _clients(snapshot, inv: pd.DataFrame, chase: pd.DataFrame, cfg: Config) -> l
         cname = client_names[cid] if isinstance(client_names[cid], str) else f"partner {cid}"
         short = F.short(cname)
         n_credit = len(credit_ids.get(cid, []))
-        match = (f"match {_plural(n_credit, 'credit note')} ({' + '.join(credit_text.get(cid, []))})"
-                 if n_credit else "")
+        # TRANSLATORS: {amounts}: what the credit notes are worth, per currency
+        match = (ngettext("match {n} credit note ({amounts})", "match {n} credit notes ({amounts})", n_credit,
+                          amounts=money_list(credit_pairs.get(cid, []))) if n_credit else "")
         base = f"{name}:res.partner:{cid}"
         replaces = tuple(f"{base}:{old}" for old in (*cfg.level_names, "credit_match") if old != manager_key)
         data = {"invoice_ids": invoice_ids.get(cid, []), "credit_note_ids": credit_ids.get(cid, [])}
         route = {"invoice_user_ids": salespeople.get(cid, [])}
         if cid not in per_rows:  # only credit notes to match: no chase, one activity asking to match
-            summary = f"{match} with overdue invoices of {short}"
+            # TRANSLATORS: {match}: "match 2 credit notes (1,000.00 EUR)"
+            summary = _("{match} with overdue invoices of {client}", match=match, client=short)
             out.append(Finding(
                 rule=name, subject_model="res.partner", subject_id=cid, subject_name=cname, client_id=cid,
                 severity="medium", summary=summary, evidence=evidence[cid], evidence_columns=EVIDENCE_COLUMNS,
+                view=VIEW,
                 action=Action("activity", summary, "todo", since[cid]),
-                resolved_when=f"no open credit note of {short} is left beside an overdue invoice "
-                              f"(matched, refunded or the invoices paid)",
+                resolved_when=_("no open credit note of {client} is left beside an overdue invoice "
+                                "(matched, refunded or the invoices paid)", client=short),
                 data={"kind": "credit_match", **data}, route=dict(route, first="invoice_salesperson"),
                 daily=("days_overdue",), replaces=replaces))
             continue
         top, n, first_due = per_rows[cid]
         level_name, threshold = cfg.level_names[top], cfg.levels[top]
-        what = (f"1 invoice {threshold}+ days overdue" if n == 1
-                else f"{n} invoices overdue, the oldest {threshold}+ days")
-        what += f" ({' + '.join(owed_text[cid])})"
-        summary = f"{VERBS.get(level_name, f'{level_name}:')} {short}: {what}" + (f"; {match}" if match else "")
+        # TRANSLATORS: {days}: the first day overdue of the level reached; {amounts}: owed, per currency
+        what = ngettext("{n} invoice {days}+ days overdue ({amounts})",
+                        "{n} invoices overdue, the oldest {days}+ days ({amounts})", n, days=threshold,
+                        amounts=money_list(owed_pairs[cid]))
+        # a level without a verb of its own is named as configured
+        # TRANSLATORS: a level someone named in the settings, standing for what to do ("dunning:")
+        verb = VERBS.get(level_name) or _("{level}:", level=level_name)
+        # TRANSLATORS: {verb}: what to do ("call", "send a payment reminder to"); {what}: the invoices
+        summary = (_("{verb} {client}: {what}; {match}", verb=verb, client=short, what=what, match=match) if match
+                   else _("{verb} {client}: {what}", verb=verb, client=short, what=what))
         chase_data = {**data, "level": top + 1, "days": threshold, "levels": counts.get(cid, {}),
                       "totals_company_currency": dict(owed_pairs[cid]), "oldest_due": first_due.isoformat(),
                       "invoice_names": names.get(cid, [])}
         out.append(Finding(
             rule=name, subject_model="res.partner", subject_id=cid, subject_name=cname, client_id=cid,
             severity=cfg.severities[top], summary=summary, evidence=evidence[cid],
-            evidence_columns=EVIDENCE_COLUMNS,
+            evidence_columns=EVIDENCE_COLUMNS, view=VIEW,
             action=Action("activity", summary, cfg.activity_types[top],
                           first_due + timedelta(days=max(threshold, cfg.grace_days + 1))),
-            resolved_when=f"no invoice of {short} is overdue any more (paid, credited or disputed)"
-                          + (" and its credit notes are matched" if n_credit else ""),
+            resolved_when=(_("no invoice of {client} is overdue any more (paid, credited or disputed) and its "
+                             "credit notes are matched", client=short) if n_credit else
+                           _("no invoice of {client} is overdue any more (paid, credited or disputed)", client=short)),
             data={"kind": level_name, **chase_data}, route=route, daily=("days_overdue",), replaces=replaces))
         if manager_key and top + 1 >= cfg.manager_from_level:
             first_level = cfg.manager_from_level - 1
-            summary = f"review the account of {short} with its collector: {what}"
+            summary = _("review the account of {client} with its collector: {what}", client=short, what=what)
             out.append(Finding(
                 rule=name, subject_model="res.partner", subject_id=cid, subject_name=cname, client_id=cid,
                 severity=cfg.severities[top], part=manager_key, summary=summary, evidence=evidence[cid],
-                evidence_columns=EVIDENCE_COLUMNS,
+                evidence_columns=EVIDENCE_COLUMNS, view=VIEW,
                 action=Action("activity", summary, cfg.activity_types[top],
                               first_due + timedelta(days=max(cfg.levels[first_level], cfg.grace_days + 1))),
-                resolved_when=f"no invoice of {short} is {cfg.levels[first_level]}+ days overdue any more "
-                              f"(level {cfg.level_names[first_level]}, manager_from_level)",
+                resolved_when=_("no invoice of {client} is {days}+ days overdue any more (level {level}, from "
+                                "which the manager reviews the account)", client=short, days=cfg.levels[first_level],
+                                level=_level_word(cfg.level_names[first_level])),
                 data={"kind": "manager", **chase_data},
                 route={**route, "user_id": cfg.manager_user_id, "why": "late_payment.manager_user_id"},
                 daily=("days_overdue",)))
@@ -471,22 +558,22 @@ def _chronic(snapshot, as_of: date, cfg: Config) -> list[Finding]:
             flagged["share"].tolist(), flagged["avg_delay"].tolist(), flagged["last_late"].dt.date.tolist(),
             client_names):
         cname = cname if isinstance(cname, str) else f"partner {cid}"
-        summary = (f"review payment terms with {F.short(cname)}: {int(n_late)} of {_plural(n, 'invoice')} "
-                   f"paid late, {avg:.0f} days late on average")
+        # TRANSLATORS: {late} of {n} invoices; {avg_days}: their average delay in days
+        summary = ngettext("review payment terms with {client}: {late} of {n} invoice paid late, {avg_days} days "
+                           "late on average", "review payment terms with {client}: {late} of {n} invoices paid late, "
+                           "{avg_days} days late on average", n, client=F.short(cname), late=int(n_late),
+                           avg_days=Num(avg, ".0f"))
         findings.append(Finding(
             rule=name, subject_model="res.partner", subject_id=cid, subject_name=cname, client_id=cid,
-            severity="medium", level="chronic", summary=summary, evidence=evidence[cid],
+            severity="medium", level="chronic", summary=summary, evidence=evidence[cid], view=VIEW,
             evidence_columns=CHRONIC_COLUMNS, action=Action("activity", summary, "todo", last),
-            resolved_when=(f"{F.short(cname)} pays on time often enough: under {cfg.chronic_min_share_late:.0%} "
-                           f"late or under {cfg.chronic_min_avg_days_late:g} days late on average over "
-                           f"{cfg.chronic_window_days} days"),
+            resolved_when=_("{client} pays on time often enough: under {share} late or under {avg_days} days late "
+                            "on average over {window} days", client=F.short(cname),
+                            share=Percent(cfg.chronic_min_share_late), avg_days=Num(cfg.chronic_min_avg_days_late, "g"),
+                            window=cfg.chronic_window_days),
             data={"invoices": int(n), "paid_late": int(n_late), "share_late": round(share, 3),
                   "avg_days_late": round(avg, 1), "window_days": cfg.chronic_window_days},
             route={"invoice_user_ids": salespeople.get(cid, [])}))
     return findings
 
-
-def _plural(n, word: str) -> str:
-    n = int(n)
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
 

@@ -42,6 +42,7 @@ from clientcare.rules import Script, TableSpec, WorkCalendar, WorkingTime, Worki
 from clientcare.rules.config import RuleConfig
 from clientcare.rules.context import RuleContext
 from clientcare.rules.finding import Action, Finding, NotJudged, Resolved, RuleOutput
+from clientcare.rules.i18n import N_, EvidenceView, Num, _, ngettext
 
 name = "responsiveness"
 version = "1.0"
@@ -60,17 +61,26 @@ PROMISE_COLUMNS = ["activity", "record", "summary", "owner", "deadline", "days_o
 
 scripts = {
     "unanswered": Script(
-        ("Answer {contact} today, on {subject} where they wrote, even if only to say when you will "
-         "have a full answer.",
-         "Ask what they need and by when; promise only a date you can keep and note it in Odoo.",
-         "Waiting since {since}: apologise for the delay if it was long."),
+        (N_("Answer {contact} today, on {subject} where they wrote, even if only to say when you will "
+            "have a full answer."),
+         N_("Ask what they need and by when; promise only a date you can keep and note it in Odoo."),
+         N_("Waiting since {since}: apologise for the delay if it was long.")),
         {"contact": "data.contact", "since": "data.since"}),
     "broken_promises": Script(
-        ("Go through the overdue activities ({activities}) with their owners ({owners}).",
-         "For each: do it now, or tell {client} the new date yourself before rescheduling it.",
-         "Mark what was done as done in Odoo, so the client's record shows the promise was kept."),
+        (N_("Go through the overdue activities ({activities}) with their owners ({owners})."),
+         N_("For each: do it now, or tell {client} the new date yourself before rescheduling it."),
+         N_("Mark what was done as done in Odoo, so the client's record shows the promise was kept.")),
         {"activities": "evidence.summary", "owners": "evidence.owner"}),
 }
+#: How the evidence reads (headings: the shared ones of :mod:`clientcare.rules.evidence_labels`);
+#: the message, activity and record references (``mail.message,5``) are not for people to read:
+#: the finding is on the waiting record itself, which the note links.
+MESSAGE_VIEW = EvidenceView(hidden=("message", "record"))
+PROMISE_VIEW = EvidenceView(hidden=("activity", "record"))
+CLIENT_MESSAGE = N_("client message")
+NO_REPLY = N_("no reply by a colleague since")
+REPLY_DUE = N_("reply was due")
+ANSWERED = N_("a colleague emails or posts a message (not an internal note) on the record")
 
 
 @dataclass(frozen=True)
@@ -146,6 +156,8 @@ def config_tables(config: Config) -> list[TableSpec]:
     return out
 
 
+#: Who answered, when the message's author is not known.
+A_COLLEAGUE = N_("a colleague")
 PATTERNS = {"unanswered": "responsiveness:*:unanswered", "broken_promises": "responsiveness:*:broken_promises"}
 TABLE = {"unanswered": "messages", "broken_promises": "activities"}
 
@@ -269,14 +281,16 @@ def _unanswered(ctx: RuleContext[Config], out: RuleOutput) -> None:
         if len(r):
             tz = answerer_calendar(ctx, wt, prev["subject_model"], int(prev["subject_id"]), prev.get("client_id")).tz
             who, when = r.iloc[0]["author"], r.iloc[0]["date"].tz_convert(tz)
-            how = f"answered by {who or 'a colleague'} on {when:%Y-%m-%d %H:%M} ({tz})"
+            how = _("answered by {person} on {date} {time} ({tz})", person=who or A_COLLEAGUE, date=when.date(),
+                    time=when.strftime("%H:%M"), tz=tz)
         elif prev["data"].get("message_ids") and not msgs["id"].isin(prev["data"]["message_ids"]).any():
-            how = "the client's message was deleted"
+            how = N_("the client's message was deleted")
         elif since < floor:
-            how = (f"the client's message of {prev['data'].get('since')} is over {cfg.look_back_days} days "
-                   "old (look_back_days): no longer chased")
+            # TRANSLATORS: {since} is a date and time
+            how = _("the client's message of {since} is over {days} days old: no longer chased",
+                    since=prev["data"].get("since"), days=cfg.look_back_days)
         else:
-            how = f"no message of the client waits for an answer there on {ctx.as_of:%Y-%m-%d}"
+            how = _("no message of the client waits for an answer there on {date}", date=ctx.as_of)
         if (prev.get("action") or {}).get("kind") == "activity":
             out.resolved.append(Resolved(name, prev["key"], how))
 
@@ -341,23 +355,29 @@ def _unanswered_finding(ctx, model: str, rid: int, cid: int, g: pd.DataFrame, se
     contact = g.iloc[0]["author"]
     contact = contact if isinstance(contact, str) else cname
     local = sent.astimezone(tz)
-    since = f"{local:%Y-%m-%d %H:%M}"
-    summary = f"reply to {F.short(contact)} of {F.short(cname)}: waiting since {since} ({calendar.tz})"
-    if model != "res.partner":
-        summary += f" on {F.short(rname)}"
-    rows = [{"signal": "client message", "message": f"mail.message,{int(i)}", "record": f"{model},{rid}",
+    since, at = f"{local:%Y-%m-%d %H:%M}", f"{local:%H:%M}"
+    # TRANSLATORS: {date} {time} ({tz}): when the client wrote, in the answerer's time zone
+    summary = (_("reply to {contact} of {client}: waiting since {date} {time} ({tz})", contact=F.short(contact),
+                 client=F.short(cname), date=local.date(), time=at, tz=calendar.tz)
+               if model == "res.partner" else
+               _("reply to {contact} of {client}: waiting since {date} {time} ({tz}) on {record}",
+                 contact=F.short(contact), client=F.short(cname), date=local.date(), time=at,
+                 tz=calendar.tz, record=F.short(rname)))
+    rows = [{"signal": CLIENT_MESSAGE, "message": f"mail.message,{int(i)}", "record": f"{model},{rid}",
              "author": a if isinstance(a, str) else None, "date": f"{d.tz_convert(tz):%Y-%m-%d %H:%M}",
-             "value": "no reply by a colleague since"} for i, a, d in zip(g["id"], g["author"], g["date"])]
-    rows.append({"signal": "reply was due", "message": None, "record": f"{model},{rid}", "author": None, "date": f"{due.astimezone(tz):%Y-%m-%d %H:%M}",
-                 "value": f"{cfg.reply_within_hours:g} working hours"})
+             "value": NO_REPLY} for i, a, d in zip(g["id"], g["author"], g["date"])]
+    rows.append({"signal": REPLY_DUE, "message": None, "record": f"{model},{rid}", "author": None,
+                 "date": f"{due.astimezone(tz):%Y-%m-%d %H:%M}",
+                 "value": ngettext("{hours} working hours", "{hours} working hours", int(cfg.reply_within_hours),
+                                   hours=Num(cfg.reply_within_hours, "g"))})
     return Finding(
         rule=name, subject_model=model, subject_id=rid, subject_name=rname, client_id=cid, severity="medium",
         part="unanswered", summary=summary, evidence=rows, evidence_columns=MESSAGE_COLUMNS,
         action=Action("activity", summary, "email", due.astimezone(tz).date()),
-        resolved_when="a colleague emails or posts a message (not an internal note) on the record",
+        resolved_when=ANSWERED,
         data={"kind": "unanswered", "contact": contact, "since": since, "since_utc": sent.isoformat(),
               "message_ids": [int(i) for i in g["id"]]},
-        route=route, fold="unanswered")  # one activity per client and person: the rest listed in it
+        route=route, fold="unanswered", view=MESSAGE_VIEW)  # one activity per client and person: the rest listed in it
 
 
 # -- broken promises ----------------------------------------------------------------------------------
@@ -393,11 +413,14 @@ def _broken_promises(ctx: RuleContext[Config]) -> list[Finding]:
         cname = _record(s, "res.partner", cid)[0] or f"partner {cid}"
         escalated = worst >= cfg.escalate_after_days
         mine = int(n_agreed.get(cid, 0))
-        what = (f"{n - mine} overdue activit{'y' if n - mine == 1 else 'ies'}" if n > mine else "") + (
-            (" and " if n > mine else "") + f"{mine} agreed date{'' if mine == 1 else 's'} passed" if mine else "")
-        what = f"{what} on {F.short(cname)}, the oldest due {oldest}"
-        summary = ("manager: promises to the client are not kept: " if escalated
-                   else "keep the promises made to the client: ") + what
+        overdue = ngettext("{n} overdue activity", "{n} overdue activities", n - mine) if n > mine else None
+        agreed = ngettext("{n} agreed date passed", "{n} agreed dates passed", mine) if mine else None
+        promises = (_("{activities} and {dates}", activities=overdue, dates=agreed) if overdue and agreed
+                    else overdue or agreed)
+        what = _("{promises} on {client}, the oldest due {date}", promises=promises, client=F.short(cname),
+                 date=oldest)
+        summary = (_("manager: promises to the client are not kept: {what}", what=what) if escalated
+                   else _("keep the promises made to the client: {what}", what=what))
         route: dict = {"first": "client_salesperson"}
         if escalated:
             if cfg.manager_user_id is not None:
@@ -409,11 +432,11 @@ def _broken_promises(ctx: RuleContext[Config]) -> list[Finding]:
             rule=name, subject_model="res.partner", subject_id=cid, subject_name=cname, client_id=cid,
             severity="high" if escalated else "medium", part="broken_promises", summary=summary,
             evidence=rows[cid], evidence_columns=PROMISE_COLUMNS, action=Action("activity", summary, "todo", due),
-            resolved_when="each listed activity is done or rescheduled to a date no more than "
-                          f"{cfg.overdue_after_days} days past",
+            resolved_when=_("each listed activity is done or rescheduled to a date no more than {days} days past",
+                            days=cfg.overdue_after_days),
             data={"kind": "broken_promises", "activity_ids": ids.get(cid, []), "escalated": bool(escalated),
                   "oldest_deadline": oldest.isoformat()},
-            route=route, daily=("days_overdue",)))
+            route=route, daily=("days_overdue",), view=PROMISE_VIEW))
     return findings
 
 
@@ -433,10 +456,14 @@ def _agreed_dates_passed(ctx: RuleContext[Config]) -> pd.DataFrame:
             for b in mine:
                 model, res_id = (b.key.split(":") + ["", "0"])[1:3]
                 rows.append({"id": pd.NA, "key": b.key, "res_model": model, "res_id": int(res_id), "client_id": cid,
-                             "summary": f"date agreed on ClientCare's {b.rule} activity",
+                             # TRANSLATORS: {rule} is the name of a ClientCare rule (late_payment...)
+                             "summary": _("date agreed on ClientCare's {rule} activity", rule=b.rule),
                              "date_deadline": pd.Timestamp(b.agreed), "days_overdue": (ctx.as_of - b.agreed).days,
                              "clientcare": True})
-    return pd.DataFrame(rows)
+    out = pd.DataFrame(rows)
+    if len(out):  # an object column: pandas would make the messages plain text
+        out["summary"] = pd.Series([r["summary"] for r in rows], index=out.index, dtype=object)
+    return out
 
 
 def _promises_kept(ctx: RuleContext[Config], found: list[Finding]) -> list[Resolved]:
@@ -455,18 +482,19 @@ def _promises_kept(ctx: RuleContext[Config], found: list[Finding]) -> list[Resol
             if not str(row.get("activity") or "").startswith("mail.activity,"):
                 continue  # a date agreed on ClientCare's own activity: the write-back tells of those
             aid = int(str(row.get("activity") or "0").rsplit(",", 1)[-1])
-            label = f"'{F.short(row.get('summary') or f'activity {aid}')}'"
+            activity = F.short(row.get("summary")) if row.get("summary") else _("activity {id}", id=aid)
             if aid not in acts.index:
-                reasons.append(f"{label} done or deleted")
+                reasons.append(_("'{activity}' done or deleted", activity=activity))
             elif aid not in still_open:
                 done = acts.at[aid, "date_done"] if "date_done" in acts else pd.NaT
-                reasons.append(f"{label} done" + (f" on {pd.Timestamp(done):%Y-%m-%d}" if pd.notna(done) else ""))
+                reasons.append(_("'{activity}' done on {date}", activity=activity, date=pd.Timestamp(done).date())
+                               if pd.notna(done) else _("'{activity}' done", activity=activity))
             else:
                 deadline = F.to_day(acts.loc[[aid], "date_deadline"]).iloc[0]
                 before = pd.Timestamp(str(row.get("deadline"))[:10]) if row.get("deadline") else pd.NaT
                 if pd.notna(deadline) and (pd.isna(before) or deadline > before):
-                    reasons.append(f"{label} rescheduled to {deadline:%Y-%m-%d}")
-        how = F.joined(reasons) or (f"no activity on the client is overdue by more than "
-                                    f"{ctx.config.overdue_after_days} days on {ctx.as_of:%Y-%m-%d}")
+                    reasons.append(_("'{activity}' rescheduled to {date}", activity=activity, date=deadline.date()))
+        how = F.joined(reasons) or _("no activity on the client is overdue by more than {days} days on {date}",
+                                     days=ctx.config.overdue_after_days, date=ctx.as_of)
         out.append(Resolved(name, prev["key"], how))
     return out

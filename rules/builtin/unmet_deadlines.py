@@ -29,6 +29,7 @@ from clientcare.rules import ReportChart, Script, frames as F
 from clientcare.rules.config import RuleConfig
 from clientcare.rules.context import RuleContext
 from clientcare.rules.finding import Action, Finding, NotRaised, Resolved, RuleOutput
+from clientcare.rules.i18n import N_, EvidenceView, _, listing, ngettext, pgettext
 
 name = "unmet_deadlines"
 version = "1.0"
@@ -112,12 +113,15 @@ def late_tasks_by_project(snapshot, as_of: date, client_ids: set[int] | None = N
     late = late.loc[late["is_open"] & ~late["id"].isin(left_out)]
     if client_ids is not None:
         late = late.loc[F.finding_clients(snapshot, late).isin(client_ids).to_numpy(dtype=bool)]
-    counts = late.groupby(late["project_id_name"].astype(object).fillna("(no project)")).size()
+    counts = late.groupby(late["project_id_name"].astype(object).fillna(NO_PROJECT)).size()
     counts = counts.sort_values(ascending=False)
-    return [(str(k), int(v)) for k, v in counts.items()]
+    return [(k if isinstance(k, str) else str(k), int(v)) for k, v in counts.items()]
 
 
-charts = (ReportChart("Late tasks by project", bars=late_tasks_by_project, tone="alert", noun="rows"),)
+# TRANSLATORS: the bar of the tasks without a project in the chart "Late tasks by project"
+NO_PROJECT = N_("(no project)")
+charts = (ReportChart(N_("Late tasks by project"), bars=late_tasks_by_project, tone="alert",
+                      noun=pgettext("what a chart's bars count", "rows")),)
 
 
 def _why_not_raised(late: pd.DataFrame, projects: pd.DataFrame, cfg: Config) -> pd.Series:
@@ -126,21 +130,37 @@ def _why_not_raised(late: pd.DataFrame, projects: pd.DataFrame, cfg: Config) -> 
     private = late["project_id"].isna()
     archived = ~F.lookup(by_id["active"], late["project_id"]).fillna(True).astype(bool)
     done = F.lookup(by_id["status_done"], late["project_id"]).fillna(False).astype(bool)
-    project = late["project_id_name"].astype(object).fillna("?").astype(str)
-    stage = late["stage_id_name"].astype(object).fillna("?").astype(str)
-    deadline = late["deadline_date"].dt.strftime("%Y-%m-%d")
-    reasons = [
-        (late["is_folded"], "in the folded stage " + stage + ": shown as done in Odoo"),
-        (private & (not cfg.include_private_tasks),
-         pd.Series("private task (no project): include_private_tasks is off", index=late.index)),
-        (archived & ~private, "project " + project + " is archived"),
-        (done & ~private, "project " + project + " is done (its status)"),
-        (late["days_late"] <= cfg.grace_days, "deadline " + deadline + f" is within grace_days ({cfg.grace_days})"),
-    ]
+    reasons = [late["is_folded"], private & (not cfg.include_private_tasks), archived & ~private,
+               done & ~private, late["days_late"] <= cfg.grace_days]
+    which = pd.Series(np.nan, index=late.index)
+    for i, mask in reversed(list(enumerate(reasons))):  # the first reason that applies wins
+        which = which.mask(mask.to_numpy(dtype=bool), i)
     out = pd.Series(None, index=late.index, dtype=object)
-    for mask, text in reversed(reasons):  # the first reason that applies wins
-        out = out.mask(mask.to_numpy(dtype=bool), text)
+    hit = which.notna().to_numpy()
+    out.loc[hit] = [_not_raised_reason(int(i), project, stage, deadline, cfg) for i, project, stage, deadline in zip(
+        which.loc[hit].tolist(), late.loc[hit, "project_id_name"].tolist(), late.loc[hit, "stage_id_name"].tolist(),
+        late.loc[hit, "deadline_date"].tolist())]
     return out
+
+
+def _not_raised_reason(which: int, project, stage, deadline, cfg: Config) -> str:
+    """Why a late task gets no finding, the ``which``-th reason of :func:`_why_not_raised`."""
+    project = project if isinstance(project, str) else UNKNOWN
+    if which == 0:
+        return _("in the folded stage {stage}: shown as done in Odoo",
+                 stage=stage if isinstance(stage, str) else UNKNOWN)
+    if which == 1:
+        return N_("private task (no project): private tasks are not followed")
+    if which == 2:
+        return _("project {project} is archived", project=project)
+    if which == 3:
+        return _("project {project} is done (its status)", project=project)
+    return ngettext("deadline {date} is within the grace period ({n} day)",
+                    "deadline {date} is within the grace period ({n} days)", cfg.grace_days, date=deadline.date())
+
+
+#: A name Odoo does not give (a stage, a project).
+UNKNOWN = N_("?")
 
 
 def _task_rows(t: pd.DataFrame, user_names: dict, snapshot) -> pd.DataFrame:
@@ -178,16 +198,27 @@ def _project_rows(p: pd.DataFrame) -> pd.DataFrame:
 
 
 SEVERITY = {"late": "medium", "escalated": "high", "at_risk": "low"}
-_LATE = ("Tell {client} about '{subject}' before they ask: what is late, why, and the new date.",
-         "Agree the new date with the people doing the work first; promise only a date you can keep.",
-         "Move the deadlines in Odoo to the agreed dates.")
+_LATE = (N_("Tell {client} about '{subject}' before they ask: what is late, why, and the new date."),
+         N_("Agree the new date with the people doing the work first; promise only a date you can keep."),
+         N_("Move the deadlines in Odoo to the agreed dates."))
 scripts = {
     "late": Script(_LATE),
-    "escalated": Script(("Review '{subject}' with the project manager: what blocks it, what it needs.",) + _LATE),
-    "at_risk": Script(("Ask the assignees whether the tasks of '{subject}' can still make their deadline "
-                       "({first_deadline}).",
-                       "If not, tell {client} now and agree a new date."), {"first_deadline": "data.first_deadline"}),
+    "escalated": Script((N_("Review '{subject}' with the project manager: what blocks it, what it needs."),) + _LATE),
+    "at_risk": Script((N_("Ask the assignees whether the tasks of '{subject}' can still make their deadline "
+                          "({first_deadline})."),
+                       N_("If not, tell {client} now and agree a new date.")), {"first_deadline": "data.first_deadline"}),
 }
+
+#: How the evidence reads (headings and the words of ``kind``: the shared ones of
+#: :mod:`clientcare.rules.evidence_labels`): the listed tasks (or projects) link to their record;
+#: a finding that lists both names them without a link (a view links a column to one model).
+VIEW = EvidenceView(hidden=("id",))
+VIEWS = {"task": EvidenceView(links={"name": ("project.task", "id")},
+                              hidden=("id",)),
+         "project": EvidenceView(links={"name": ("project.project", "id")}, hidden=("id",))}
+RESOLVED_AT_RISK = N_("each listed task is worked on, closed, or its deadline moves further out")
+RESOLVED_LATE = N_("every listed task is closed or its deadline moves past today; the project is "
+                   "done or its end date moves")
 
 
 def _owned(rows: pd.DataFrame, cfg: Config) -> pd.DataFrame:
@@ -257,7 +288,7 @@ def _build(rows: pd.DataFrame, level: str, cfg: Config) -> list[Finding]:
             groups["subject_name"].tolist(), groups["client_id"].tolist(), groups["project_id"].tolist(),
             groups["owner"].tolist(), groups["n_tasks"].tolist(), groups["n_risk"].tolist(),
             groups["has_project"].tolist(), first_of.dt.date.tolist(),
-            groups["oldest_task"].dt.strftime("%Y-%m-%d").tolist(), groups["end_date"].dt.strftime("%Y-%m-%d").tolist(),
+            groups["oldest_task"].dt.date.tolist(), groups["end_date"].dt.date.tolist(),
             groups["most_late"].tolist()):
         sname = sname if isinstance(sname, str) else f"{model} {sid}"
         shown = F.short(sname)
@@ -268,11 +299,11 @@ def _build(rows: pd.DataFrame, level: str, cfg: Config) -> list[Finding]:
             route.update(user_id=int(owner), why="task assignee (group_by = assignee)")
         kind, fold, replaces = level, None, ()
         if level == "at_risk":
-            tasks_text = f"{n_risk} task{'s' if n_risk != 1 else ''}"
-            summary = (f"{shown}: {tasks_text} due within {cfg.at_risk_days} days, "
-                       f"untouched for {cfg.untouched_days}+ days")
+            summary = ngettext("{subject}: {n} task due within {days} days, untouched for {untouched}+ days",
+                               "{subject}: {n} tasks due within {days} days, untouched for {untouched}+ days",
+                               int(n_risk), subject=shown, days=cfg.at_risk_days, untouched=cfg.untouched_days)
             due, columns, evidence, daily = first, RISK_COLUMNS, narrow[g], ("days_left",)
-            resolved = "each listed task is worked on, closed, or its deadline moves further out"
+            resolved = RESOLVED_AT_RISK
         else:
             base = f"{name}:{model}:{int(sid)}"
             old = [f"{base}:late", f"{base}:at_risk"]
@@ -289,21 +320,24 @@ def _build(rows: pd.DataFrame, level: str, cfg: Config) -> list[Finding]:
                     fold = f"escalated {model}:{int(sid)}"
             replaces = tuple(k + (f":{part}" if part and not k.endswith(":escalated") else "") for k in old)
             # dates, never day counts: a summary that changed daily would rewrite the activity daily
-            tasks_text = f"{n_tasks} task{'s' if n_tasks != 1 else ''}"
             what = []
             if n_tasks:
-                what.append(f"{tasks_text} past deadline" + (f", the oldest since {oldest}" if n_tasks > 1
-                                                              else f" since {oldest}"))
+                what.append(ngettext("{n} task past deadline since {date}",
+                                     "{n} tasks past deadline, the oldest since {date}", int(n_tasks), date=oldest))
             if has_project:
-                what.append(f"end date {end} passed")
+                what.append(_("end date {date} passed", date=end))
             if n_risk:
-                what.append(f"{n_risk} more at risk")
-            summary = f"{'escalate ' if escalated else ''}{shown}: {'; '.join(what)}"
+                what.append(ngettext("{n} more at risk", "{n} more at risk", int(n_risk)))
+            what = what[0] if len(what) == 1 else (
+                # TRANSLATORS: two or three parts of one summary: "2 tasks past deadline…; end date … passed"
+                _("{first}; {second}", first=what[0], second=what[1]) if len(what) == 2
+                else _("{first}; {second}; {third}", first=what[0], second=what[1], third=what[2]))
+            summary = (_("escalate {subject}: {what}", subject=shown, what=what) if escalated
+                       else _("{subject}: {what}", subject=shown, what=what))
             due = first + timedelta(days=cfg.escalate_after_days if escalated else cfg.grace_days + 1)
             columns, evidence = (WIDE_COLUMNS, wide[g]) if n_risk else (COLUMNS, narrow[g])
             daily = ("days_late", "days_left") if n_risk else ("days_late",)
-            resolved = ("every listed task is closed or its deadline moves past today; the project is "
-                        "done or its end date moves")
+            resolved = RESOLVED_LATE
         out.append(Finding(
             rule=name, subject_model=model, subject_id=int(sid), subject_name=sname,
             client_id=F.opt_id(cid), severity=SEVERITY[kind], level="at_risk" if level == "at_risk" else None,
@@ -312,8 +346,13 @@ def _build(rows: pd.DataFrame, level: str, cfg: Config) -> list[Finding]:
             data={"kind": kind, "tasks": int(n_tasks if level == "late" else n_risk),
                   "project_late": bool(has_project), "task_ids": task_ids.get(g, []),
                   "first_deadline": first.isoformat()},
-            route=route, daily=daily, replaces=replaces, fold=fold))
+            route=route, daily=daily, replaces=replaces, fold=fold, view=_view(evidence)))
     return out
+
+
+def _view(evidence) -> EvidenceView:
+    kinds = {"project" if row["kind"] == "project" else "task" for row in evidence}
+    return VIEWS[kinds.pop()] if len(kinds) == 1 else VIEW
 
 
 # -- how a finding went away ---------------------------------------------------------------------
@@ -342,8 +381,8 @@ def _how(prev: dict, tasks: pd.DataFrame, projects: pd.DataFrame, users: dict, a
             reasons.append(_task_how(row, prev, tasks, owner, users, as_of))
         elif row.get("kind") == "project":
             reasons.append(_project_how(row, projects))
-    return F.joined(reasons) or (f"no longer raised on {as_of:%Y-%m-%d}, its tasks unchanged "
-                                 "(a setting or the grouping changed)")
+    return F.joined(reasons) or _("no longer raised on {date}, its tasks unchanged "
+                                  "(a setting or the grouping changed)", date=as_of)
 
 
 def _day(value) -> pd.Timestamp:
@@ -353,60 +392,62 @@ def _day(value) -> pd.Timestamp:
 
 def _task_how(row: dict, prev: dict, tasks: pd.DataFrame, owner: int | None, users: dict,
               as_of: date) -> str | None:
-    tid, label = row["id"], f"'{F.short(row.get('name') or row['id'])}'"
+    tid, task = row["id"], F.short(row.get("name") or row["id"])
     if tid not in tasks.index:
-        return f"task {label} deleted"
+        return _("task '{task}' deleted", task=task)
     t = tasks.loc[tid]
     if not t["active"]:
-        return f"task {label} archived"
+        return _("task '{task}' archived", task=task)
     if t["is_canceled"]:
-        return f"task {label} cancelled"
+        return _("task '{task}' cancelled", task=task)
     if t["is_done"]:
-        return f"task {label} done" + (f" on {t['closed_on']:%Y-%m-%d}" if pd.notna(t["closed_on"]) else "")
+        return (_("task '{task}' done on {date}", task=task, date=t["closed_on"].date()) if pd.notna(t["closed_on"])
+                else _("task '{task}' done", task=task))
     if t["is_folded"]:
-        return f"task {label} moved to the folded stage {t['stage_id_name']} (done in Odoo)"
+        return _("task '{task}' moved to the folded stage {stage} (done in Odoo)", task=task, stage=t["stage_id_name"])
     old, new = _day(row.get("deadline")), t["deadline_date"]
     if pd.isna(new):
-        return f"deadline of {label} removed"
+        return _("deadline of '{task}' removed", task=task)
     if pd.notna(old) and new > old:
-        return f"deadline of {label} moved to {new:%Y-%m-%d}"
+        return _("deadline of '{task}' moved to {date}", task=task, date=new.date())
     if prev.get("level") == "at_risk" or row.get("kind") == "task at risk":
         if new < F.day(as_of):
-            return f"task {label} missed its deadline {new:%Y-%m-%d}: now late"
+            return _("task '{task}' missed its deadline {date}: now late", task=task, date=new.date())
         if pd.notna(_day(row.get("last_change"))) and t["write_day"] > _day(row.get("last_change")):
-            return f"task {label} worked on {t['write_day']:%Y-%m-%d}"
+            return _("task '{task}' worked on {date}", task=task, date=t["write_day"].date())
     if owner is not None and owner not in (t["user_ids"] or []):
-        now = [users.get(u) or f"user {u}" for u in t["user_ids"] or []]
-        return f"task {label} reassigned to {', '.join(now)}" if now else f"task {label} unassigned"
+        now = [users.get(u) or _("user {id}", id=int(u)) for u in t["user_ids"] or []]
+        return (_("task '{task}' reassigned to {people}", task=task, people=listing(now))
+                if now else _("task '{task}' unassigned", task=task))
     if prev["subject_model"] == "project.project" and F.opt_id(t["project_id"]) != prev["subject_id"]:
-        project = t["project_id_name"] if pd.notna(t["project_id_name"]) else "no project"
-        return f"task {label} moved to {project}"
+        return (_("task '{task}' moved to {project}", task=task, project=t["project_id_name"])
+                if pd.notna(t["project_id_name"]) else _("task '{task}' moved to no project", task=task))
     return None
 
 
 def _project_closed(pid: int, pname: str, projects: pd.DataFrame) -> str | None:
-    label = f"'{F.short(pname)}'"
+    project = F.short(pname)
     if pid not in projects.index:
-        return f"project {label} deleted"
+        return _("project '{project}' deleted", project=project)
     p = projects.loc[pid]
     if not p["active"]:
-        return f"project {label} archived"
+        return _("project '{project}' archived", project=project)
     if p["status_done"]:
-        return f"project {label} marked done"
+        return _("project '{project}' marked done", project=project)
     return None
 
 
 def _project_how(row: dict, projects: pd.DataFrame) -> str | None:
-    pid, label = row["id"], f"'{F.short(row.get('name') or row['id'])}'"
+    pid, project = row["id"], F.short(row.get("name") or row["id"])
     closed = _project_closed(pid, row.get("name") or str(pid), projects)
     if closed or pid not in projects.index:
         return closed
     p = projects.loc[pid]
     if p["is_done"]:
-        return f"project {label} done (no open task)"
+        return _("project '{project}' done (no open task)", project=project)
     old, new = _day(row.get("deadline")), p["end_day"]
     if pd.isna(new):
-        return f"end date of project {label} removed"
+        return _("end date of project '{project}' removed", project=project)
     if pd.notna(old) and new > old:
-        return f"end date of project {label} moved to {new:%Y-%m-%d}"
+        return _("end date of project '{project}' moved to {date}", project=project, date=new.date())
     return None

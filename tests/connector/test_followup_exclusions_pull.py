@@ -114,7 +114,7 @@ def test_19_reads_the_line_flag_then_the_invoice_flag_of_those_invoices_only():
                                                           "account.move.no_followup"]
     excluded = invoices(snapshot).set_index("id")["followup_excluded"]
     assert excluded[2] == "excluded from follow-up by accounting (No Follow-up on the receivable line)"
-    assert excluded[3] == "excluded from follow-up by accounting (no_followup on the invoice)"
+    assert excluded[3] == "excluded from follow-up by accounting (No Follow-up on the invoice)"
 
 
 def test_unreadable_lines_are_unavailable_not_none_excluded():

@@ -276,8 +276,8 @@ def test_accountings_exclusion_is_not_chased_and_closes_the_activity_saying_so(o
     number = admin.call("account.move", "read", [[move_id], ["name"]])[0]["name"]
     reason = {16: "excluded from follow-up by accounting (No Follow-up on the receivable line)",
               17: "excluded from follow-up by accounting (No Follow-up on the receivable line)",
-              18: "disputed (payment state blocked)",
-              19: "excluded from follow-up by accounting (no_followup on the invoice)"}[odoo.major]
+              18: "disputed (payment blocked by accounting)",
+              19: "excluded from follow-up by accounting (No Follow-up on the invoice)"}[odoo.major]
     set_exclusion(odoo, admin, move_id, True)
     try:
         explained = invoke(["explain", str(client_id), "--as-of", as_of.isoformat()], env=cli_env(odoo, tmp_path))

@@ -383,4 +383,4 @@ def test_a_kind_turned_off_says_so():
     before = active_client().message(1, "res.partner", 11, -70)
     previous = [f.to_dict() for f in evaluate(fu, before.build(), AS_OF, fu.Config(kinds=("check_in",))).findings]
     out = evaluate(fu, before.build(), AS_OF, fu.Config(kinds=("survey",)), previous=previous)
-    assert [(r.key, r.how) for r in out.resolved] == [(CHECK_IN, "check_in follow-ups turned off (kinds)")]
+    assert [(r.key, r.how) for r in out.resolved] == [(CHECK_IN, "check-in follow-ups are turned off in ClientCare's settings")]

@@ -167,7 +167,7 @@ def test_every_overdue_invoice_is_in_a_finding_or_not_raised():
     raised = {i for f in out.findings for i in f.data.get("invoice_ids", [])}
     reasons = {n.res_id: n.reason for n in out.not_raised}
     assert raised | set(reasons) == {1, 2, 3, 5}
-    assert reasons[5] == "due 2026-11-21, within grace_days (1)"
+    assert reasons[5] == "due 2026-11-21, within the grace period (1 day)"
     assert 2 in raised and reasons[3].startswith("covered by open credit note(s)")
 
 
@@ -238,7 +238,7 @@ def test_the_managers_activity_goes_when_the_level_drops_saying_why():
     after = evaluate(lp, client().invoice(1, 10, -40, 10.0, 0.0, paid=-1).invoice(2, 10, -20, 10.0).build(),
                      AS_OF, config, previous=before)
     assert [f.key for f in after.findings] == [KEY]
-    assert {r.key: r.how for r in after.resolved} == {f"{KEY}:manager": "now at level call, below manager_from_level (3)"}
+    assert {r.key: r.how for r in after.resolved} == {f"{KEY}:manager": "now at level call, below the level from which the manager reviews the account (manager)"}
 
 
 def test_invoice_salesperson_is_the_routing_hint():
@@ -319,8 +319,8 @@ def test_min_amount_counts_only_what_is_chased():
     out = evaluate(lp, b.build(), AS_OF, lp.Config(grace_days=2, min_amount=10.0))
     assert not out.findings
     assert {n.res_id: n.reason for n in out.not_raised} == {
-        2: "due 2026-11-20, within grace_days (2)",
-        1: "the client's total overdue (8.00 USD) is under min_amount (10)"}
+        2: "due 2026-11-20, within the grace period (2 days)",
+        1: "the client's total overdue (8.00 USD) is under the minimum ClientCare chases (10)"}
 
 
 def test_a_chronic_late_payer_no_longer_chronic_closes_saying_why():

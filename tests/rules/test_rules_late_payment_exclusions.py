@@ -16,8 +16,8 @@ from clientcare.rules.builtin import late_payment as lp
 from clientcare.rules.testing import AS_OF, SALES, SnapshotBuilder, evaluate, run
 
 ON_LINE = "excluded from follow-up by accounting (No Follow-up on the receivable line)"
-ON_INVOICE = "excluded from follow-up by accounting (no_followup on the invoice)"
-DISPUTED = "disputed (payment state blocked)"
+ON_INVOICE = "excluded from follow-up by accounting (No Follow-up on the invoice)"
+DISPUTED = "disputed (payment blocked by accounting)"
 CALL = "late_payment:res.partner:10"  # one activity per client, at its highest level
 
 

@@ -250,7 +250,7 @@ def test_an_unanswered_message_closes_saying_why_when_nobody_answered():
     old = run(R, base().message(1, "res.partner", 10, utc(2026, 11, 16, 10), **asked).build(), date(2026, 12, 20),
               previous=previous)
     assert [(r.key, r.how) for r in old.resolved] == [
-        (KEY, "the client's message of 2026-11-16 10:00 is over 30 days old (look_back_days): no longer chased")]
+        (KEY, "the client's message of 2026-11-16 10:00 is over 30 days old: no longer chased")]
 
 
 @pytest.mark.parametrize("version", [16, 17])

@@ -93,10 +93,10 @@ def test_every_late_task_is_in_a_finding_or_not_raised():
     result = run_all(b.build(), unmet_deadlines={"grace_days": 1})
     assert coverage.unaccounted(b.build(), AS_OF, result, builtin_rules().accounts_for()).empty
     reasons = {n.res_id: n.reason for n in result.not_raised}
-    assert reasons == {2: "deadline 2026-11-21 is within grace_days (1)",
+    assert reasons == {2: "deadline 2026-11-21 is within the grace period (1 day)",
                        3: "in the folded stage Delivered: shown as done in Odoo",
                        4: "project Old is archived",
-                       5: "private task (no project): include_private_tasks is off"}
+                       5: "private task (no project): private tasks are not followed"}
 
 
 def test_facts_domains_match_the_masks():

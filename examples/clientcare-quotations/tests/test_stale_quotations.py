@@ -1,5 +1,8 @@
 """stale_quotations with ClientCare's test kit: no server needed."""
 from datetime import timedelta
+from pathlib import Path
+
+from clientcare.rules import catalogs, i18n
 
 from clientcare.rules.testing import AS_OF, SALES, SnapshotBuilder, keys, run
 
@@ -31,3 +34,17 @@ def test_a_quotation_unanswered_for_two_weeks_gets_an_activity():
 def test_the_delay_is_configurable():
     assert keys(run(stale_quotations, snapshot(), AS_OF, {"after_days": 2})) == [
         "stale_quotations:sale.order:1", "stale_quotations:sale.order:2"]
+
+
+def test_it_speaks_french_from_its_own_catalog():
+    (f,) = run(stale_quotations, snapshot(), AS_OF).findings
+    assert str(f.summary).startswith("follow up quotation S00001 sent to")  # English is the source
+    french = i18n.render(f.summary, "fr_FR")
+    assert french.startswith("relancer") and "devis S00001" in french
+    assert str(AS_OF - timedelta(days=30)) not in french  # the date in French, not ISO
+    assert i18n.render(f.resolved_when, "fr_FR") == "le devis S00001 est confirmé ou annulé"
+
+
+def test_its_catalog_is_complete():
+    root = Path(stale_quotations.__file__).parent
+    assert catalogs.problems([root], root / "locale", "clientcare_quotations") == []
