@@ -43,7 +43,7 @@ from clientcare.jobs import ledger as ledger_table
 from clientcare.jobs.ledger import Done, Entry, Known
 from clientcare.jobs.ramp import DEFAULT_PER_DAY, Creation, deadline, ramp
 from clientcare.rules.bidi import FSI, PDI, bdi, isolate, open_isolates, unmatched_closers
-from clientcare.rules.i18n import (COMMON_VIEW, SOURCE, EvidenceView, _, is_source, listing, money, ngettext,
+from clientcare.rules.i18n import (COMMON_VIEW, SOURCE, EvidenceView, _, is_source, iso_day, listing, money, ngettext,
                                    normalize, pgettext, pick, render)
 from clientcare.rules.working_time import WorkingTime
 
@@ -135,20 +135,6 @@ def _sentence(text: Any, lang: str) -> str:
     return f"<p>{esc(line[:1].upper() + line[1:])}.</p>"
 
 
-@dataclass(frozen=True)
-class _Joined:
-    """Values joined with ``sep``, each rendered in the reader's language."""
-
-    items: tuple
-    sep: str = "; "
-
-    def __str__(self) -> str:
-        return self.render(SOURCE)
-
-    def render(self, lang: str) -> str:
-        return self.sep.join(render(i, lang) for i in self.items)
-
-
 #: What an update changed, in words (the plan's reason keeps the keys).
 CHANGED = {"summary": pgettext("changed", "summary"), "owner": pgettext("changed", "owner"),
            "type": pgettext("changed", "type"), "merged": pgettext("changed", "merged"),
@@ -180,9 +166,6 @@ def record_url(model: str, res_id: int, base_url: str = "") -> str:
     return html.escape(f"{base_url.rstrip('/')}/web#model={model}&id={int(res_id)}&view_type=form")
 
 
-_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
-
-
 def _cell(view: EvidenceView, row: Mapping, column: str, lang: str, base_url: str | None = "") -> str:
     """One evidence value as a person reads it: money with its currency, a name linking to its
     record, a raw value in words, dates and numbers in the reader's format."""
@@ -200,8 +183,7 @@ def _cell(view: EvidenceView, row: Mapping, column: str, lang: str, base_url: st
         if isinstance(rid, int) or type(rid).__name__.startswith("int"):
             return f'<a href="{record_url(model, int(rid), base_url)}">{esc_name(raw)}</a>'
     value = view.value(column, raw)
-    if type(value) is str and _ISO_DAY.fullmatch(value):  # rules keep days as ISO text in their evidence
-        value = date.fromisoformat(value)
+    value = iso_day(value) or value  # rules keep days as ISO text in their evidence
     if isinstance(value, float) and is_source(lang):
         return esc(value)
     return esc(render(value, lang)) if not isinstance(value, str) or hasattr(value, "render") else esc(value)
@@ -620,7 +602,7 @@ class WriteBack:
         merged_lines = [ngettext("this activity replaces ClientCare's earlier activity for the same work, now closed "
                                  "as merged: {merged}", "this activity replaces ClientCare's earlier {n} activities for "
                                  "the same work, now closed as merged: {merged}", len(merged),
-                                 merged=_Joined(tuple(merged)))] if merged else []
+                                 merged=listing(merged, sep="; ", limit=None))] if merged else []
         if old is None:
             return self._plan_create(item, f, "new finding" + (f" (merges {_n_activities(len(merged))})"
                                                                if merged else ""), lines=merged_lines)

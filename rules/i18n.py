@@ -27,6 +27,7 @@ import functools
 import gettext as _gettext
 import io
 import os
+import re
 import string
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -230,28 +231,39 @@ class Percent:
 
 @dataclass(frozen=True)
 class Listing:
-    """Items joined with ", ", at most :data:`LIST_MAX` named then "and N more" (translated);
-    ``empty`` is said when there are none."""
+    """Items joined with ``sep``, at most ``limit`` named then "and N more" (translated; None:
+    all of them); ``empty`` is said when there are none."""
 
     items: tuple
     empty: Any = None
+    sep: str = ", "
+    limit: int | None = LIST_MAX
 
     def __str__(self) -> str:
         return self.render(SOURCE)
 
     def render(self, lang: str) -> str:
-        shown = [render(v, lang) for v in self.items[:LIST_MAX]]
+        shown = [render(v, lang) for v in self.items[:self.limit]]
         if not shown:
             return render(self.empty, lang) if self.empty is not None else ""
-        rest = len(self.items) - LIST_MAX
-        text = ", ".join(shown)
+        rest = len(self.items) - len(shown)
+        text = self.sep.join(shown)
         if rest > 0:
             text += translate(" and {n} more", lang, plural=" and {n} more", n=rest).format(n=render(rest, lang))
         return text
 
 
-def listing(items: Iterable[Any], empty: Any = None) -> Listing:
-    return Listing(tuple(items), empty)
+def listing(items: Iterable[Any], empty: Any = None, sep: str = ", ", limit: int | None = LIST_MAX) -> Listing:
+    return Listing(tuple(items), empty, sep, limit)
+
+
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def iso_day(value: Any) -> date | None:
+    """The day a rule kept as ISO text (``"2026-10-28"`` in evidence or data), else None: it
+    reads as a day in the reader's format."""
+    return date.fromisoformat(value) if type(value) is str and _ISO_DAY.fullmatch(value) else None
 
 
 def render(value: Any, lang: str | None = None) -> str:

@@ -14,7 +14,6 @@ already.
 """
 from __future__ import annotations
 
-import re
 import string
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -23,7 +22,7 @@ from typing import Any, Iterable, Mapping
 from clientcare.connector.errors import ConfigError
 
 from .bidi import FSI, PDI, isolate
-from .i18n import Money, MoneyList, Msg, N_, Num, listing, pgettext
+from .i18n import Money, MoneyList, Msg, N_, Num, iso_day, listing, pgettext
 
 #: Placeholders every script may use.
 COMMON = {"client": "the client's name", "subject": "the name of the record the activity is on",
@@ -172,15 +171,12 @@ def _value(value: Any) -> Any:
         return Msg(FSI + "{value}" + PDI, {"value": value}, domain=AS_WRITTEN)
     if isinstance(value, (datetime, date)):
         return value if not isinstance(value, datetime) else value.date()
-    if type(value) is str and _ISO_DAY.fullmatch(value):  # a day kept as text in data: a day, shown
-        # isolated as before in English (the text people already have), in the reader's format
-        return Msg(FSI + "{value}" + PDI, {"value": date.fromisoformat(value)}, domain=AS_WRITTEN)
+    day = iso_day(value)
+    if day is not None:  # shown isolated as before in English (the text people have), in the reader's format
+        return Msg(FSI + "{value}" + PDI, {"value": day}, domain=AS_WRITTEN)
     if isinstance(value, str):
         return value if isinstance(value, (Money, MoneyList)) else isolate(value)
     return value
-
-
-_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 def _number(value: float) -> Num:
