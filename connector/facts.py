@@ -12,6 +12,7 @@ on invoices, "Late" on tasks), so ClientCare can be compared with what a person 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Literal, NamedTuple, get_args
 
 if TYPE_CHECKING:  # the masks take frames; the marker, states and bands need no pandas (`clientcare runs`)
@@ -74,6 +75,18 @@ class Marker(NamedTuple):
 def marker_key(key: str) -> str:
     """A finding key as a marker holds it: inside an HTML comment, so no spaces, ``--`` or ``>``."""
     return re.sub(r"[^A-Za-z0-9_.:/=+@-]", "_", key).replace("--", "-_")
+
+
+_UNSAFE_IN_MARKER = re.compile(r"[^A-Za-z0-9_.:/=+@-]|--")
+
+
+def marker_keys(keys: Sequence[str]) -> list[str]:
+    """:func:`marker_key` of many keys: when one search over them all finds nothing it would
+    change (joined by "_", which it keeps and which makes no "--"), they are as they are."""
+    keys = list(keys)
+    if _UNSAFE_IN_MARKER.search("_".join(keys)) is None:
+        return keys
+    return [marker_key(k) for k in keys]
 
 
 def compose_marker(key: str, run_id: str, fingerprint: str, note_hash: str | None = None,

@@ -1,6 +1,7 @@
-"""The ``fields_get`` answers of each database and server version (the state table
-``field_cache``, owned here): a run asks Odoo only for models it has not seen on that
-server version."""
+"""What a run asks Odoo of its metadata once per database and server version (the state
+tables ``field_cache`` and ``xmlid_cache``, owned here): the ``fields_get`` answers (a run asks
+Odoo only for models it has not seen on that server version) and the ids of xml ids (the
+write-back's activity types and note subtype)."""
 from __future__ import annotations
 
 import json
@@ -15,6 +16,14 @@ TABLES = Tables({1: """
         fields_json TEXT NOT NULL,
         fetched_at TEXT NOT NULL,
         PRIMARY KEY (scope, server_version, model)
+    );
+    """, 6: """
+    CREATE TABLE xmlid_cache (
+        scope TEXT NOT NULL,
+        server_version TEXT NOT NULL,
+        xmlid TEXT NOT NULL,
+        res_id INTEGER NOT NULL,
+        PRIMARY KEY (scope, server_version, xmlid)
     );
     """})
 
@@ -31,3 +40,17 @@ def save(state: StateStore, scope: str, server_version: str, model: str, fields:
         db.execute("INSERT OR REPLACE INTO field_cache VALUES (?,?,?,?,?)",
                    (scope, server_version, model, json.dumps(fields), now))
 
+
+
+def load_xmlids(state: StateStore, scope: str, server_version: str) -> dict[str, int]:
+    """The ids of the xml ids found before on this database and server version."""
+    return dict(state.db.execute("SELECT xmlid, res_id FROM xmlid_cache WHERE scope=? AND server_version=?",
+                                 (scope, server_version)).fetchall())
+
+
+def save_xmlids(state: StateStore, scope: str, server_version: str, ids: dict[str, int]) -> None:
+    """Replace what is kept for this database (any server version) by ``ids``."""
+    with state.transaction() as db:
+        db.execute("DELETE FROM xmlid_cache WHERE scope=?", (scope,))
+        db.executemany("INSERT INTO xmlid_cache VALUES (?,?,?,?)",
+                       [(scope, server_version, xmlid, res_id) for xmlid, res_id in ids.items()])

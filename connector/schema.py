@@ -10,14 +10,15 @@ from __future__ import annotations
 import gc
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from operator import itemgetter
 from typing import Iterable
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from . import facts
 from .errors import InvalidFieldError
+from .rows import Rows
 
 
 @dataclass(frozen=True)
@@ -263,6 +264,41 @@ def gc_paused():
 
 
 _PAIR = (list, tuple)
+_NO_PAIR = (None, None)
+_NONE = type(None)
+
+
+def _arrow_strings() -> bool:
+    """Whether this pandas' ``"string"`` dtype is Arrow's large strings (pandas 3): texts then go
+    to Arrow directly, a third of the cost of ``pd.array`` checking each value again."""
+    made = pd.array([], dtype="string")
+    if not isinstance(made, pd.arrays.ArrowStringArray):
+        return False
+    direct = pd.arrays.ArrowStringArray(pa.array([], type=pa.large_string()))
+    return direct.dtype == made.dtype and direct._pa_array.type == made._pa_array.type
+
+
+_ARROW_STRINGS = _arrow_strings()
+#: The Odoo types whose typing is decided by the Python types present in a column.
+_KINDS_DECIDE = frozenset({"many2one", "boolean", "integer", "many2one_reference", "float", "monetary",
+                           "datetime", "date"})
+
+
+def _arrow_texts(values) -> pd.api.extensions.ExtensionArray | None:
+    """``values`` as pandas' Arrow strings when every one is text or None (Odoo's decoders give
+    ``str``, never bytes), else ``None``."""
+    if not _ARROW_STRINGS:
+        return None
+    try:
+        return pd.arrays.ArrowStringArray(pa.array(values, type=pa.large_string()))
+    except (pa.ArrowTypeError, pa.ArrowInvalid, UnicodeError):
+        return None
+
+
+def _texts(values) -> pd.api.extensions.ExtensionArray:
+    """``pd.array(values, dtype="string")``, straight from Arrow when it can."""
+    found = _arrow_texts(values)
+    return pd.array(values, dtype="string") if found is None else found
 
 
 def _many2one_parts(v) -> tuple:
@@ -271,58 +307,70 @@ def _many2one_parts(v) -> tuple:
     return (v[0] if ok and v else None, v[1] if ok and len(v) > 1 else None)
 
 
-def _columns(records: list[dict], names: list[str]) -> dict[str, list | tuple]:
-    """The records' values column by column (a missing key is an empty value)."""
-    if not records:
-        return {name: [] for name in names}
-    try:
-        if len(names) == 1:
-            return {names[0]: [r[names[0]] for r in records]}
-        return dict(zip(names, zip(*map(itemgetter(*names), records))))
-    except KeyError:
-        return {name: [r.get(name) for r in records] for name in names}
+def _many2one(col, kinds: set) -> tuple:
+    """(ids, names) of a many2one column: transposed in C when every value is a pair or empty
+    (a longer list gives its first two, as before), value by value otherwise."""
+    if kinds <= {list, tuple, bool, _NONE}:
+        try:
+            ids, labels = zip(*([v or _NO_PAIR for v in col] if kinds - {list, tuple} else col))
+            return ids, labels
+        except (TypeError, ValueError):  # ``True``, or a value shorter than a pair
+            pass
+    pairs = [v if v.__class__ in _PAIR and len(v) == 2 else _many2one_parts(v) for v in col]
+    return tuple(zip(*pairs)) if pairs else ((), ())
 
 
-def to_frame(records: list[dict], field_types: dict[str, str]) -> pd.DataFrame:
-    """Records from ``search_read`` → a DataFrame with one dtype per Odoo type.
+def to_frame(records: Rows | list[dict], field_types: dict[str, str]) -> pd.DataFrame:
+    """Records from ``search_read`` (or their :class:`Rows`) → a DataFrame with one dtype per
+    Odoo type (the explicit schema ``field_types``: field → Odoo type).
 
     Odoo sends ``False`` for every empty value; here it becomes ``<NA>``/``NaT``
     except on booleans.  Datetimes are naive UTC strings and become aware UTC;
     dates stay calendar dates (naive, midnight) so no timezone can shift them a
     day.  A many2one gives ``<f>`` (id) and ``<f>_name``; x2many fields are lists.
     Built column by column from plain lists (no intermediate frame of objects): a pull
-    converts each page as it arrives.
+    converts each page as it arrives.  The Python types present in a column decide whether it
+    needs a pass value by value (an empty value to map) or goes to NumPy/Arrow whole.
     """
-    columns = _columns(records, list(field_types))
+    columns = Rows.of(records, field_types).columns
     out = {}
     for name, ftype in field_types.items():
         col = columns[name]
+        kinds = set(map(type, col)) if ftype in _KINDS_DECIDE and name != "id" else None
         if name == "id":
             out[name] = np.array(col, dtype="int64")
         elif ftype == "many2one":
-            pairs = [v if v.__class__ in _PAIR and len(v) == 2 else _many2one_parts(v) for v in col]
-            ids, labels = zip(*pairs) if pairs else ((), ())
+            ids, labels = _many2one(col, kinds)
             out[name] = pd.array(ids, dtype="Int64")
-            out[f"{name}_name"] = pd.array(labels, dtype="string")
+            out[f"{name}_name"] = _texts(labels)
         elif ftype in ("many2many", "one2many"):
             out[name] = pd.Series([list(v) if isinstance(v, list) else [] for v in col], dtype=object)
         elif ftype == "boolean":
-            out[name] = np.array([v is not None and v == v and bool(v) for v in col], dtype=bool)
+            out[name] = np.array(col if kinds <= {bool} else [v is not None and v == v and bool(v) for v in col],
+                                 dtype=bool)
         elif ftype in ("integer", "many2one_reference"):
-            out[name] = pd.array([None if v is False else v for v in col], dtype="Int64")
+            out[name] = pd.array(list(col) if kinds <= {int} else [None if v is False else v for v in col],
+                                 dtype="Int64")
         elif ftype in ("float", "monetary"):
-            values = [np.nan if v is False or v is None else v for v in col]
+            values = col if kinds <= {float, int} else [np.nan if v is False or v is None else v for v in col]
             try:
                 out[name] = np.array(values, dtype="float64")
             except (TypeError, ValueError):
                 out[name] = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").astype("float64")
         elif ftype in ("datetime", "date"):
-            stamps = pd.to_datetime([v if v else None for v in col], utc=ftype == "datetime",
+            texts = list(col) if kinds <= {str} and "" not in col else [v if v else None for v in col]
+            stamps = pd.to_datetime(texts, utc=ftype == "datetime",
                                     format="%Y-%m-%d %H:%M:%S" if ftype == "datetime" else "%Y-%m-%d")
             out[name] = stamps.astype("datetime64[ns, UTC]" if ftype == "datetime" else "datetime64[ns]")
         else:  # char, text, html, selection, reference
-            out[name] = pd.array([v if v.__class__ is str else None if v is False or v is None else str(v)
-                                  for v in col], dtype="string")
+            texts = _arrow_texts(col)  # no empty value to map
+            if texts is None:
+                if set(map(type, col)) <= {bool, _NONE} and True not in col:  # empty throughout
+                    texts = _texts([None] * len(col))
+                else:
+                    texts = _texts([v if v.__class__ is str else None if v is False or v is None else str(v)
+                                    for v in col])
+            out[name] = texts
     return pd.DataFrame(out)
 
 

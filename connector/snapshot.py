@@ -190,15 +190,23 @@ class Snapshot:
         moves = self.table("moves")
         posted = moves.loc[moves["state"] == facts.POSTED]
         pays = self.tables.get("payments")
-        if pays is not None and len(pays):
+        posted = posted.reset_index(drop=True)
+        if pays is not None and len(pays) and not {"paid_date", "credited_by"} & set(posted.columns):
+            # one row per move_id (:func:`_one_row_per_id`): a positional look-up, as a left merge gives
+            at = pd.Index(pays["move_id"].to_numpy()).get_indexer(posted["id"].to_numpy())
+            found, at = at >= 0, np.maximum(at, 0)
+            paid = pd.Series(pays["paid_date"].to_numpy()[at], dtype=pays["paid_date"].dtype).where(found)
+            credited = (pays["credited_by"].astype("string").take(at).reset_index(drop=True).where(found)
+                        if "credited_by" in pays else pd.Series(pd.NA, index=posted.index, dtype="string"))
+            return posted.assign(paid_date=paid, credited_by=credited)
+        if pays is not None and len(pays):  # a table already holding the columns: the merge names them
             pays = pays if "credited_by" in pays else pays.assign(credited_by=pd.NA)
             posted = posted.merge(pays[["move_id", "paid_date", "credited_by"]].rename(columns={"move_id": "id"}),
                                   on="id", how="left")
             posted["credited_by"] = posted["credited_by"].astype("string")
-        else:
-            posted = posted.assign(paid_date=pd.Series([], dtype="datetime64[ns]").reindex(posted.index),
-                                   credited_by=pd.Series([], dtype="string").reindex(posted.index))
-        return posted.reset_index(drop=True)
+            return posted
+        return posted.assign(paid_date=pd.Series([], dtype="datetime64[ns]").reindex(posted.index),
+                             credited_by=pd.Series([], dtype="string").reindex(posted.index))
 
     @cached_property
     def tasks(self) -> pd.DataFrame:
@@ -219,14 +227,15 @@ class Snapshot:
         """Commercial partners with customer activity: a customer rank, an invoice, or a project."""
         p = self.partners
         commercial = p.loc[p["id"] == self.contacts["commercial_partner_id"]]
-        active_ids = set()
+        active = []
         moves = self.tables.get("moves")
         if moves is not None and len(moves):
-            active_ids |= set(moves["commercial_partner_id"].dropna().astype(int))
+            active.append(moves["commercial_partner_id"].dropna().to_numpy(dtype="int64"))
         for name in ("projects", "tasks"):
             frame = self.tables.get(name)
             if frame is not None and len(frame):
-                active_ids |= set(self.commercial_of(frame["partner_id"].dropna()).astype(int))
+                active.append(self.commercial_of(frame["partner_id"].dropna()).to_numpy(dtype="int64"))
+        active_ids = np.unique(np.concatenate(active)) if active else np.empty(0, dtype="int64")
         ranked = (commercial["customer_rank"].fillna(0) > 0) if "customer_rank" in commercial \
             else pd.Series(False, index=commercial.index)
         is_client = ranked | commercial["id"].isin(active_ids)
@@ -546,8 +555,11 @@ def _flagged_source(snapshot: Snapshot, move_ids: pd.Series) -> pd.Series:
     """Where accounting flagged each move out of follow-up (``line``/``invoice``), NA if not."""
     flagged = snapshot.tables.get("followup_exclusions")
     if flagged is None or not len(flagged):
-        return pd.Series(pd.NA, index=move_ids.index, dtype="string")
-    return lookup(by_id(flagged.rename(columns={"move_id": "id"}), "source").astype("string"), move_ids)
+        return pd.Series(pd.Categorical([None] * len(move_ids), categories=pd.Index([], dtype="string")),
+                         index=move_ids.index)
+    # categorical: :func:`facts.followup_excluded` maps the few sources, not a million cells
+    return lookup(by_id(flagged.rename(columns={"move_id": "id"}), "source").astype("string").astype("category"),
+                  move_ids)
 
 
 def followup_exclusions_unknown(snapshot: Snapshot) -> str | None:
@@ -722,18 +734,18 @@ def interactions(snapshot: Snapshot, ignore_author_ids: Iterable[int] = ()) -> p
 
 def record_clients(snapshot: Snapshot, model: pd.Series, res_id: pd.Series) -> pd.Series:
     """The client (commercial partner) of records given as (model, id) pairs, vectorised."""
-    out = pd.Series(pd.NA, index=res_id.index, dtype="Int64")
     by_model = {
         "res.partner": lambda ids: commercial(snapshot, ids),
         "project.project": lambda ids: lookup(by_id(projects(snapshot), "client_id"), ids),
         "project.task": lambda ids: lookup(by_id(tasks(snapshot), "client_id"), ids),
         "account.move": lambda ids: lookup(by_id(invoices(snapshot), "client_id"), ids),
     }
+    found = np.full(len(res_id), np.nan)  # ids are exact in a float64 (< 2**53)
     for name, client_of in by_model.items():
-        mask = (model == name).fillna(False).astype(bool)
+        mask = (model == name).fillna(False).to_numpy(dtype=bool)
         if mask.any():
-            out.loc[mask] = client_of(res_id.loc[mask]).astype("Int64")
-    return out
+            found[mask] = client_of(res_id.loc[mask]).to_numpy(dtype="float64", na_value=np.nan)
+    return pd.Series(pd.array(found, dtype="Int64"), index=res_id.index)
 
 
 def lookup(values: pd.Series, keys: pd.Series) -> pd.Series:

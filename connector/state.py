@@ -23,7 +23,7 @@ import platformdirs
 
 from .errors import UsageError
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 _APP_ID = 0x43434152  # "CCAR": marks the file as ours
 
 
@@ -36,7 +36,7 @@ class Tables:
 
     @property
     def names(self) -> tuple[str, ...]:
-        return tuple(re.findall(r"CREATE TABLE (\w+)", "\n".join(self.ddl[v] for v in sorted(self.ddl))))
+        return tuple(re.findall(r"CREATE TABLE (?:IF NOT EXISTS )?(\w+)", "\n".join(self.ddl[v] for v in sorted(self.ddl))))
 
 
 def path_problem(path: Path, directory: bool) -> str | None:

@@ -8,25 +8,27 @@ is how tests and benchmarks check the RPC budget.
 """
 from __future__ import annotations
 
+import functools
 import http.client
 import json
 import logging
+import random
 import socket
 import ssl
+import sys
 import threading
 import time
 import urllib.error
 import urllib.request
 import xml.parsers.expat
 import xmlrpc.client
-from typing import Any
+from typing import Any, Sequence
 from urllib.parse import urljoin, urlsplit
 
-import requests
 import tenacity
-import urllib3
 
 from . import errors as E
+from .rows import Rows, json_rows
 from .settings import ConnectionSettings
 
 log = logging.getLogger(__name__)
@@ -82,17 +84,19 @@ def network_error(exc: BaseException, where: str) -> E.ClientCareError:
     """Map a client-side network failure, whatever library raised it."""
     if isinstance(exc, urllib.error.URLError) and not isinstance(exc, urllib.error.HTTPError):
         exc = exc.reason if isinstance(exc.reason, BaseException) else exc
-    if isinstance(exc, requests.exceptions.SSLError) or isinstance(exc, ssl.SSLError):
+    # requests is loaded by JSON-2 only: without it, no exception can be one of its
+    rq = getattr(sys.modules.get("requests"), "exceptions", None)
+    if isinstance(exc, (ssl.SSLError, *((rq.SSLError,) if rq else ()))):
         return E.ProtocolError(f"{where}: TLS failure ({exc}); use --ca-bundle for a private CA",
                                hint="the server certificate could not be verified")
-    if isinstance(exc, requests.exceptions.ChunkedEncodingError):
+    if rq and isinstance(exc, rq.ChunkedEncodingError):
         return E.ConnectionFailure(f"{where}: the answer was cut off ({exc})")
-    if isinstance(exc, (socket.timeout, TimeoutError, requests.exceptions.Timeout)):
+    if isinstance(exc, (socket.timeout, TimeoutError, *((rq.Timeout,) if rq else ()))):
         return E.TimeoutFailure(f"{where}: timed out")
     if isinstance(exc, socket.gaierror):
         return E.ConnectionFailure(f"{where}: host name not found ({exc})")
     if isinstance(exc, (ConnectionError, http.client.HTTPException, OSError,
-                        requests.exceptions.ConnectionError)):
+                        *((rq.ConnectionError,) if rq else ()))):
         return E.ConnectionFailure(f"{where}: connection failed ({type(exc).__name__}: {exc})")
     return E.ProtocolError(f"{where}: {type(exc).__name__}: {exc}")
 
@@ -134,10 +138,20 @@ class Transport:
     """Base: retries, call counting and logging around one raw call per request."""
 
     name = "base"
+    #: Whether a user id known from an earlier run may be sent without logging in: each call of
+    #: the password transports carries the user id and the secret, which Odoo checks (and caches
+    #: per server process), so the login's only use is to learn the id, at the cost of a
+    #: 600,000-round password hash.  JSON-2 has no login: its key says who the user is.
+    resumable = False
 
     def __init__(self, settings: ConnectionSettings):
         self.settings = settings
         self.uid: int | None = None
+        #: True while the user id comes from an earlier run and no call has confirmed it yet.
+        self.resumed = False
+        #: Called as ``signed_in(uid, transport name)`` after each login of a resumable transport
+        #: (the client keeps it in the state file, see :func:`open_transport`).
+        self.signed_in = None
         #: Round-trips made, by ``model.method`` (plus ``common.*``); tests assert on it.
         self.calls: dict[str, int] = {}
         self.retries = 0
@@ -168,21 +182,43 @@ class Transport:
             raise E.NotOdooError(f"{self._where('common.authenticate')}: the answer is not Odoo's "
                                  f"(user id {type(uid).__name__}, not an integer)")
         self.uid = uid
+        self.resumed = False
+        if self.resumable and self.signed_in is not None:
+            self.signed_in(uid, self.name)
         return self.uid
 
+    def resume(self, uid: int) -> None:
+        """Act as ``uid`` without logging in (``resumable`` transports): the first call checks
+        it, and a refused one logs in and is sent again (:meth:`execute_kw`)."""
+        self.uid, self.resumed = uid, True
+
     def execute_kw(self, model: str, method: str, args: list | tuple = (), kwargs: dict | None = None,
-                   *, retry: bool = True) -> Any:
+                   *, retry: bool = True, rows: Sequence[str] | None = None) -> Any:
         """Call ``model.method(*args, **kwargs)`` on the server.
 
         ``retry=False`` is for calls that must not be repeated blindly (a
         create whose answer was lost); the write-back decides those itself.
+        ``rows``: the answer is a list of records, returned as :class:`~.rows.Rows` of these
+        fields, decoded straight into columns where the wire format allows it (JSON).
         """
         if self.uid is None:
             self.authenticate()
-        fn = lambda: self._execute_kw(model, method, list(args), dict(kwargs or {}))  # noqa: E731
-        if not retry:
-            return self._counted(f"{model}.{method}", fn)
-        return self._retrying(f"{model}.{method}", fn)
+        if rows is None:
+            fn = lambda: self._execute_kw(model, method, list(args), dict(kwargs or {}))  # noqa: E731
+        else:
+            fn = lambda: self._execute_rows(model, method, list(args), dict(kwargs or {}), rows)  # noqa: E731
+        send = (lambda: self._counted(f"{model}.{method}", fn)) if not retry else \
+            (lambda: self._retrying(f"{model}.{method}", fn))
+        if not self.resumed:
+            return send()
+        try:
+            result = send()
+        except E.AuthenticationError:  # the remembered user id or the secret is no longer good
+            log.info("%s: the user id of the last run was refused; logging in", self.settings.describe())
+            self.authenticate()
+            return send()
+        self.resumed = False
+        return result
 
     def close(self) -> None:
         pass
@@ -196,6 +232,11 @@ class Transport:
 
     def _execute_kw(self, model: str, method: str, args: list, kwargs: dict) -> Any:
         raise NotImplementedError
+
+    def _execute_rows(self, model: str, method: str, args: list, kwargs: dict, names: Sequence[str]) -> Rows:
+        """A list of records as :class:`~.rows.Rows`; a transport that can decode its answer
+        straight into columns overrides this."""
+        return Rows.of(self._execute_kw(model, method, args, kwargs), names)
 
     # -- machinery ----------------------------------------------------------
     def _counted(self, label: str, fn):
@@ -355,22 +396,27 @@ def _text(value) -> str:
     return value if isinstance(value, str) else json.dumps(value, default=str)[:500]
 
 
-class _WatchedAdapter(requests.adapters.HTTPAdapter):
-    """``requests``' adapter whose pooled connections are :func:`_watched`."""
+@functools.cache
+def _watched_adapter_class():
+    """``requests``' adapter class whose pooled connections are :func:`_watched` (made here:
+    requests and urllib3 are loaded by JSON-2 only, a run over another transport needs neither)."""
+    import requests.adapters
+    import urllib3
 
-    def init_poolmanager(self, *args, **kwargs):
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
+    class WatchedHTTPPool(urllib3.HTTPConnectionPool):
+        def _new_conn(self):
+            return _watched(super()._new_conn())
 
+    class WatchedHTTPSPool(urllib3.HTTPSConnectionPool):
+        def _new_conn(self):
+            return _watched(super()._new_conn())
 
-class _WatchedHTTPPool(urllib3.HTTPConnectionPool):
-    def _new_conn(self):
-        return _watched(super()._new_conn())
+    class WatchedAdapter(requests.adapters.HTTPAdapter):
+        def init_poolmanager(self, *args, **kwargs):
+            super().init_poolmanager(*args, **kwargs)
+            self.poolmanager.pool_classes_by_scheme = {"http": WatchedHTTPPool, "https": WatchedHTTPSPool}
 
-
-class _WatchedHTTPSPool(urllib3.HTTPSConnectionPool):
-    def _new_conn(self):
-        return _watched(super()._new_conn())
+    return WatchedAdapter
 
 
 # =============================================================================
@@ -433,6 +479,7 @@ class XmlRpcTransport(Transport):
     """Stdlib ``xmlrpc.client`` on ``/xmlrpc/2/common`` and ``/xmlrpc/2/object``."""
 
     name = "xmlrpc"
+    resumable = True
 
     def __init__(self, settings: ConnectionSettings):
         super().__init__(settings)
@@ -487,6 +534,7 @@ class JsonRpcTransport(Transport):
     its record proxies fail to marshal Odoo 19 frozendicts)."""
 
     name = "jsonrpc"
+    resumable = True
 
     def __init__(self, settings: ConnectionSettings):
         super().__init__(settings)
@@ -550,11 +598,19 @@ class JsonRpcTransport(Transport):
             raise E.NotOdooError(f"{where}: the answer is not Odoo's JSON-RPC (no version info)")
         return info
 
-    def _json(self, where: str, params: dict):
+    def _json(self, where: str, params: dict, rows: Sequence[str] | None = None):
         """One ``/jsonrpc`` round-trip on odoorpc's connection, its answer read here rather than
         by odoorpc (which indexes ``error.data.message`` and ``result`` blindly): an error object
-        of any shape is a server error of the tree, JSON of another shape is not Odoo."""
-        data = self._guard(where, lambda: self._odoo._connector.proxy_json("/jsonrpc", params))
+        of any shape is a server error of the tree, JSON of another shape is not Odoo.
+        ``rows``: a list of records decoded straight into :class:`~.rows.Rows` of these fields."""
+        if rows is None:
+            data = self._guard(where, lambda: self._odoo._connector.proxy_json("/jsonrpc", params))
+        else:
+            body = self._guard(where, lambda: self._post_json(params))
+            found = json_rows(body, rows, envelope=True)
+            if found is not None:
+                return found
+            data = self._guard(where, lambda: json.loads(body.decode("utf-8")))
         if isinstance(data, dict) and "error" in data:
             error = data["error"] if isinstance(data["error"], dict) else {"message": _text(data["error"])}
             detail = error.get("data") if isinstance(error.get("data"), dict) else {}
@@ -564,7 +620,22 @@ class JsonRpcTransport(Transport):
                 where=where)
         if not isinstance(data, dict):
             raise E.NotOdooError(f"{where}: the answer is not Odoo's JSON-RPC (JSON, not an object)")
-        return data.get("result")  # Odoo leaves "result" out when a method returns None
+        result = data.get("result")  # Odoo leaves "result" out when a method returns None
+        return result if rows is None else Rows.of(result, rows)
+
+    def _post_json(self, params: dict) -> bytes:
+        """The request odoorpc's ``proxy_json`` sends (same opener, cookies and timeout), its
+        answer kept as bytes for :func:`~.rows.json_rows`."""
+        proxy = self._odoo._connector.proxy_json
+        data = {"jsonrpc": "2.0", "method": "call", "params": params, "id": random.randint(0, 1000000000)}
+        request = urllib.request.Request(url=proxy._get_full_url("jsonrpc"), data=json.dumps(data).encode("utf-8"))
+        request.add_header("Content-Type", "application/json")
+        with proxy._opener.open(request, timeout=proxy._timeout) as response:
+            return response.read()
+
+    def resume(self, uid: int) -> None:
+        self._connect()  # odoorpc's connection, which the calls use
+        super().resume(uid)
 
     def _authenticate(self):
         s = self.settings
@@ -575,11 +646,14 @@ class JsonRpcTransport(Transport):
             return False
         return odoo.env.uid
 
-    def _execute_kw(self, model, method, args, kwargs):
+    def _execute_kw(self, model, method, args, kwargs, rows=None):
         s = self.settings  # the body odoorpc's execute_kw sends, answered by :meth:`_json`
         return self._json(self._where(f"{model}.{method}"), {
             "service": "object", "method": "execute_kw",
-            "args": [s.db, self.uid, s.secret, model, method, args, kwargs]})
+            "args": [s.db, self.uid, s.secret, model, method, args, kwargs]}, rows)
+
+    def _execute_rows(self, model, method, args, kwargs, names):
+        return self._execute_kw(model, method, args, kwargs, names)
 
 
 # =============================================================================
@@ -596,9 +670,12 @@ class Json2Transport(Transport):
         except UnicodeEncodeError:
             raise E.ConfigError("api_key: holds characters an HTTP header cannot carry (an Odoo API "
                                 "key is 40 hexadecimal characters): check it was copied whole") from None
+        import requests
+
+        self._requests = requests
         self._session = requests.Session()
         for prefix in ("http://", "https://"):
-            self._session.mount(prefix, _WatchedAdapter())
+            self._session.mount(prefix, _watched_adapter_class()())
         self._session.headers.update({
             "Authorization": f"bearer {settings.api_key.reveal()}",
             "X-Odoo-Database": settings.db,
@@ -608,11 +685,11 @@ class Json2Transport(Transport):
         if settings.url.startswith("https"):
             self._session.verify = settings.requests_verify
 
-    def _post(self, path: str, payload: dict, where: str):
+    def _post(self, path: str, payload: dict, where: str, rows: Sequence[str] | None = None):
         try:
             resp = self._session.post(f"{self.settings.url}{path}", data=json.dumps(payload),
                                       timeout=self.settings.timeout, allow_redirects=False)
-        except requests.RequestException as exc:
+        except self._requests.RequestException as exc:
             raise network_error(exc, where) from None
         if 300 <= resp.status_code < 400:
             raise http_status_error(resp.status_code, where, url=self.settings.url,
@@ -628,11 +705,16 @@ class Json2Transport(Transport):
             raise E.classify_server_error(
                 _text(body.get("message")) or f"HTTP {resp.status_code}", exception_name=_text(body.get("name")),
                 http_status=resp.status_code, details=_text(body.get("debug")) or None, where=where)
+        if rows is not None:
+            found = json_rows(resp.content, rows)
+            if found is not None:
+                return found
         try:
-            return resp.json()
+            body = resp.json()
         except ValueError:
             raise E.NotOdooError(f"{where}: the answer is not Odoo's JSON-2 (not JSON, HTTP "
                                  f"{resp.status_code})") from None
+        return body if rows is None else Rows.of(body, rows)
 
     def _version(self) -> dict:
         where = self._where("common.version")
@@ -652,7 +734,7 @@ class Json2Transport(Transport):
                                  f"JSON-2 (no user context)")
         return ctx.get("uid")
 
-    def _execute_kw(self, model, method, args, kwargs):
+    def _execute_kw(self, model, method, args, kwargs, rows=None):
         payload = dict(kwargs)
         if args:
             # a method not in the table is taken as a record method: ``ids`` first
@@ -661,7 +743,10 @@ class Json2Transport(Transport):
                 raise E.ConfigError(f"json2 takes named arguments only: pass {model}.{method}'s "
                                     f"arguments after the first as keyword arguments")
             payload.update(zip(names, args))
-        return self._post(f"/json/2/{model}/{method}", payload, self._where(f"{model}.{method}"))
+        return self._post(f"/json/2/{model}/{method}", payload, self._where(f"{model}.{method}"), rows)
+
+    def _execute_rows(self, model, method, args, kwargs, names):
+        return self._execute_kw(model, method, args, kwargs, names)
 
     def close(self):
         self._session.close()
@@ -673,18 +758,31 @@ TRANSPORT_CLASSES = {cls.name: cls for cls in (XmlRpcTransport, JsonRpcTransport
 AUTO_PREFERENCE = ("json2", "jsonrpc", "xmlrpc")
 
 
-def open_transport(settings: ConnectionSettings) -> Transport:
+def open_transport(settings: ConnectionSettings, known: tuple[int, str] | None = None,
+                   signed_in=None) -> Transport:
     """Open and authenticate the configured transport; ``auto`` picks the fastest that works.
 
     ``auto`` asks the version once, then tries JSON-2 (Odoo 19+ with an API
     key), JSON-RPC, then XML-RPC; a refused credential on one is not retried on
     the others, since the same secret would be refused again.
+
+    ``known``: the user id and transport of the last run's login (same database and login):
+    that transport, if resumable, sends it without logging in.  ``signed_in(uid, name)`` is
+    called after each login of a resumable transport, to remember it.
     """
     settings.validate()
+
+    def sign_in(transport: Transport) -> None:
+        transport.signed_in = signed_in
+        if known is not None and transport.resumable and known[1] == transport.name:
+            transport.resume(known[0])
+        else:
+            transport.authenticate()
+
     if settings.transport != "auto":
         transport = TRANSPORT_CLASSES[settings.transport](settings)
         transport.version()
-        transport.authenticate()
+        sign_in(transport)
         return transport
     probe = XmlRpcTransport(settings)
     info = probe.version()
@@ -697,7 +795,7 @@ def open_transport(settings: ConnectionSettings) -> Transport:
         transport._server_version = info
         transport.calls = dict(probe.calls)
         try:
-            transport.authenticate()
+            sign_in(transport)
         except E.AuthenticationError as exc:
             if name == "json2":  # the key may be scoped or expired: the password may still work
                 last = exc

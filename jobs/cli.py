@@ -734,7 +734,7 @@ def audit(ctx, rule_names, client_filter, as_of, output, fmt, snapshot_dir, demo
     findings, not_raised = result.findings, result.not_raised
     ids = _resolve_client(snapshot, client_filter)
     if ids:
-        findings = [f for f in findings if f.client_id in ids]
+        findings = findings.take(findings.isin("client_id", ids))
         not_raised = [n for n in not_raised if n.client_id in ids]
     meta = dict(snapshot.meta, as_of=day.isoformat())
     # the write-back's ramp as a first sync would make it (no ledger: nothing received yet today)
@@ -776,7 +776,7 @@ def _live_audit(profile, rules, as_of, progress=None, client_filter=None):
                                 broken_dates=broken_dates(run.state, run.client.scope, previous))
         history.record(run.state, run.client.scope, summary.run_id, day, result.findings, profile.history_days)
         summary.as_of = day.isoformat()
-        summary.findings = dict(sorted(Counter(f.rule for f in result.findings).items()))
+        summary.findings = dict(sorted(Counter(result.findings.column("rule").tolist()).items()))
         summary.rule_errors = result.errors
         if result.errors:
             summary.status, summary.exit_code = "partial", EXIT_PARTIAL
@@ -794,7 +794,8 @@ def _live_explain(ctx, profile, rules, client, as_of):
         ids = _resolve_client(snapshot, client)
         planned = plan_sync(run, profile, rules, snapshot, day, summary.run_id)
         summary.as_of = day.isoformat()
-    theirs = {marker_key(f.key) for f in planned.result.findings if f.client_id in ids}
+    found = planned.result.findings
+    theirs = {marker_key(key) for key in found.take(found.isin("client_id", ids)).keys().tolist()}
     theirs |= {marker_key(f["key"]) for fs in planned.previous.values() for f in fs if f.get("client_id") in ids}
     decisions = {it.key: it for it in planned.plan.items if it.key in theirs
                  or it.res_model == "res.partner" and it.res_id in ids}
@@ -886,7 +887,7 @@ def explain(ctx, client, as_of, snapshot_dir, demo, lang, **flags):
         result, decisions = rules.evaluate(snapshot, day), None
     else:
         snapshot, day, ids, result, decisions = _live_explain(ctx, profile, rules, client, as_of)
-    findings = [f for f in result.findings if f.client_id in ids]
+    findings = result.findings.take(result.findings.isin("client_id", ids))
     if decisions is None:  # the write-back's ramp over the whole database, as a first sync makes it
         from clientcare.jobs.ramp import deadline
         ramp = report.audit_ramp(result.findings, day, profile.max_new_per_person_per_day, result.working_time)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from clientcare.connector.state import StateStore
 from clientcare.jobs.health_history import TABLES, load, record
+from clientcare.jobs.previous_findings import by_rule
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -32,7 +33,7 @@ def demo_history(profile, rules, snapshot, day: date, last: bool = True, every_d
                 run_day = day - timedelta(days=every_days * k)
                 result = stating.evaluate(snapshot, run_day, previous=previous, history=load(state, "demo"))
                 record(state, "demo", f"demo-{run_day.isoformat()}", run_day, result.findings, profile.history_days)
-                previous = {r: [f.to_dict() for f in result.findings if f.rule == r] for r in result.rules_run}
+                previous = by_rule(result.findings, result.rules_run)
             return load(state, "demo")
         finally:
             state.close()

@@ -45,10 +45,15 @@ Stretch = namedtuple("Stretch", COLUMNS)
 def checklists(findings) -> dict[int, tuple]:
     """Client id -> (name, score, band, criteria JSON) from the findings stating client health."""
     from clientcare.rules.finding import HEALTH_LEVEL
+    from clientcare.rules.finding_table import FindingTable
 
-    return {f.subject_id: (f.subject_name, f.data.get("score"), f.data.get("band"),
-                           json.dumps(f.data.get("criteria") or {}, sort_keys=True))
-            for f in findings if f.level == HEALTH_LEVEL and "band" in (f.data or {})}
+    if isinstance(findings, FindingTable):  # the run's table: three columns of its checklist rows
+        rows = findings.take(findings.isin("level", (HEALTH_LEVEL,)))
+        stated = zip(*(rows.column(c).tolist() for c in ("subject_id", "subject_name", "data")))
+    else:  # findings one by one
+        stated = ((f.subject_id, f.subject_name, f.data) for f in findings if f.level == HEALTH_LEVEL)
+    return {sid: (name, data.get("score"), data.get("band"), json.dumps(data.get("criteria") or {}, sort_keys=True))
+            for sid, name, data in stated if "band" in (data or {})}
 
 
 def load_for_run(state: StateStore, scope: str, rules) -> pd.DataFrame | None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import NamedTuple
 
@@ -46,6 +45,12 @@ TABLES = Tables({1: """
     # for the ramp (:mod:`clientcare.jobs.ramp`)
     5: """
     ALTER TABLE ledger ADD COLUMN created_on TEXT
+    """,
+    # the digest of the finding's inputs the fingerprint was computed from (:mod:`clientcare.rules.digest`,
+    # a signed 64-bit integer): set with the fingerprint, cleared when a fingerprint comes without
+    # one; a file from before has none, the next applied run stores them
+    6: """
+    ALTER TABLE ledger ADD COLUMN digest INTEGER
     """})
 
 
@@ -64,11 +69,12 @@ class Entry(NamedTuple):
     records: tuple[int, ...] | None = None
     #: The day this run creates it (ISO date), for a create only.
     created_on: str | None = None
+    #: The digest of the finding's inputs ``fingerprint`` was computed from (None: unknown).
+    digest: int | None = None
 
 
-@dataclass(frozen=True)
-class Known:
-    """What the ledger knows of one activity key."""
+class Known(NamedTuple):
+    """What the ledger knows of one activity key (a tuple: a run reads one per open activity)."""
 
     status: str
     odoo_id: int | None = None
@@ -82,6 +88,10 @@ class Known:
     feedback: str | None = None
     #: Dates a person agreed (a deadline they moved) that passed with the situation unchanged.
     broken_dates: tuple[str, ...] = ()
+    #: The fingerprint ClientCare last wrote or found unchanged, and the digest of the finding's
+    #: inputs it was computed from (None: not known, e.g. a state file from before digests).
+    fingerprint: str | None = None
+    digest: int | None = None
 
 
 class Done(NamedTuple):
@@ -98,10 +108,15 @@ def activities(state: StateStore, scope: str) -> dict[str, Known]:
     """Activity keys the ledger knows for this database."""
     rows = state.db.execute(
         "SELECT finding_key, status, odoo_id, run_id, assigned_user_id, deadline, records, done_by, "
-        "done_by_user_id, done_at, feedback, broken_dates FROM ledger WHERE scope=? AND kind='activity'",
-        (scope,)).fetchall()
-    return {r[0]: Known(r[1], r[2], r[3], r[4], r[5], tuple(json.loads(r[6])) if r[6] else None, *r[7:11],
-                        tuple(json.loads(r[11] or "[]"))) for r in rows}
+        "done_by_user_id, done_at, feedback, broken_dates, fingerprint, digest FROM ledger "
+        "WHERE scope=? AND kind='activity'", (scope,)).fetchall()
+    return {r[0]: Known(r[1], r[2], r[3], r[4], r[5], _ids(r[6]), *r[7:11],
+                        tuple(json.loads(r[11])) if r[11] else (), r[12], r[13]) for r in rows}
+
+
+def _ids(stored: str | None) -> tuple[int, ...] | None:
+    """The record ids as stored (JSON); most findings list none."""
+    return None if stored is None else () if stored == "[]" else tuple(json.loads(stored))
 
 
 def by_odoo_id(state: StateStore, scope: str, ids: Iterable[int]) -> dict[int, Known]:
@@ -124,13 +139,15 @@ def forget_done(state: StateStore, scope: str, gone: Callable[[str, str, int], b
 def record(state: StateStore, scope: str, status: str, entries: Iterable[Entry]) -> None:
     """Store ``status`` for each entry.  A key keeps the run that opened it while its activity
     stays open (``undo`` of that run removes it); a known Odoo id, owner, deadline or record
-    list is never forgotten for want of a new one."""
+    list is never forgotten for want of a new one.  A new fingerprint comes with its digest
+    (None forgets the old one: it no longer describes what Odoo holds)."""
     now = datetime.now(timezone.utc).isoformat()
     with state.transaction() as db:
         for e in entries:
             db.execute(
                 "INSERT INTO ledger(finding_key, scope, res_model, res_id, kind, odoo_id, run_id, status, "
-                "fingerprint, updated_at, assigned_user_id, deadline, records, created_on) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+                "fingerprint, updated_at, assigned_user_id, deadline, records, created_on, digest) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
                 "ON CONFLICT(scope, finding_key, kind) DO UPDATE SET odoo_id=coalesce(excluded.odoo_id, "
                 "ledger.odoo_id), run_id=CASE WHEN excluded.status IN ('pending','open','posted') "
                 "AND ledger.status NOT IN ('open') THEN excluded.run_id ELSE ledger.run_id END, "
@@ -139,10 +156,20 @@ def record(state: StateStore, scope: str, status: str, entries: Iterable[Entry])
                 "assigned_user_id=coalesce(excluded.assigned_user_id, ledger.assigned_user_id), "
                 "deadline=coalesce(excluded.deadline, ledger.deadline), "
                 "records=coalesce(excluded.records, ledger.records), "
-                "created_on=coalesce(excluded.created_on, ledger.created_on)",
+                "created_on=coalesce(excluded.created_on, ledger.created_on), "
+                "digest=CASE WHEN excluded.fingerprint IS NULL THEN ledger.digest ELSE excluded.digest END",
                 (e.key, scope, e.res_model, e.res_id, e.kind, e.odoo_id, e.run_id, status, e.fingerprint, now,
                  e.assigned_user_id, e.deadline, json.dumps(list(e.records)) if e.records is not None else None,
-                 e.created_on))
+                 e.created_on, e.digest if e.fingerprint is not None else None))
+
+
+def record_digests(state: StateStore, scope: str, unchanged: Iterable[tuple[str, str, int]]) -> None:
+    """For activities found unchanged, each (key, fingerprint, digest): the fingerprint Odoo's
+    marker holds and the digest of the finding's inputs that gives it, so the next run knows the
+    activity unchanged without computing its fingerprint."""
+    with state.transaction() as db:
+        db.executemany("UPDATE ledger SET fingerprint=?, digest=? WHERE scope=? AND kind='activity' AND "
+                       "finding_key=?", [(fp, digest, scope, key) for key, fp, digest in unchanged])
 
 
 def created_since(state: StateStore, scope: str, since: date) -> dict[tuple[int | None, date], int]:
@@ -191,9 +218,10 @@ def rekey(state: StateStore, scope: str, old_key: str, new_key: str) -> None:
     with state.transaction() as db:
         db.execute("INSERT OR IGNORE INTO ledger(finding_key, scope, res_model, res_id, kind, odoo_id, run_id, "
                    "status, fingerprint, updated_at, assigned_user_id, deadline, records, done_by, done_by_user_id, "
-                   "done_at, feedback, broken_dates) SELECT ?, scope, res_model, res_id, kind, odoo_id, run_id, "
-                   "status, fingerprint, updated_at, assigned_user_id, deadline, records, done_by, done_by_user_id, "
-                   "done_at, feedback, broken_dates FROM ledger WHERE scope=? AND kind='activity' AND finding_key=?",
+                   "done_at, feedback, broken_dates, digest) SELECT ?, scope, res_model, res_id, kind, odoo_id, "
+                   "run_id, status, fingerprint, updated_at, assigned_user_id, deadline, records, done_by, "
+                   "done_by_user_id, done_at, feedback, broken_dates, digest FROM ledger "
+                   "WHERE scope=? AND kind='activity' AND finding_key=?",
                    (new_key, scope, old_key))
         db.execute("UPDATE ledger SET status='merged' WHERE scope=? AND kind='activity' AND finding_key=?",
                    (scope, old_key))

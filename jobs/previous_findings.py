@@ -24,6 +24,13 @@ def load(state: StateStore, scope: str) -> dict[str, list[dict]]:
     return {rule: json.loads(data) for rule, data in rows}
 
 
+def by_rule(findings, rules) -> dict[str, list[dict]]:
+    """What :func:`save` stores of a run: the ``Finding.to_dict()`` of each of ``rules``' findings
+    (``findings``: a FindingTable), rule by rule."""
+    rule = findings.column("rule")
+    return {name: findings.take(rule == name).to_dicts() for name in rules}
+
+
 def save(state: StateStore, scope: str, run_id: str, by_rule: dict[str, list[dict]]) -> None:
     """Replace the previous findings of the rules given (those that ran to the end)."""
     with state.transaction() as db:

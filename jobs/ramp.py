@@ -17,10 +17,9 @@ away simply drops out of it.
 """
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import NamedTuple
 
 from clientcare.connector.facts import severity_rank
@@ -84,35 +83,63 @@ def ramp(creations: Iterable[Creation], cap: int, as_of: date, working_time: Wor
     day off: on their next working day, the day they will see them); critical findings take
     ``cap`` whatever was received; the rest go ``cap`` a day on the following working days.
     """
+    creations = list(creations)
+    return ramp_columns([c.key for c in creations], [c.owner for c in creations],
+                        [c.severity for c in creations], [c.since for c in creations], cap, as_of,
+                        working_time, received)
+
+
+def ramp_columns(keys: Sequence[str], owners: Sequence[int | None], severities: Sequence[str],
+                 since: Sequence[date | None], cap: int, as_of: date, working_time: WorkingTime,
+                 received: Mapping[int | None, int] | None = None) -> Ramp:
+    """:func:`ramp` of creations given as columns (the audit has hundreds of thousands): each
+    person's creations in :func:`order`; today's are the first ones (criticals come first and
+    take ``cap``, the rest what is left of ``room``), the k-th queued one waits k // cap + 1
+    working days after the first."""
+    import numpy as np  # not at import: the write-back's module is imported by cheap commands
+
     if cap < 0:
         raise ValueError(f"max_new_per_person_per_day must be 0 or more, not {cap}")
     received = dict(received or {})
-    mine: dict[int | None, list[Creation]] = defaultdict(list)
-    for c in creations:
-        mine[c.owner].append(c)
-    days: dict[str, date] = {}
-    ahead: dict[str, int] = {}
+    n = len(keys)
+    people_of: dict[int | None, int] = {}  # owner -> its group, in order of first appearance
+    group = np.fromiter((people_of.setdefault(o, len(people_of)) for o in owners), dtype=np.int64, count=n)
+    ranks = {s: severity_rank(s) for s in set(severities)}
+    rank = np.fromiter((ranks[s] for s in severities), dtype=np.int64, count=n)
+    oldest = np.fromiter(((s or date.max).toordinal() for s in since), dtype=np.int64, count=n)
+    by_key = np.empty(n, dtype=np.int64)
+    by_key[sorted(range(n), key=keys.__getitem__)] = np.arange(n)
+    rows = np.lexsort((by_key, oldest, rank, group))  # by person, each in ``order``
+    sizes = np.bincount(group, minlength=len(people_of))
+    starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
+    position = np.arange(n) - starts[group[rows]]  # how many of its person's come before it
+    critical = np.bincount(group[np.fromiter((s == NEVER_QUEUED for s in severities), dtype=bool, count=n)],
+                           minlength=len(people_of))
+    day = np.full(n, as_of, dtype=object)
     people: dict[int | None, Person] = {}
-    for owner, items in mine.items():
-        items.sort(key=order)
+    for owner, g in people_of.items():
         got = received.get(owner, 0)
         calendar = working_time.for_user(owner)
         first = calendar.on_or_after(as_of)
-        room = max(cap - got, 0)
-        today = queued = 0
+        size = int(sizes[g])
+        if cap:
+            crits = min(int(critical[g]), cap)  # criticals take the cap whatever was received
+            today = crits + min(max(max(cap - got, 0) - crits, 0), size - int(critical[g]))
+        else:
+            today = size
+        queued = size - today
         until = None
-        for n, c in enumerate(items):
-            ahead[c.key] = n
-            # criticals come first: ``today`` counts only criticals while they last
-            if not cap or today < (cap if c.severity == NEVER_QUEUED else room):
-                days[c.key] = as_of
-                today += 1
-                continue
-            # the k-th queued one waits k // cap + 1 working days after the first
-            until = days[c.key] = calendar.add_working_days(first, queued // cap + 1)
-            queued += 1
+        if queued:
+            later = [first]  # later[k]: the k-th working day after the first
+            for _ in range((queued - 1) // cap + 1):
+                later.append(calendar.on_or_after(later[-1] + timedelta(days=1)))
+            wait = np.arange(queued) // cap + 1
+            at = int(starts[g]) + today
+            day[at:at + queued] = np.array(later, dtype=object)[wait]
+            until = later[-1]
         people[owner] = Person(owner, got, today, queued, until)
-    return Ramp(as_of, cap, days, ahead, people)
+    ordered = np.asarray(keys, dtype=object)[rows].tolist()
+    return Ramp(as_of, cap, dict(zip(ordered, day.tolist())), dict(zip(ordered, position.tolist())), people)
 
 
 def deadline(action, created: date, calendar) -> date:

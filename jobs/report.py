@@ -11,21 +11,28 @@ from __future__ import annotations
 import csv
 import functools
 import io
+import itertools
 import json
-from datetime import date
+from datetime import date, datetime
+from json.encoder import encode_basestring_ascii
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from clientcare.connector.facts import marker_key, severity_rank
 from clientcare.connector.snapshot import Snapshot
 from clientcare.jobs import health_history
 from clientcare.rules.words import band_word
 from clientcare.jobs.charts import BAND_COLORS, TONES, bar_chart, score_line
-from clientcare.jobs.ramp import DEFAULT_PER_DAY, Creation, Ramp, deadline, ramp
+from clientcare.jobs.ramp import DEFAULT_PER_DAY, Ramp, deadline, ramp_columns
 from clientcare.jobs.writeback import esc, esc_name, evidence_table
 from clientcare.rules import frames as F
 from clientcare.rules.bidi import isolate
-from clientcare.rules.i18n import SOURCE, _, is_source, ngettext, normalize, pgettext, render
+from clientcare.rules.finding import Action, Rows, jsonable
+from clientcare.rules.finding_table import FindingTable, findings_of
+from clientcare.rules.i18n import SOURCE, Msg, _, is_source, ngettext, normalize, pgettext, render, translate
 from clientcare.rules.working_time import WorkingTime
 
 #: Lines of the "Not raised, because" section in text output (JSON lists them all).
@@ -73,54 +80,114 @@ def user_names(snapshot: Snapshot) -> dict[int, str]:
     return dict(zip(users["id"].astype(int), users["name"].astype(str)))
 
 
-def audit_ramp(findings: list, as_of: date, cap: int = DEFAULT_PER_DAY,
+def audit_ramp(findings, as_of: date, cap: int = DEFAULT_PER_DAY,
                working_time: WorkingTime | None = None) -> Ramp:
     """The write-back's ramp (:func:`clientcare.jobs.ramp.ramp`) over the findings' activities,
     as a first sync would make it: no ledger, so nothing received yet today."""
-    return ramp([Creation(marker_key(f.key), _owner(f), f.severity, f.action.due_date) for f in findings
-                 if getattr(f, "action", None) is not None and f.action.kind == "activity"],
-                cap, as_of, working_time or WorkingTime.weekdays())
+    table = findings_of(findings)
+    act = np.flatnonzero(table.column("action_kind") == "activity")
+    return _ramp(table, table.keys(), act, as_of, cap, working_time)[0]
 
 
-def _owner(f) -> int | None:
-    owner = getattr(f, "responsible_user_id", None)
-    return int(owner) if owner else None
+def _ramp(table, keys: np.ndarray, act: np.ndarray, as_of: date, cap: int, working_time: WorkingTime | None):
+    """:func:`audit_ramp` of the rows ``act``, with their marker keys."""
+    marked = _marker_keys(keys[act].tolist())
+    owners = [int(o) if o else None for o in table.column("responsible_user_id")[act].tolist()]
+    return ramp_columns(marked, owners, table.column("severity")[act].tolist(), table.column("due_date")[act].tolist(),
+                        cap, as_of, working_time or WorkingTime.weekdays()), marked
 
 
-def findings_frame(findings: list, snapshot: Snapshot, as_of: date, cap: int = DEFAULT_PER_DAY,
+def _marker_keys(keys: list[str]) -> list[str]:
+    """:func:`~clientcare.connector.facts.marker_key` of each key, in one pass over them joined by
+    a character markers keep and no key holds (one by one when every such character is taken)."""
+    for sep in "=+@":
+        joined = sep.join(keys)
+        if len(keys) > 1 and joined.count(sep) == len(keys) - 1:
+            return marker_key(joined).split(sep)
+    return [marker_key(k) for k in keys]
+
+
+def _objects(values) -> np.ndarray:
+    out = np.empty(len(values), dtype=object)
+    out[:] = values if isinstance(values, np.ndarray) and values.dtype == object else list(values)
+    return out
+
+
+def _lookup(mapping, values) -> list:
+    """``mapping(v)`` of each value, computed once per distinct value."""
+    seen: dict = {}
+    return [seen[v] if v in seen else seen.setdefault(v, mapping(v)) for v in values]
+
+
+def _ranks(values: list) -> np.ndarray:
+    """Each value's place (from 0) among the distinct values sorted, for ``np.lexsort``: texts ranked
+    by Arrow (UTF-8 bytes sort as Python sorts code points), anything else by Python."""
+    try:
+        return pc.rank(pa.array(values, type=pa.string()), sort_keys="ascending",
+                       tiebreaker="dense").to_numpy().astype(np.int64) - 1
+    except (pa.ArrowException, TypeError, ValueError):  # not text (or not UTF-8): Python's order
+        order = sorted(set(values))
+        place = {v: i for i, v in enumerate(order)}
+        return np.fromiter((place[v] for v in values), dtype=np.int64, count=len(values))
+
+
+def findings_frame(findings, snapshot: Snapshot, as_of: date, cap: int = DEFAULT_PER_DAY,
                    working_time: WorkingTime | None = None) -> pd.DataFrame:
     """One row per finding with the client's and the owner's names, sorted for reading;
     ``ramp_day`` is the day sync would create its activity (:func:`audit_ramp`, ``cap`` a day
     per person), ``due`` the deadline it would get then (a working day of its owner), ``since``
-    the rule's own date when that is earlier (the situation is older than the activity)."""
-    names = user_names(snapshot)
+    the rule's own date when that is earlier (the situation is older than the activity).
+    Built from the findings' columns (:func:`~clientcare.rules.finding_table.findings_of`)."""
+    return _findings_frame(findings_of(findings), None, snapshot, as_of, cap, working_time)
+
+
+def _findings_frame(table: FindingTable, keys: np.ndarray | None, snapshot: Snapshot, as_of: date, cap: int,
+                    working_time: WorkingTime | None) -> pd.DataFrame:
+    """:func:`findings_frame` of a table whose ``keys`` may be known already."""
+    n = len(table)
     working_time = working_time or WorkingTime.weekdays()
-    days = audit_ramp(findings, as_of, cap, working_time).days
+    names = user_names(snapshot)
     clients = dict(zip(snapshot.partners["id"].astype(int), snapshot.partners["name"].astype(str)))
-    actions = [getattr(f, "action", None) for f in findings]
-    activity = [a is not None and a.kind == "activity" for a in actions]
-    client_ids = [getattr(f, "client_id", None) for f in findings]
-    owners = [getattr(f, "responsible_user_id", None) for f in findings]
-    ramp_days = [days[marker_key(f.key)] if act else "" for f, act in zip(findings, activity)]
-    frame = pd.DataFrame({  # column by column: no dict per finding
-        "client_id": client_ids, "client": [clients.get(int(c), "") if c else "" for c in client_ids],
-        "severity": [f.severity for f in findings], "rule": [f.rule for f in findings],
-        "summary": pd.Series([f.summary for f in findings], dtype=object), "owner_id": owners,
-        "owner": [names.get(int(o), f"user {o}") if o else "" for o in owners],
-        "subject": [f"{f.subject_model},{f.subject_id}" for f in findings],
-        "subject_name": [getattr(f, "subject_name", "") for f in findings],
-        "level": [getattr(f, "level", None) for f in findings], "key": [f.key for f in findings],
-        "action": [(getattr(a, "kind", None) if a else None) or "" for a in actions],
-        "activity_type": [(getattr(a, "activity_type", None) if a else None) or "" for a in actions],
-        "ramp_day": ramp_days,
-        "due": [deadline(a, day, working_time.for_user(int(o) if o else None)) if act else ""
-                for a, act, day, o in zip(actions, activity, ramp_days, owners)],
-        "since": [a.due_date if act and a.due_date and a.due_date < as_of else ""
-                  for a, act in zip(actions, activity)],
-    })
-    frame["_sev"] = frame["severity"].map(severity_rank)
-    return (frame.sort_values(["client", "_sev", "rule", "key"], kind="stable")
-            .drop(columns="_sev").reset_index(drop=True))
+    keys = table.keys() if keys is None else keys
+    kind = table.column("action_kind")
+    act = np.flatnonzero(kind == "activity")
+    days, marked = _ramp(table, keys, act, as_of, cap, working_time)
+    act_days = [days.days[k] for k in marked]
+    owners = table.column("responsible_user_id").tolist()
+    act_owners = [owners[i] for i in act.tolist()]
+    due_dates = table.column("due_date")[act].tolist()
+    summaries, types = table.column("action_summary"), table.column("activity_type")
+    calendars = {o: working_time.for_user(int(o) if o else None) for o in dict.fromkeys(act_owners)}
+    deadlines: dict = {}  # a deadline is its calendar's first working day on or after the action's due_on
+    due = _objects([""] * n)
+    found = []
+    for o, a, day in zip(act_owners, (Action("activity", summaries[i], types[i], d)
+                                      for i, d in zip(act.tolist(), due_dates)), act_days):
+        found.append((id(calendars[o]), a.due_on(day)))
+        deadlines.setdefault(found[-1], (a, day, calendars[o]))
+    deadlines = {k: deadline(*v) for k, v in deadlines.items()}
+    due[act] = _objects([deadlines[k] for k in found])
+    ramp_day, since = _objects([""] * n), _objects([""] * n)
+    ramp_day[act] = _objects(act_days)
+    since[act] = _objects([d if d and d < as_of else "" for d in due_dates])
+    client_ids = table.column("client_id").tolist()
+    client = _lookup(lambda c: clients.get(int(c), "") if c else "", client_ids)
+    severity, rule, key = table.column("severity").tolist(), table.column("rule").tolist(), keys.tolist()
+    ranks = {s: severity_rank(s) for s in set(severity)}
+    order = np.lexsort((_ranks(key), _ranks(rule), np.fromiter(map(ranks.__getitem__, severity), np.int64, n),
+                        _ranks(client)))
+    kinds = kind.tolist()
+    columns = {  # column by column: no dict per finding, lists as before (pandas infers the same types)
+        "client_id": client_ids, "client": client, "severity": severity, "rule": rule,
+        "summary": table.column("summary"), "owner_id": owners,
+        "owner": _lookup(lambda o: names.get(int(o), f"user {o}") if o else "", owners),
+        "subject": [f"{m},{i}" for m, i in zip(table.column("subject_model").tolist(), table.column("subject_id").tolist())],
+        "subject_name": table.column("subject_name").tolist(), "level": table.column("level").tolist(), "key": key,
+        "action": [k or "" for k in kinds], "activity_type": [t or "" for t in types.tolist()],
+        "ramp_day": ramp_day, "due": due, "since": since,
+    }
+    return pd.DataFrame({name: pd.Series(_objects(values)[order], dtype=object) if name == "summary"
+                         else _objects(values)[order].tolist() for name, values in columns.items()})
 
 
 def not_raised_frame(not_raised: list, snapshot: Snapshot) -> pd.DataFrame:
@@ -139,13 +206,16 @@ def not_raised_frame(not_raised: list, snapshot: Snapshot) -> pd.DataFrame:
     return frame.sort_values(["client", "rule", "record"], kind="stable").reset_index(drop=True)
 
 
-def client_groups(frame: pd.DataFrame) -> list[tuple[str, list[int]]]:
+def client_groups(frame: pd.DataFrame):
     """Row positions per client as the reports show it ("(no client)" for none), clients sorted
-    by that name, rows in frame order: one pass over a column, not a frame per client."""
-    groups: dict[str, list[int]] = {}
-    for i, name in enumerate(frame["client"].tolist()):
-        groups.setdefault(name or "(no client)", []).append(i)
-    return sorted(groups.items())
+    by that name, rows in frame order, one client at a time (a reader stops early)."""
+    names = [name or "(no client)" for name in frame["client"].tolist()]
+    group = _ranks(names)
+    order = np.argsort(group, kind="stable")
+    at = 0
+    for name, size in zip(sorted(set(names)), np.bincount(group).tolist()):
+        yield name, order[at:at + size].tolist()
+        at += size
 
 
 NOBODY = "(nobody)"
@@ -162,45 +232,76 @@ def person_groups(frame: pd.DataFrame, as_of: date) -> list[tuple[str, list[int]
     gives them: new activities today and queued (until when).  Rows in the order sync creates them (the
     day, then most severe, oldest, key), then the findings without an activity."""
     day, sev, due, key = (frame[c].tolist() for c in ("ramp_day", "severity", "due", "key"))
-    groups: dict[str, list[int]] = {}
-    for i, name in enumerate(frame["owner"].tolist()):
-        groups.setdefault(name or NOBODY, []).append(i)
-    out = []
-    for name in sorted(groups, key=lambda n: (n == NOBODY, n)):
-        rows = sorted(groups[name], key=lambda i: (day[i] == "", day[i] or as_of, severity_rank(sev[i]),
-                                                   due[i] or as_of, key[i]))
-        today = sum(1 for i in rows if day[i] == as_of)
-        later = [day[i] for i in rows if day[i] != "" and day[i] > as_of]
-        figures = ngettext("{n} new activity today", "{n} new activities today", today) if today or not later \
-            else _("none today")
-        if later:
+    n = len(day)
+    who = [name or NOBODY for name in frame["owner"].tolist()]
+    people = sorted(set(who), key=lambda name: (name == NOBODY, name))
+    place = {name: i for i, name in enumerate(people)}
+    group = np.fromiter((place[name] for name in who), dtype=np.int64, count=n)
+    undated = np.fromiter((d == "" for d in day), dtype=bool, count=n)
+    created = np.fromiter(((d or as_of).toordinal() for d in day), dtype=np.int64, count=n)
+    ranks = {s: severity_rank(s) for s in set(sev)}
+    order = np.lexsort((_ranks(key), np.fromiter(((d or as_of).toordinal() for d in due), dtype=np.int64, count=n),
+                        np.fromiter((ranks[s] for s in sev), dtype=np.int64, count=n), created, undated, group))
+    sizes = np.bincount(group, minlength=len(people))
+    today = np.bincount(group[~undated & (created == as_of.toordinal())], minlength=len(people))
+    queued = ~undated & (created > as_of.toordinal())
+    later = np.bincount(group[queued], minlength=len(people))
+    last = np.zeros(len(people), dtype=np.int64)
+    np.maximum.at(last, group[queued], created[queued])
+    out, at = [], 0
+    for i, name in enumerate(people):
+        rows = order[at:at + sizes[i]].tolist()
+        at += sizes[i]
+        figures = ngettext("{n} new activity today", "{n} new activities today", int(today[i])) \
+            if today[i] or not later[i] else _("none today")
+        if later[i]:
             # TRANSLATORS: {today} is "3 new activities today" or "none today"
-            figures = ngettext("{today}, {n} queued until {day}", "{today}, {n} queued until {day}", len(later),
-                               today=figures, day=max(later))
+            figures = ngettext("{today}, {n} queued until {day}", "{today}, {n} queued until {day}", int(later[i]),
+                               today=figures, day=date.fromordinal(int(last[i])))
         out.append((name, rows, figures))
     return out
+
+
+def _texts(values, lang: str | None) -> list[str]:
+    """:func:`~clientcare.rules.i18n.render` of each value (English messages as their text)."""
+    if lang is None or is_source(lang):
+        return [v if type(v) is str else str.__str__(v) if type(v) is Msg else render(v) for v in values]
+    return [render(v, lang) for v in values]
+
+
+def _template(message: Msg, lang: str | None) -> str:
+    """A message's text in ``lang``, its ``{values}`` left to fill (rendered in ``lang``)."""
+    return message.msgid if lang is None or is_source(lang) else \
+        translate(message.msgid, lang, context=message.context, domain=message.domain)
+
+
+# TRANSLATORS: one finding of a person's list: its client, what it says, when it is due
+FINDING_LINE = _("{client}: {summary}  {when}")
 
 
 def render_text(frame: pd.DataFrame, not_raised: pd.DataFrame | None, as_of: date, lang: str | None = None) -> str:
     """The findings per person (their owner), with what the ramp gives each on ``as_of``;
     names isolated (:func:`~clientcare.rules.bidi.isolate`), as in the summaries; every text
-    in ``lang`` (English when None)."""
+    in ``lang`` (English when None).  Each distinct value (a severity, a client, a day) is
+    rendered once."""
     out = [render(_("No findings."), lang)] if frame.empty else []
-    sev, rule, summary, client, action, day, due = (frame[c].tolist() for c in (
-        "severity", "rule", "summary", "client", "action", "ramp_day", "due"))
+    sev, rule, client, action, day, due = (frame[c].tolist() for c in (
+        "severity", "rule", "client", "action", "ramp_day", "due"))
 
-    def when(i: int):
-        if action[i] != "activity":
-            return _("({action})", action=ACTION_WORDS.get(action[i], action[i])) if action[i] \
-                else _("(reported only)")
-        return _("(due {due})", due=due[i]) if day[i] == as_of else \
-            _("(queued: created {day}, due {due})", day=day[i], due=due[i])
+    def when(a, d, due_day):
+        if a != "activity":
+            return render(_("({action})", action=ACTION_WORDS.get(a, a)) if a else _("(reported only)"), lang)
+        return render(_("(due {due})", due=due_day) if d == as_of else
+                      _("(queued: created {day}, due {due})", day=d, due=due_day), lang)
+    heads = _lookup(lambda sr: f"  {word(SEVERITY_WORDS, sr[0], lang):<8} {sr[1]:<16} ", zip(sev, rule))
+    clients = _lookup(lambda c: render(isolate(c) if c else NO_CLIENT, lang), client)
+    whens = _lookup(lambda w: when(*w), zip(action, day, due))
+    line = _template(FINDING_LINE, lang).format
+    lines = [head + line(client=c, summary=s, when=w)
+             for head, c, s, w in zip(heads, clients, _texts(frame["summary"].tolist(), lang), whens)]
     for name, rows, figures in person_groups(frame, as_of):
         out.append(render(_("{person}: {figures}", person=isolate(person(name, lang)), figures=figures), lang))
-        out += [f"  {word(SEVERITY_WORDS, sev[i], lang):<8} {rule[i]:<16} "
-                # TRANSLATORS: one finding of a person's list: its client, what it says, when it is due
-                + render(_("{client}: {summary}  {when}", client=isolate(client[i]) if client[i] else NO_CLIENT,
-                           summary=summary[i], when=when(i)), lang) for i in rows]
+        out += [lines[i] for i in rows]
     if not frame.empty:
         counts = frame.groupby(["rule", "severity"]).size()
         out.append("")
@@ -262,11 +363,11 @@ def _missing(value) -> bool:
         return False
 
 
-def render_json(findings: list, meta: dict, not_raised: list = (), not_judged: list = (), people: list = ()) -> str:
+def render_json(findings, meta: dict, not_raised: list = (), not_judged: list = (), people: list = ()) -> str:
     return "".join(json_chunks(findings, meta, not_raised, not_judged, people))
 
 
-def people_dicts(findings: list, snapshot: Snapshot, as_of: date, cap: int = DEFAULT_PER_DAY,
+def people_dicts(findings, snapshot: Snapshot, as_of: date, cap: int = DEFAULT_PER_DAY,
                  working_time: WorkingTime | None = None) -> list[dict]:
     """Per person, what the ramp gives them (:func:`audit_ramp`), with their name."""
     names = user_names(snapshot)
@@ -275,29 +376,229 @@ def people_dicts(findings: list, snapshot: Snapshot, as_of: date, cap: int = DEF
             for p in sorted(people, key=lambda p: (p.owner is None, p.owner or 0))]
 
 
-def json_chunks(findings: list, meta: dict, not_raised: list = (), not_judged: list = (), people: list = ()):
-    """The JSON audit piece by piece, one finding per line, so a large audit is written as it is
-    encoded instead of becoming one string (and ``json.dumps`` without indent is the fast one);
-    ``people``: :func:`people_dicts`."""
+#: Findings encoded at a time by :func:`json_chunks` (the audit is written as it is encoded).
+JSON_BATCH = 8192
+
+
+def json_chunks(findings, meta: dict, not_raised: list = (), not_judged: list = (), people: list = ()):
+    """The JSON audit piece by piece, one finding per line, each as ``json.dumps(finding.to_dict(),
+    default=str)`` writes it, encoded column by column (:func:`_finding_lines`) a batch at a time,
+    so a large audit is written as it is encoded instead of becoming one string; ``people``:
+    :func:`people_dicts`."""
+    table = findings_of(findings)
+    as_rows = isinstance(findings, FindingTable)  # values read as its rows give them (numpy scalars as Python's)
     yield '{"meta": ' + json.dumps(meta, default=str) + ',\n"findings": ['
     sep = "\n"
-    for f in findings:
-        yield sep + json.dumps(_finding_dict(f), default=str)
+    for at in range(0, len(table), JSON_BATCH):
+        yield sep + ",\n".join(_finding_lines(table.take(np.arange(at, min(at + JSON_BATCH, len(table)))), as_rows))
         sep = ",\n"
     for name, items in (("not_raised", not_raised), ("not_judged", not_judged), ("people", people)):
         yield f'\n], "{name}": ['
-        sep = "\n"
-        for n in items:
-            yield sep + json.dumps(n if isinstance(n, dict) else n.to_dict(), default=str)
-            sep = ",\n"
+        if len(items):
+            yield "\n" + ",\n".join(_json_values([n if isinstance(n, dict) else n.to_dict() for n in items]))
     yield "\n]}\n"
 
 
-def _finding_dict(f) -> dict:
-    if hasattr(f, "to_dict"):
-        return f.to_dict()
-    return {k: getattr(f, k, None) for k in ("key", "rule", "subject_model", "subject_id", "summary",
-                                               "severity", "evidence", "responsible_user_id")}
+_JSON = json.JSONEncoder(default=str)  # json.dumps(value, default=str), without a new encoder per value
+_NON_FINITE = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
+
+
+def _json_values(values: list, plain: bool = False) -> list[str]:
+    """``json.dumps(v, default=str)`` of each value (of ``jsonable(v)`` when ``plain``: what
+    :meth:`Finding.to_dict` makes of data and evidence), one call per type and column: the
+    items of lists and the values of dicts with the same keys are encoded as columns too."""
+    if not values:
+        return []
+    types = set(map(type, values))
+    if len(types) == 1:
+        return _json_same(types.pop(), values, plain)
+    if types <= _SCALARS:  # text or None, numbers or None: one pass
+        return [_SCALAR[type(v)](v) for v in values] if not plain or float not in types else \
+            [_SCALAR[type(v)](v) if type(v) is not float or v == v else "null" for v in values]
+    kinds = list(map(type, values))
+    out: list = [None] * len(values)
+    for kind in types:
+        at = [i for i, k in enumerate(kinds) if k is kind]
+        for i, text in zip(at, _json_same(kind, [values[i] for i in at], plain)):
+            out[i] = text
+    return out
+
+
+def _float_json(v: float) -> str:
+    text = float.__repr__(v)
+    return _NON_FINITE.get(text, text)
+
+
+#: JSON of a scalar per exact type, as ``json.dumps`` writes it.
+_SCALAR = {str: encode_basestring_ascii, type(None): lambda v: "null", bool: lambda v: "true" if v else "false",
+           int: int.__repr__, float: _float_json}
+_SCALARS = frozenset(_SCALAR)
+
+
+def _json_same(kind: type, values: list, plain: bool) -> list[str]:
+    """:func:`_json_values` of values of one type."""
+    if issubclass(kind, str):
+        return list(map(encode_basestring_ascii, values))
+    if kind is type(None):
+        return ["null"] * len(values)
+    if kind is bool:
+        return ["true" if v else "false" for v in values]
+    if kind is int:
+        return list(map(int.__repr__, values))
+    if kind is float:
+        texts = list(map(float.__repr__, values))
+        if any(t in _NON_FINITE for t in texts):
+            texts = ["null" if plain and t == "nan" else _NON_FINITE.get(t, t) for t in texts]
+        return texts
+    if kind is dict:
+        return _json_dicts(values, plain)
+    if kind is list or kind is tuple or (plain and kind is set):
+        return _json_lists(values, plain)
+    if plain:  # as jsonable() makes them
+        if kind is type(pd.NA) or kind is type(pd.NaT):
+            return ["null" if v is pd.NA or v is pd.NaT else _JSON.encode(jsonable(v)) for v in values]
+        if issubclass(kind, np.integer):
+            return list(map(int.__repr__, map(int, values)))
+        if issubclass(kind, (float, np.floating)):
+            return _json_same(float, [float(v) for v in values], plain)
+        if issubclass(kind, np.bool_):
+            return ["true" if v else "false" for v in values]
+        if issubclass(kind, date) and not issubclass(kind, pd.Timestamp) or issubclass(kind, datetime):
+            return [encode_basestring_ascii(v.isoformat()) for v in values]
+        return [_JSON.encode(jsonable(v)) for v in values]
+    return [_JSON.encode(v) for v in values]
+
+
+def _json_dicts(values: list[dict], plain: bool) -> list[str]:
+    """Dicts with the same keys as columns of their values (keys made text by ``str`` when
+    ``plain``); a key JSON would not take as it is, one dict at a time."""
+    groups: dict[tuple, list[int]] = {}
+    for i, d in enumerate(values):
+        groups.setdefault(tuple(d), []).append(i)
+    out: list = [None] * len(values)
+    for keys, at in groups.items():
+        names = [str(k) for k in keys] if plain else list(keys)
+        if not all(isinstance(k, str) for k in names) or len(set(names)) < len(names):
+            texts = [_JSON.encode(jsonable(values[i]) if plain else values[i]) for i in at]
+        elif not keys:
+            texts = ["{}"] * len(at)
+        else:
+            line = "{{" + ", ".join(encode_basestring_ascii(k).replace("{", "{{").replace("}", "}}") + ": {}"
+                                    for k in names) + "}}"
+            texts = list(map(line.format, *(_json_values([values[i][k] for i in at], plain) for k in keys)))
+        if len(at) == len(values):
+            return texts
+        for i, text in zip(at, texts):
+            out[i] = text
+    return out
+
+
+def _json_lists(values: list, plain: bool) -> list[str]:
+    """Lists (tuples, sets) with their items encoded as one column."""
+    sizes = list(map(len, values))
+    items = _json_values(list(itertools.chain.from_iterable(values)), plain)
+    out, at = [], 0
+    for size in sizes:
+        out.append("[" + ", ".join(items[at:at + size]) + "]")
+        at += size
+    return out
+
+
+def _json_shared(values: list, convert=None) -> list[str]:
+    """:func:`_json_values` of values many rows share (a rule's evidence columns, its daily
+    columns): each object encoded once."""
+    distinct: dict[int, object] = {}
+    for v in values:
+        distinct.setdefault(id(v), v)
+    texts = dict(zip(distinct, _json_values([convert(v) if convert else v for v in distinct.values()])))
+    return [texts[id(v)] for v in values]
+
+
+def _finding_lines(table: FindingTable, as_rows: bool) -> list[str]:
+    """``json.dumps(f.to_dict(), default=str)`` of each finding of ``table``, from its columns
+    (``as_rows``: values as the table's rows give them, NumPy scalars as Python's)."""
+    n = len(table)
+
+    def values(name: str) -> list:
+        col = table.column(name)
+        out = col.tolist()
+        if as_rows and col.dtype == object and any(issubclass(t, np.generic) for t in set(map(type, out))):
+            out = [v.item() if isinstance(v, np.generic) else v for v in out]
+        return out
+
+    def encoded(name: str) -> list[str]:
+        return _json_values(values(name))
+    kind, summary, kinds, dues = map(values, ("action_kind", "action_summary", "activity_type", "due_date"))
+    acting = [i for i, k in enumerate(kind) if k is not None]
+    action = ["null"] * n
+    parts = [_json_values([kind[i] for i in acting]), _json_values([summary[i] for i in acting]),
+             _json_values([kinds[i] for i in acting]),
+             _json_values([dues[i].isoformat() if dues[i] else None for i in acting])]
+    line = '{{"kind": {}, "summary": {}, "activity_type": {}, "due_date": {}}}'.format
+    for i, text in zip(acting, map(line, *parts)):
+        action[i] = text
+    extra = [""] * n
+    for name, convert in (("talking_points", list), ("replaces", list), ("fold", None)):
+        got = values(name)
+        present = [i for i, v in enumerate(got) if v]
+        for i, text in zip(present, _json_values([convert(got[i]) if convert else got[i] for i in present])):
+            extra[i] += f', "{name}": {text}'
+    columns = [_json_values(table.keys().tolist()), *map(encoded, (
+        "rule", "subject_model", "subject_id", "subject_name", "client_id", "severity", "level", "part", "period",
+        "summary")), _json_evidence(values("evidence")), _json_shared(values("evidence_columns")),
+        encoded("responsible_user_id"), encoded("routed_by"), action, encoded("resolved_when"),
+        _json_values(values("data"), plain=True), _json_shared(values("daily"), list), extra]
+    line = ('{{"key": {}, "rule": {}, "subject_model": {}, "subject_id": {}, "subject_name": {}, "client_id": {}, '
+            '"severity": {}, "level": {}, "part": {}, "period": {}, "summary": {}, "evidence": {}, '
+            '"evidence_columns": {}, "responsible_user_id": {}, "routed_by": {}, "action": {}, "resolved_when": {}, '
+            '"data": {}, "daily": {}{}}}').format
+    return list(map(line, *columns))
+
+
+def _json_evidence(evidence: list) -> list[str]:
+    """The evidence of each finding as :meth:`Finding.to_dict` gives it: :class:`Rows` that share
+    their columns (a rule builds them once) encoded column by column, any other one by one."""
+    out: list = [None] * len(evidence)
+    shared: dict[tuple[int, int], list[int]] = {}
+    for i, ev in enumerate(evidence):
+        if type(ev) is Rows:
+            shared.setdefault((id(ev._columns), id(ev._names)), []).append(i)  # Rows' slots: no public columns
+        else:
+            out[i] = _JSON.encode(ev.jsonable() if isinstance(ev, Rows)
+                                  else [{k: jsonable(v) for k, v in row.items()} for row in ev])
+    for at in shared.values():
+        first = evidence[at[0]]
+        names, columns = first._names, first._columns
+        starts = np.fromiter((evidence[i]._start for i in at), dtype=np.int64, count=len(at))
+        sizes = np.fromiter((evidence[i]._stop for i in at), dtype=np.int64, count=len(at)) - starts
+        if (not all(type(k) is str for k in names) or len(set(names)) < len(names) or len(names) != len(columns)
+                or not all(isinstance(c, (list, np.ndarray)) for c in columns) or (sizes < 0).any()
+                or int((starts + sizes).max(initial=0)) > min((len(c) for c in columns), default=0)):
+            for i in at:
+                out[i] = _JSON.encode(evidence[i].jsonable())
+            continue
+        if not columns:
+            for i in at:
+                out[i] = "[]"
+            continue
+        total = int(sizes.sum())
+        rows = np.repeat(starts - (np.cumsum(sizes) - sizes), sizes) + np.arange(total)
+        whole = total == len(columns[0]) and bool((rows == np.arange(total)).all())
+        texts = []
+        for col in columns:
+            if isinstance(col, np.ndarray):
+                picked = col if whole else col[rows]
+                picked = picked.tolist() if picked.dtype.kind in "biuf" else list(picked)
+            else:
+                picked = col if whole else [col[k] for k in rows.tolist()]
+            texts.append(_json_values(picked, plain=True))
+        line = "{{" + ", ".join(encode_basestring_ascii(k).replace("{", "{{").replace("}", "}}") + ": {}"
+                                for k in names) + "}}"
+        encoded = list(map(line.format, *texts))
+        bounds = np.cumsum(sizes).tolist()
+        for i, stop, size in zip(at, bounds, sizes.tolist()):
+            out[i] = "[" + ", ".join(encoded[stop - size:stop]) + "]"
+    return out
 
 
 # -- HTML -------------------------------------------------------------------------
@@ -311,18 +612,21 @@ def situation_chart(chart, snapshot: Snapshot, as_of: date, client_ids: set[int]
                      colors=TONES[chart.tone], noun=chart.noun, lang=lang)
 
 
-def rule_chart(chart, findings: list, frame: pd.DataFrame, lang: str | None = None) -> str:
-    """Draw a chart a rule declared (:class:`~clientcare.rules.spec.ReportChart`) from its findings."""
-    mine = [f for f in findings if chart.level is None or f.level == chart.level]
+def rule_chart(chart, table, frame: pd.DataFrame, lang: str | None = None, keys: np.ndarray | None = None) -> str:
+    """Draw a chart a rule declared (:class:`~clientcare.rules.spec.ReportChart`) from its findings
+    (``table``: the rule's, as columns; ``keys``: theirs, when known)."""
+    level = None if chart.level is None else table.column("level") == chart.level
+    mine = table if level is None else table.take(level)
     if chart.value is None:
-        keys = {f.key for f in mine}
-        rows = frame.loc[frame["key"].isin(keys)]
+        keys = mine.keys() if keys is None else keys if level is None else keys[level]
+        rows = frame.loc[frame["key"].isin(set(keys.tolist()))]
         counts = rows.groupby(rows["owner"].replace("", NOBODY)).size().sort_values(ascending=False)
         return bar_chart(chart.title, [person(str(k), lang) for k in counts.index], [int(v) for v in counts],
                          colors=TONES[chart.tone], noun=chart.noun, lang=lang)
-    bars = sorted(((f.subject_name or str(f.subject_id), float(f.data[chart.value]),
-                    str(f.data.get(chart.band)) if chart.band else "")
-                   for f in mine if (f.data or {}).get(chart.value) is not None), key=lambda b: b[1])
+    bars = sorted(((name or str(sid), float(data[chart.value]), str(data.get(chart.band)) if chart.band else "")
+                   for name, sid, data in zip(mine.column("subject_name").tolist(), mine.column("subject_id").tolist(),
+                                              (d or {} for d in mine.column("data").tolist()))
+                   if data.get(chart.value) is not None), key=lambda b: b[1])
     missing = len(mine) - len(bars)
     # TRANSLATORS: a chart's title, then how many findings it cannot draw and why ("without a score")
     title = ngettext("{title}; {n} {what}", "{title}; {n} {what}", missing, title=chart.title, what=chart.missing) \
@@ -368,13 +672,15 @@ def render_html(findings: list, snapshot: Snapshot, as_of: date, meta: dict, not
     Summary, top actions and client health first; long sections are capped and say how many
     more the CSV/JSON hold.  Every text in ``lang`` (English when None), ``<html lang>`` too."""
     t = functools.partial(render, lang=lang)
-    frame = findings_frame(findings, snapshot, as_of, cap, working_time)
-    by_key = {f.key: f for f in findings}
+    table = findings_of(findings)
+    keys = table.keys()
+    frame = _findings_frame(table, keys, snapshot, as_of, cap, working_time)
     server = server if str(server or "").startswith(("http://", "https://")) else None
     declared = [(rule, c) for rule, cs in sorted((rule_charts or {}).items()) for c in cs]
+    rules = table.column("rule")
     charts = [situation_chart(c, snapshot, as_of, client_ids, [n for n in not_raised if n.rule == rule], lang)
               for rule, c in declared if c.bars is not None]
-    charts += [rule_chart(c, [f for f in findings if f.rule == rule], frame, lang)
+    charts += [rule_chart(c, table.take(rules == rule), frame, lang, keys[rules == rule])
                for rule, c in declared if c.bars is None]
     counts = frame.groupby("rule").size().to_dict()
     counted = ", ".join(f"{k} {t(int(v))}" for k, v in sorted(counts.items()))
@@ -394,33 +700,40 @@ def render_html(findings: list, snapshot: Snapshot, as_of: date, meta: dict, not
         "<div class='charts'>" + "".join(f"<div class='card'>{c}</div>" for c in charts) + "</div>",
         "<h2>" + esc(t(_("Clients"))) + "</h2>",
     ]
-    cols = {c: frame[c].tolist() for c in ("severity", "rule", "summary", "owner", "activity_type", "action",
-                                           "due", "since", "key", "ramp_day")}
-    cols["due"] = _due_cells(cols, as_of)
-    shown = 0
-    groups = client_groups(frame)
-    for n, (client, rows) in enumerate(groups):
-        if shown and shown + len(rows) > HTML_FINDINGS_SHOWN:
-            rest = groups[n:]
+    shown, positions, more = [], [], ""
+    for client, rows in client_groups(frame):  # whole clients in name order, up to the cap
+        if positions and len(positions) + len(rows) > HTML_FINDINGS_SHOWN:
             more = ngettext("{n} more finding(s) ({clients} client(s)): see the CSV/JSON",
-                            "{n} more finding(s) ({clients} client(s)): see the CSV/JSON",
-                            sum(len(r) for _c, r in rest), clients=len(rest))
-            parts.append(f"<p>{esc(t(more))}</p>")
+                            "{n} more finding(s) ({clients} client(s)): see the CSV/JSON", len(frame) - len(positions),
+                            clients=frame["client"].replace("", "(no client)").nunique() - len(shown))
             break
-        shown += len(rows)
+        shown.append((client, rows))
+        positions += rows
+    rows_shown = frame.iloc[positions]
+    cols = {c: rows_shown[c].tolist() for c in ("severity", "rule", "summary", "owner", "activity_type", "action",
+                                                "due", "since", "key", "ramp_day")}
+    cols["due"] = _due_cells(cols, as_of)
+    row_of = {k: i for i, k in enumerate(keys.tolist())}  # the last finding of a key, as before
+    evidence, evidence_columns, views = (table.column(c) for c in ("evidence", "evidence_columns", "view"))
+    at = 0
+    for client, rows in shown:
+        mine = range(at, at + len(rows))
+        at += len(rows)
         parts.append(f"<h3>{esc_name(t(NO_CLIENT) if client == NO_CLIENT else client)}</h3><table><thead><tr>"
                      + _headings(("severity", "rule", "summary", "owner", "action", "due", "since"), lang)
                      + "</tr></thead><tbody>")
-        parts += [_finding_row(cols, i, lang=lang) for i in rows]
+        parts += [_finding_row(cols, j, lang=lang) for j in mine]
         parts.append("</tbody></table>")
-        for i in rows:
-            f = by_key.get(cols["key"][i])
-            evidence = list(getattr(f, "evidence", None) or [])
-            if evidence:
-                parts.append("<details><summary>" + esc(t(_("Evidence: {summary}", summary=cols["summary"][i])))
-                             + "</summary>" + evidence_table(evidence, getattr(f, "evidence_columns", None),
-                                                             getattr(f, "view", None), lang or SOURCE, server)
+        for j in mine:
+            i = row_of.get(cols["key"][j])
+            rows_of_evidence = list(evidence[i] or []) if i is not None else []
+            if rows_of_evidence:
+                parts.append("<details><summary>" + esc(t(_("Evidence: {summary}", summary=cols["summary"][j])))
+                             + "</summary>" + evidence_table(rows_of_evidence, evidence_columns[i], views[i],
+                                                             lang or SOURCE, server)
                              + "</details>")
+    if more:
+        parts.append(f"<p>{esc(t(more))}</p>")
     if len(not_raised):
         nr = not_raised_frame(list(not_raised), snapshot)
         parts.append("<h2>" + esc(t(ngettext("Not raised, because ({n})", "Not raised, because ({n})", len(nr))))

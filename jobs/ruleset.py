@@ -149,7 +149,7 @@ class RuleSet:
         result.errors += skipped
         result.not_raised += coverage.not_run(snapshot, as_of, result, self.registry.accounts_for())
         if self.fill_talking_points:
-            ids = list({f.client_id for f in result.findings if f.client_id is not None})
+            ids = list(set(result.findings.column("client_id").tolist()) - {None})
             partners = snapshot.partners.drop_duplicates("id").set_index("id")["name"]
             scripts.fill(result.findings, self.talking_points, partners.reindex(ids).dropna().to_dict())
         return result

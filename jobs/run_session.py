@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from clientcare.connector import cursors, errors as E, field_cache
+from clientcare.connector import cursors, errors as E, field_cache, logins
 from clientcare.connector.state import StateStore
 from clientcare.jobs.exit_codes import EXIT_OK, EXIT_PARTIAL, exit_code_for
 from clientcare.jobs import health_history, health_tags, interrupts, ledger, previous_findings, run_history
@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 #: Every stored table's owner module, in the order their DDL runs within a schema version;
 #: each exposes ``TABLES`` and is the only module with SQL on them.
-TABLE_OWNERS = (cursors, field_cache, run_history, ledger, previous_findings, health_history, health_tags)
+TABLE_OWNERS = (cursors, field_cache, run_history, ledger, previous_findings, health_history, health_tags, logins)
 
 
 def open_store(path: str | Path, read_only: bool = False) -> StateStore:

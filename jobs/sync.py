@@ -95,7 +95,7 @@ class Planned:
     asked clients), the write-back that planned it, its plan, and the previous findings."""
 
     result: Any
-    findings: list
+    findings: Any  # a FindingTable
     writer: WriteBack
     plan: Plan
     previous: dict
@@ -112,7 +112,7 @@ def plan_sync(run, profile: Profile, rules: RuleSet, snapshot: Snapshot, as_of: 
                             broken_dates=broken_dates(run.state, client.scope, previous))
     findings = result.findings
     if client_ids:
-        findings = [f for f in findings if getattr(f, "client_id", None) in client_ids]
+        findings = findings.take(findings.isin("client_id", client_ids))
     staff, names = people(snapshot)
     user_langs, company_lang = languages(snapshot, client)
     writer = WriteBack(client, run.state, run_id, as_of=as_of, max_creations=_max_creations(profile),
@@ -219,7 +219,7 @@ def sync(profile: Profile, rules: RuleSet | None = None, *, dry_run: bool = Fals
         summary.pulled = snapshot.summary()
         planned = plan_sync(run, profile, rules, snapshot, as_of, summary.run_id, client_ids)
         result, findings, writer, plan = planned.result, planned.findings, planned.writer, planned.plan
-        summary.findings = dict(sorted(Counter(f.rule for f in findings).items()))
+        summary.findings = dict(sorted(Counter(findings.column("rule").tolist()).items()))
         summary.rule_errors = result.errors
         summary.plan = plan.to_dict(sample=None if dry_run else 10)  # a dry run shows the whole plan
         tags = health_tags.plan(client, run.state, findings, snapshot, profile.health_tags,
@@ -229,8 +229,8 @@ def sync(profile: Profile, rules: RuleSet | None = None, *, dry_run: bool = Fals
         if not dry_run:
             summary.applied = writer.apply(plan)
             writer.forget_resolved(plan, findings)
-            previous_findings.save(run.state, client.scope, summary.run_id, {
-                rule: [f.to_dict() for f in result.findings if f.rule == rule] for rule in result.rules_run})
+            previous_findings.save(run.state, client.scope, summary.run_id,
+                                   previous_findings.by_rule(result.findings, result.rules_run))
             health.record(run.state, client.scope, summary.run_id, as_of, findings, profile.history_days)
             if tags is not None:
                 summary.applied.update(health_tags.apply(client, run.state, summary.run_id, tags))

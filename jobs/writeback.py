@@ -33,9 +33,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from clientcare.connector import errors as E
+from clientcare.connector import errors as E, field_cache
 from clientcare.connector.facts import (ACTIVITY_TYPE_XMLIDS, NOTE_SUBTYPE_XMLID, compose_marker, marked_key,
-                                        marked_run, marker_key, ours, parse_marker, severity_rank, strip_marker)
+                                        marked_run, marker_key, marker_keys, ours, parse_marker, severity_rank,
+                                        strip_marker)
 from clientcare.connector.facts import FEEDBACK_PREFIX, OWN_FEEDBACK
 from clientcare.connector.client import OdooClient
 from clientcare.connector.state import StateStore
@@ -48,6 +49,8 @@ from clientcare.rules.i18n import (COMMON_VIEW, SOURCE, EvidenceView, _, is_sour
 from clientcare.rules.working_time import WorkingTime
 
 log = logging.getLogger(__name__)
+#: The xml ids the write-back looks up (:meth:`WriteBack.lookups`).
+XMLIDS = (*ACTIVITY_TYPE_XMLIDS.values(), NOTE_SUBTYPE_XMLID)
 
 WRITE_MODELS = {"mail.activity": {"read", "create", "write"}, "mail.message": {"read", "create"}}
 #: The right Odoo requires on a document to post an activity or a note on it (its
@@ -277,6 +280,11 @@ class Item:
     told: Any = None
     #: A merged activity as the one it goes into describes it.
     said: Any = None
+    #: The digest of the finding's inputs (:mod:`clientcare.rules.digest`) when what is written
+    #: (its fingerprint) follows from them alone, recorded with the fingerprint; else None.
+    digest: int | None = None
+    #: For an activity found unchanged whose ledger row lacks them: (fingerprint, digest) to record.
+    remember: tuple[str, int] | None = None
 
     @property
     def why(self) -> str:
@@ -376,25 +384,55 @@ class WriteBack:
         self.warnings: list[str] = []
         self._type_ids: dict[str, int] | None = None
         self._note_subtype: int | None = None
+        self._kept = False  # the ids above come from the state file, not from Odoo this run
+        self._applying: list[Item] = []  # the items :meth:`apply` writes
         #: What the last :meth:`plan` could judge: (rules_run, client_ids, not_judged).
         self._judged: tuple = (None, None, ())
         self._how: dict[str, str] = {}
         self._client_keys: set[str] = set()
+        self._langs: dict[Any, str] = {}  # lang_of, per owner
+        self._relang: dict[tuple[str, str], bool] = {}  # not same_lang, per pair
 
     # -- lookups (a constant number of calls, all allowed to any internal user) ---------
-    def lookups(self) -> dict[str, int]:
-        """Activity type ids by friendly name, and the note subtype, from their xml ids."""
-        if self._type_ids is None:
-            self._type_ids = {}
-            for name, xmlid in ACTIVITY_TYPE_XMLIDS.items():
-                res_id = self._xmlid(xmlid)
-                if res_id:
-                    self._type_ids[name] = res_id
-            self._note_subtype = self._xmlid(NOTE_SUBTYPE_XMLID)
+    def lookups(self, again: bool = False) -> dict[str, int]:
+        """Activity type ids by friendly name, and the note subtype, from their xml ids: asked of
+        Odoo once per database and server version, then kept in the state file
+        (:mod:`clientcare.connector.field_cache`); ``again``: ask Odoo anew (a write failed with
+        kept ids, :meth:`_ids_again`)."""
+        if self._type_ids is None or again:
+            version = getattr(self.client.profile, "version", None)
+            keep = self.state is not None and not self.state.read_only and isinstance(version, str)
+            ids = field_cache.load_xmlids(self.state, self.client.scope, version) if keep and not again else {}
+            self._kept = all(ids.get(x) for x in XMLIDS)
+            if not self._kept:
+                ids = {x: self._xmlid(x) for x in XMLIDS}
+                if keep and all(ids.values()):  # one missing may come back: asked again next run
+                    field_cache.save_xmlids(self.state, self.client.scope, version, ids)
+            self._type_ids = {name: ids[x] for name, x in ACTIVITY_TYPE_XMLIDS.items() if ids.get(x)}
+            self._note_subtype = ids.get(NOTE_SUBTYPE_XMLID)
             if "todo" not in self._type_ids:
                 self.warnings.append(f"activity type {ACTIVITY_TYPE_XMLIDS['todo']} not found or not "
                                      f"readable: Odoo picks each activity's default type")
         return self._type_ids
+
+    def _ids_again(self) -> bool:
+        """After a write error with ids kept from an earlier run: ask Odoo for them again; when
+        they changed (an administrator recreated a type), the planned values take the new ones and
+        True says to retry.  The fingerprints in those notes keep the old ids: the next run
+        rewrites them once."""
+        if not self._kept:
+            return False
+        before = dict(self._type_ids or {})
+        self.lookups(again=True)
+        if before == self._type_ids:
+            return False
+        new = {before[name]: self._type_ids.get(name) for name in before}
+        for it in self._applying:
+            if it.vals.get("activity_type_id") in new:
+                it.vals["activity_type_id"] = new[it.vals["activity_type_id"]]
+                if it.vals["activity_type_id"] is None:
+                    del it.vals["activity_type_id"]
+        return True
 
     def _xmlid(self, xmlid: str) -> int | None:
         module, name = xmlid.split(".", 1)
@@ -420,7 +458,7 @@ class WriteBack:
             m = parse_marker(row.get("note"))
             if not m:
                 continue
-            row.update(m._asdict())
+            row.update(zip(m._fields, m))
             if m.key in out:  # a duplicate from a crash elsewhere: keep the oldest open one
                 self.warnings.append(f"duplicate open activity for {m.key}: {row['id']}")
                 continue
@@ -493,21 +531,30 @@ class WriteBack:
         fresh = not ledger
         items: list[Item] = []
         gone: list[tuple[Item, Any]] = []
-        current = {marker_key(f.key) for f in findings if f.action is not None and f.action.kind != "note"}
+        col = self._columns(findings)
+        kinds, keys, digests = col["action_kind"], col["key"], col["digest"]
+        current = {key for key, kind in zip(keys, kinds) if kind is not None and kind != "note"}
         claimed: set[str] = set()  # keys of earlier activities merged into a current one
         knowns: dict[str, Known] = {}  # what the ledger knows per key (or of the key it replaces)
         note_findings = []
-        for f in findings:
-            if f.action is None:
+        for i, (kind, key, digest) in enumerate(zip(kinds, keys, digests)):
+            if kind is None:
                 continue
-            if f.action.kind == "note":
-                note_findings.append(f)
+            if kind == "note":
+                note_findings.append(findings[i])
                 continue
-            key = marker_key(f.key)
             old, known, merges = existing.get(key), ledger.get(key), []
+            if old is not None and known is not None and digest == known.digest \
+                    and not any(k != key and k in existing for k in col["replaces"][i]):
+                item = self._as_left(col, i, old, known)
+                if item is not None:  # the finding is not even read as a Finding
+                    knowns[key] = known
+                    items.append(item)
+                    continue
+            f = findings[i]
             if f.replaces:
                 old, known, merges = self._take_over(f, key, old, known, existing, ledger, current, claimed)
-            item = self._plan_activity(f, key, old, known, [m.said for m in merges])
+            item = self._plan_activity(f, key, old, known, [m.said for m in merges], digest)
             if known is not None:
                 knowns[key] = known
             items.append(item)
@@ -585,20 +632,26 @@ class WriteBack:
             merges.append(merged)
         return old, known, merges
 
-    def _plan_activity(self, f, key: str, old: dict | None, known: Known | None, merged: list = ()) -> Item:
+    def _plan_activity(self, f, key: str, old: dict | None, known: Known | None, merged: list = (),
+                       digest: int | None = None) -> Item:
         """``merged``: the earlier activities merged into this one (said once in its note).  An
         open activity written in another language than its owner's now is rewritten in theirs,
-        once (the fingerprint is the English text's: a language alone changes nothing else)."""
+        once (the fingerprint is the English text's: a language alone changes nothing else).
+        ``digest``: of the finding's inputs, recorded with the fingerprint (:meth:`_as_left`)."""
         item = Item("leave", "activity", key, f.rule, f.subject_model, int(f.subject_id),
-                    shorten(f.action.summary or f.summary), severity=f.severity, records=f.record_ids(),
-                    since=f.action.due_date)
+                    shorten(f.action.summary or f.summary), severity=f.severity, since=f.action.due_date,
+                    digest=digest)
+        if old is not None:
+            item.odoo_id, item.run, item.took_over = old["id"], old["run"], old.get("took_over")
+            routed, owner, moved_by_person, broken, lang, relang = self._people(self._routed(f), old, known)
+            if moved_by_person:  # what is written then follows from people's changes too
+                item.digest = None
+        item.records = f.record_ids()
         if old is None and known is not None and known.status in ("open", "done"):
             # we created it and it is no longer open: a person marked it done (or deleted it);
             # :meth:`_after_done` decides with what Odoo says of it
             item.reason = GONE
             return item
-        vals, due = self._activity_vals(f, with_note=False)  # the fingerprint needs no HTML
-        item.summary = vals["summary"]
         merged_lines = [ngettext("this activity replaces ClientCare's earlier activity for the same work, now closed "
                                  "as merged: {merged}", "this activity replaces ClientCare's earlier {n} activities for "
                                  "the same work, now closed as merged: {merged}", len(merged),
@@ -606,25 +659,18 @@ class WriteBack:
         if old is None:
             return self._plan_create(item, f, "new finding" + (f" (merges {_n_activities(len(merged))})"
                                                                if merged else ""), lines=merged_lines)
-        item.odoo_id, item.run, item.took_over = old["id"], old["run"], old.get("took_over")
-        routed, owner = vals["user_id"], _norm(old.get("user_id"))
-        # a person gave it to someone else: it stays with them while the situation lasts
-        moved_by_person = bool(owner) and owner != routed and (known is None or known.assigned_user_id is None
-                                                               or owner != known.assigned_user_id)
+        vals, due = self._activity_vals(f, with_note=False)  # the fingerprint needs no HTML
+        item.summary = vals["summary"]
         extra: dict[str, Any] = {}
         if moved_by_person:
             vals["user_id"] = owner
             extra["kept_with"], extra["routed_to"] = owner, routed
-        agreed = str(old.get("date_deadline") or "")
-        # a person moved the date, it passed with the situation unchanged, and it was not said yet
-        broken = agreed if (known is not None and known.deadline and agreed and agreed != known.deadline
-                            and agreed < self.as_of.isoformat() and agreed not in known.broken_dates) else None
         fp = fingerprint(vals, list(f.evidence or []), tuple(f.daily), tuple(f.talking_points), extra)
-        lang = self.lang_of(vals["user_id"])
-        relang = not same_lang(old.get("lang") or SOURCE, lang)
         if old["fp"] == fp and not broken and not merged and not item.took_over and not relang:
             item.reason = "unchanged" + (f" (with {_name(old.get('user_id'))}, to whom a person gave it)"
                                          if moved_by_person else "")
+            if item.digest is not None and known is not None and (known.digest, known.fingerprint) != (item.digest, fp):
+                item.remember = (fp, item.digest)
             return item
         vals, due = self._activity_vals(f, lang=lang)  # the note is rendered only for what is written
         summary = f.action.summary or f.summary
@@ -672,6 +718,39 @@ class WriteBack:
             + (f" (kept with {_name(old.get('user_id'))}, to whom a person gave it)" if moved_by_person else "")
         return item
 
+    def _as_left(self, col: dict[str, list], i: int, old: dict, known: Known) -> Item | None:
+        """Finding ``i``'s activity, unchanged, when Odoo holds it as ClientCare left it from the same
+        inputs: the ledger's digest (the caller compared it) with the fingerprint Odoo's marker holds,
+        and nothing a person did since (owner, agreed date) nor a new language; None otherwise (the
+        full path decides).  Read from columns: nothing rendered, fingerprinted or materialised."""
+        routed = int(col["responsible_user_id"][i]) if col["responsible_user_id"][i] else False
+        _routed, _owner, moved_by_person, broken, _lang, relang = self._people(routed, old, known)
+        if moved_by_person or broken or relang or known.fingerprint != old["fp"]:
+            return None
+        return Item("leave", "activity", col["key"][i], col["rule"][i], col["subject_model"][i],
+                    int(col["subject_id"][i]), shorten(col["action_summary"][i] or col["summary"][i]),
+                    odoo_id=old["id"], reason="unchanged", severity=col["severity"][i], run=old["run"],
+                    since=col["due_date"][i], digest=col["digest"][i])
+
+    def _people(self, routed: int | bool, old: dict, known: Known | None) -> tuple:
+        """What people did to an open activity ``old`` routing gives to ``routed``: (``routed``, the
+        owner in Odoo, whether a person gave it to someone else, a date a person agreed that passed
+        with the situation unchanged, the language it is for now, whether it is written in another)."""
+        owner = _norm(old.get("user_id"))
+        # a person gave it to someone else: it stays with them while the situation lasts
+        moved_by_person = bool(owner) and owner != routed and (known is None or known.assigned_user_id is None
+                                                               or owner != known.assigned_user_id)
+        agreed = str(old.get("date_deadline") or "")
+        # a person moved the date, it passed with the situation unchanged, and it was not said yet
+        broken = agreed if (known is not None and known.deadline and agreed and agreed != known.deadline
+                            and agreed < self.as_of.isoformat() and agreed not in known.broken_dates) else None
+        lang = self.lang_of(owner if moved_by_person else routed)
+        written = old.get("lang") or SOURCE
+        relang = self._relang.get((written, lang))
+        if relang is None:
+            relang = self._relang[written, lang] = not same_lang(written, lang)
+        return routed, owner, moved_by_person, broken, lang, relang
+
     def _plan_create(self, item: Item, f, reason: str = "new finding", again: str = "",
                      user_id: int | None = None, lines: list[str] = ()) -> Item:
         """A new activity; ``again`` (a sentence quoting a person's "done") leads its summary
@@ -687,6 +766,8 @@ class WriteBack:
             vals["note"] = _sentence(again, lang) + vals["note"]
         if user_id:
             vals["user_id"] = user_id
+        if again or user_id:  # what is written follows from a person's "done" too
+            item.digest = None
         fp = fingerprint(vals, list(f.evidence or []), tuple(f.daily), tuple(f.talking_points))  # of the English
         item.summary = vals["summary"]
         vals["summary"] = shorten(render(summary, lang))
@@ -794,7 +875,8 @@ class WriteBack:
         this run could not judge (as in :meth:`plan`) stays remembered as done."""
         if self.state is None:
             return
-        current = {marker_key(f.key) for f in findings}
+        from clientcare.rules.finding_table import findings_of
+        current = set(marker_keys(findings_of(findings).keys().tolist()))
         ledger_table.forget_done(self.state, self.client.scope, lambda key, res_model, res_id:
                                  key not in current and not self._unknown(key, res_model, res_id))
 
@@ -828,8 +910,8 @@ class WriteBack:
         most findings of a sync are unchanged and need none) in ``lang``; the summary is the
         English one (what the fingerprint holds)."""
         a = f.action
-        owner = user_id or (int(f.responsible_user_id) if f.responsible_user_id else False)
-        type_id = self._type_ids.get(a.activity_type or "todo") or self._type_ids.get("todo")
+        owner = user_id or self._routed(f)
+        type_id = self._type_id(a.activity_type)
         due = a.due_date or self.as_of
         note = self._activity_note(f, due, lang) if with_note else ""
         vals = {
@@ -842,6 +924,45 @@ class WriteBack:
         if type_id:
             vals["activity_type_id"] = type_id
         return vals, due
+
+    @staticmethod
+    def _routed(f) -> int | bool:
+        """The owner routing gave ``f`` (False: nobody; Odoo then picks the current user)."""
+        return int(f.responsible_user_id) if f.responsible_user_id else False
+
+    def _type_id(self, activity_type: str | None) -> int | None:
+        return self._type_ids.get(activity_type or "todo") or self._type_ids.get("todo")
+
+    #: The columns :meth:`plan` reads of every finding (:meth:`_as_left`).
+    COLUMNS = ("action_kind", "rule", "subject_model", "subject_id", "summary", "action_summary", "severity",
+               "due_date", "responsible_user_id")
+
+    def _columns(self, findings) -> dict[str, list]:
+        """Per finding, read column-wise: :data:`COLUMNS`, its key and the keys it replaces as
+        markers hold them, and the digest of its inputs (:func:`clientcare.rules.digest.digests`)
+        with the activity type's id and the owner's language, as a signed 64-bit integer (SQLite's)."""
+        if not len(findings):
+            return {name: [] for name in (*self.COLUMNS, "key", "replaces", "digest")}
+        import numpy as np
+
+        from clientcare.rules.digest import digests
+        from clientcare.rules.finding_table import findings_of
+
+        table = findings_of(findings)
+        out = {name: table.column(name).tolist() for name in self.COLUMNS}
+        activities = table.take(table.column("action_kind") == "activity")  # notes are posted once: no digest
+        types, owners = activities.column("activity_type"), activities.column("responsible_user_id")
+        type_ids = {t: self._type_id(t) for t in set(types)}
+        langs = {u: self.lang_of(u) for u in set(owners)}
+        found = digests(activities, type_id=[type_ids[t] for t in types], lang=[langs[u] for u in owners])
+        out["digest"] = np.full(len(table), None, dtype=object)
+        out["digest"][table.column("action_kind") == "activity"] = found.view("int64").tolist()
+        out["digest"] = out["digest"].tolist()
+        out["key"] = marker_keys(table.keys().tolist())
+        replaces = table.column("replaces").tolist()
+        flat = iter(marker_keys([k for keys in replaces for k in keys]))
+        out["replaces"] = [[next(flat) for _ in keys] for keys in replaces]
+        return out
 
     def _deadline(self, f, owner: int | None) -> date:
         """The deadline of ``f``'s activity created today for ``owner``."""
@@ -877,7 +998,11 @@ class WriteBack:
 
     def lang_of(self, user_id: Any) -> str:
         """The language written for ``user_id`` (a many2one or an id): theirs, else the company's."""
-        return pick(self.langs.get(_norm(user_id)) if user_id else None, self.company_lang)
+        user = _norm(user_id)
+        lang = self._langs.get(user)
+        if lang is None:
+            lang = self._langs[user] = pick(self.langs.get(user) if user_id else None, self.company_lang)
+        return lang
 
     def _person(self, user_id: int | None) -> str:
         return self.user_names.get(user_id, f"user {user_id}") if user_id else "nobody"
@@ -922,7 +1047,11 @@ class WriteBack:
     def apply(self, plan: Plan) -> dict[str, int]:
         """Carry out the plan in batches; a failing record fails alone (batches are split)."""
         done: Counter = Counter()
+        self._applying = plan.items
         self._ledger(plan.adopted, "open")
+        if self.state is not None:  # so the next run knows them unchanged without fingerprinting
+            ledger_table.record_digests(self.state, self.client.scope,
+                                        [(it.key, *it.remember) for it in plan.items if it.remember])
         gone = [it for it in plan.of("leave") if it.reason == GONE or it.done is not None
                 or it.reason.startswith("removed in Odoo")]
         self._ledger(gone, "done")
@@ -1039,6 +1168,8 @@ class WriteBack:
             fn(batch)
             return len(batch)
         except (E.UserError, E.AccessError, E.MissingRecordError, E.ServerError) as exc:
+            if self._ids_again():
+                return self._split(batch, fn)
             if len(batch) == 1:
                 it = batch[0]
                 hint = (f" ({rights_hint(it.res_model)})" if isinstance(exc, E.AccessError)
@@ -1060,7 +1191,7 @@ class WriteBack:
             return
         ledger_table.record(self.state, self.client.scope, status, [Entry(
             it.key, it.res_model, it.res_id, it.kind, it.odoo_id, it.run or self.run_id, _marker_fp(it),
-            assigned_user_id=(it.vals.get("user_id") or None) if it.op in ("create", "leave") or
+            digest=it.digest, assigned_user_id=(it.vals.get("user_id") or None) if it.op in ("create", "leave") or
             "owner" in it.reason.split(" (")[0] else None,
             deadline=it.vals.get("date_deadline"), records=it.records if it.op != "leave" or
             it.reason == "adopted" else None,

@@ -18,6 +18,7 @@ _EXPORTS = {
     "RuleConfig": (".config", "RuleConfig"), "parse_config": (".config", "parse_config"),
     **{n: (".finding", n) for n in ("SEVERITIES", "Action", "Finding", "NotJudged", "NotRaised", "Resolved",
                                     "Rows", "RuleOutput")},
+    **{n: (".finding_table", n) for n in ("FindingTable", "const", "findings_of", "object_column")},
     "LoadFailure": (".registry", "LoadFailure"), "Registry": (".registry", "Registry"),
     "load_rules": (".registry", "load_rules"),
     "ROUTING_STEPS": (".routing", "STEPS"), "RoutingConfig": (".routing", "RoutingConfig"),

@@ -18,6 +18,7 @@ from clientcare.connector.snapshot import Snapshot
 
 from . import frames as F
 from .finding import NotRaised
+from .finding_table import findings_of
 from .engine import RunResult
 
 
@@ -54,9 +55,9 @@ def unaccounted(snapshot: Snapshot, as_of: date, result: RunResult, owners: Mapp
     """Odoo's overdue invoices and late tasks in no finding and no ``NotRaised`` (should be empty)."""
     listed = odoo_lists(snapshot, as_of)
     seen = {model: set() for model in owners}
-    for f in result.findings:
+    for data in findings_of(result.findings).column("data").tolist():
         for model, (_, key) in owners.items():
-            seen[model].update(f.data.get(key) or ())
+            seen[model].update(data.get(key) or ())
     for n in result.not_raised:
         if n.model in seen:
             seen[n.model].add(n.res_id)

@@ -16,6 +16,7 @@ from datetime import date, datetime
 from types import MappingProxyType
 from typing import Any, Iterable, Mapping
 
+import numpy as np
 import pandas as pd
 
 from clientcare.connector.errors import ConfigError
@@ -25,6 +26,7 @@ from clientcare.connector.snapshot import Snapshot
 from .config import RuleConfig
 from .context import RuleContext
 from .finding import Finding, NotJudged, NotRaised, Resolved, RuleOutput
+from .finding_table import FindingTable
 from .folding import fold
 from .registry import Registry, load_rules
 from .routing import RoutingConfig, assign
@@ -36,7 +38,8 @@ log = logging.getLogger(__name__)
 @dataclass
 class RunResult:
     as_of: date
-    findings: list[Finding] = field(default_factory=list)
+    #: The routed findings of every rule, as columns (a Sequence of Finding copies to iterate).
+    findings: FindingTable = field(default_factory=FindingTable.empty)
     #: JSON-ready problems: rule, stage (load | evaluate | output), error, traceback.
     errors: list[dict] = field(default_factory=list)
     #: Rules that ran to the end: only their earlier activities may be closed as resolved.
@@ -57,8 +60,9 @@ class RunResult:
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {name: 0 for name in sorted(self.rules_run)}
-        for f in self.findings:
-            out[f.rule] = out.get(f.rule, 0) + 1
+        codes, rules = pd.factorize(self.findings.column("rule"))  # in the order rules first appear
+        for rule, count in zip(rules.tolist(), np.bincount(codes, minlength=len(rules)).tolist()):
+            out[rule] = out.get(rule, 0) + count
         return out
 
     def summary(self) -> dict:
@@ -71,7 +75,7 @@ class RunResult:
                 "errors": [{k: v for k, v in e.items() if k != "traceback"} for e in self.errors]}
 
     def to_dict(self) -> dict:
-        return dict(self.summary(), errors=self.errors, findings=[f.to_dict() for f in self.findings],
+        return dict(self.summary(), errors=self.errors, findings=self.findings.to_dicts(),
                     not_raised=[n.to_dict() for n in self.not_raised])
 
 
@@ -123,6 +127,7 @@ def run_rules(snapshot: Snapshot, as_of: date, configs: Mapping[str, Any] | None
 def _run(snapshot: Snapshot, as_of: date, contexts: dict[str, RuleContext], registry: Registry,
          routing: RoutingConfig) -> RunResult:
     result = RunResult(as_of)
+    parts: list[FindingTable] = []
     for name, ctx in contexts.items():
         rule = registry.rules[name]
         started = time.perf_counter()
@@ -145,12 +150,13 @@ def _run(snapshot: Snapshot, as_of: date, contexts: dict[str, RuleContext], regi
             shown = problems[:20] + ([f"... and {len(problems) - 20} more"] if len(problems) > 20 else [])
             log.error("rule %s returned %d unusable finding(s): %s", name, len(problems), shown[0])
             result.errors.append({"rule": name, "stage": "output", "error": "; ".join(shown), "traceback": ""})
-        result.findings += good
+        parts.append(good)
         if not problems:
             result.rules_run.add(name)
     started = time.perf_counter()
-    assign(result.findings, snapshot, routing)
-    result.findings = fold(result.findings)  # who gets what is known only now
+    findings = FindingTable.concat(parts)
+    assign(findings, snapshot, routing)
+    result.findings = fold(findings)  # who gets what is known only now
     result.seconds["routing"] = round(time.perf_counter() - started, 4)
     return result
 
@@ -173,26 +179,18 @@ def check_as_of(as_of: Any) -> date:
     raise ConfigError(f"as_of must be a date (YYYY-MM-DD), not {as_of!r}")
 
 
-def _check_output(name: str, found: Any) -> tuple[list[Finding], list[str]]:
+def _check_output(name: str, found: Any) -> tuple[FindingTable, list[str]]:
+    """The findings of rule ``name`` that meet the contract, as a table, and what is wrong with
+    the others (:meth:`FindingTable.checked`; a list's items that are no Finding said in place)."""
+    if isinstance(found, FindingTable):
+        good, problems = found.checked(name)
+        return good, [p for _, p in problems]
     if not isinstance(found, (list, tuple)):
-        return [], [f"evaluate returned {type(found).__name__}, not a list of findings"]
-    good, problems, keys = [], [], set()
-    for f in found:
-        if not isinstance(f, Finding):
-            problems.append(f"{type(f).__name__} is not a Finding")
-            continue
-        if not f.rule:
-            f.rule = name
-        elif f.rule != name:
-            problems.append(f"{f.key}: rule is {f.rule!r}, expected {name!r}")
-            continue
-        mine = f.problems()
-        key = f.key
-        if key in keys:
-            mine.append(f"{key}: duplicate key")
-        if mine:
-            problems += mine
-            continue
-        keys.add(key)
-        good.append(f)
-    return good, problems
+        return FindingTable.empty(), [f"evaluate returned {type(found).__name__}, not a list of findings"]
+    at = [i for i, f in enumerate(found) if isinstance(f, Finding)]
+    good, problems = FindingTable.from_findings([found[i] for i in at]).checked(name)
+    if len(at) < len(found):  # each where it was in the list
+        problems = sorted([(at[row], p) for row, p in problems]
+                          + [(i, f"{type(f).__name__} is not a Finding") for i, f in enumerate(found)
+                             if not isinstance(f, Finding)], key=lambda p: p[0])
+    return good, [p for _, p in problems]

@@ -69,10 +69,22 @@ class Rows(Sequence):
         cols = [col[self._start:self._stop] for col in self._columns]
         return (dict(zip(self._names, row)) for row in zip(*cols))
 
-    def jsonable(self) -> list[dict]:
-        """The rows as plain JSON values, converted column by column."""
-        cols = [[v if type(v) in _PLAIN else jsonable(v) for v in col[self._start:self._stop]]
-                for col in self._columns]
+    def shared(self) -> tuple[list[str], list[list], int, int]:
+        """The shared columns and this slice of them (names, columns, start, stop): code that reads
+        many findings' evidence at once works on each shared column once (:mod:`clientcare.rules.digest`)."""
+        return self._names, self._columns, self._start, self._stop
+
+    def jsonable(self, converted: dict | None = None) -> list[dict]:
+        """The rows as plain JSON values, converted column by column.  ``converted``: a cache
+        shared by the findings of one table, whose Rows often share their columns (each shared
+        column is then converted once, whole)."""
+        if converted is None:
+            cols = [jsonable_list(col[self._start:self._stop]) for col in self._columns]
+        else:
+            held = converted.get(id(self._columns))
+            if held is None:  # the columns are held too, so their id is not reused
+                held = converted[id(self._columns)] = (self._columns, [jsonable_list(c) for c in self._columns])
+            cols = [col[self._start:self._stop] for col in held[1]]
         return [dict(zip(self._names, row)) for row in zip(*cols)]
 
     def __eq__(self, other) -> bool:
@@ -224,8 +236,7 @@ class Finding:
             "subject_id": self.subject_id, "subject_name": self.subject_name,
             "client_id": self.client_id, "severity": self.severity, "level": self.level,
             "part": self.part, "period": self.period, "summary": self.summary,
-            "evidence": (self.evidence.jsonable() if isinstance(self.evidence, Rows)
-                         else [{k: jsonable(v) for k, v in row.items()} for row in self.evidence]),
+            "evidence": evidence_jsonable(self.evidence),
             "evidence_columns": self.evidence_columns,
             "responsible_user_id": self.responsible_user_id, "routed_by": self.routed_by,
             "action": self.action.to_dict() if self.action else None,
@@ -294,24 +305,73 @@ class RuleOutput:
 _PLAIN = frozenset((str, int, bool))
 
 
+def evidence_jsonable(evidence: Sequence[dict], converted: dict | None = None) -> list[dict]:
+    """A finding's evidence as plain JSON values (``converted``: see :meth:`Rows.jsonable`)."""
+    if isinstance(evidence, Rows):
+        return evidence.jsonable(converted)
+    return [{k: jsonable(v) for k, v in row.items()} for row in evidence]
+
+
 def jsonable(value: Any) -> Any:
     """Plain JSON values from what pandas and numpy hand out (NA → None, dates → ISO)."""
-    if type(value) in _PLAIN:  # most values: nothing to do
+    kind = type(value)
+    if kind in _PLAIN:  # most values: nothing to do
         return value
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set)):
-        return [jsonable(v) for v in value]
-    if value is None or value is pd.NA or value is pd.NaT:
-        return None
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return None if math.isnan(value) else float(value)
-    if isinstance(value, (datetime, pd.Timestamp)):
-        return value.isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, np.bool_):
-        return bool(value)
+    return _convert(kind)(value)
+
+
+def _convert(kind: type):
+    convert = _CONVERT.get(kind)
+    if convert is None:
+        convert = _CONVERT[kind] = _converter(kind)
+    return convert
+
+
+def jsonable_list(values: Sequence) -> list:
+    """:func:`jsonable` of each value, the values kept as they are when no type needs converting
+    (text, ints, messages, None: one check per type, not per value)."""
+    if all(_convert(kind) is _same for kind in set(map(type, values))):
+        return values if type(values) is list else list(values)
+    return [v if type(v) in _PLAIN else jsonable(v) for v in values]
+
+
+def _same(value: Any) -> Any:
     return value
+
+
+def _none(value: Any) -> None:
+    return None
+
+
+def _number(value: Any) -> float | None:
+    return None if math.isnan(value) else float(value)
+
+
+def _iso(value: Any) -> str:
+    return value.isoformat()
+
+
+def _converter(kind: type, missing: bool = True):
+    """How :func:`jsonable` converts a value of ``kind``: decided once per type, in this order."""
+    if kind in _PLAIN or kind is type(None):  # None stays None
+        return _same
+    if issubclass(kind, dict):
+        return lambda value: {str(k): jsonable(v) for k, v in value.items()}
+    if issubclass(kind, (list, tuple, set)):
+        return lambda value: [jsonable(v) for v in value]
+    if missing and kind in _MISSING:  # pd.NA, pd.NaT
+        rest = _converter(kind, missing=False)
+        return lambda value: None if value is pd.NA or value is pd.NaT else rest(value)
+    if issubclass(kind, np.integer):
+        return int
+    if issubclass(kind, (float, np.floating)):
+        return _number
+    if issubclass(kind, (datetime, pd.Timestamp, date)):
+        return _iso
+    if issubclass(kind, np.bool_):
+        return bool
+    return _same
+
+
+_MISSING = (type(pd.NA), type(pd.NaT))
+_CONVERT: dict[type, Any] = {}

@@ -11,20 +11,30 @@ created earlier under a member's key is merged into the leader's, never closed a
 """
 from __future__ import annotations
 
+import numpy as np
+
 from clientcare.connector.facts import severity_rank
 
 from .finding import Action, Finding
+from .finding_table import FindingTable, findings_of
 from .i18n import ngettext
 
 
-def fold(findings: list[Finding]) -> list[Finding]:
+def fold(findings: FindingTable | list[Finding]) -> FindingTable | list[Finding]:
     """``findings`` with each group of folded findings replaced by its leader, in place of the
     group's first member (order otherwise kept).  Findings without a theme are left alone, and
-    the list itself when nothing folds."""
+    ``findings`` itself is returned when nothing folds.  Only the rows with a theme are grouped,
+    and only the members of a group become :class:`Finding` objects."""
+    table = findings_of(findings)
+    known, theme = table.constant("fold")
+    if known and theme is None:
+        return findings
+    themed = np.arange(len(table)) if known else np.flatnonzero(table.column("fold") != None)  # noqa: E711
     groups: dict[tuple, list[int]] = {}
-    for i, f in enumerate(findings):
-        if f.fold is not None:  # no client (a project without one) is a bucket of its own
-            groups.setdefault((f.rule, f.client_id, f.fold, f.responsible_user_id), []).append(i)
+    # no client (a project without one) is a bucket of its own
+    for i, key in zip(themed.tolist(), zip(*(table.column(c)[themed].tolist() for c in
+                                             ("rule", "client_id", "fold", "responsible_user_id")))):
+        groups.setdefault(key, []).append(i)
     groups = {k: v for k, v in groups.items() if len(v) > 1}
     if not groups:
         return findings
@@ -34,7 +44,13 @@ def fold(findings: list[Finding]) -> list[Finding]:
         members = [findings[i] for i in positions]
         lead_at[positions[0]] = _merged(members)
         drop.update(positions[1:])
-    return [lead_at.get(i, f) for i, f in enumerate(findings) if i not in drop]
+    if not isinstance(findings, FindingTable):
+        return [lead_at.get(i, f) for i, f in enumerate(findings) if i not in drop]
+    rows = np.arange(len(table))
+    rows[list(lead_at)] = np.arange(len(table), len(table) + len(lead_at))  # the leaders, after the rows
+    keep = np.ones(len(table), dtype=bool)
+    keep[list(drop)] = False
+    return FindingTable.concat([table, FindingTable.from_findings(list(lead_at.values()))]).take(rows[keep])
 
 
 def _order(f: Finding) -> tuple:

@@ -8,7 +8,7 @@ module for all it computes with.  Evidence is built column-wise into
 """
 from __future__ import annotations
 
-from itertools import chain
+from itertools import chain, repeat
 
 import numpy as np
 import pandas as pd
@@ -121,7 +121,10 @@ def grouped_records(frame: pd.DataFrame, by: str, columns: list[str]) -> dict[in
     keys, order = _sorted_keys(frame[by])
     cols = plain(frame[columns].iloc[order])
     names, data = list(columns), [cols[c].tolist() for c in columns]
-    return {k: Rows(names, data, s, e) for k, s, e in _runs(keys)}
+    starts, ends = _bounds(keys)
+    n = len(starts)
+    return dict(zip(keys[starts].tolist(), map(Rows, repeat(names, n), repeat(data, n), starts.tolist(),
+                                                 ends.tolist())))
 
 
 def stacked_rows(columns: list[str], n: int, rows: list[dict]) -> list[Rows]:
@@ -138,7 +141,7 @@ def stacked_rows(columns: list[str], n: int, rows: list[dict]) -> list[Rows]:
             matrix[:, i] = value
         data.append(matrix.ravel().tolist())
     names = list(columns)
-    return [Rows(names, data, j * k, j * k + k) for j in range(n)]
+    return list(map(Rows, repeat(names, n), repeat(data, n), range(0, n * k, k), range(k, n * k + k, k)))
 
 
 def grouped_lists(frame: pd.DataFrame, by: str, column: str) -> dict[int, list]:
@@ -181,7 +184,17 @@ def _sorted_keys(keys: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return arr[order], order
 
 
-def _runs(keys: np.ndarray):
+def _bounds(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Start and end of each run of equal values in sorted ``keys``."""
     starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
-    ends = np.r_[starts[1:], len(keys)]
+    return starts, np.r_[starts[1:], len(keys)]
+
+
+def _runs(keys: np.ndarray):
+    starts, ends = _bounds(keys)
     return zip(keys[starts].tolist(), starts.tolist(), ends.tolist())
+
+
+def days(values: pd.Series) -> np.ndarray:
+    """Days as ``date`` objects (``None`` where unknown), for evidence and messages."""
+    return values.to_numpy(dtype="datetime64[ns]").astype("datetime64[D]").astype(object)

@@ -60,7 +60,17 @@ def normalize(lang: Any) -> str:
 
 
 def is_source(lang: Any) -> bool:
-    return normalize(lang).split("_", 1)[0] == SOURCE
+    """Whether ``lang`` is English (asked for every value of every message: remembered)."""
+    try:
+        return _IS_SOURCE[lang]
+    except (KeyError, TypeError):
+        answer = normalize(lang).split("_", 1)[0] == SOURCE
+        if isinstance(lang, (str, type(None))) and len(_IS_SOURCE) < 256:
+            _IS_SOURCE[lang] = answer
+        return answer
+
+
+_IS_SOURCE: dict[Any, bool] = {}
 
 
 def pick(*candidates: Any) -> str:
@@ -268,7 +278,12 @@ def iso_day(value: Any) -> date | None:
 
 def render(value: Any, lang: str | None = None) -> str:
     """Any value as a person reads it in ``lang`` (English when None)."""
+    kind = type(value)
+    if kind is str:  # most values (names, already isolated): as they are
+        return value
     lang = lang or SOURCE
+    if kind is int and is_source(lang):
+        return str(value)
     renderer = getattr(value, "render", None)
     if renderer is not None and callable(renderer):
         return renderer(lang)
@@ -328,10 +343,7 @@ class Msg(str):
         if plural is not None and "n" not in params:
             params["n"] = n
         text = _fill(msgid if plural is None or n == 1 else plural, params, SOURCE)
-        self = super().__new__(cls, text)
-        self.msgid, self.plural, self.n, self.context, self.domain, self.params = \
-            msgid, plural, n, context, domain, params
-        return self
+        return _made(text, msgid, params, plural, n, context, domain)
 
     def __reduce__(self):
         return (_rebuild, (self.msgid, self.params, self.plural, self.n, self.context, self.domain))
@@ -347,6 +359,97 @@ def _rebuild(msgid, params, plural, n, context, domain):
     return Msg(msgid, params, plural=plural, n=n, context=context, domain=domain)
 
 
+def _made(text: str, msgid: str, params: dict, plural: str | None, n: int | None, context: str | None,
+          domain: str) -> Msg:
+    """A message whose English ``text`` is already filled in."""
+    self = str.__new__(Msg, text)
+    self.msgid, self.plural, self.n, self.context, self.domain, self.params = msgid, plural, n, context, domain, params
+    return self
+
+
+class Each:
+    """Values of a message that differ per row (see :func:`each`)."""
+
+    __slots__ = ("values",)
+
+    def __init__(self, values: Iterable[Any]):
+        self.values = values if isinstance(values, list) else list(values)
+
+
+def each(values: Iterable[Any]) -> Each:
+    """A column of values for the ``*_rows`` message functions (``gettext_rows``...): one per
+    row, typed as the message takes them (dates as ``date``, counts as ``int``)."""
+    return Each(values.tolist() if hasattr(values, "tolist") else values)
+
+
+def _rows(msgid: str, params: dict[str, Any], *, plural: str | None = None, n: Any = None,
+          context: str | None = None, domain: str = DOMAIN) -> list[Msg]:
+    """One message per row, each equal to the one ``Msg`` makes with that row's values, each
+    value rendered to English once per column instead of once per message."""
+    if plural is not None:
+        n = Each([int(k) for k in n.values]) if isinstance(n, Each) else int(n)
+        params.setdefault("n", n)
+    columns = [k for k, v in params.items() if isinstance(v, Each)]
+    if not columns:
+        raise ValueError("the *_rows message functions need a value per row (each(...))")
+    values = [params[k].values for k in columns]
+    counts = n.values if isinstance(n, Each) else [n] * len(values[0])
+    if any(len(v) != len(counts) for v in values):
+        raise ValueError("columns of different lengths")
+    shown = {k: [_english(v) for v in params[k].values] if k in columns else render(v, SOURCE)
+             for k, v in params.items()}
+    texts = _filled_rows(msgid, shown, len(counts))
+    if plural is not None:
+        texts = [one if k == 1 else other for one, other, k in zip(texts, _filled_rows(plural, shown, len(counts)),
+                                                                   counts)]
+    out = []
+    if len(columns) == 1:  # the usual case, spared a zip per row
+        key = columns[0]
+        for text, value, count in zip(texts, values[0], counts):
+            row = params.copy()  # each row's value in its column's place: the order of the values is kept
+            row[key] = value
+            out.append(_made(text, msgid, row, plural, count, context, domain))
+        return out
+    for text, values_row, count in zip(texts, zip(*values), counts):
+        row = params.copy()
+        row.update(zip(columns, values_row))
+        out.append(_made(text, msgid, row, plural, count, context, domain))
+    return out
+
+
+#: Values whose English rendering is their text (:func:`render` would say the same, slower).
+_ENGLISH_AS_TEXT = frozenset((str, Msg, Money, MoneyList))
+
+
+def _english(value: Any) -> str:
+    """``render(value, SOURCE)``, without asking the language for the commonest values."""
+    kind = type(value)
+    if kind in _ENGLISH_AS_TEXT:
+        return str.__str__(value)
+    if kind is int:
+        return str(value)
+    return render(value, SOURCE)
+
+
+def _filled_rows(text: str, shown: dict[str, Any], size: int) -> list[str]:
+    """``text`` filled with the rendered values of ``shown`` (a value, or a list of one per
+    row): piece by piece when its fields are plain names, else as :func:`_fill` does."""
+    pieces = list(string.Formatter().parse(text))
+    if any(field is not None and (spec or conversion or field not in shown)
+           for _lit, field, spec, conversion in pieces):
+        rows = [{k: v[i] if isinstance(v, list) else v for k, v in shown.items()} for i in range(size)]
+        return [text.format_map(row) for row in rows]
+    out = [""] * size
+    for literal, field, _spec, _conversion in pieces:
+        value = shown.get(field, "") if field is not None else ""
+        if isinstance(value, list):
+            out = [t + literal + v for t, v in zip(out, value)]
+        else:
+            tail = literal + value
+            out = [t + tail for t in out]
+    return out
+
+
 class _Values(dict):
     def __init__(self, params: Mapping[str, Any], lang: str):
         super().__init__()
@@ -359,6 +462,8 @@ class _Values(dict):
 def _fill(text: str, params: Mapping[str, Any], lang: str) -> str:
     if not params:
         return text
+    if lang is SOURCE:  # every message is filled in English once, when made: the short way
+        return text.format_map({k: _english(v) for k, v in params.items()})
     return text.format_map(_Values(params, lang))
 
 
@@ -387,6 +492,17 @@ class Translator:
     def npgettext(self, context: str, singular: str, plural: str, n: int, **params: Any) -> Msg:
         return Msg(singular, params, plural=plural, n=int(n), context=context, domain=self.domain)
 
+    # -- many rows at once: a value given as each(column) differs per row, the others are shared;
+    # each row's message is the one the function above makes with that row's values
+    def gettext_rows(self, msgid: str, **params: Any) -> list[Msg]:
+        return _rows(msgid, params, domain=self.domain)
+
+    def ngettext_rows(self, singular: str, plural: str, n: Any, **params: Any) -> list[Msg]:
+        return _rows(singular, params, plural=plural, n=n, domain=self.domain)
+
+    def pgettext_rows(self, context: str, msgid: str, **params: Any) -> list[Msg]:
+        return _rows(msgid, params, context=context, domain=self.domain)
+
 
 def translator(domain: str, locale_dir: Path | str) -> Translator:
     """A plugin's own message functions, from its catalogs under ``locale_dir``."""
@@ -399,6 +515,9 @@ gettext = _default.gettext
 ngettext = _default.ngettext
 pgettext = _default.pgettext
 npgettext = _default.npgettext
+gettext_rows = _default.gettext_rows
+ngettext_rows = _default.ngettext_rows
+pgettext_rows = _default.pgettext_rows
 
 
 def N_(msgid: str) -> Msg:
@@ -409,7 +528,8 @@ def N_(msgid: str) -> Msg:
 
 #: Keywords for Babel's extractor (``pybabel extract -k``), the same as the functions above.
 KEYWORDS = {"_": None, "gettext": None, "N_": None, "ngettext": (1, 2), "pgettext": ((1, "c"), 2),
-            "npgettext": ((1, "c"), 2, 3)}
+            "npgettext": ((1, "c"), 2, 3), "gettext_rows": None, "ngettext_rows": (1, 2),
+            "pgettext_rows": ((1, "c"), 2)}
 
 
 # -- evidence as a person reads it ----------------------------------------------------------

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from itertools import chain
+from operator import methodcaller
 from typing import Any, Mapping
 
 import numpy as np
@@ -22,6 +23,7 @@ from clientcare.connector.snapshot import Snapshot
 
 from .config import RuleConfig, parse_config
 from .finding import Finding
+from .finding_table import FindingTable
 
 log = logging.getLogger(__name__)
 
@@ -94,40 +96,63 @@ def fallback_user(snapshot: Snapshot, routing: RoutingConfig) -> tuple[int | Non
     return None, "unrouted"
 
 
-def assign(findings: list[Finding], snapshot: Snapshot, routing: RoutingConfig) -> None:
-    """Set ``responsible_user_id`` and ``routed_by`` on every finding (array work over findings).
+def assign(findings: FindingTable | list[Finding], snapshot: Snapshot, routing: RoutingConfig) -> None:
+    """Set the ``responsible_user_id`` and ``routed_by`` columns of ``findings`` (array work; a
+    list of Finding is set finding by finding).
 
     Each step is looked up only for the findings no earlier step resolved, so the usual
-    case (the client has an active salesperson) costs one lookup.
+    case (the client has an active salesperson) costs one lookup.  A ``route`` the same for
+    every finding of the table (or none) is read once; a column of them, once per finding.
     """
-    if not findings:
+    if isinstance(findings, list):
+        table = FindingTable.from_findings(findings)
+        assign(table, snapshot, routing)
+        for f, user, how in zip(findings, table.column("responsible_user_id").tolist(),
+                                table.column("routed_by").tolist()):
+            f.responsible_user_id, f.routed_by = user, how
+        return
+    n = len(findings)
+    if not n:
         return
     active = active_users(snapshot).to_numpy()
-    n = len(findings)
-    routes = [f.route for f in findings]
     default_user, default_how = fallback_user(snapshot, routing)
     tables = snapshot.tables
+    shared, route = findings.constant("route")
+    routes = None if shared else findings.column("route")
+
+    def hint(key: str, idx: np.ndarray) -> list:
+        if shared:
+            return [route.get(key)] * len(idx)
+        return list(map(methodcaller("get", key), (routes if len(idx) == n else routes[idx]).tolist()))
 
     def candidates(step: str, idx: np.ndarray) -> np.ndarray:
         if step == "client_salesperson":
-            found = _lookup(_ids([findings[i].client_id for i in idx]), tables.get("partners"))
+            found = _lookup(_ids(findings.column("client_id")[idx]), tables.get("partners"))
         elif step == "project_manager":
-            found = _lookup(_ids([routes[i].get("project_id") for i in idx]), tables.get("projects"))
-        elif step == "task_assignee":
-            found = _first_active([routes[i].get("task_user_ids") or () for i in idx], active)
-        elif step == "invoice_salesperson":
-            found = _first_active([routes[i].get("invoice_user_ids") or () for i in idx], active)
+            found = _lookup(_ids(hint("project_id", idx)), tables.get("projects"))
+        elif step in ("task_assignee", "invoice_salesperson"):
+            key = "task_user_ids" if step == "task_assignee" else "invoice_user_ids"
+            found = _first_active([ids or () for ids in hint(key, idx)], active)
         else:
             found = np.full(len(idx), np.nan if default_user is None else float(default_user))
         return np.where(np.isin(found, active), found, np.nan)
 
-    preset = _ids([r.get("user_id") for r in routes])
+    everyone = np.arange(n)
+    preset = _ids(hint("user_id", everyone))
     user = np.where(np.isin(preset, active), preset, np.nan)
     how = np.where(np.isnan(user), None, "rule").astype(object)
-    per_rule = {rule: tuple(routing.order_for(rule)) for rule in {f.rule for f in findings}}
+    rule_code, rules = pd.factorize(findings.column("rule"))
+    configured = [tuple(routing.order_for(rule)) for rule in rules.tolist()]
     codes: dict[tuple, int] = {}
-    order_code = np.fromiter((codes.setdefault(_order(r, per_rule[f.rule]), len(codes))
-                              for f, r in zip(findings, routes)), dtype=np.int64, count=n)
+    if shared:  # one chain per rule
+        order_code = np.array([codes.setdefault(_order(route, c), len(codes)) for c in configured],
+                              dtype=np.int64)[rule_code]
+    else:  # one chain per rule, but for the findings whose route names its own
+        by_rule = np.array([codes.setdefault(c, len(codes)) for c in configured], dtype=np.int64)
+        order_code = by_rule[rule_code]
+        for i, r in enumerate(routes.tolist()):
+            if "order" in r or "first" in r:
+                order_code[i] = codes.setdefault(_order(r, configured[rule_code[i]]), len(codes))
     for order, code in codes.items():
         for step in order + ("default",):  # the chain always ends with someone
             idx = np.flatnonzero((order_code == code) & np.isnan(user))
@@ -141,11 +166,17 @@ def assign(findings: list[Finding], snapshot: Snapshot, routing: RoutingConfig) 
     if fell_back.any():
         log.warning("%d finding(s) no one owns go to user %s: set routing.default_user_id",
                     int(fell_back.sum()), default_user)
-    for f, u, h in zip(findings, user.tolist(), how.tolist()):
-        f.responsible_user_id = None if u != u else int(u)
-        if h == "rule":
-            h = f"rule: {f.route.get('why') or 'named by the rule'}"
-        f.routed_by = h or "unrouted"
+    by_rule = np.flatnonzero(how == "rule")
+    how[by_rule] = [f"rule: {why or 'named by the rule'}" for why in hint("why", by_rule)]
+    how[how == None] = "unrouted"  # noqa: E711 - elementwise
+    owned = ~np.isnan(user)
+    if owned.all():
+        findings.set("responsible_user_id", user.astype(np.int64))
+    else:
+        owner = np.full(n, None, dtype=object)
+        owner[owned] = user[owned].astype(np.int64)
+        findings.set("responsible_user_id", owner)
+    findings.set("routed_by", how)
 
 
 def _order(route: Mapping[str, Any], configured: tuple[str, ...]) -> tuple[str, ...]:

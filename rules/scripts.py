@@ -19,9 +19,14 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Iterable, Mapping
 
+import numpy as np
+import pandas as pd
+
 from clientcare.connector.errors import ConfigError
 
 from .bidi import FSI, PDI, isolate
+from .finding import Finding
+from .finding_table import FindingTable, findings_of
 from .i18n import Money, MoneyList, Msg, N_, Num, iso_day, listing, pgettext
 
 #: Placeholders every script may use.
@@ -42,7 +47,12 @@ class Script:
 
 
 def kind_of(finding: Any) -> str | None:
-    return (finding.data or {}).get("kind") or finding.level
+    return _kind(finding.data, finding.level)
+
+
+def _kind(data: Mapping | None, level: str | None) -> str | None:
+    """A finding's kind: its ``data["kind"]``, else its level."""
+    return (data or {}).get("kind") or level
 
 
 def template_problems(points: Any, allowed: Iterable[str], where: str) -> list[str]:
@@ -115,26 +125,48 @@ def configure(declared: Mapping[str, Mapping[str, Script]], raw: Mapping[str, An
     return out
 
 
-def fill(findings: list, scripts: Mapping[str, Mapping[str, Script]], client_names: Mapping[int, str]) -> None:
-    """Set ``talking_points`` on every finding that asks for an activity and has a script: each
-    a message filled with typed values, so it renders in the reader's language."""
-    for f in findings:
-        if f.action is None or f.action.kind != "activity":
-            continue
-        script = scripts.get(f.rule, {}).get(kind_of(f))
+def fill(findings: FindingTable | list[Finding], scripts: Mapping[str, Mapping[str, Script]],
+         client_names: Mapping[int, str]) -> None:
+    """Set the talking points of every finding that asks for an activity and has a script: each
+    a message filled with typed values, so it renders in the reader's language.  A table gets
+    its ``talking_points`` column set (only the rows with a script are read); a list of
+    Finding, each finding."""
+    table = findings_of(findings)
+    if not len(table):
+        return
+    kinds = table.column("action_kind")
+    asks = np.flatnonzero((kinds == "activity") & pd.Series(table.column("rule"), dtype=object).isin(
+        [rule for rule, kinds_ in scripts.items() if any(s.points for s in kinds_.values())]).to_numpy())
+    rows = table.take(asks)
+    known, data = rows.constant("data")
+    datas = [data] * len(rows) if known else rows.column("data").tolist()
+    points: dict[int, tuple] = {}
+    for i, rule, data, level, client_id, subject, summary, due, evidence in zip(
+            asks.tolist(), *(rows.column(c).tolist() for c in ("rule",)), datas,
+            *(rows.column(c).tolist() for c in ("level", "client_id", "subject_name", "summary", "due_date",
+                                                "evidence"))):
+        script = scripts.get(rule, {}).get(_kind(data, level))
         if script is None or not script.points:
             continue
-        client = client_names.get(f.client_id)
-        values = {"client": isolate(client) if client else THE_CLIENT, "subject": _value(f.subject_name),
-                  "summary": f.summary, "due": _value(f.action.due_date)}
+        client = client_names.get(client_id)
+        values = {"client": isolate(client) if client else THE_CLIENT, "subject": _value(subject),
+                  "summary": summary, "due": _value(due)}
         for key, source in script.values.items():
             where, _, name = source.partition(".")
             if where == "data":
-                values[key] = _value((f.data or {}).get(name))
+                values[key] = _value((data or {}).get(name))
             else:
-                values[key] = _value(list(dict.fromkeys(row.get(name) for row in f.evidence
+                values[key] = _value(list(dict.fromkeys(row.get(name) for row in evidence
                                                         if row.get(name) not in (None, ""))))
-        f.talking_points = tuple(filled(p, values) for p in script.points)
+        points[i] = tuple(filled(p, values) for p in script.points)
+    if table is not findings:  # a list: each finding gets its own
+        for i, said in points.items():
+            findings[i].talking_points = said
+    elif points:
+        column = table.column("talking_points").copy()
+        for i, said in points.items():
+            column[i] = said
+        table.set("talking_points", column)
 
 
 #: Fallbacks of a point's values.

@@ -24,6 +24,7 @@ from .snapshot_builder import ADMIN, AS_OF, BOT, INACTIVE, MANAGER, SALES, Snaps
 from .config import RuleConfig
 from .context import RuleContext
 from .finding import Finding
+from .finding_table import FindingTable
 from .registry import Registry, builtin_names, load_rules
 from .bidi import strip_controls
 from .engine import RunResult, check_as_of, run_rules
@@ -98,6 +99,8 @@ def run(rule: Any, snapshot: Snapshot, as_of: date | str, config: RuleConfig | M
 def keys(found: RunResult | Iterable[Finding]) -> list[str]:
     """The sorted finding keys of a run or a list of findings (what a test usually compares)."""
     findings = found.findings if isinstance(found, RunResult) else found
+    if isinstance(findings, FindingTable):
+        return sorted(findings.keys().tolist())
     return sorted(f.key for f in findings)
 
 

@@ -108,3 +108,18 @@ def test_the_readme_keeps_the_test_command_ci_runs():
 
 def test_the_readme_stays_a_five_minute_read():
     assert len(README.read_text().splitlines()) <= 150
+
+
+def test_the_readme_bot_set_up_makes_the_api_key_that_auto_speaks_json2_with():
+    """On Odoo 19 the profile's default transport speaks JSON-2 only with an API key: the
+    README's bot set-up makes one (where, per version), and the key's expiry is explained."""
+    from clientcare.connector.transports import AUTO_PREFERENCE
+
+    assert KEYS["transport"][1] == "auto" and AUTO_PREFERENCE[0] == "json2"
+    setup = " ".join(README.read_text().split("## Connecting to Odoo", 1)[1].split("\n## ", 1)[0].split())
+    for words in ("Add API Key", "New API Key", 'transport = "auto"', "JSON-2", "CLIENTCARE_API_KEY",
+                  "(docs/odoo.md#api-keys)"):
+        assert words in setup, words
+    odoo = (DOCS / "odoo.md").read_text()
+    assert "api-keys" in anchors(DOCS / "odoo.md")
+    assert 'env["res.users.apikeys"].with_user(bot).sudo()' in odoo and "api_key_duration" in odoo

@@ -33,6 +33,7 @@ from clientcare.rules import ReportChart, Script, frames as F
 from clientcare.rules.config import RuleConfig
 from clientcare.rules.context import RuleContext
 from clientcare.rules.finding import Action, Finding, NotJudged, Resolved, RuleOutput
+from clientcare.rules.finding_table import FindingTable, const, object_column
 from clientcare.rules.i18n import N_, EvidenceView, Num, _, listing, ngettext, pgettext
 
 name = "fit_checklist"
@@ -170,23 +171,24 @@ def evaluate(ctx: RuleContext[Config]) -> RuleOutput:
     rows = [{"criterion": LABELS[c], "status": status[c], "value": parts[c]["value"],
              "detail": _unknown_said(parts[c]["detail"], status[c], figures.unknown_reason.get(c))}
             for c in CRITERIA]
-    evidence = dict(zip(clients.index.tolist(), F.stacked_rows(COLUMNS, len(clients), rows)))
+    evidence = F.stacked_rows(COLUMNS, len(clients), rows)
     found, undecided = _findings(ctx.previous, as_of, config, clients, status, score, band, evidence, known,
                                  counted)
-    out.findings += found
     out.not_judged += [NotJudged(name, f"{name}:res.partner:{cid}:attention",
                                  _("what raised its attention activity is unknown this run")) for cid in undecided]
-    declines, undecided = _declines(ctx, clients["name"], status, score, band, parts, evidence)
-    out.findings += declines
+    declines, undecided = _declines(ctx, clients["name"], status, score, band, parts,
+                                    dict(zip(clients.index.tolist(), evidence)))
     out.not_judged += [NotJudged(name, f"{name}:res.partner:{cid}:decline", why) for cid, why in undecided]
-    # One activity per client: a decline names what newly fails, so no attention activity repeats
-    # it; one already open stays as it is while the decline is open.
-    declined = {f.client_id for f in declines}
-    if declined:
-        out.findings = [f for f in out.findings if not (f.level == "attention" and f.client_id in declined)]
+    if declines:
+        found = FindingTable.concat([found, FindingTable.from_findings(declines)])
+        # One activity per client: a decline names what newly fails, so no attention activity repeats
+        # it; one already open stays as it is while the decline is open.
+        declined = sorted({f.client_id for f in declines})
+        found = found.take(~((found.column("level") == "attention") & np.isin(found.column("client_id"), declined)))
         out.not_judged += [NotJudged(name, f"{name}:res.partner:{cid}:attention",
-                                     _("its decline activity says what changed")) for cid in sorted(declined)]
-    out.resolved += _recovered(ctx, out.findings, clients.index, status, score, band)
+                                     _("its decline activity says what changed")) for cid in declined]
+    out.findings = found
+    out.resolved += _recovered(ctx, found.keys(), clients.index, status, score, band)
     return out
 
 
@@ -215,12 +217,12 @@ def _day(text):
         return text
 
 
-def _recovered(ctx, found: list[Finding], clients: pd.Index, status: pd.DataFrame, score: pd.Series,
+def _recovered(ctx, keys, clients: pd.Index, status: pd.DataFrame, score: pd.Series,
                band: pd.Series) -> list[Resolved]:
-    """How last run's attention and decline activities that are gone went away: the criteria
-    that raised them and the score now."""
+    """How last run's attention and decline activities that are gone (``keys``: this run's
+    findings') went away: the criteria that raised them and the score now."""
     out = []
-    for prev in F.gone_activity_findings(ctx.previous, (f.key for f in found)):
+    for prev in F.gone_activity_findings(ctx.previous, keys):
         cid, data = prev["subject_id"], prev.get("data") or {}
         if cid not in clients:
             out.append(Resolved(name, prev["key"], _("no longer a client")))
@@ -432,19 +434,19 @@ class _Context:
         names = F.grouped_lists(p.loc[p["problem"] == 1], "client_id", "name")
         self.unknown_reason["reasonable_expectations"] = _("no projects")
         detail, value = [], []
-        for cid, bad, n, pct in zip(self.clients.tolist(), stats["bad"].tolist(), stats["n"].tolist(),
-                                    (share * 100).tolist()):
-            if _int(n) is None:
+        for cid, bad, n, pct in zip(self.clients.tolist(), _ints(stats["bad"]), _ints(stats["n"]),
+                                    _ints(share * 100)):
+            if n is None:
                 detail.append(None)
                 value.append(None)
                 continue
             # TRANSLATORS: {projects}: names of the projects in trouble
             detail.append(ngettext("{bad} of {n} project(s) at risk, off track or late ({projects})",
-                                   "{bad} of {n} project(s) at risk, off track or late ({projects})", _int(n),
-                                   bad=_int(bad), projects=", ".join(names[cid][:5])) if names.get(cid) else
+                                   "{bad} of {n} project(s) at risk, off track or late ({projects})", n,
+                                   bad=bad, projects=", ".join(names[cid][:5])) if names.get(cid) else
                           ngettext("{bad} of {n} project(s) at risk, off track or late",
-                                   "{bad} of {n} project(s) at risk, off track or late", _int(n), bad=_int(bad)))
-            value.append(_("{percent} % of projects in trouble", percent=_int(pct)))
+                                   "{bad} of {n} project(s) at risk, off track or late", n, bad=bad))
+            value.append(_("{percent} % of projects in trouble", percent=pct))
         return _frame(status, value, detail, self.clients)
 
     # -- pays on time ---------------------------------------------------------------------------------
@@ -484,10 +486,11 @@ class _Context:
         self.unknown_reason["pays_on_time"] = _("no invoice paid in {days} days and none overdue",
                                                  days=cfg.window_days)
         detail, value = [], []
-        for cid, n, n_paid, n_late, avg, oldest, pct, broken in zip(
-                self.clients.tolist(), stats["n"].tolist(), stats["n_paid"].tolist(), stats["n_late"].tolist(),
-                stats["avg"].tolist(), stats["oldest"].tolist(), (share * 100).tolist(), promised.tolist()):
-            if _int(n) is None:
+        for cid, n, n_paid, n_over, n_late, avg, oldest, pct, broken in zip(
+                self.clients.tolist(), _ints(stats["n"]), _ints(stats["n_paid"]), _ints(stats["n"] - stats["n_paid"]),
+                _ints(stats["n_late"]), _ints(stats["avg"]), stats["oldest"].tolist(), _ints(share * 100),
+                promised.tolist()):
+            if n is None:
                 detail.append(None)
                 value.append(None)
                 continue
@@ -495,8 +498,8 @@ class _Context:
             text = ngettext("{paid} invoice(s) paid in {days} days, {overdue} overdue now; {late} of {n} late, "
                             "{avg_days} days late on average",
                             "{paid} invoice(s) paid in {days} days, {overdue} overdue now; {late} of {n} late, "
-                            "{avg_days} days late on average", _int(n), paid=_int(n_paid), days=cfg.window_days,
-                            overdue=_int(n - n_paid), late=_int(n_late), avg_days=_int(avg))
+                            "{avg_days} days late on average", n, paid=n_paid, days=cfg.window_days,
+                            overdue=n_over, late=n_late, avg_days=avg)
             if not pd.isna(oldest):
                 # TRANSLATORS: {amounts}: overdue now, per currency; {date}: the oldest due date
                 text = _("{text}; {amounts} overdue, the oldest due {date}", text=text,
@@ -505,7 +508,7 @@ class _Context:
                 text = ngettext("{text}; {n} agreed payment date(s) passed unpaid",
                                 "{text}; {n} agreed payment date(s) passed unpaid", broken, text=text)
             detail.append(text)
-            value.append(_("{percent} % of invoices paid late or overdue", percent=_int(pct)))
+            value.append(_("{percent} % of invoices paid late or overdue", percent=pct))
         return _frame(status, value, detail, self.clients)
 
     def _broken_payment_dates(self) -> pd.Series:
@@ -539,18 +542,18 @@ class _Context:
         ids = F.grouped_lists(stuck, "client_id", "id")
         self.unknown_reason["cooperates"] = _("no open tasks")
         detail, value = [], []
-        for cid, stuck_n, open_n in zip(self.clients.tolist(), n_stuck.tolist(), n_open.tolist()):
-            if _int(open_n) is None:
+        for cid, stuck_n, open_n in zip(self.clients.tolist(), n_stuck.tolist(), _ints(n_open)):
+            if open_n is None:
                 detail.append(None)
                 value.append(None)
                 continue
             detail.append(ngettext("{stuck} of {n} open task(s) waiting on the client for more than {days} days {ids}",
                                    "{stuck} of {n} open task(s) waiting on the client for more than {days} days {ids}",
-                                   _int(open_n), stuck=int(stuck_n), days=cfg.waiting_days, ids=_ids(ids[cid]))
+                                   open_n, stuck=int(stuck_n), days=cfg.waiting_days, ids=_ids(ids[cid]))
                           if ids.get(cid) else
                           ngettext("{stuck} of {n} open task(s) waiting on the client for more than {days} days",
                                    "{stuck} of {n} open task(s) waiting on the client for more than {days} days",
-                                   _int(open_n), stuck=int(stuck_n), days=cfg.waiting_days))
+                                   open_n, stuck=int(stuck_n), days=cfg.waiting_days))
             value.append(ngettext("{n} task(s) waiting on the client", "{n} task(s) waiting on the client",
                                   int(stuck_n)))
         return _frame(status, value, detail, self.clients)
@@ -573,14 +576,14 @@ class _Context:
         ids = F.grouped_lists(r, "client_id", "rating_id")
         scores = F.grouped_lists(r.assign(score=r["rating"].round(0).astype("int64")), "client_id", "score")
         detail, value = [], []
-        for cid, n, avg in zip(self.clients.tolist(), stats["n"].tolist(), stats["avg"].round(1).tolist()):
-            if _int(n) is None:
+        for cid, n, avg in zip(self.clients.tolist(), _ints(stats["n"]), stats["avg"].round(1).tolist()):
+            if n is None:
                 detail.append(None)
                 value.append(None)
                 continue
             # TRANSLATORS: {scores}: the ratings (1-5) given; {ids}: "(rating record ids 3, 8)"
             detail.append(ngettext("{n} rating(s) in {days} days: scores {scores} {ids}",
-                                   "{n} rating(s) in {days} days: scores {scores} {ids}", _int(n),
+                                   "{n} rating(s) in {days} days: scores {scores} {ids}", n,
                                    days=cfg.window_days, scores=", ".join(map(str, scores[cid][:10])),
                                    ids=_ids(ids[cid], ratings=True)))
             value.append(_("average {rating} of 5", rating=Num(avg, ".1f")))
@@ -604,133 +607,142 @@ def _score(status: pd.DataFrame, cfg: Config) -> tuple[pd.Series, np.ndarray, in
 
 
 def _findings(previous, as_of, cfg, clients, status, score, band, evidence, known, counted
-              ) -> tuple[list[Finding], list[int]]:
+              ) -> tuple[FindingTable, list[int]]:
+    """Every client's checklist, then the band changes, then the attention activities, as one
+    table built column by column (``evidence``: each client's rows, in the order of ``clients``)."""
     prev = _previous(previous, clients.index)
     cols = list(CRITERIA)
-    fail_now = (status[cols] == "fail").to_numpy()
-    had = prev["known"].to_numpy(dtype=bool)
-    prev_fail = (prev[cols] == "fail").to_numpy(dtype=bool)
+    states = status[cols].to_numpy(dtype=object)
+    fail_now = states == "fail"
+    had = prev["known"]
+    prev_fail = prev["states"] == "fail"
     newly = fail_now & ~prev_fail & had[:, None]
-    prev_triggers = _prev_triggers(prev)
-    still = fail_now & prev_fail & prev["attention_on"].to_numpy(dtype=bool)[:, None] & prev_triggers
+    prev_triggers = prev["triggers"]
+    still = fail_now & prev_fail & prev["attention_on"][:, None] & prev_triggers
     triggers = newly | still
     # "falls under": the score crossed the threshold since the last run, or crossed it earlier
     # and the activity that raised is still open (the score has not recovered)
-    under = (score < cfg.attention_below).fillna(False).to_numpy(dtype=bool)
-    prev_score = prev["score"].to_numpy(dtype="float64")
-    low = under & had & ((prev_score >= cfg.attention_below) | prev["attention_low"].to_numpy(dtype=bool))
+    score_now = score.to_numpy(dtype="float64")
+    under = score_now < cfg.attention_below
+    low = under & had & ((prev["score"] >= cfg.attention_below) | prev["attention_low"])
     attention = low | triggers.any(axis=1)
     # an open attention activity whose cause is now unknown is not resolved: not judged
-    unknown_cause = ((prev_triggers & (status[cols] == "unknown").to_numpy()).any(axis=1)
-                     | (prev["attention_low"].to_numpy(dtype=bool) & score.isna().to_numpy()))
-    undecided = clients.index[prev["attention_on"].to_numpy(dtype=bool) & ~attention & unknown_cause].tolist()
+    unknown_cause = (prev_triggers & (states == "unknown")).any(axis=1) | (prev["attention_low"] & np.isnan(score_now))
+    undecided = clients.index[prev["attention_on"] & ~attention & unknown_cause].tolist()
     ids = clients.index.tolist()
     names = [n if isinstance(n, str) else f"partner {c}" for c, n in zip(ids, clients["name"].tolist())]
-    scores = [None if s != s else int(s) for s in score.tolist()]
+    scores = [None if s != s else int(s) for s in score_now.tolist()]
     bands = band.tolist()
     heads = [ngettext("{client}: fit score {score}, {band}, {known} of {n} criteria known",
                       "{client}: fit score {score}, {band}, {known} of {n} criteria known", counted,
-                      client=F.short(n), score=s, band=_band(b), known=int(k)) if s is not None else
+                      client=F.short(n), score=s, band=_band(b), known=k) if s is not None else
              ngettext("{client}: fit score unknown, {known} of {n} criteria known (needs {needed})",
                       "{client}: fit score unknown, {known} of {n} criteria known (needs {needed})", counted,
-                      client=F.short(n), known=int(k), needed=cfg.min_known_criteria)
+                      client=F.short(n), known=k, needed=cfg.min_known_criteria)
              for n, s, b, k in zip(names, scores, bands, known.tolist())]
     labels = [LABELS[c] for c in cols]
-    fails = [list(compress(labels, row)) for row in fail_now.tolist()]
+    summaries = [_("{head}; fails: {criteria}", head=head, criteria=listing(compress(labels, row))) if any(row)
+                 else head for head, row in zip(heads, fail_now.tolist())]
     pscores = [None if p != p else int(p) for p in prev["score"].tolist()]
     today = as_of.isoformat()
-    since = np.where(attention & had & prev["attention_since"].notna().to_numpy(), prev["attention_since"], today)
-    out = []
-    datas = []
-    for cid, name_, head, sc, bd, st, failing, ps, pb, att, trig, lw, snc, k in zip(
-            ids, names, heads, scores, bands, status[cols].to_numpy().tolist(), fails, pscores,
-            prev["band"].tolist(), attention.tolist(), triggers.tolist(), low.tolist(), since.tolist(),
-            known.tolist()):
-        data = {"score": sc, "band": bd, "known_criteria": k, "criteria_counted": counted,
-                "criteria": dict(zip(cols, st))}
-        if pb is not None and pb == pb:  # a previous run knew this client
-            data.update(previous_score=ps, previous_band=pb, score_change=None if sc is None or ps is None else sc - ps)
-        if att:
-            data.update(attention=True, attention_criteria=list(compress(cols, trig)), attention_low=lw,
+    since = np.where(attention & had & (prev["attention_since"] != None), prev["attention_since"], today)  # noqa: E711
+    pbands = prev["band"].tolist()
+    datas = [{"score": sc, "band": bd, "known_criteria": k, "criteria_counted": counted,
+              "criteria": dict(zip(cols, st))} for sc, bd, k, st in zip(scores, bands, known.tolist(), states.tolist())]
+    for i in np.flatnonzero(had).tolist():  # a previous run knew this client
+        sc, ps = scores[i], pscores[i]
+        datas[i].update(previous_score=ps, previous_band=pbands[i],
+                        score_change=None if sc is None or ps is None else sc - ps)
+    for i, trig, lw, snc in zip(np.flatnonzero(attention).tolist(), triggers[attention].tolist(),
+                                low[attention].tolist(), since[attention].tolist()):
+        datas[i].update(attention=True, attention_criteria=list(compress(cols, trig)), attention_low=lw,
                         attention_since=snc)
-        datas.append(data)
-        out.append(Finding(rule=name, subject_model="res.partner", subject_id=cid, subject_name=name_,
-                           client_id=cid, severity="info", level="checklist",
-                           summary=_("{head}; fails: {criteria}", head=head, criteria=listing(failing)) if failing
-                           else head, data=data, evidence=evidence[cid], evidence_columns=COLUMNS, daily=DAILY,
-                           view=VIEW))
-    changed = np.flatnonzero(had & (prev["band"].to_numpy(dtype=object) != band.to_numpy(dtype=object)))
-    worst_band = facts.HEALTH_BANDS[-1]  # a fall into it is worth more attention
-    for i in changed.tolist():
-        ps = pscores[i]
-        text = _("{head}; was {score} ({band})", head=heads[i],
-                 score=pgettext("fit score", "unknown") if ps is None else ps, band=_band(prev["band"].iat[i]))
-        out.append(Finding(rule=name, subject_model="res.partner", subject_id=ids[i], subject_name=names[i],
-                           client_id=ids[i], severity="medium" if bands[i] == worst_band else "low",
-                           level="band", period=today, summary=text, action=Action("note", text), data=datas[i],
-                           evidence=evidence[ids[i]], evidence_columns=COLUMNS, daily=DAILY, view=VIEW,
-                           resolved_when=_("informational: posted once per band change")))
-    for i in np.flatnonzero(attention).tolist():
-        trig = datas[i].get("attention_criteria", [])
-        why = []
-        if trig:
-            quoted = listing([_("'{criterion}'", criterion=LABELS[c]) for c in trig])
-            # TRANSLATORS: {criteria}: the criteria's names, each in quotes
-            why.append(ngettext("{criteria} now fails", "{criteria} now fail", len(trig), criteria=quoted))
-        if low[i]:
-            why.append(_("score fell under {threshold}", threshold=Num(cfg.attention_below, "g")))
-        # TRANSLATORS: the fit score of a client that has none (too few criteria known)
-        score = scores[i] if scores[i] is not None else pgettext("no fit score", "None")
-        text = _("check in with {client}: {why} (fit score {score}, {band})", client=F.short(names[i]),
-                 why=_joined(why), score=score, band=_band(bands[i]))
-        out.append(Finding(rule=name, subject_model="res.partner", subject_id=ids[i], subject_name=names[i],
-                           client_id=ids[i], severity="medium", level="attention", summary=text,
-                           action=Action("activity", text, "todo", date.fromisoformat(datas[i]["attention_since"])),
-                           data=datas[i], evidence=evidence[ids[i]], evidence_columns=COLUMNS, daily=DAILY,
-                           view=VIEW, resolved_when=_("the criteria that triggered it pass again and the score is "
-                                                      "at least {threshold}",
-                                                      threshold=Num(cfg.attention_below, "g"))))
-    return out, undecided
+    ids_, names_, datas_ = np.array(ids, dtype="int64"), object_column(names), object_column(datas)
+    evidence_ = object_column(evidence)
+    shared = dict(rule=const(name), subject_model=const("res.partner"), evidence_columns=const(COLUMNS),
+                  daily=const(DAILY), view=const(VIEW))
+    parts = [FindingTable(len(ids), **shared, subject_id=ids_, subject_name=names_, client_id=ids_,
+                          severity=const("info"), level=const("checklist"), summary=object_column(summaries),
+                          data=datas_, evidence=evidence_)]
+    changed = np.flatnonzero(had & (prev["band"] != band.to_numpy(dtype=object)))
+    if len(changed):
+        worst_band = facts.HEALTH_BANDS[-1]  # a fall into it is worth more attention
+        texts = object_column(_("{head}; was {score} ({band})", head=heads[i],
+                           score=pgettext("fit score", "unknown") if pscores[i] is None else pscores[i],
+                           band=_band(pbands[i])) for i in changed.tolist())
+        parts.append(FindingTable(
+            len(changed), **shared, subject_id=ids_[changed], subject_name=names_[changed], client_id=ids_[changed],
+            severity=object_column("medium" if bands[i] == worst_band else "low" for i in changed.tolist()),
+            level=const("band"), period=const(today), summary=texts, action_kind=const("note"), action_summary=texts,
+            data=datas_[changed], evidence=evidence_[changed],
+            resolved_when=const(_("informational: posted once per band change"))))
+    raised = np.flatnonzero(attention)
+    if len(raised):
+        threshold = Num(cfg.attention_below, "g")
+        texts = []
+        for i in raised.tolist():
+            trig = datas[i]["attention_criteria"]
+            why = []
+            if trig:
+                quoted = listing([_("'{criterion}'", criterion=LABELS[c]) for c in trig])
+                # TRANSLATORS: {criteria}: the criteria's names, each in quotes
+                why.append(ngettext("{criteria} now fails", "{criteria} now fail", len(trig), criteria=quoted))
+            if low[i]:
+                why.append(_("score fell under {threshold}", threshold=threshold))
+            # TRANSLATORS: the fit score of a client that has none (too few criteria known)
+            shown = scores[i] if scores[i] is not None else pgettext("no fit score", "None")
+            texts.append(_("check in with {client}: {why} (fit score {score}, {band})", client=F.short(names[i]),
+                           why=_joined(why), score=shown, band=_band(bands[i])))
+        texts = object_column(texts)
+        parts.append(FindingTable(
+            len(raised), **shared, subject_id=ids_[raised], subject_name=names_[raised], client_id=ids_[raised],
+            severity=const("medium"), level=const("attention"), summary=texts, action_kind=const("activity"),
+            action_summary=texts, activity_type=const("todo"),
+            due_date=object_column(date.fromisoformat(d) for d in since[raised].tolist()),
+            data=datas_[raised], evidence=evidence_[raised],
+            resolved_when=const(_("the criteria that triggered it pass again and the score is at least {threshold}",
+                                  threshold=threshold))))
+    return FindingTable.concat(parts), undecided
 
 
-def _previous(previous, clients: pd.Index) -> pd.DataFrame:
-    """Last run's checklist per client (all NA where there was none)."""
+def _previous(previous, clients: pd.Index) -> dict[str, np.ndarray]:
+    """Last run's checklist per client, as arrays in the order of ``clients`` (nothing known where
+    there was none): its criteria's states, score, band, and the attention activity it raised with
+    the criteria that triggered it (they keep it open while they fail)."""
+    n, k = len(clients), len(CRITERIA)
+    out = {"known": np.zeros(n, dtype=bool), "states": np.full((n, k), None, dtype=object),
+           "score": np.full(n, np.nan), "band": np.full(n, None, dtype=object),
+           "attention_on": np.zeros(n, dtype=bool), "attention_low": np.zeros(n, dtype=bool),
+           "attention_since": np.full(n, None, dtype=object), "triggers": np.zeros((n, k), dtype=bool)}
     rows = [f for f in previous if f.get("level") == "checklist"]
-    base = pd.DataFrame(index=clients, columns=[*CRITERIA, "score", "band", "attention_on", "attention_criteria",
-                                                "attention_low", "attention_since"], dtype=object)
-    base["known"] = False
-    base["attention_on"] = False
-    base["attention_low"] = False
-    base["score"] = np.nan
     if not rows:
-        return base
-    frame = pd.DataFrame.from_records(
-        [dict(r["data"].get("criteria", {}), client_id=r["subject_id"], score=r["data"].get("score"),
-              band=r["data"].get("band"), attention_on=bool(r["data"].get("attention")),
-              attention_criteria=r["data"].get("attention_criteria") or [],
-              attention_low=bool(r["data"].get("attention_low")),
-              attention_since=r["data"].get("attention_since")) for r in rows]).drop_duplicates("client_id")
-    frame = frame.set_index("client_id").reindex(clients)
-    for c in base.columns:
-        if c in frame:
-            base[c] = frame[c]
-    base["known"] = frame["band"].notna().to_numpy()
-    base["attention_on"] = base["attention_on"].fillna(False).astype(bool)
-    base["attention_low"] = base["attention_low"].fillna(False).astype(bool)
-    base["score"] = pd.to_numeric(base["score"], errors="coerce")
-    return base
-
-
-def _prev_triggers(prev: pd.DataFrame) -> np.ndarray:
-    """Criteria that triggered last run's attention activity (they keep it open while they fail)."""
-    if not prev["attention_on"].any():
-        return np.zeros((len(prev), len(CRITERIA)), dtype=bool)
-    lists = prev["attention_criteria"].tolist()
-    return np.array([[isinstance(l, list) and c in l for c in CRITERIA] for l in lists], dtype=bool).reshape(
-        len(lists), len(CRITERIA))
+        return out
+    ids = pd.Index([r["subject_id"] for r in rows])
+    kept = np.flatnonzero(~ids.duplicated())  # the first of a client's
+    where = clients.get_indexer(ids[kept])
+    kept, where = kept[where >= 0], where[where >= 0]
+    datas = [rows[i]["data"] for i in kept.tolist()]
+    crits = [d.get("criteria", {}) for d in datas]
+    out["states"][where] = np.array([[c.get(name) for name in CRITERIA] for c in crits], dtype=object).reshape(-1, k)
+    out["score"][where] = pd.to_numeric(pd.Series([d.get("score") for d in datas], dtype=object), errors="coerce")
+    bands = np.array([d.get("band") for d in datas], dtype=object)
+    out["band"][where] = bands
+    out["known"][where] = pd.notna(bands)
+    out["attention_on"][where] = [bool(d.get("attention")) for d in datas]
+    out["attention_low"][where] = [bool(d.get("attention_low")) for d in datas]
+    since = np.array([d.get("attention_since") for d in datas], dtype=object)
+    since[pd.isna(since)] = None
+    out["attention_since"][where] = since
+    if out["attention_on"].any():
+        lists = [d.get("attention_criteria") or [] for d in datas]
+        out["triggers"][where] = np.array([[isinstance(t, list) and c in t for c in CRITERIA] for t in lists],
+                                          dtype=bool).reshape(-1, k)
+    return out
 
 
 # -- helpers ---------------------------------------------------------------------------------------
+
+
 def _unknown_said(detail: pd.Series, status: pd.Series, reason):
     """The detail column with why it is unknown where the criterion is (an object column: pandas
     would make plain strings of the messages)."""
@@ -762,9 +774,13 @@ def _joined(parts):
     return text
 
 
-def _int(value):
-    """A count as an int (NA: None)."""
-    return None if value is None or value is pd.NA or value != value else int(round(value))
+def _ints(values) -> list:
+    """Counts (or figures shown whole) as ints, rounded as ``round`` does (NA: None)."""
+    arr = pd.Series(values).to_numpy(dtype="float64", na_value=np.nan)
+    missing = np.isnan(arr)
+    out = np.round(np.where(missing, 0.0, arr)).astype(np.int64).astype(object)
+    out[missing] = None
+    return out.tolist()
 
 
 def _matches(ids: pd.Series, names: pd.Series, wanted: tuple) -> pd.Series:

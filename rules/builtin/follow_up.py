@@ -32,11 +32,11 @@ import numpy as np
 import pandas as pd
 
 from clientcare.connector.facts import ActivityType
-from clientcare.rules import ROUTING_STEPS, ReportChart, Script, filled, frames as F
+from clientcare.rules import ROUTING_STEPS, FindingTable, ReportChart, Script, const, filled, frames as F, object_column
 from clientcare.rules.config import RuleConfig
 from clientcare.rules.context import RuleContext
-from clientcare.rules.finding import Action, Finding, NotJudged, Resolved, RuleOutput
-from clientcare.rules.i18n import N_, EvidenceView, Num, _, ngettext, pgettext
+from clientcare.rules.finding import NotJudged, Resolved, RuleOutput
+from clientcare.rules.i18n import N_, EvidenceView, Num, _, each, gettext_rows, ngettext, ngettext_rows, pgettext
 
 name = "follow_up"
 version = "1.0"
@@ -177,8 +177,10 @@ def evaluate(ctx: RuleContext[Config]) -> RuleOutput:
     if parts:
         cand = pd.concat(parts, ignore_index=True)
         cand["due"] = _spaced(cand, clients, config)
-        out.findings += _findings(cand, clients, config)
-    for prev in F.gone_activity_findings(ctx.previous, (f.key for f in out.findings)):
+        out.findings = _findings(cand, clients, config)
+    else:
+        out.findings = FindingTable.empty()
+    for prev in F.gone_activity_findings(ctx.previous, out.findings.keys()):
         kind = (prev.get("data") or {}).get("kind")
         if kind in kinds:
             out.resolved.append(Resolved(name, prev["key"], clients.how_resolved(kind, prev)))
@@ -202,11 +204,12 @@ class _Clients:
         t = F.tasks(snapshot)
         p = F.projects(snapshot)
         self.tasks, self.projects = t, p
-        firsts = pd.concat([inv.groupby("client_id")["invoice_date"].min(),
+        invoiced = inv.groupby("client_id")["invoice_date"]  # grouped once for the first and the last
+        firsts = pd.concat([invoiced.min(),
                             p.groupby("client_id")["create_date"].min().pipe(F.to_day),
                             t.groupby("client_id")["create_day"].min()], axis=1).min(axis=1)
         self.first_seen = firsts.reindex(self.clients).fillna(F.to_day(clients["create_date"]))
-        last_invoice = inv.groupby("client_id")["invoice_date"].max().reindex(self.clients)
+        last_invoice = invoiced.max().reindex(self.clients)
         open_tasks = t.loc[t["is_open"]].groupby("client_id").size().reindex(self.clients).fillna(0)
         running = p.loc[p["active"] & ~p["is_done"]].groupby("client_id").size().reindex(self.clients).fillna(0)
         self.active = ((last_invoice > self.today - pd.Timedelta(days=cfg.active_within_days))
@@ -480,65 +483,80 @@ RESOLVED = {
 }
 
 
-def _findings(cand: pd.DataFrame, ctx: _Clients, cfg: Config) -> list[Finding]:
+def _findings(cand: pd.DataFrame, ctx: _Clients, cfg: Config) -> FindingTable:
+    """The candidates as findings, column by column, in the candidates' order."""
     cand = cand.reset_index(drop=True)
-    cand["row"] = np.arange(len(cand))
     n = len(cand)
     # routing hints, for the clients concerned only
     concerned = cand["client_id"].dropna().unique()
     inv = F.invoices(ctx.s)
-    invoice_users = F.ranked_users(inv.loc[inv["client_id"].isin(concerned)], "client_id", "invoice_user_id")
+    invoice_users = F.ranked_users(inv.loc[inv["client_id"].isin(concerned), ["client_id", "invoice_user_id"]],
+                                   "client_id", "invoice_user_id")
     t = ctx.tasks
-    task_users = F.ranked_users(t.loc[t["is_open"] & t["client_id"].isin(concerned)], "client_id", "user_ids")
-    evidence = _evidence(cand, ctx, cfg)
-    col = lambda c: cand[c].tolist() if c in cand else [None] * n  # noqa: E731
-    cids = cand["client_id"].astype("Int64").to_numpy(dtype=object, na_value=None).tolist()
-    client_names = F.lookup(ctx.names, cand["client_id"]).to_numpy(dtype=object, na_value=None).tolist()
-    subject_names = [sn if isinstance(sn, str) else f"{m} {i}" for sn, m, i in
-                     zip(col("subject_name"), cand["subject_model"].tolist(), cand["subject_id"].tolist())]
+    task_users = F.ranked_users(t.loc[t["is_open"] & t["client_id"].isin(concerned), ["client_id", "user_ids"]],
+                                "client_id", "user_ids")
+    kinds = cand["kind"].to_numpy(dtype=object)
+    models = cand["subject_model"].to_numpy(dtype=object)
+    cids = cand["client_id"].astype("Int64").to_numpy(dtype=object, na_value=None)
+    subject_names = cand["subject_name"].to_numpy(dtype=object).copy()
+    unnamed = np.fromiter((not isinstance(v, str) for v in subject_names), dtype=bool, count=n)
+    if unnamed.any():
+        subject_names[unnamed] = [f"{m} {i}" for m, i in zip(models[unnamed], cand["subject_id"][unnamed].tolist())]
     projects = (cand["project_id"] if "project_id" in cand else pd.Series(pd.NA, index=cand.index)).astype("Int64")
     projects = projects.fillna(F.lookup(ctx.project_hint.astype("Int64"), cand["client_id"]))
-    projects = projects.to_numpy(dtype=object, na_value=None).tolist()
-    steps = cfg.onboarding_steps
-    out = []
-    for row, kind, model, sid, sname, cid, cname, due, period, step, pid, own_users in zip(
-            cand["row"].tolist(), cand["kind"].tolist(), cand["subject_model"].tolist(),
-            cand["subject_id"].tolist(), subject_names, cids, client_names, cand["due"].dt.date.tolist(),
-            col("period"), col("step"), projects, col("task_users")):
-        route = {"project_id": pid, "invoice_user_ids": invoice_users.get(cid, ()),
-                 "task_user_ids": own_users if isinstance(own_users, list) else task_users.get(cid, ())}
-        part, per, activity, resolved = kind, None, ACTIVITY.get(kind), RESOLVED.get(kind)
-        shown, cshown = F.short(sname), F.short(cname) if cname else THE_CLIENT
+    own_users = cand["task_users"].to_numpy(dtype=object) if "task_users" in cand else np.full(n, None)
+    route = [{"project_id": pid, "invoice_user_ids": invoice_users.get(cid, ()),
+              "task_user_ids": own if isinstance(own, list) else task_users.get(cid, ())}
+             for pid, cid, own in zip(projects.to_numpy(dtype=object, na_value=None).tolist(), cids.tolist(),
+                                      own_users.tolist())]
+    summary, resolved = np.empty(n, dtype=object), object_column(RESOLVED.get(k) for k in kinds)
+    part, period = kinds.copy(), np.full(n, None, dtype=object)
+    activity = object_column(ACTIVITY.get(k) for k in kinds)
+    for kind in dict.fromkeys(kinds.tolist()):
+        rows = np.flatnonzero(kinds == kind)
+        names = object_column(F.short(v) for v in subject_names[rows])
+        shown = each(names)
+        if kind in ("fix_check", "punch_list"):
+            client = each(F.short(c) if c else THE_CLIENT for c in F.lookup(ctx.names, cand["client_id"].iloc[rows])
+                          .to_numpy(dtype=object, na_value=None))
         if kind == "check_in":
-            summary = _("check in with {client}: no logged contact for {days}+ days", client=shown,
-                        days=cfg.check_in_after_days)
+            summary[rows] = gettext_rows("check in with {client}: no logged contact for {days}+ days", client=shown,
+                                         days=cfg.check_in_after_days)
         elif kind == "survey":
-            per = period
-            summary = _("ask {client} for feedback (satisfaction survey, every {days} days)", client=shown,
-                        days=cfg.survey_every_days)
-            resolved = _("{client} gives a rating; otherwise replaced by the next period's survey", client=shown)
+            period[rows] = cand["period"].to_numpy(dtype=object)[rows]
+            summary[rows] = gettext_rows("ask {client} for feedback (satisfaction survey, every {days} days)",
+                                         client=shown, days=cfg.survey_every_days)
+            resolved[rows] = gettext_rows("{client} gives a rating; otherwise replaced by the next period's survey",
+                                          client=shown)
         elif kind == "fix_check":
-            summary = _("is the fix holding? check with {client} about '{task}'", client=cshown, task=shown)
+            summary[rows] = gettext_rows("is the fix holding? check with {client} about '{task}'", client=client,
+                                         task=shown)
         elif kind == "punch_list":
-            summary = _("punch-list follow-up with {client}: project '{project}' completed", client=cshown,
-                        project=shown)
+            summary[rows] = gettext_rows("punch-list follow-up with {client}: project '{project}' completed",
+                                         client=client, project=shown)
         else:
-            s = steps[int(step)]
-            part, activity = f"onboarding:{s.name}", s.activity_type
-            summary = step_summary(s, shown)
-            resolved = _("{client} is no longer a new client ({days} days after first seen)", client=shown,
-                         days=cfg.new_client_days)
-            route["first"] = s.owner
-            if s.owner_user_id is not None:
-                route.update(user_id=s.owner_user_id, why=f"onboarding step {s.name} owner")
-        theme = "onboarding" if kind == "onboarding" else None  # one activity per client and owner
-        out.append(Finding(
-            rule=name, subject_model=model, subject_id=sid, subject_name=sname, client_id=cid,
-            severity=SEVERITY[kind], part=part, period=per, summary=summary,
-            evidence=evidence[row], evidence_columns=COLUMNS,
-            action=Action("activity", summary, activity, due), resolved_when=resolved,
-            data={"kind": kind}, route=route, fold=theme, view=VIEW))
-    return out
+            resolved[rows] = gettext_rows("{client} is no longer a new client ({days} days after first seen)",
+                                          client=shown, days=cfg.new_client_days)
+            steps = cand["step"].to_numpy()[rows].astype("int64")
+            for i, s in enumerate(cfg.onboarding_steps):
+                mine = rows[steps == i]
+                part[mine], activity[mine] = f"onboarding:{s.name}", s.activity_type
+                summary[mine] = object_column(step_summary(s, v) for v in names[steps == i])
+                extra = {"first": s.owner}
+                if s.owner_user_id is not None:
+                    extra.update(user_id=s.owner_user_id, why=f"onboarding step {s.name} owner")
+                for k in mine.tolist():
+                    route[k].update(extra)
+    onboarding = kinds == "onboarding"
+    fold = np.full(n, None, dtype=object)
+    fold[onboarding] = "onboarding"  # one activity per client and owner
+    return FindingTable(
+        n, rule=name, subject_model=models, subject_id=cand["subject_id"].to_numpy(dtype="int64"),
+        subject_name=subject_names, client_id=cids, severity=object_column(SEVERITY[k] for k in kinds), part=part,
+        period=period, summary=summary, evidence=_evidence(cand, ctx, cfg), evidence_columns=const(COLUMNS),
+        action_kind="activity", action_summary=summary, activity_type=activity,
+        due_date=cand["due"].dt.date.to_numpy(dtype=object), resolved_when=resolved,
+        data=[{"kind": k} for k in kinds.tolist()], route=route, fold=fold, view=const(VIEW))
 
 
 #: The evidence's signals (words: equal to the English text the closing feedback looks for).
@@ -551,33 +569,46 @@ NONE_LOGGED = N_("none logged; first seen")
 UNKNOWN = N_("?")
 
 
-def _objects(values) -> np.ndarray:
-    """Messages as one evidence column (an object array: numpy would make them plain text)."""
-    values = list(values)
-    out = np.empty(len(values), dtype=object)
-    out[:] = values
-    return out
+
+
+def _shared(make, *keys) -> np.ndarray:
+    """``make(*distinct values)`` (a message each) spread over the rows: one message per distinct
+    value (of each key, or combination of keys), the same for every row that has it."""
+    if len(keys) == 1:
+        codes, distinct = pd.factorize(np.asarray(keys[0], dtype=object), use_na_sentinel=False)
+        return object_column(make(distinct.tolist()))[codes]
+    codes, distinct = pd.factorize(object_column(zip(*keys)), use_na_sentinel=False)
+    return object_column(make(*zip(*distinct.tolist())) if len(distinct) else [])[codes]
+
+
 
 
 def _why_active(ctx: _Clients, cid: pd.Series) -> np.ndarray:
     """Why each client counts as active: its open tasks, else its running projects, else when
     it was last invoiced."""
-    def why(tasks, running, invoiced):
-        if tasks > 0:
-            return ngettext("{n} open task(s)", "{n} open task(s)", int(tasks))
-        if running > 0:
-            return ngettext("{n} running project(s)", "{n} running project(s)", int(running))
-        return _("invoiced on {date}", date=invoiced.date() if pd.notna(invoiced) else UNKNOWN)
-    return _objects(why(*v) for v in zip(F.lookup(ctx.open_tasks, cid).tolist(), F.lookup(ctx.running, cid).tolist(),
-                                        F.lookup(ctx.last_invoice, cid).tolist()))
+    tasks = F.lookup(ctx.open_tasks, cid).to_numpy(dtype="float64", na_value=np.nan)
+    running = F.lookup(ctx.running, cid).to_numpy(dtype="float64", na_value=np.nan)
+    busy = tasks > 0
+    runs = ~busy & (running > 0)
+    rest = ~busy & ~runs
+    out = np.empty(len(cid), dtype=object)
+    out[busy] = _shared(lambda k: ngettext_rows("{n} open task(s)", "{n} open task(s)", each(k)),
+                        tasks[busy].astype("int64"))
+    out[runs] = _shared(lambda k: ngettext_rows("{n} running project(s)", "{n} running project(s)", each(k)),
+                        running[runs].astype("int64"))
+    out[rest] = _shared(lambda days: gettext_rows("invoiced on {date}", date=each(
+        UNKNOWN if pd.isna(d) else d for d in days)), F.days(F.lookup(ctx.last_invoice, cid))[rest])
+    return out
 
 
-def _evidence(cand: pd.DataFrame, ctx: _Clients, cfg: Config) -> dict[int, object]:
+def _evidence(cand: pd.DataFrame, ctx: _Clients, cfg: Config) -> np.ndarray:
     """Evidence per candidate row: the same rows for every candidate of a kind, built column-wise."""
-    out: dict[int, object] = {}
+    out = np.empty(len(cand), dtype=object)
     last = ctx.last
-    for kind in cand["kind"].unique():
-        c = cand.loc[cand["kind"] == kind]
+    kinds = cand["kind"].to_numpy(dtype=object)
+    for kind in dict.fromkeys(kinds.tolist()):
+        at = np.flatnonzero(kinds == kind)
+        c = cand.iloc[at]
         cid = c["client_id"]
         client_rec = ("res.partner," + cid.astype("string")).fillna("")
         rows: list[dict] = []
@@ -586,9 +617,13 @@ def _evidence(cand: pd.DataFrame, ctx: _Clients, cfg: Config) -> dict[int, objec
         if kind == "check_in":
             msg = F.lookup(last["message_id"], cid).astype("Int64")
             has = msg.notna().to_numpy()
-            how = _objects(_("{what} on {record}", what=CONTACT_WORDS.get(k, k), record=RECORD_WORDS.get(m, m))
-                           if h else NONE_LOGGED for h, k, m in zip(has.tolist(), F.lookup(last["kind"], cid).tolist(),
-                                                                    F.lookup(last["model"], cid).tolist()))
+            how = np.empty(len(c), dtype=object)
+            how.fill(NONE_LOGGED)  # np.full would make it plain text
+            how[has] = _shared(lambda what, model: gettext_rows(
+                "{what} on {record}", what=each(CONTACT_WORDS.get(k, k) for k in what),
+                record=each(RECORD_WORDS.get(m, m) for m in model)),
+                F.lookup(last["kind"], cid).to_numpy(dtype=object)[has],
+                F.lookup(last["model"], cid).to_numpy(dtype=object)[has])
             rows += [{"signal": SIGNALS["last"], "date": c["since"],
                       "record": np.where(has, ("mail.message," + msg.astype("string")).to_numpy(dtype=object),
                                          client_rec.to_numpy(dtype=object)),
@@ -600,15 +635,15 @@ def _evidence(cand: pd.DataFrame, ctx: _Clients, cfg: Config) -> dict[int, objec
         elif kind == "fix_check":
             rows += [{"signal": SIGNALS["fix"], "record": "project.task," + c["subject_id"].astype(str),
                       "date": c["closed_on"],
-                      "value": _objects(_("in project {project}", project=p if isinstance(p, str) else UNKNOWN)
-                                        for p in c["project_name"].tolist())},
+                      "value": _shared(lambda p: gettext_rows("in project {project}", project=each(
+                          v if isinstance(v, str) else UNKNOWN for v in p)), c["project_name"].to_numpy(dtype=object))},
                      {"signal": SIGNALS["check"], "date": c["natural_due"],
                       "value": ngettext("{n} days", "{n} days", cfg.fix_check_after_days)}]
         elif kind == "punch_list":
             rows += [{"signal": SIGNALS["completed"], "record": "project.project," + c["subject_id"].astype(str),
                       "date": c["completed_on"],
-                      "value": _objects(ngettext("{n} task(s), none open", "{n} task(s), none open", int(n))
-                                        for n in c["n_tasks"].astype("int64").tolist())},
+                      "value": _shared(lambda k: ngettext_rows("{n} task(s), none open", "{n} task(s), none open",
+                                                               each(k)), c["n_tasks"].to_numpy(dtype="int64"))},
                      {"signal": SIGNALS["after"], "date": c["natural_due"],
                       "value": ngettext("{n} days", "{n} days", cfg.punch_list_after_days)}]
         elif kind == "onboarding":
@@ -617,10 +652,12 @@ def _evidence(cand: pd.DataFrame, ctx: _Clients, cfg: Config) -> dict[int, objec
                       else OWNER_WORDS.get(s.owner, s.owner) for s in cfg.onboarding_steps]
             shown = F.lookup(ctx.names, cid).to_numpy(dtype=object, na_value=None)
             steps = cfg.onboarding_steps
-            labels = [_("{step} (owner: {owner})", step=step_summary(steps[i], n if n else THE_CLIENT), owner=owners[i])
-                      for i, n in zip(c["step"].to_numpy(dtype="int64").tolist(), shown.tolist())]
+            step = c["step"].to_numpy(dtype="int64")
+            labels = gettext_rows("{step} (owner: {owner})", step=each(
+                step_summary(steps[i], v if v else THE_CLIENT) for i, v in zip(step.tolist(), shown.tolist())),
+                owner=each(owners[i] for i in step.tolist()))
             rows += [{"signal": SIGNALS["first_seen"], "record": client_rec, "date": c["first_seen"],
                       "value": _("new client (< {days} days)", days=cfg.new_client_days)},
-                     {"signal": SIGNALS["step"], "date": c["natural_due"], "value": _objects(labels)}]
-        out.update(zip(c["row"].tolist(), F.stacked_rows(COLUMNS, len(c), rows)))
+                     {"signal": SIGNALS["step"], "date": c["natural_due"], "value": object_column(labels)}]
+        out[at] = object_column(F.stacked_rows(COLUMNS, len(c), rows))
     return out

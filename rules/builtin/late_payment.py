@@ -26,19 +26,20 @@ data (the day the level was reached), so re-running the same day or the next cha
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
 import numpy as np
 import pandas as pd
 
-from clientcare.rules import ReportChart, Script, frames as F
+from clientcare.rules import FindingTable, ReportChart, Script, const, frames as F, object_column
 from clientcare.rules.config import RuleConfig
 from clientcare.rules.context import RuleContext
 from clientcare.connector import facts
 from clientcare.connector.facts import ACTIVITY_TYPES, OWED_CURRENCY, SEVERITIES, ActivityType, Severity
 from clientcare.rules import i18n
-from clientcare.rules.i18n import N_, EvidenceView, Num, Percent, _, money, money_list, ngettext, pgettext
-from clientcare.rules.finding import Action, Finding, NotJudged, NotRaised, Resolved, RuleOutput
+from clientcare.rules.i18n import (N_, EvidenceView, Num, Percent, _, each, gettext_rows, money, money_list,
+                                   ngettext_rows, pgettext)
+from clientcare.rules.finding import NotJudged, NotRaised, Resolved, RuleOutput
 
 name = "late_payment"
 version = "1.0"
@@ -211,13 +212,15 @@ def evaluate(ctx: RuleContext[Config]) -> RuleOutput:
     out.not_raised += _excluded(snapshot, as_of)
     inv = F.overdue_invoices(snapshot, as_of)
     inv = inv.loc[inv["followup_excluded"].isna()]
-    out.findings += _clients(snapshot, inv, _chased(snapshot, inv, config, out), config)
+    chase = _chased(snapshot, inv, config, out)
+    parts = [_clients(snapshot, inv, chase, config)]
     if config.chronic:
         if "payments" in snapshot.tables:
-            out.findings += _chronic(snapshot, as_of, config)
+            parts.append(_chronic(snapshot, as_of, config))
         else:
             out.not_judged.append(NotJudged(name, f"{name}:*:chronic", _("payment dates were not pulled")))
-    out.resolved += _closings(ctx, out)
+    out.findings = FindingTable.concat(parts)
+    out.resolved += _closings(ctx, out, chase)
     return out
 
 
@@ -231,20 +234,24 @@ def _excluded(snapshot, as_of: date) -> list[NotRaised]:
         left["id"].tolist(), left["client_id"].tolist(), left["followup_excluded"].tolist())]
 
 
-def _closings(ctx: RuleContext[Config], out: RuleOutput) -> list[Resolved]:
+def _closings(ctx: RuleContext[Config], out: RuleOutput, chase: pd.DataFrame) -> list[Resolved]:
     """What happened to each invoice and credit note of a previous finding no longer found: the
     write-back closes its activity with this instead of a bare "no longer finds this".  A key a
     current finding takes over (``replaces``: the level keys before one activity per client)
-    is merged by the write-back, not closed: nothing to say."""
-    current = {f.key for f in out.findings}
-    taken = {k for f in out.findings for k in f.replaces}
+    is merged by the write-back, not closed: nothing to say.  ``chase``: the invoices chased."""
+    if not ctx.previous:
+        return []
+    current = set(out.findings.keys().tolist())
+    taken = {k for keys in out.findings.column("replaces").tolist() for k in keys}
     gone = [p for p in ctx.previous if p.get("key") not in current and p.get("key") not in taken]
     if not gone:
         return []
     snapshot, today, cfg = ctx.snapshot, F.day(ctx.as_of), ctx.config
-    levels = {f.client_id: f.data.get("kind") for f in out.findings if f.part is None and "days" in f.data}
-    now_at = {r["invoice_id"]: r["level"] for f in out.findings if f.part is None and "days" in f.data
-              for r in f.evidence if r.get("kind") == KIND_INVOICE and r.get("level")}
+    # each chased client's level (its finding's kind), each chased invoice's level
+    names = np.asarray(cfg.level_names, dtype=object)
+    top = chase.groupby("client_id")["level"].max()
+    levels = dict(zip(top.index.tolist(), names[top.to_numpy(dtype="int64")].tolist()))
+    now_at = {i: level for i, level in zip(chase["id"].tolist(), names[chase["level"].to_numpy()].tolist()) if level}
     not_raised = {n.res_id: n.reason for n in out.not_raised if n.model == "account.move"}
     moves = snapshot.tables.get("moves")
     move_state = F.by_id(moves, "state") if moves is not None else {}
@@ -343,6 +350,44 @@ def _chased(snapshot, inv: pd.DataFrame, cfg: Config, out: RuleOutput) -> pd.Dat
         inv = inv.assign(net_company=inv["amount_company"], net_residual=inv["amount_residual"], credit_applied=0.0)
     levels = np.asarray(cfg.levels)
     inv = inv.assign(level=np.searchsorted(levels, inv["days_overdue"].to_numpy(), side="right") - 1)
+    due = F.days(inv["due"])
+    # the first reason that applies, in this order (an object array: the reasons are messages)
+    why = np.empty(len(inv), dtype=object)
+    unset = np.ones(len(inv), dtype=bool)
+
+    def put(mask, reasons) -> None:
+        rows = np.flatnonzero(np.asarray(mask, dtype=bool) & unset)
+        if len(rows):
+            why[rows] = object_column(reasons(rows))
+            unset[rows] = False
+
+    # TRANSLATORS: {credit_notes}: credit note numbers
+    put(inv["net_company"] <= 0, lambda k: gettext_rows(
+        "covered by open credit note(s) {credit_notes}: match them in Odoo",
+        credit_notes=each(_credit_notes_listed(snapshot, inv.iloc[k]))))
+    put(inv["days_overdue"] <= cfg.grace_days, lambda k: ngettext_rows(
+        "due {date}, within the grace period ({n} day)", "due {date}, within the grace period ({n} days)",
+        cfg.grace_days, date=each(due[k])))
+    put(inv["level"] < 0, lambda k: gettext_rows("due {date}, not yet at the first level ({days} days overdue)",
+                                                 date=each(due[k]), days=cfg.levels[0]))
+    # The minimum amount applies per client and company (each in its own currency): one activity
+    # per client chases all of it.
+    chased = inv["net_company"].where(unset, 0.0)
+    totals = chased.groupby([inv["client_id"], inv["company_id"]]).transform("sum").to_numpy(dtype="float64")
+    currency = inv["company_currency_id_name"].to_numpy(dtype=object)
+    put(unset & (totals < cfg.min_amount - 1e-9), lambda k: gettext_rows(
+        "the client's total overdue ({amount}) is under the minimum ClientCare chases ({min_amount})",
+        amount=each(money(t, c) for t, c in zip(totals[k].tolist(), currency[k].tolist())),
+        min_amount=Num(cfg.min_amount, "g")))
+    left = inv.loc[~unset]
+    out.not_raised += [NotRaised(name, "account.move", int(i), F.opt_id(c), r) for i, c, r in zip(
+        left["id"].tolist(), left["client_id"].tolist(), why[~unset].tolist())]
+    return inv.loc[unset]
+
+
+def _credit_notes_listed(snapshot, inv: pd.DataFrame) -> list[str]:
+    """The open credit notes of each invoice's client and company, by number: the first five,
+    then "...", "?" when there is none."""
     credits = F.open_credits(snapshot)
     named = credits.assign(name=F.invoice_names(snapshot, credits["id"]).astype(str))
     rank = named.groupby(["client_id", "company_id"]).cumcount()
@@ -350,38 +395,7 @@ def _chased(snapshot, inv: pd.DataFrame, cfg: Config, out: RuleOutput) -> pd.Dat
     more = (rank >= 5).groupby([named["client_id"], named["company_id"]]).any().reindex(listed.index)
     listed = listed + np.where(more.fillna(False), ", ...", "")
     keys = pd.MultiIndex.from_arrays([inv["client_id"], inv["company_id"]])
-    listed = pd.Series(listed.reindex(keys).to_numpy(), index=inv.index).fillna("?").tolist()
-    due = inv["due"].tolist()
-    # the first reason that applies, in this order (an object array: the reasons are messages)
-    why = np.full(len(inv), None, dtype=object)
-    unset = np.ones(len(inv), dtype=bool)
-
-    def put(mask, reason) -> None:
-        rows = np.flatnonzero(np.asarray(mask, dtype=bool) & unset)
-        for k in rows.tolist():
-            why[k] = reason(k)
-        unset[rows] = False
-
-    # TRANSLATORS: {credit_notes}: credit note numbers
-    put(inv["net_company"] <= 0, lambda k: _("covered by open credit note(s) {credit_notes}: match them in Odoo",
-                                             credit_notes=listed[k]))
-    put(inv["days_overdue"] <= cfg.grace_days, lambda k: ngettext("due {date}, within the grace period ({n} day)",
-                                                                 "due {date}, within the grace period ({n} days)",
-                                                                 cfg.grace_days, date=due[k].date()))
-    put(inv["level"] < 0, lambda k: _("due {date}, not yet at the first level ({days} days overdue)",
-                                      date=due[k].date(), days=cfg.levels[0]))
-    # The minimum amount applies per client and company (each in its own currency): one activity
-    # per client chases all of it.
-    chased = inv["net_company"].where(unset, 0.0)
-    totals = chased.groupby([inv["client_id"], inv["company_id"]]).transform("sum").tolist()
-    currency = inv["company_currency_id_name"].tolist()
-    put(unset & (np.asarray(totals) < cfg.min_amount - 1e-9), lambda k: _(
-        "the client's total overdue ({amount}) is under the minimum ClientCare chases ({min_amount})",
-        amount=money(totals[k], currency[k]), min_amount=Num(cfg.min_amount, "g")))
-    left = inv.loc[~unset]
-    out.not_raised += [NotRaised(name, "account.move", int(i), F.opt_id(c), r) for i, c, r in zip(
-        left["id"].tolist(), left["client_id"].tolist(), why[~unset].tolist())]
-    return inv.loc[unset]
+    return pd.Series(listed.reindex(keys).to_numpy()).fillna("?").tolist()
 
 
 def _texts(text, n: int) -> pd.Series:
@@ -389,7 +403,11 @@ def _texts(text, n: int) -> pd.Series:
     return pd.Series([text] * n, dtype=object)
 
 
-def _clients(snapshot, inv: pd.DataFrame, chase: pd.DataFrame, cfg: Config) -> list[Finding]:
+
+
+
+
+def _clients(snapshot, inv: pd.DataFrame, chase: pd.DataFrame, cfg: Config) -> FindingTable:
     """One finding per client: its chased invoices, each with its days overdue and level, and the
     open credit notes to match (with the overdue invoices they would cover); at the client's
     highest level.  Plus the manager's own finding when that level asks for the manager."""
@@ -398,7 +416,7 @@ def _clients(snapshot, inv: pd.DataFrame, chase: pd.DataFrame, cfg: Config) -> l
     credits = F.open_credits(snapshot)
     credits = credits.loc[credits["client_id"].isin(covered["client_id"])]
     if not len(chase) and not len(covered):
-        return []
+        return FindingTable.empty()
     levels = np.asarray(cfg.level_names, dtype=object)
     unchased = covered.loc[~covered["id"].isin(chase["id"])]
     shown = pd.concat([chase.assign(level_name=levels[chase["level"].to_numpy()]),
@@ -436,8 +454,7 @@ def _clients(snapshot, inv: pd.DataFrame, chase: pd.DataFrame, cfg: Config) -> l
     invoice_rows = rows.loc[rows["section"] == 0]
     invoice_ids = F.grouped_lists(invoice_rows, "client_id", "invoice_id")
     credit_ids = F.grouped_lists(rows.loc[rows["section"] == 1], "client_id", "invoice_id")
-    chase_ids = set(chase["id"].tolist())
-    names = F.grouped_lists(invoice_rows.loc[invoice_rows["invoice_id"].isin(chase_ids)], "client_id", "invoice")
+    names = F.grouped_lists(invoice_rows.loc[invoice_rows["invoice_id"].isin(chase["id"])], "client_id", "invoice")
     owed_pairs = F.per_currency(chase, "client_id", "net_company") if len(chase) else {}
     credit_pairs = F.per_currency(credits, "client_id", "amount_company") if len(credits) else {}
     per = chase.groupby("client_id").agg(top=("level", "max"), n=("id", "size"), first_due=("due", "min"))
@@ -449,90 +466,132 @@ def _clients(snapshot, inv: pd.DataFrame, chase: pd.DataFrame, cfg: Config) -> l
     salespeople = F.ranked_users(pd.concat([chase[["client_id", "invoice_user_id"]],
                                             unchased[["client_id", "invoice_user_id"]],
                                             credits[["client_id", "invoice_user_id"]]]), "client_id", "invoice_user_id")
-    clients = sorted(set(per.index.tolist()) | set(since.index.astype("int64").tolist()))
-    client_names = dict(zip(clients, F.names(snapshot.partners, pd.Series(clients, dtype="int64")).tolist()))
-    since = {int(k): v.date() for k, v in since.items() if not pd.isna(v)}
-    per_rows = {cid: (top, n, d.date()) for cid, top, n, d in zip(
-        per.index.tolist(), per["top"].tolist(), per["n"].tolist(), per["first_due"].tolist())}
+    clients = np.union1d(per.index.to_numpy(dtype="int64"), since.index.to_numpy(dtype="int64"))
+    ids = clients.tolist()
+    found = F.names(snapshot.partners, pd.Series(clients)).tolist()
+    c = {"id": clients, "name": object_column(n if isinstance(n, str) else f"partner {i}" for n, i in zip(found, ids))}
+    c["short"] = object_column(F.short(n) for n in c["name"].tolist())
+    c["evidence"] = object_column(evidence[i] for i in ids)
+    c["route"] = object_column({"invoice_user_ids": salespeople.get(i, [])} for i in ids)
+    c["data"] = object_column({"invoice_ids": invoice_ids.get(i, []), "credit_note_ids": credit_ids.get(i, [])}
+                         for i in ids)
+    c["n_credit"] = np.array([len(credit_ids.get(i, ())) for i in ids], dtype="int64")
+    c["match"] = np.empty(len(clients), dtype=object)
+    c["match"].fill("")
+    with_credit = c["n_credit"] > 0
+    # TRANSLATORS: {amounts}: what the credit notes are worth, per currency
+    c["match"][with_credit] = object_column(ngettext_rows(
+        "match {n} credit note ({amounts})", "match {n} credit notes ({amounts})", each(c["n_credit"][with_credit]),
+        amounts=each(money_list(credit_pairs.get(i, [])) for i in clients[with_credit].tolist())))
+    olds = [old for old in (*cfg.level_names, "credit_match") if cfg.manager_user_id is None or old != "manager"]
+    keys = [f"{name}:res.partner:{i}:" for i in ids]
+    c["replaces"] = object_column(zip(*([key + old for key in keys] for old in olds)))
+    chased = np.isin(clients, per.index.to_numpy(dtype="int64"))
+    credit_only, chased = np.flatnonzero(~chased), np.flatnonzero(chased)
+    tables, at = zip((_credit_matches(c, credit_only, since), credit_only),
+                     *_chases(c, chased, per, level_counts, owed_pairs, names, cfg))
+    # in the order of the clients, the manager's finding right after its client's
+    return FindingTable.concat(tables).take(np.argsort(np.concatenate(at), kind="stable"))
+
+
+def _credit_matches(c: dict, at: np.ndarray, since: pd.Series) -> FindingTable:
+    """The findings of the clients at ``at`` (of the clients' columns ``c``), which only have
+    credit notes to match: no chase, one activity asking to match them."""
+    client = each(c["short"][at])
+    # TRANSLATORS: {match}: "match 2 credit notes (1,000.00 EUR)"
+    summary = gettext_rows("{match} with overdue invoices of {client}", match=each(c["match"][at]), client=client)
+    return FindingTable(
+        len(at), rule=name, subject_model="res.partner", subject_id=c["id"][at], subject_name=c["name"][at],
+        client_id=c["id"][at], severity="medium", summary=summary, evidence=c["evidence"][at],
+        evidence_columns=const(EVIDENCE_COLUMNS), view=VIEW, action_kind="activity", action_summary=summary,
+        activity_type="todo", due_date=F.days(since.reindex(c["id"][at])),
+        resolved_when=gettext_rows("no open credit note of {client} is left beside an overdue invoice "
+                                   "(matched, refunded or the invoices paid)", client=client),
+        data=[{"kind": "credit_match", **d} for d in c["data"][at].tolist()],
+        route=[dict(r, first="invoice_salesperson") for r in c["route"][at].tolist()],
+        daily=const(("days_overdue",)), replaces=c["replaces"][at])
+
+
+def _chases(c: dict, at: np.ndarray, per: pd.DataFrame, level_counts: pd.Series, owed_pairs: dict,
+            names: dict, cfg: Config) -> list[tuple[FindingTable, np.ndarray]]:
+    """The findings of the chased clients at ``at`` (of the clients' columns ``c``), each at its
+    highest level, and the manager's own where that level asks for the manager; each table with
+    the positions of its clients."""
+    ids = c["id"][at].tolist()
+    per = per.reindex(c["id"][at])
+    top = per["top"].to_numpy(dtype="int64")
+    thresholds = np.asarray(cfg.levels, dtype="int64")[top]
+    first_due = per["first_due"].to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")
     counts: dict[int, dict[str, int]] = {}
     for (cid, lvl), k in level_counts.items():
         counts.setdefault(int(cid), {})[cfg.level_names[int(lvl)]] = int(k)
-    manager_key = "manager" if cfg.manager_user_id is not None else None
-    out = []
-    for cid in clients:
-        cname = client_names[cid] if isinstance(client_names[cid], str) else f"partner {cid}"
-        short = F.short(cname)
-        n_credit = len(credit_ids.get(cid, []))
-        # TRANSLATORS: {amounts}: what the credit notes are worth, per currency
-        match = (ngettext("match {n} credit note ({amounts})", "match {n} credit notes ({amounts})", n_credit,
-                          amounts=money_list(credit_pairs.get(cid, []))) if n_credit else "")
-        base = f"{name}:res.partner:{cid}"
-        replaces = tuple(f"{base}:{old}" for old in (*cfg.level_names, "credit_match") if old != manager_key)
-        data = {"invoice_ids": invoice_ids.get(cid, []), "credit_note_ids": credit_ids.get(cid, [])}
-        route = {"invoice_user_ids": salespeople.get(cid, [])}
-        if cid not in per_rows:  # only credit notes to match: no chase, one activity asking to match
-            # TRANSLATORS: {match}: "match 2 credit notes (1,000.00 EUR)"
-            summary = _("{match} with overdue invoices of {client}", match=match, client=short)
-            out.append(Finding(
-                rule=name, subject_model="res.partner", subject_id=cid, subject_name=cname, client_id=cid,
-                severity="medium", summary=summary, evidence=evidence[cid], evidence_columns=EVIDENCE_COLUMNS,
-                view=VIEW,
-                action=Action("activity", summary, "todo", since[cid]),
-                resolved_when=_("no open credit note of {client} is left beside an overdue invoice "
-                                "(matched, refunded or the invoices paid)", client=short),
-                data={"kind": "credit_match", **data}, route=dict(route, first="invoice_salesperson"),
-                daily=("days_overdue",), replaces=replaces))
-            continue
-        top, n, first_due = per_rows[cid]
-        level_name, threshold = cfg.level_names[top], cfg.levels[top]
-        # TRANSLATORS: {days}: the first day overdue of the level reached; {amounts}: owed, per currency
-        what = ngettext("{n} invoice {days}+ days overdue ({amounts})",
-                        "{n} invoices overdue, the oldest {days}+ days ({amounts})", n, days=threshold,
-                        amounts=money_list(owed_pairs[cid]))
-        # a level without a verb of its own is named as configured
-        # TRANSLATORS: a level someone named in the settings, standing for what to do ("dunning:")
-        verb = VERBS.get(level_name) or _("{level}:", level=level_name)
-        # TRANSLATORS: {verb}: what to do ("call", "send a payment reminder to"); {what}: the invoices
-        summary = (_("{verb} {client}: {what}; {match}", verb=verb, client=short, what=what, match=match) if match
-                   else _("{verb} {client}: {what}", verb=verb, client=short, what=what))
-        chase_data = {**data, "level": top + 1, "days": threshold, "levels": counts.get(cid, {}),
-                      "totals_company_currency": dict(owed_pairs[cid]), "oldest_due": first_due.isoformat(),
-                      "invoice_names": names.get(cid, [])}
-        out.append(Finding(
-            rule=name, subject_model="res.partner", subject_id=cid, subject_name=cname, client_id=cid,
-            severity=cfg.severities[top], summary=summary, evidence=evidence[cid],
-            evidence_columns=EVIDENCE_COLUMNS, view=VIEW,
-            action=Action("activity", summary, cfg.activity_types[top],
-                          first_due + timedelta(days=max(threshold, cfg.grace_days + 1))),
-            resolved_when=(_("no invoice of {client} is overdue any more (paid, credited or disputed) and its "
-                             "credit notes are matched", client=short) if n_credit else
-                           _("no invoice of {client} is overdue any more (paid, credited or disputed)", client=short)),
-            data={"kind": level_name, **chase_data}, route=route, daily=("days_overdue",), replaces=replaces))
-        if manager_key and top + 1 >= cfg.manager_from_level:
-            first_level = cfg.manager_from_level - 1
-            summary = _("review the account of {client} with its collector: {what}", client=short, what=what)
-            out.append(Finding(
-                rule=name, subject_model="res.partner", subject_id=cid, subject_name=cname, client_id=cid,
-                severity=cfg.severities[top], part=manager_key, summary=summary, evidence=evidence[cid],
-                evidence_columns=EVIDENCE_COLUMNS, view=VIEW,
-                action=Action("activity", summary, cfg.activity_types[top],
-                              first_due + timedelta(days=max(cfg.levels[first_level], cfg.grace_days + 1))),
-                resolved_when=_("no invoice of {client} is {days}+ days overdue any more (level {level}, from "
-                                "which the manager reviews the account)", client=short, days=cfg.levels[first_level],
-                                level=_level_word(cfg.level_names[first_level])),
-                data={"kind": "manager", **chase_data},
-                route={**route, "user_id": cfg.manager_user_id, "why": "late_payment.manager_user_id"},
-                daily=("days_overdue",)))
-    return out
+    # TRANSLATORS: {days}: the first day overdue of the level reached; {amounts}: owed, per currency
+    what = object_column(ngettext_rows("{n} invoice {days}+ days overdue ({amounts})",
+                                  "{n} invoices overdue, the oldest {days}+ days ({amounts})",
+                                  each(per["n"].to_numpy(dtype="int64")), days=each(thresholds),
+                                  amounts=each(money_list(owed_pairs[i]) for i in ids)))
+    # a level without a verb of its own is named as configured
+    # TRANSLATORS: a level someone named in the settings, standing for what to do ("dunning:")
+    verbs = object_column(VERBS.get(level) or _("{level}:", level=level) for level in cfg.level_names)[top]
+    client, match, matching = c["short"][at], c["match"][at], c["n_credit"][at] > 0
+    summary, resolved = np.empty(len(at), dtype=object), np.empty(len(at), dtype=object)
+    m, o = matching, ~matching
+    # TRANSLATORS: {verb}: what to do ("call", "send a payment reminder to"); {what}: the invoices
+    summary[m] = object_column(gettext_rows("{verb} {client}: {what}; {match}", verb=each(verbs[m]), client=each(client[m]),
+                                       what=each(what[m]), match=each(match[m])))
+    summary[o] = object_column(gettext_rows("{verb} {client}: {what}", verb=each(verbs[o]), client=each(client[o]),
+                                       what=each(what[o])))
+    resolved[m] = object_column(gettext_rows("no invoice of {client} is overdue any more (paid, credited or disputed) and "
+                                        "its credit notes are matched", client=each(client[m])))
+    resolved[o] = object_column(gettext_rows("no invoice of {client} is overdue any more (paid, credited or disputed)",
+                                        client=each(client[o])))
+    chase_data = [{**d, "level": t + 1, "days": days, "levels": counts.get(i, {}),
+                   "totals_company_currency": dict(owed_pairs[i]), "oldest_due": due.isoformat(),
+                   "invoice_names": names.get(i, [])}
+                  for d, i, t, days, due in zip(c["data"][at].tolist(), ids, top.tolist(), thresholds.tolist(),
+                                                first_due.astype(object).tolist())]
+    severity = np.asarray(cfg.severities, dtype=object)[top]
+    activity = np.asarray(cfg.activity_types, dtype=object)[top]
+    common = dict(rule=name, subject_model="res.partner", evidence_columns=const(EVIDENCE_COLUMNS), view=VIEW,
+                  action_kind="activity", daily=const(("days_overdue",)))
+    chases = FindingTable(
+        len(at), subject_id=c["id"][at], subject_name=c["name"][at], client_id=c["id"][at], severity=severity,
+        summary=summary, evidence=c["evidence"][at], action_summary=summary, activity_type=activity,
+        due_date=_after(first_due, np.maximum(thresholds, cfg.grace_days + 1)), resolved_when=resolved,
+        data=[{"kind": cfg.level_names[t], **d} for t, d in zip(top.tolist(), chase_data)],
+        route=c["route"][at], replaces=c["replaces"][at], **common)
+    if cfg.manager_user_id is None:
+        return [(chases, at)]
+    mine = np.flatnonzero(top + 1 >= cfg.manager_from_level)
+    first_level = cfg.manager_from_level - 1
+    summary = gettext_rows("review the account of {client} with its collector: {what}", client=each(client[mine]),
+                           what=each(what[mine]))
+    managers = FindingTable(
+        len(mine), subject_id=c["id"][at][mine], subject_name=c["name"][at][mine], client_id=c["id"][at][mine],
+        severity=severity[mine], part="manager", summary=summary, evidence=c["evidence"][at][mine],
+        action_summary=summary, activity_type=activity[mine],
+        due_date=_after(first_due[mine], max(cfg.levels[first_level], cfg.grace_days + 1)),
+        resolved_when=gettext_rows("no invoice of {client} is {days}+ days overdue any more (level {level}, from "
+                                   "which the manager reviews the account)", client=each(client[mine]),
+                                   days=cfg.levels[first_level], level=_level_word(cfg.level_names[first_level])),
+        data=[{"kind": "manager", **chase_data[k]} for k in mine.tolist()],
+        route=[{**r, "user_id": cfg.manager_user_id, "why": "late_payment.manager_user_id"}
+               for r in c["route"][at][mine].tolist()], **common)
+    return [(chases, at), (managers, at[mine])]
 
 
-def _chronic(snapshot, as_of: date, cfg: Config) -> list[Finding]:
+def _after(days: np.ndarray, n) -> np.ndarray:
+    """``n`` days after each of ``days`` (datetime64[D]), as ``date`` objects."""
+    return (days + np.asarray(n, dtype="int64").astype("timedelta64[D]")).astype(object)
+
+
+def _chronic(snapshot, as_of: date, cfg: Config) -> FindingTable:
     paid = F.settled_invoices(snapshot)
     today = F.day(as_of)
     paid = paid.loc[(paid["paid_date"] <= today)
                     & (paid["paid_date"] > today - pd.Timedelta(days=cfg.chronic_window_days))]
     if not len(paid):
-        return []
+        return FindingTable.empty()
     late = paid["days_late"] > cfg.chronic_tolerance_days
     paid = paid.assign(late=late, delay=paid["days_late"].clip(lower=0))
     stats = paid.groupby("client_id").agg(n=("id", "size"), n_late=("late", "sum"),
@@ -544,36 +603,34 @@ def _chronic(snapshot, as_of: date, cfg: Config) -> list[Finding]:
                         & (stats["avg_delay"] >= cfg.chronic_min_avg_days_late - 1e-9)
                         & stats["last_late"].notna()]
     if not len(flagged):
-        return []
+        return FindingTable.empty()
     rows = paid.loc[paid["client_id"].isin(flagged.index)].sort_values(["client_id", "paid_date", "id"])
     salespeople = F.ranked_users(rows, "client_id", "invoice_user_id")
     evidence = F.grouped_records(
         rows.assign(invoice=F.invoice_names(snapshot, rows["id"]), invoice_id=rows["id"], due_date=rows["due"],
                     currency=rows["currency_id_name"], days_late=rows["days_late"].astype("int64")),
         "client_id", CHRONIC_COLUMNS)
-    client_names = F.names(snapshot.partners, flagged.index.to_series()).tolist()
-    findings = []
-    for cid, n, n_late, share, avg, last, cname in zip(
-            flagged.index.tolist(), flagged["n"].tolist(), flagged["n_late"].tolist(),
-            flagged["share"].tolist(), flagged["avg_delay"].tolist(), flagged["last_late"].dt.date.tolist(),
-            client_names):
-        cname = cname if isinstance(cname, str) else f"partner {cid}"
-        # TRANSLATORS: {late} of {n} invoices; {avg_days}: their average delay in days
-        summary = ngettext("review payment terms with {client}: {late} of {n} invoice paid late, {avg_days} days "
-                           "late on average", "review payment terms with {client}: {late} of {n} invoices paid late, "
-                           "{avg_days} days late on average", n, client=F.short(cname), late=int(n_late),
-                           avg_days=Num(avg, ".0f"))
-        findings.append(Finding(
-            rule=name, subject_model="res.partner", subject_id=cid, subject_name=cname, client_id=cid,
-            severity="medium", level="chronic", summary=summary, evidence=evidence[cid], view=VIEW,
-            evidence_columns=CHRONIC_COLUMNS, action=Action("activity", summary, "todo", last),
-            resolved_when=_("{client} pays on time often enough: under {share} late or under {avg_days} days late "
-                            "on average over {window} days", client=F.short(cname),
-                            share=Percent(cfg.chronic_min_share_late), avg_days=Num(cfg.chronic_min_avg_days_late, "g"),
-                            window=cfg.chronic_window_days),
-            data={"invoices": int(n), "paid_late": int(n_late), "share_late": round(share, 3),
-                  "avg_days_late": round(avg, 1), "window_days": cfg.chronic_window_days},
-            route={"invoice_user_ids": salespeople.get(cid, [])}))
-    return findings
-
-
+    ids = flagged.index.to_numpy(dtype="int64")
+    cnames = [c if isinstance(c, str) else f"partner {i}"
+              for c, i in zip(F.names(snapshot.partners, flagged.index.to_series()).tolist(), ids.tolist())]
+    client = each(F.short(c) for c in cnames)
+    n, n_late = flagged["n"].to_numpy(dtype="int64"), flagged["n_late"].to_numpy(dtype="int64")
+    share, avg = flagged["share"].tolist(), flagged["avg_delay"].tolist()
+    # TRANSLATORS: {late} of {n} invoices; {avg_days}: their average delay in days
+    summary = ngettext_rows("review payment terms with {client}: {late} of {n} invoice paid late, {avg_days} days "
+                            "late on average", "review payment terms with {client}: {late} of {n} invoices paid late, "
+                            "{avg_days} days late on average", each(n), client=client, late=each(n_late),
+                            avg_days=each(Num(a, ".0f") for a in avg))
+    return FindingTable(
+        len(ids), rule=name, subject_model="res.partner", subject_id=ids, subject_name=cnames, client_id=ids,
+        severity="medium", level="chronic", summary=summary, evidence=object_column(evidence[i] for i in ids.tolist()),
+        view=VIEW, evidence_columns=const(CHRONIC_COLUMNS), action_kind="activity", action_summary=summary,
+        activity_type="todo", due_date=F.days(flagged["last_late"]),
+        resolved_when=gettext_rows("{client} pays on time often enough: under {share} late or under {avg_days} days "
+                                   "late on average over {window} days", client=client,
+                                   share=Percent(cfg.chronic_min_share_late),
+                                   avg_days=Num(cfg.chronic_min_avg_days_late, "g"), window=cfg.chronic_window_days),
+        data=[{"invoices": k, "paid_late": late, "share_late": round(sh, 3), "avg_days_late": round(a, 1),
+               "window_days": cfg.chronic_window_days}
+              for k, late, sh, a in zip(n.tolist(), n_late.tolist(), share, avg)],
+        route=[{"invoice_user_ids": salespeople.get(i, [])} for i in ids.tolist()])

@@ -38,10 +38,11 @@ import pandas as pd
 
 
 from clientcare.connector.facts import DISCUSSION_SUBTYPE_NAME
-from clientcare.rules import Script, TableSpec, WorkCalendar, WorkingTime, WorkingTimeConfig, frames as F
+from clientcare.rules import (FindingTable, Script, TableSpec, WorkCalendar, WorkingTime, WorkingTimeConfig, const,
+                              frames as F)
 from clientcare.rules.config import RuleConfig
 from clientcare.rules.context import RuleContext
-from clientcare.rules.finding import Action, Finding, NotJudged, Resolved, RuleOutput
+from clientcare.rules.finding import NotJudged, Resolved, RuleOutput
 from clientcare.rules.i18n import N_, EvidenceView, Num, _, ngettext
 
 name = "responsiveness"
@@ -163,7 +164,7 @@ TABLE = {"unanswered": "messages", "broken_promises": "activities"}
 
 
 def evaluate(ctx: RuleContext[Config]) -> RuleOutput:
-    out = RuleOutput()
+    out, found = RuleOutput(), []
     for kind in ctx.config.kinds:
         table = TABLE[kind]
         if table not in ctx.snapshot.tables:
@@ -176,11 +177,11 @@ def evaluate(ctx: RuleContext[Config]) -> RuleOutput:
                     why = "; ".join(ctx.unavailable.get(t, "not pulled") for t in missing)
                     out.not_judged.append(NotJudged(name, f"responsiveness:{model}:*:unanswered",
                                                     f"{model} or its messages not readable ({why})"))
-            _unanswered(ctx, out)
+            found.append(_unanswered(ctx, out))
         else:
-            found = _broken_promises(ctx)
-            out.findings += found
-            out.resolved += _promises_kept(ctx, found)
+            found.append(_broken_promises(ctx))
+            out.resolved += _promises_kept(ctx, found[-1])
+    out.findings = FindingTable.concat(found)
     return out
 
 
@@ -217,7 +218,8 @@ def answerer_calendar(ctx: RuleContext[Config], wt: WorkingTime, model: str, rid
 
 
 # -- unanswered -------------------------------------------------------------------------------------
-def _unanswered(ctx: RuleContext[Config], out: RuleOutput) -> None:
+def _unanswered(ctx: RuleContext[Config], out: RuleOutput) -> FindingTable:
+    """The unanswered findings (returned) and how last run's ones were answered (``out.resolved``)."""
     s, cfg = ctx.snapshot, ctx.config
     msgs = s.tables["messages"]
     parts = [msgs.loc[msgs["model"].isin(RECORD_MODELS).fillna(False).astype(bool)]]
@@ -250,7 +252,7 @@ def _unanswered(ctx: RuleContext[Config], out: RuleOutput) -> None:
                       "res_id": res_id.to_numpy(dtype=object), "client_id": client.to_numpy(dtype=object),
                       "author_id": author.to_numpy(dtype=object),
                       # the partner's own name ("Rita"), not Odoo's display name ("Acme, Rita")
-                      "author": author_name.to_numpy(dtype=object, na_value=None), "date": msgs["date"].to_numpy(),
+                      "author": author_name.to_numpy(dtype=object, na_value=None), "date": _as_column(msgs["date"]),
                       "from_client": from_client, "reply": reply})
     m = m.loc[m["from_client"] | m["reply"]].sort_values(["date", "id"])
     last_reply = m.loc[m["reply"]].groupby(["model", "res_id"])["date"].max()
@@ -269,8 +271,8 @@ def _unanswered(ctx: RuleContext[Config], out: RuleOutput) -> None:
         if due > _day_start(ctx.as_of, calendar):
             continue
         findings.append(_unanswered_finding(ctx, model, int(rid), int(first["client_id"]), g, sent, due, calendar))
-    out.findings += findings
-    current = {f.key for f in findings}
+    findings = _table(findings, UNANSWERED)
+    current = set(findings.keys().tolist())
     replies = m.loc[m["reply"]]
     for prev in ctx.previous:
         if prev.get("data", {}).get("kind") != "unanswered" or prev["key"] in current:
@@ -293,6 +295,21 @@ def _unanswered(ctx: RuleContext[Config], out: RuleOutput) -> None:
             how = _("no message of the client waits for an answer there on {date}", date=ctx.as_of)
         if (prev.get("action") or {}).get("kind") == "activity":
             out.resolved.append(Resolved(name, prev["key"], how))
+    return findings
+
+
+def _table(rows: list[dict], shared: dict) -> FindingTable:
+    """Findings given as one dict of column values each (a record's calendar is read one by
+    one) and the ``shared`` constant columns, as a table: no Finding object made."""
+    if not rows:
+        return FindingTable.empty()
+    return FindingTable(len(rows), **shared, **{col: [r[col] for r in rows] for col in rows[0]})
+
+
+def _as_column(values: pd.Series):
+    """A column's values for a new frame: date-times stay an array (``to_numpy`` would make
+    one Timestamp object per row, for the frame to parse them back)."""
+    return values.array if isinstance(values.dtype, pd.DatetimeTZDtype) else values.to_numpy()
 
 
 #: What a finding needs of the record it is on: its name, who answers there and its company.
@@ -346,7 +363,7 @@ def _record(s, model: str, rid: int) -> tuple[str | None, dict]:
 
 
 def _unanswered_finding(ctx, model: str, rid: int, cid: int, g: pd.DataFrame, sent: datetime,
-                        due: datetime, calendar: WorkCalendar) -> Finding:
+                        due: datetime, calendar: WorkCalendar) -> dict:
     s, cfg = ctx.snapshot, ctx.config
     tz = ZoneInfo(calendar.tz)
     rname, route = _record(s, model, rid)
@@ -370,18 +387,23 @@ def _unanswered_finding(ctx, model: str, rid: int, cid: int, g: pd.DataFrame, se
                  "date": f"{due.astimezone(tz):%Y-%m-%d %H:%M}",
                  "value": ngettext("{hours} working hours", "{hours} working hours", int(cfg.reply_within_hours),
                                    hours=Num(cfg.reply_within_hours, "g"))})
-    return Finding(
-        rule=name, subject_model=model, subject_id=rid, subject_name=rname, client_id=cid, severity="medium",
-        part="unanswered", summary=summary, evidence=rows, evidence_columns=MESSAGE_COLUMNS,
-        action=Action("activity", summary, "email", due.astimezone(tz).date()),
-        resolved_when=ANSWERED,
+    return dict(  # one row of the unanswered findings (the columns all share: :data:`UNANSWERED`)
+        subject_model=model, subject_id=rid, subject_name=rname, client_id=cid, summary=summary, evidence=rows,
+        action_summary=summary, due_date=due.astimezone(tz).date(),
         data={"kind": "unanswered", "contact": contact, "since": since, "since_utc": sent.isoformat(),
               "message_ids": [int(i) for i in g["id"]]},
-        route=route, fold="unanswered", view=MESSAGE_VIEW)  # one activity per client and person: the rest listed in it
+        route=route)
+
+
+#: What every unanswered finding has: one activity per client and person (``fold``), the rest listed in it.
+UNANSWERED = dict(rule=const(name), severity=const("medium"), part=const("unanswered"),
+                  evidence_columns=const(MESSAGE_COLUMNS), action_kind=const("activity"),
+                  activity_type=const("email"), resolved_when=const(ANSWERED), fold=const("unanswered"),
+                  view=const(MESSAGE_VIEW))
 
 
 # -- broken promises ----------------------------------------------------------------------------------
-def _broken_promises(ctx: RuleContext[Config]) -> list[Finding]:
+def _broken_promises(ctx: RuleContext[Config]) -> FindingTable:
     s, cfg = ctx.snapshot, ctx.config
     acts = F.open_activity_rows(s.tables["activities"])
     a = acts.loc[acts["res_model"].isin(RECORD_MODELS).fillna(False).astype(bool)]
@@ -405,39 +427,48 @@ def _broken_promises(ctx: RuleContext[Config]) -> list[Finding]:
     ids = F.grouped_lists(a.loc[a["id"].notna()].astype({"id": "int64"}), "client_id", "id")
     per_client = a.groupby("client_id", sort=True).agg(n=("id", "size"), oldest=("date_deadline", "min"),
                                                         worst=("days_overdue", "max"))
-    n_agreed = a.loc[a["clientcare"].fillna(False).astype(bool)].groupby("client_id").size() \
-        if "clientcare" in a else pd.Series(dtype="int64")
-    findings = []
-    for cid, n, oldest, worst in zip(per_client.index.tolist(), per_client["n"].tolist(),
-                                     per_client["oldest"].dt.date.tolist(), per_client["worst"].tolist()):
-        cname = _record(s, "res.partner", cid)[0] or f"partner {cid}"
-        escalated = worst >= cfg.escalate_after_days
-        mine = int(n_agreed.get(cid, 0))
+    n_agreed = (a.loc[a["clientcare"].fillna(False).astype(bool)].groupby("client_id").size()
+                .reindex(per_client.index, fill_value=0) if "clientcare" in a
+                else pd.Series(0, index=per_client.index)).to_numpy(dtype="int64")
+    cids = per_client.index.to_numpy(dtype="int64")
+    n_all = per_client["n"].to_numpy(dtype="int64")
+    escalated = per_client["worst"].to_numpy() >= cfg.escalate_after_days
+    positions, cols = _indexed(s, "res.partner")
+    known = cols.get("name")
+    cnames = [(known[positions[c]] if known is not None and c in positions else None) or f"partner {c}"
+              for c in cids.tolist()]
+    oldest = per_client["oldest"].dt.date.tolist()
+    summaries = np.empty(len(cids), dtype=object)
+    for i, (cid, cname, n, mine, first, high) in enumerate(zip(
+            cids.tolist(), cnames, n_all.tolist(), n_agreed.tolist(), oldest, escalated.tolist())):
         overdue = ngettext("{n} overdue activity", "{n} overdue activities", n - mine) if n > mine else None
         agreed = ngettext("{n} agreed date passed", "{n} agreed dates passed", mine) if mine else None
         promises = (_("{activities} and {dates}", activities=overdue, dates=agreed) if overdue and agreed
                     else overdue or agreed)
         what = _("{promises} on {client}, the oldest due {date}", promises=promises, client=F.short(cname),
-                 date=oldest)
-        summary = (_("manager: promises to the client are not kept: {what}", what=what) if escalated
-                   else _("keep the promises made to the client: {what}", what=what))
-        route: dict = {"first": "client_salesperson"}
-        if escalated:
-            if cfg.manager_user_id is not None:
-                route.update(user_id=cfg.manager_user_id, why="responsiveness.manager_user_id")
-            else:
-                route["order"] = ("default",)
-        due = oldest + timedelta(days=(cfg.escalate_after_days if escalated else cfg.overdue_after_days + 1))
-        findings.append(Finding(
-            rule=name, subject_model="res.partner", subject_id=cid, subject_name=cname, client_id=cid,
-            severity="high" if escalated else "medium", part="broken_promises", summary=summary,
-            evidence=rows[cid], evidence_columns=PROMISE_COLUMNS, action=Action("activity", summary, "todo", due),
-            resolved_when=_("each listed activity is done or rescheduled to a date no more than {days} days past",
-                            days=cfg.overdue_after_days),
-            data={"kind": "broken_promises", "activity_ids": ids.get(cid, []), "escalated": bool(escalated),
-                  "oldest_deadline": oldest.isoformat()},
-            route=route, daily=("days_overdue",), view=PROMISE_VIEW))
-    return findings
+                 date=first)
+        summaries[i] = (_("manager: promises to the client are not kept: {what}", what=what) if high
+                        else _("keep the promises made to the client: {what}", what=what))
+    high_route = {"first": "client_salesperson"}
+    if cfg.manager_user_id is not None:
+        high_route.update(user_id=cfg.manager_user_id, why="responsiveness.manager_user_id")
+    else:
+        high_route["order"] = ("default",)
+    routes = [dict(high_route) if high else {"first": "client_salesperson"} for high in escalated.tolist()]
+    late = [timedelta(days=cfg.overdue_after_days + 1), timedelta(days=cfg.escalate_after_days)]
+    client_ids = cids.astype(object)
+    return FindingTable(
+        len(cids), rule=const(name), subject_model=const("res.partner"), subject_id=cids,
+        subject_name=cnames, client_id=client_ids,
+        severity=np.where(escalated, "high", "medium").astype(object), part=const("broken_promises"),
+        summary=summaries, evidence=[rows[c] for c in cids.tolist()], evidence_columns=const(PROMISE_COLUMNS),
+        action_kind=const("activity"), action_summary=summaries, activity_type=const("todo"),
+        due_date=[d + late[h] for d, h in zip(oldest, escalated.tolist())],
+        resolved_when=const(_("each listed activity is done or rescheduled to a date no more than {days} days past",
+                              days=cfg.overdue_after_days)),
+        data=[{"kind": "broken_promises", "activity_ids": ids.get(c, []), "escalated": h,
+               "oldest_deadline": d.isoformat()} for c, h, d in zip(cids.tolist(), escalated.tolist(), oldest)],
+        route=routes, daily=const(("days_overdue",)), view=const(PROMISE_VIEW))
 
 
 def _agreed_dates_passed(ctx: RuleContext[Config]) -> pd.DataFrame:
@@ -466,10 +497,10 @@ def _agreed_dates_passed(ctx: RuleContext[Config]) -> pd.DataFrame:
     return out
 
 
-def _promises_kept(ctx: RuleContext[Config], found: list[Finding]) -> list[Resolved]:
+def _promises_kept(ctx: RuleContext[Config], found: FindingTable) -> list[Resolved]:
     """How last run's broken promises that are gone were kept: each listed activity done (on
     its day, from 17 on), rescheduled (to its new date) or deleted (16 deletes done ones)."""
-    gone = [p for p in F.gone_activity_findings(ctx.previous, (f.key for f in found))
+    gone = [p for p in F.gone_activity_findings(ctx.previous, found.keys().tolist())
             if (p.get("data") or {}).get("kind") == "broken_promises"]
     if not gone:
         return []

@@ -25,10 +25,10 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from clientcare.rules import ReportChart, Script, frames as F
+from clientcare.rules import FindingTable, ReportChart, Script, const, frames as F
 from clientcare.rules.config import RuleConfig
 from clientcare.rules.context import RuleContext
-from clientcare.rules.finding import Action, Finding, NotRaised, Resolved, RuleOutput
+from clientcare.rules.finding import NotRaised, Resolved, RuleOutput
 from clientcare.rules.i18n import N_, EvidenceView, _, listing, ngettext, pgettext
 
 name = "unmet_deadlines"
@@ -137,9 +137,12 @@ def _why_not_raised(late: pd.DataFrame, projects: pd.DataFrame, cfg: Config) -> 
         which = which.mask(mask.to_numpy(dtype=bool), i)
     out = pd.Series(None, index=late.index, dtype=object)
     hit = which.notna().to_numpy()
-    out.loc[hit] = [_not_raised_reason(int(i), project, stage, deadline, cfg) for i, project, stage, deadline in zip(
-        which.loc[hit].tolist(), late.loc[hit, "project_id_name"].tolist(), late.loc[hit, "stage_id_name"].tolist(),
-        late.loc[hit, "deadline_date"].tolist())]
+    said: dict = {}  # one message per distinct reason: each reason reads one of the values
+    keys = [(i, (stage, None, project, project, deadline)[i]) for i, project, stage, deadline in zip(
+        which.loc[hit].astype("int64").tolist(), late.loc[hit, "project_id_name"].tolist(),
+        late.loc[hit, "stage_id_name"].tolist(), late.loc[hit, "deadline_date"].tolist())]
+    out.loc[hit] = [said[k] if k in said else said.setdefault(k, _not_raised_reason(k[0], k[1], k[1], k[1], cfg))
+                    for k in keys]
     return out
 
 
@@ -232,7 +235,7 @@ def _owned(rows: pd.DataFrame, cfg: Config) -> pd.DataFrame:
     return rows.assign(owner=pd.to_numeric(rows["owner"]).astype("Int64"))
 
 
-def _findings(late: pd.DataFrame, risk: pd.DataFrame, cfg: Config) -> list[Finding]:
+def _findings(late: pd.DataFrame, risk: pd.DataFrame, cfg: Config) -> FindingTable:
     """One finding per subject (project, or private task) and owner: its late work, escalated
     (higher severity, the escalation owner) when any of it is ``escalate_after_days`` late, and
     its tasks at risk; a subject with only tasks at risk gets an ``at_risk`` finding."""
@@ -242,16 +245,16 @@ def _findings(late: pd.DataFrame, risk: pd.DataFrame, cfg: Config) -> list[Findi
     with_late = set(group(late))
     joins = np.fromiter((k in with_late for k in group(risk)), dtype=bool, count=len(risk))
     merged = pd.concat([late, risk.loc[joins]], ignore_index=True) if joins.any() else late
-    return _build(merged, "late", cfg) + _build(risk.loc[~joins], "at_risk", cfg)
+    return FindingTable.concat([_build(merged, "late", cfg), _build(risk.loc[~joins], "at_risk", cfg)])
 
 
 #: The evidence of a late finding that also lists tasks at risk (their days left, last change).
 WIDE_COLUMNS = ["kind", "id", "name", "deadline", "days_late", "days_left", "last_change", "assignees", "stage"]
 
 
-def _build(rows: pd.DataFrame, level: str, cfg: Config) -> list[Finding]:
+def _build(rows: pd.DataFrame, level: str, cfg: Config) -> FindingTable:
     if not len(rows):
-        return []
+        return FindingTable.empty()
     is_task = rows["kind"] == "task"
     risky = rows["at_risk"].to_numpy(dtype=bool)
     left = -rows["days_late"].where(risky)
@@ -281,35 +284,53 @@ def _build(rows: pd.DataFrame, level: str, cfg: Config) -> list[Finding]:
     else:
         narrow = F.grouped_records(rows, "group", COLUMNS)
         wide = F.grouped_records(rows, "group", WIDE_COLUMNS) if risky.any() else narrow
-    out = []
     first_of = groups["first_late"] if level == "late" else groups["first_deadline"]
-    for g, model, sid, sname, cid, pid, owner, n_tasks, n_risk, has_project, first, oldest, end, most in zip(
-            groups.index.tolist(), groups["subject_model"].tolist(), groups["subject_id"].tolist(),
-            groups["subject_name"].tolist(), groups["client_id"].tolist(), groups["project_id"].tolist(),
-            groups["owner"].tolist(), groups["n_tasks"].tolist(), groups["n_risk"].tolist(),
-            groups["has_project"].tolist(), first_of.dt.date.tolist(),
-            groups["oldest_task"].dt.date.tolist(), groups["end_date"].dt.date.tolist(),
-            groups["most_late"].tolist()):
-        sname = sname if isinstance(sname, str) else f"{model} {sid}"
+    n = len(groups)
+    models = groups["subject_model"].to_numpy(dtype=object)
+    sids = groups["subject_id"].to_numpy(dtype="int64")
+    snames = groups["subject_name"].to_numpy(dtype=object)
+    unnamed = pd.isna(snames)
+    if unnamed.any():
+        snames[unnamed] = [f"{m} {i}" for m, i in zip(models[unnamed], sids[unnamed])]
+    owners = groups["owner"].to_numpy(dtype="float64", na_value=np.nan)
+    has_owner = ~np.isnan(owners)
+    parts = np.full(n, None, dtype=object)
+    parts[has_owner] = [f"user={int(o)}" for o in owners[has_owner]]
+    n_tasks, n_risk = groups["n_tasks"].to_numpy(dtype="int64"), groups["n_risk"].to_numpy(dtype="int64")
+    has_project = groups["has_project"].to_numpy(dtype="int64") > 0
+    firsts = first_of.dt.date.tolist()
+    evidence = np.empty(n, dtype=object)
+    if level == "at_risk":
+        evidence[:] = [narrow[g] for g in groups.index.tolist()]
+        kinds = np.full(n, level, dtype=object)
+        escalated = np.zeros(n, dtype=bool)
+    else:
+        evidence[:] = [(wide if r else narrow)[g] for g, r in zip(groups.index.tolist(), n_risk.tolist())]
+        escalated = (np.zeros(n, dtype=bool) if cfg.escalate_after_days is None
+                     else groups["most_late"].to_numpy() >= cfg.escalate_after_days)
+        kinds = np.where(escalated, "escalated", "late").astype(object)
+    pids = groups["project_id"].to_numpy(dtype="float64", na_value=np.nan)
+    routes, datas = np.empty(n, dtype=object), np.empty(n, dtype=object)
+    summaries, dues = np.empty(n, dtype=object), np.empty(n, dtype=object)
+    replaces, folds = np.empty(n, dtype=object), np.full(n, None, dtype=object)
+    words = _Words(cfg)
+    for i, (g, model, sid, sname, owner, first, oldest, end) in enumerate(zip(
+            groups.index.tolist(), models.tolist(), sids.tolist(), snames.tolist(), owners.tolist(), firsts,
+            groups["oldest_task"].dt.date.tolist(), groups["end_date"].dt.date.tolist())):
         shown = F.short(sname)
-        route: dict = {"project_id": F.opt_id(pid), "task_user_ids": task_users.get(g, [])}
-        part = None
-        if F.opt_id(owner) is not None:
-            part = f"user={int(owner)}"
+        pid = pids[i]
+        route: dict = {"project_id": None if pid != pid else int(pid), "task_user_ids": task_users.get(g, [])}
+        part = parts[i]
+        if part:
             route.update(user_id=int(owner), why="task assignee (group_by = assignee)")
-        kind, fold, replaces = level, None, ()
+        nt, nr = int(n_tasks[i]), int(n_risk[i])
         if level == "at_risk":
-            summary = ngettext("{subject}: {n} task due within {days} days, untouched for {untouched}+ days",
-                               "{subject}: {n} tasks due within {days} days, untouched for {untouched}+ days",
-                               int(n_risk), subject=shown, days=cfg.at_risk_days, untouched=cfg.untouched_days)
-            due, columns, evidence, daily = first, RISK_COLUMNS, narrow[g], ("days_left",)
-            resolved = RESOLVED_AT_RISK
+            summary = words.at_risk(shown, nr)
+            due = first
         else:
-            base = f"{name}:{model}:{int(sid)}"
+            base = f"{name}:{model}:{sid}"
             old = [f"{base}:late", f"{base}:at_risk"]
-            escalated = cfg.escalate_after_days is not None and most >= cfg.escalate_after_days
-            if escalated:
-                kind = "escalated"
+            if escalated[i]:
                 old.append(f"{base}:escalated")  # escalation was per subject, never per assignee
                 if cfg.escalate_to_user_id is not None:
                     route.update(user_id=cfg.escalate_to_user_id, why="unmet_deadlines.escalate_to_user_id")
@@ -317,50 +338,94 @@ def _build(rows: pd.DataFrame, level: str, cfg: Config) -> list[Finding]:
                     route.pop("user_id", None)
                     route["order"] = ("default",)
                 if part:  # the assignees' escalated findings of one subject reach one person: one activity
-                    fold = f"escalated {model}:{int(sid)}"
-            replaces = tuple(k + (f":{part}" if part and not k.endswith(":escalated") else "") for k in old)
+                    folds[i] = f"escalated {model}:{sid}"
+            replaces[i] = tuple(k + (f":{part}" if part and not k.endswith(":escalated") else "") for k in old)
             # dates, never day counts: a summary that changed daily would rewrite the activity daily
-            what = []
-            if n_tasks:
-                what.append(ngettext("{n} task past deadline since {date}",
-                                     "{n} tasks past deadline, the oldest since {date}", int(n_tasks), date=oldest))
-            if has_project:
-                what.append(_("end date {date} passed", date=end))
-            if n_risk:
-                what.append(ngettext("{n} more at risk", "{n} more at risk", int(n_risk)))
-            what = what[0] if len(what) == 1 else (
-                # TRANSLATORS: two or three parts of one summary: "2 tasks past deadline…; end date … passed"
-                _("{first}; {second}", first=what[0], second=what[1]) if len(what) == 2
-                else _("{first}; {second}; {third}", first=what[0], second=what[1], third=what[2]))
-            summary = (_("escalate {subject}: {what}", subject=shown, what=what) if escalated
+            what = words.what(nt, oldest, bool(has_project[i]), end, nr)
+            summary = (_("escalate {subject}: {what}", subject=shown, what=what) if escalated[i]
                        else _("{subject}: {what}", subject=shown, what=what))
-            due = first + timedelta(days=cfg.escalate_after_days if escalated else cfg.grace_days + 1)
-            columns, evidence = (WIDE_COLUMNS, wide[g]) if n_risk else (COLUMNS, narrow[g])
-            daily = ("days_late", "days_left") if n_risk else ("days_late",)
-            resolved = RESOLVED_LATE
-        out.append(Finding(
-            rule=name, subject_model=model, subject_id=int(sid), subject_name=sname,
-            client_id=F.opt_id(cid), severity=SEVERITY[kind], level="at_risk" if level == "at_risk" else None,
-            part=part, summary=summary, evidence=evidence, evidence_columns=columns,
-            action=Action("activity", summary, "todo", due), resolved_when=resolved,
-            data={"kind": kind, "tasks": int(n_tasks if level == "late" else n_risk),
-                  "project_late": bool(has_project), "task_ids": task_ids.get(g, []),
-                  "first_deadline": first.isoformat()},
-            route=route, daily=daily, replaces=replaces, fold=fold, view=_view(evidence)))
+            due = first + timedelta(days=cfg.escalate_after_days if escalated[i] else cfg.grace_days + 1)
+        routes[i], summaries[i], dues[i] = route, summary, due
+        datas[i] = {"kind": kinds[i], "tasks": nt if level == "late" else nr, "project_late": bool(has_project[i]),
+                    "task_ids": task_ids.get(g, []), "first_deadline": first.isoformat()}
+    n_project = rows.groupby("group")["is_project"].sum().to_numpy()
+    n_rows = rows.groupby("group").size().to_numpy()
+    views = np.where(n_project == n_rows, VIEWS["project"], np.where(n_project == 0, VIEWS["task"], VIEW))
+    table = FindingTable(
+        n, rule=const(name), subject_model=models, subject_id=sids, subject_name=snames,
+        client_id=_ids(groups["client_id"]), severity=np.array([SEVERITY[k] for k in kinds], dtype=object),
+        level=const("at_risk" if level == "at_risk" else None), part=parts, summary=summaries,
+        evidence=evidence, evidence_columns=const(RISK_COLUMNS) if level == "at_risk" else
+        np.where(n_risk > 0, _boxed(WIDE_COLUMNS, n), _boxed(COLUMNS, n)),
+        action_kind=const("activity"), action_summary=summaries, activity_type=const("todo"), due_date=dues,
+        resolved_when=const(RESOLVED_AT_RISK if level == "at_risk" else RESOLVED_LATE), data=datas, route=routes,
+        daily=const(("days_left",)) if level == "at_risk" else
+        np.where(n_risk > 0, _boxed(("days_late", "days_left"), n), _boxed(("days_late",), n)),
+        replaces=const(()) if level == "at_risk" else replaces, fold=folds, view=views)
+    return table
+
+
+def _boxed(value, n: int) -> np.ndarray:
+    """``value`` (a list or tuple) in each of ``n`` cells of an object array."""
+    out = np.empty(n, dtype=object)
+    out.fill(value)
     return out
 
 
-def _view(evidence) -> EvidenceView:
-    kinds = {"project" if row["kind"] == "project" else "task" for row in evidence}
-    return VIEWS[kinds.pop()] if len(kinds) == 1 else VIEW
+def _ids(values: pd.Series) -> np.ndarray:
+    """Ids as an object array of int or None (NA)."""
+    arr = values.to_numpy(dtype="float64", na_value=np.nan)
+    out = np.full(len(arr), None, dtype=object)
+    known = ~np.isnan(arr)
+    out[known] = arr[known].astype("int64").tolist()
+    return out
+
+
+class _Words:
+    """The parts of summaries, made once per distinct value (many findings share a date or a
+    count): the same messages, fewer of them made."""
+
+    def __init__(self, cfg: Config):
+        self.cfg, self.memo = cfg, {}
+
+    def _once(self, key, make):
+        out = self.memo.get(key)
+        if out is None:
+            out = self.memo[key] = make()
+        return out
+
+    def at_risk(self, subject, n: int):
+        cfg = self.cfg
+        return ngettext("{subject}: {n} task due within {days} days, untouched for {untouched}+ days",
+                        "{subject}: {n} tasks due within {days} days, untouched for {untouched}+ days",
+                        n, subject=subject, days=cfg.at_risk_days, untouched=cfg.untouched_days)
+
+    def what(self, n_tasks: int, oldest, has_project: bool, end, n_risk: int):
+        return self._once(("what", n_tasks, oldest if n_tasks else None, has_project, end if has_project else None,
+                           n_risk), lambda: self._what(n_tasks, oldest, has_project, end, n_risk))
+
+    @staticmethod
+    def _what(n_tasks, oldest, has_project, end, n_risk):
+        what = []
+        if n_tasks:
+            what.append(ngettext("{n} task past deadline since {date}",
+                                 "{n} tasks past deadline, the oldest since {date}", n_tasks, date=oldest))
+        if has_project:
+            what.append(_("end date {date} passed", date=end))
+        if n_risk:
+            what.append(ngettext("{n} more at risk", "{n} more at risk", n_risk))
+        return what[0] if len(what) == 1 else (
+            # TRANSLATORS: two or three parts of one summary: "2 tasks past deadline…; end date … passed"
+            _("{first}; {second}", first=what[0], second=what[1]) if len(what) == 2
+            else _("{first}; {second}; {third}", first=what[0], second=what[1], third=what[2]))
 
 
 # -- how a finding went away ---------------------------------------------------------------------
-def _resolved(ctx: RuleContext[Config], findings: list[Finding]) -> list[Resolved]:
+def _resolved(ctx: RuleContext[Config], findings: FindingTable) -> list[Resolved]:
     """How each activity of the last run that this run no longer raises went away, from what
     changed in the tasks and projects it listed (done, cancelled, deadline moved, reassigned...)."""
-    taken = {k for f in findings for k in f.replaces}  # merged by the write-back, not closed
-    gone = [p for p in F.gone_activity_findings(ctx.previous, (f.key for f in findings)) if p["key"] not in taken]
+    taken = {k for keys in findings.column("replaces") for k in keys}  # merged by the write-back, not closed
+    gone = [p for p in F.gone_activity_findings(ctx.previous, findings.keys()) if p["key"] not in taken]
     if not gone:
         return []
     s = ctx.snapshot

@@ -36,7 +36,7 @@ def test_newer_schema_is_refused_not_reset(tmp_path):
 def test_a_file_migrated_without_some_table_owner_is_refused(tmp_path):
     path = tmp_path / "s.sqlite3"
     StateStore(path, [cursors.TABLES]).close()  # an opener that left the field cache's owner out
-    with pytest.raises(E.ConfigError, match="no field_cache table"):
+    with pytest.raises(E.ConfigError, match="no field_cache, xmlid_cache table"):
         StateStore(path, [cursors.TABLES, field_cache.TABLES])
 
 

@@ -76,11 +76,11 @@ def test_a_version_2_state_file_gains_the_history_tables(tmp_path):
     path = tmp_path / "old.sqlite3"
     open_store(path).close()
     db = sqlite3.connect(path)
-    db.executescript("DROP TABLE health_history; DROP TABLE health_tags; DROP TABLE ledger;"
+    db.executescript("DROP TABLE health_history; DROP TABLE health_tags; DROP TABLE ledger; DROP TABLE xmlid_cache;"
                      + ledger.TABLES.ddl[1] + "; PRAGMA user_version=2;")
     db.close()
     state = open_store(path)
-    assert state.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
+    assert state.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6
     assert history.record(state, SCOPE, "r", DAY, [checklist(1, 80, "good")], 400) == 1
     state.close()
 

@@ -247,7 +247,7 @@ def test_a_version_4_ledger_gains_the_day_of_creation_and_keeps_its_rows(tmp_pat
     path = tmp_path / "v4.sqlite3"
     open_store(path).close()
     db = sqlite3.connect(path)
-    db.executescript("DROP TABLE ledger;" + ledger.TABLES.ddl[1] + ";" + ledger.TABLES.ddl[4] + ";INSERT INTO ledger"
+    db.executescript("DROP TABLE ledger; DROP TABLE xmlid_cache;" + ledger.TABLES.ddl[1] + ";" + ledger.TABLES.ddl[4] + ";INSERT INTO ledger"
                      "(finding_key, scope, res_model, res_id, kind, odoo_id, run_id, status, assigned_user_id) VALUES "
                      "('late_payment:res.partner:1001:level1', 's', 'res.partner', 1001, 'activity', 512, 'r1', "
                      "'open', 6);PRAGMA user_version=4;")

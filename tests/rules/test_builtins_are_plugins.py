@@ -18,7 +18,8 @@ from conftest import ROOT
 
 #: The plugin API a rule may import: the package itself and the modules it documents.
 PUBLIC = {"clientcare.rules", "clientcare.rules.config", "clientcare.rules.context", "clientcare.rules.finding",
-          "clientcare.rules.frames", "clientcare.rules.testing", "clientcare.rules.i18n", "clientcare.connector.facts"}
+          "clientcare.rules.finding_table", "clientcare.rules.frames", "clientcare.rules.testing",
+          "clientcare.rules.i18n", "clientcare.connector.facts"}
 
 
 def imports(path) -> set[str]:

@@ -67,3 +67,15 @@ def test_shared_rows_are_listed_once_and_order_is_kept():
     assert [f.subject_id for f in out] == [9, 1, 8]
     assert [r["record"] for r in out[1].evidence] == ["res.partner,10", "project.task,1", "project.task,2"]
     assert out[1].to_dict()["fold"] == "waiting"
+
+
+def test_a_table_folds_as_the_list_does():
+    from clientcare.rules.finding_table import FindingTable
+    group = [finding(1), finding(2, user=8), finding(3, severity="high"), finding(9, theme=None),
+             finding(4, client=None), finding(5, client=None, due=date(2026, 11, 1)), finding(6)]
+    table = FindingTable.from_findings(group)
+    folded = fold(table)
+    assert isinstance(folded, FindingTable) and folded.to_dicts() == [f.to_dict() for f in fold(group)]
+    assert [f.subject_id for f in folded] == [3, 2, 9, 5]
+    plain = FindingTable.from_findings([finding(1, theme=None), finding(2)])
+    assert fold(plain) is plain

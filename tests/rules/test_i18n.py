@@ -58,6 +58,32 @@ def test_money_dates_and_numbers_follow_the_locale():
     assert render(12345, "de") == "12.345" and render(12345, "en") == "12345"
 
 
+def test_messages_of_many_rows_are_those_made_one_by_one(pseudo):
+    """``*_rows``: each row's message has the same text, values (in order) and rendering in every
+    language as the message the single-row function makes with that row's values."""
+    what = [pseudo.ngettext("{n} invoice", "{n} invoices", k) for k in (1, 3, 2)]
+    days = [date(2026, 12, 7), None, date(2026, 1, 2)]
+    clients = ["Azure", "Bleu", money_list([("EUR", 1.0), ("USD", 2.5)])]
+    rows = pseudo.gettext_rows("call {client} since {day}: {what}", client=i18n.each(clients), day=i18n.each(days),
+                               what=i18n.each(what))
+    one = [pseudo.gettext("call {client} since {day}: {what}", client=c, day=d, what=w)
+           for c, d, w in zip(clients, days, what)]
+    plural = pseudo.ngettext_rows("{n} invoice", "{n} invoices", i18n.each([1, 3]))
+    one += [pseudo.ngettext("{n} invoice", "{n} invoices", k) for k in (1, 3)]
+    context = pseudo.pgettext_rows("column", "level", x=i18n.each([1]))
+    one.append(pseudo.pgettext("column", "level", x=1))
+    # a field with a format, a conversion and a literal brace: filled as one message is
+    odd = i18n.gettext_rows("{{x}} {a!r} {b:>4} {c}", a=i18n.each(["p", "q"]), b="7", c=i18n.each([1.5, 2]))
+    one += [_("{{x}} {a!r} {b:>4} {c}", a=a, b="7", c=c) for a, c in (("p", 1.5), ("q", 2))]
+    many = rows + plural + context + odd
+    assert [m.__reduce__() for m in many] == [m.__reduce__() for m in one]
+    assert [list(m.params) for m in many] == [list(m.params) for m in one]
+    assert [(str.__str__(m), m.render("fr_FR")) for m in many] == [(str.__str__(m), m.render("fr_FR")) for m in one]
+    assert rows[0].render("fr_FR") == "⟦appeler Azure depuis 7 déc. 2026 : ⟦une facture⟧⟧"
+    with pytest.raises(ValueError):
+        i18n.gettext_rows("{a}", a="the same for every row")
+
+
 def test_lists_name_a_few_then_say_how_many_more():
     assert str(listing(range(10))) == "0, 1, 2, 3, 4, 5, 6, 7 and 2 more"
     assert str(listing([], empty=_("none"))) == "none"

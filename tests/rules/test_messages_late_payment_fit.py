@@ -55,7 +55,7 @@ def outputs():
     bare = Snapshot({k: v for k, v in snapshot.tables.items() if k not in ("payments", "followup_exclusions")},
                     {**snapshot.meta, "unavailable": {"followup_exclusions": "no access"}})
     late.not_judged += evaluate(late_payment, bare, as_of).not_judged
-    late.findings += strict.findings
+    late.findings = [*late.findings, *strict.findings]  # rules may return their findings as a table
     late.not_raised += strict.not_raised
     late.resolved += strict.resolved
     base = evaluate(fit_checklist, snapshot, as_of)
@@ -121,7 +121,7 @@ def data_words(snapshot) -> set[str]:
 
 def test_every_text_is_a_message_and_every_word_of_it_is_translated(pseudo_language):
     snapshot, late, fit = outputs()
-    kinds = {f.data.get("kind") or f.level for f in late.findings + fit.findings}
+    kinds = {f.data.get("kind") or f.level for f in [*late.findings, *fit.findings]}
     assert {"reminder", "call", "manager", "stop_work", "chronic", "checklist", "band", "attention",
             "decline"} <= kinds, kinds
     assert late.resolved and fit.resolved and late.not_raised and late.not_judged and fit.not_judged

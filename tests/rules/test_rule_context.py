@@ -97,7 +97,7 @@ def test_a_version_1_state_file_gains_the_previous_findings_table(tmp_path):
     path = tmp_path / "old.sqlite3"
     open_store(path).close()
     db = sqlite3.connect(path)
-    for table in ("previous_findings", "health_history", "health_tags", "ledger"):
+    for table in ("previous_findings", "health_history", "health_tags", "ledger", "xmlid_cache"):
         db.execute(f"DROP TABLE {table}")
     db.executescript(ledger.TABLES.ddl[1])  # the ledger as version 1 made it
     db.execute("PRAGMA user_version=1")
