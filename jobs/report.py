@@ -386,11 +386,10 @@ def json_chunks(findings, meta: dict, not_raised: list = (), not_judged: list = 
     so a large audit is written as it is encoded instead of becoming one string; ``people``:
     :func:`people_dicts`."""
     table = findings_of(findings)
-    as_rows = isinstance(findings, FindingTable)  # values read as its rows give them (numpy scalars as Python's)
     yield '{"meta": ' + json.dumps(meta, default=str) + ',\n"findings": ['
     sep = "\n"
     for at in range(0, len(table), JSON_BATCH):
-        yield sep + ",\n".join(_finding_lines(table.take(np.arange(at, min(at + JSON_BATCH, len(table)))), as_rows))
+        yield sep + ",\n".join(_finding_lines(table.take(np.arange(at, min(at + JSON_BATCH, len(table))))))
         sep = ",\n"
     for name, items in (("not_raised", not_raised), ("not_judged", not_judged), ("people", people)):
         yield f'\n], "{name}": ['
@@ -483,14 +482,18 @@ def _json_dicts(values: list[dict], plain: bool) -> list[str]:
         elif not keys:
             texts = ["{}"] * len(at)
         else:
-            line = "{{" + ", ".join(encode_basestring_ascii(k).replace("{", "{{").replace("}", "}}") + ": {}"
-                                    for k in names) + "}}"
-            texts = list(map(line.format, *(_json_values([values[i][k] for i in at], plain) for k in keys)))
+            texts = list(map(_object_template(names).format, *(_json_values([values[i][k] for i in at], plain) for k in keys)))
         if len(at) == len(values):
             return texts
         for i, text in zip(at, texts):
             out[i] = text
     return out
+
+
+def _object_template(keys: list[str]) -> str:
+    """A ``str.format`` template of a JSON object with these text keys, a ``{}`` per value."""
+    return "{{" + ", ".join(encode_basestring_ascii(k).replace("{", "{{").replace("}", "}}") + ": {}"
+                            for k in keys) + "}}"
 
 
 def _json_lists(values: list, plain: bool) -> list[str]:
@@ -514,17 +517,13 @@ def _json_shared(values: list, convert=None) -> list[str]:
     return [texts[id(v)] for v in values]
 
 
-def _finding_lines(table: FindingTable, as_rows: bool) -> list[str]:
+def _finding_lines(table: FindingTable) -> list[str]:
     """``json.dumps(f.to_dict(), default=str)`` of each finding of ``table``, from its columns
-    (``as_rows``: values as the table's rows give them, NumPy scalars as Python's)."""
+    (values as its rows give them: a typed column's as Python's, an object column's as held)."""
     n = len(table)
 
     def values(name: str) -> list:
-        col = table.column(name)
-        out = col.tolist()
-        if as_rows and col.dtype == object and any(issubclass(t, np.generic) for t in set(map(type, out))):
-            out = [v.item() if isinstance(v, np.generic) else v for v in out]
-        return out
+        return table.column(name).tolist()
 
     def encoded(name: str) -> list[str]:
         return _json_values(values(name))
@@ -562,15 +561,15 @@ def _json_evidence(evidence: list) -> list[str]:
     shared: dict[tuple[int, int], list[int]] = {}
     for i, ev in enumerate(evidence):
         if type(ev) is Rows:
-            shared.setdefault((id(ev._columns), id(ev._names)), []).append(i)  # Rows' slots: no public columns
+            names, columns, _, _ = ev.shared()
+            shared.setdefault((id(columns), id(names)), []).append(i)
         else:
             out[i] = _JSON.encode(ev.jsonable() if isinstance(ev, Rows)
                                   else [{k: jsonable(v) for k, v in row.items()} for row in ev])
     for at in shared.values():
-        first = evidence[at[0]]
-        names, columns = first._names, first._columns
-        starts = np.fromiter((evidence[i]._start for i in at), dtype=np.int64, count=len(at))
-        sizes = np.fromiter((evidence[i]._stop for i in at), dtype=np.int64, count=len(at)) - starts
+        names, columns, _, _ = evidence[at[0]].shared()
+        spans = np.array([evidence[i].shared()[2:] for i in at], dtype=np.int64).reshape(len(at), 2)
+        starts, sizes = spans[:, 0], spans[:, 1] - spans[:, 0]
         if (not all(type(k) is str for k in names) or len(set(names)) < len(names) or len(names) != len(columns)
                 or not all(isinstance(c, (list, np.ndarray)) for c in columns) or (sizes < 0).any()
                 or int((starts + sizes).max(initial=0)) > min((len(c) for c in columns), default=0)):
@@ -592,9 +591,7 @@ def _json_evidence(evidence: list) -> list[str]:
             else:
                 picked = col if whole else [col[k] for k in rows.tolist()]
             texts.append(_json_values(picked, plain=True))
-        line = "{{" + ", ".join(encode_basestring_ascii(k).replace("{", "{{").replace("}", "}}") + ": {}"
-                                for k in names) + "}}"
-        encoded = list(map(line.format, *texts))
+        encoded = list(map(_object_template(names).format, *texts))
         bounds = np.cumsum(sizes).tolist()
         for i, stop, size in zip(at, bounds, sizes.tolist()):
             out[i] = "[" + ", ".join(encoded[stop - size:stop]) + "]"

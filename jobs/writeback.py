@@ -643,7 +643,7 @@ class WriteBack:
                     digest=digest)
         if old is not None:
             item.odoo_id, item.run, item.took_over = old["id"], old["run"], old.get("took_over")
-            routed, owner, moved_by_person, broken, lang, relang = self._people(self._routed(f), old, known)
+            routed, owner, moved_by_person, broken, lang, relang = self._people(_routed(f.responsible_user_id), old, known)
             if moved_by_person:  # what is written then follows from people's changes too
                 item.digest = None
         item.records = f.record_ids()
@@ -723,8 +723,8 @@ class WriteBack:
         inputs: the ledger's digest (the caller compared it) with the fingerprint Odoo's marker holds,
         and nothing a person did since (owner, agreed date) nor a new language; None otherwise (the
         full path decides).  Read from columns: nothing rendered, fingerprinted or materialised."""
-        routed = int(col["responsible_user_id"][i]) if col["responsible_user_id"][i] else False
-        _routed, _owner, moved_by_person, broken, _lang, relang = self._people(routed, old, known)
+        routed = _routed(col["responsible_user_id"][i])
+        _, _owner, moved_by_person, broken, _lang, relang = self._people(routed, old, known)
         if moved_by_person or broken or relang or known.fingerprint != old["fp"]:
             return None
         return Item("leave", "activity", col["key"][i], col["rule"][i], col["subject_model"][i],
@@ -910,7 +910,7 @@ class WriteBack:
         most findings of a sync are unchanged and need none) in ``lang``; the summary is the
         English one (what the fingerprint holds)."""
         a = f.action
-        owner = user_id or self._routed(f)
+        owner = user_id or _routed(f.responsible_user_id)
         type_id = self._type_id(a.activity_type)
         due = a.due_date or self.as_of
         note = self._activity_note(f, due, lang) if with_note else ""
@@ -924,11 +924,6 @@ class WriteBack:
         if type_id:
             vals["activity_type_id"] = type_id
         return vals, due
-
-    @staticmethod
-    def _routed(f) -> int | bool:
-        """The owner routing gave ``f`` (False: nobody; Odoo then picks the current user)."""
-        return int(f.responsible_user_id) if f.responsible_user_id else False
 
     def _type_id(self, activity_type: str | None) -> int | None:
         return self._type_ids.get(activity_type or "todo") or self._type_ids.get("todo")
@@ -1255,6 +1250,11 @@ def touched_by_a_person(activity: dict, known: Known | None) -> list[str]:
         if known.deadline and activity.get("date_deadline") and str(activity["date_deadline"]) != known.deadline:
             out.append(_("rescheduled to {day}", day=_day(activity["date_deadline"])))
     return out
+
+
+def _routed(responsible_user_id: Any) -> int | bool:
+    """The owner routing gave a finding (False: nobody; Odoo then picks the current user)."""
+    return int(responsible_user_id) if responsible_user_id else False
 
 
 def _grouped(items: list[Item], by) -> list[tuple[Any, list[Item]]]:

@@ -68,7 +68,7 @@ def test_finding_lines_are_to_dict_dumped_for_a_list_and_for_a_table():
 def test_a_table_s_numpy_values_are_written_as_its_rows_give_them():
     table = FindingTable(3, subject_model="res.partner", subject_id=np.array([1, 2, 3]), subject_name=["a", "b", "c"],
                          severity=const("low"), summary=["s1", "s2", "s3"], evidence=[[{"v": 1}]] * 3,
-                         client_id=np.array([4, 5, 6]), responsible_user_id=np.array([7, None, 8], dtype=object),
+                         client_id=np.array([4, 5, 6]), responsible_user_id=np.array([7, None, np.int64(8)], dtype=object),
                          rule=const("r"))
     lines = report.render_json(table, {}).split("\n")[2:5]
     assert [json.loads(line.rstrip(",")) for line in lines] == [json.loads(json.dumps(f.to_dict(), default=str))
